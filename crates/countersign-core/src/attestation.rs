@@ -1,0 +1,134 @@
+//! Attestations: signed statements "person P approves (or rejects) change F for environment E".
+//!
+//! The signed bytes are the statement's JSON exactly as stored, never a re-serialization, so a
+//! verifier does not depend on how a JSON library orders or escapes fields.
+
+use serde::{Deserialize, Serialize};
+use ssh_key::{HashAlg, LineEnding, PrivateKey, SshSig};
+
+use crate::directory::{Directory, Member, Person};
+
+/// SSHSIG namespace: a signature made for anything else (git commits, files) never verifies.
+pub const NAMESPACE: &str = "countersign-attestation";
+
+/// Larger envelopes are refused before parsing.
+pub const MAX_ENVELOPE_BYTES: usize = 64 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Approve,
+    Reject,
+}
+
+/// What a reviewer signs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Statement {
+    /// Always `countersign/attestation/v1`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub verdict: Verdict,
+    pub person: String,
+    pub fingerprint: String,
+    pub environment: String,
+    /// The head commit reviewed; binding when the policy sets `keep_on_rebase = false`.
+    pub head: String,
+    /// Seconds since the epoch.
+    pub time: i64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub comment: String,
+}
+
+pub const STATEMENT_TYPE: &str = "countersign/attestation/v1";
+
+/// The stored form: the exact statement text and its SSHSIG signature (PEM armoured).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Envelope {
+    pub statement: String,
+    pub signature: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error("cannot encode the statement: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error("cannot sign: {0}")]
+    Sign(ssh_key::Error),
+}
+
+impl Statement {
+    pub fn new(verdict: Verdict, person: &str, fingerprint: &str, environment: &str, head: &str, time: i64, comment: &str) -> Statement {
+        Statement {
+            kind: STATEMENT_TYPE.to_owned(),
+            verdict,
+            person: person.to_owned(),
+            fingerprint: fingerprint.to_owned(),
+            environment: environment.to_owned(),
+            head: head.to_owned(),
+            time,
+            comment: comment.to_owned(),
+        }
+    }
+
+    pub fn sign(&self, key: &PrivateKey) -> Result<Envelope, SignError> {
+        let statement = serde_json::to_string(self)?;
+        let signature = key.sign(NAMESPACE, HashAlg::Sha512, statement.as_bytes()).map_err(SignError::Sign)?;
+        let signature = signature.to_pem(LineEnding::LF).map_err(SignError::Sign)?;
+        Ok(Envelope { statement, signature })
+    }
+}
+
+/// Why an attestation was not accepted.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    #[error("is not a valid attestation: {0}")]
+    Malformed(String),
+    #[error("names `{0}`, who is not in people.toml")]
+    UnknownPerson(String),
+    #[error("names `{0}`, an agent; agents cannot approve")]
+    Agent(String),
+    #[error("names `{0}`, who has no key in people.toml")]
+    NoKey(String),
+    #[error("signature does not verify with any key of `{0}` in people.toml")]
+    BadSignature(String),
+}
+
+impl Envelope {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Envelope, Rejected> {
+        if bytes.len() > MAX_ENVELOPE_BYTES {
+            return Err(Rejected::Malformed(format!("larger than {MAX_ENVELOPE_BYTES} bytes")));
+        }
+        serde_json::from_slice(bytes).map_err(|error| Rejected::Malformed(error.to_string()))
+    }
+
+    /// The statement, without checking the signature; for listing only.
+    pub fn statement_unverified(&self) -> Result<Statement, Rejected> {
+        let statement: Statement = serde_json::from_str(&self.statement).map_err(|error| Rejected::Malformed(error.to_string()))?;
+        if statement.kind != STATEMENT_TYPE {
+            return Err(Rejected::Malformed(format!("unknown type `{}`", statement.kind)));
+        }
+        Ok(statement)
+    }
+
+    /// Checks the signature against the named person's keys in the directory.
+    pub fn verify<'d>(&self, directory: &'d Directory) -> Result<(Statement, &'d Person), Rejected> {
+        let statement = self.statement_unverified()?;
+        let person = match directory.by_id(&statement.person) {
+            Some(Member::Person(person)) => person,
+            Some(Member::Agent(agent)) => return Err(Rejected::Agent(agent.id.clone())),
+            None => return Err(Rejected::UnknownPerson(statement.person.clone())),
+        };
+        if person.keys.is_empty() {
+            return Err(Rejected::NoKey(person.id.clone()));
+        }
+        let signature: SshSig = self.signature.parse().map_err(|error: ssh_key::Error| Rejected::Malformed(format!("signature: {error}")))?;
+        let verified = person.keys.iter().any(|key| key.verify(NAMESPACE, self.statement.as_bytes(), &signature).is_ok());
+        if verified { Ok((statement, person)) } else { Err(Rejected::BadSignature(person.id.clone())) }
+    }
+}

@@ -1,0 +1,489 @@
+//! AI-assistance detection over commit identities, whole messages and branch names.
+//!
+//! The rules follow `ai-markers.md`: every line of the message is scanned (git's trailer block
+//! misses markers in squash bullets and after `---------` lines), matching is case-insensitive,
+//! tool names count only together with their vendor e-mail or bot id, and non-AI bots or aider's
+//! committer-only suffix never count.
+
+use serde::Serialize;
+
+use crate::model::{Commit, Identity};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignalKind {
+    Identity,
+    CoAuthor,
+    Trailer,
+    Message,
+    Branch,
+}
+
+impl SignalKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignalKind::Identity => "identity",
+            SignalKind::CoAuthor => "co-author",
+            SignalKind::Trailer => "trailer",
+            SignalKind::Message => "message",
+            SignalKind::Branch => "branch",
+        }
+    }
+}
+
+/// How much a signal proves. Strong and declared signals mark a commit; contextual ones only
+/// when the policy says so.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strength {
+    Contextual,
+    Declared,
+    Strong,
+}
+
+impl Strength {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strength::Contextual => "contextual",
+            Strength::Declared => "declared",
+            Strength::Strong => "strong",
+        }
+    }
+}
+
+/// One piece of evidence that a commit is AI-assisted, with the exact text it was read from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Signal {
+    pub kind: SignalKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    pub strength: Strength,
+    pub text: String,
+}
+
+/// What an identity (author, committer or co-author) is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdentityKind {
+    /// Possibly a person of the directory; the directory decides.
+    Human,
+    /// A well-known AI tool, recognised by its vendor e-mail or bot id.
+    AiTool(&'static str),
+    /// An agent listed in the directory.
+    Agent(String),
+    /// Automation that is not AI (dependabot, GitHub's web-flow committer …).
+    Bot,
+}
+
+impl IdentityKind {
+    pub fn is_human(&self) -> bool {
+        matches!(self, IdentityKind::Human)
+    }
+}
+
+/// Detection settings taken from `policy.toml` and `people.toml`.
+#[derive(Clone, Debug, Default)]
+pub struct DetectConfig {
+    /// Extra trailer keys that declare AI assistance, lowercased (policy `[ai] trailers`).
+    pub extra_trailers: Vec<String>,
+    /// Directory agents: lowercased e-mail and agent id.
+    pub agent_emails: Vec<(String, String)>,
+}
+
+impl DetectConfig {
+    pub fn new(extra_trailers: &[String], agents: &[(String, String)]) -> DetectConfig {
+        DetectConfig {
+            extra_trailers: extra_trailers.iter().map(|key| key.trim().to_ascii_lowercase()).collect(),
+            agent_emails: agents.iter().map(|(email, id)| (email.to_ascii_lowercase(), id.clone())).collect(),
+        }
+    }
+}
+
+/// The result of scanning one commit.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommitScan {
+    pub signals: Vec<Signal>,
+    /// Human `Co-authored-by` identities: responsible for the commit like its author.
+    pub human_co_authors: Vec<Identity>,
+    /// `Assisted-by: none` or the like: the author declared that no AI was used.
+    pub declared_none: bool,
+}
+
+impl CommitScan {
+    /// Whether the commit counts as AI-assisted; contextual signals count only when allowed.
+    pub fn ai_assisted(&self, contextual_counts: bool) -> bool {
+        self.signals.iter().any(|signal| signal.strength != Strength::Contextual || contextual_counts)
+    }
+}
+
+/// Vendor e-mails and bot ids. Matched against a lowercased e-mail (exact or suffix) or a bot
+/// login that appears in the name or e-mail.
+const AI_EMAILS: &[(&str, &str)] = &[
+    ("noreply@anthropic.com", "claude-code"),
+    ("198982749+copilot@users.noreply.github.com", "copilot-agent"),
+    ("175728472+copilot@users.noreply.github.com", "copilot"),
+    ("223556219+copilot@users.noreply.github.com", "copilot-cli"),
+    ("223894421+github-code-quality[bot]@users.noreply.github.com", "copilot-autofix"),
+    ("noreply@openai.com", "codex"),
+    ("codex@openai.com", "codex"),
+    ("cursoragent@cursor.com", "cursor"),
+    ("noreply@cursor.com", "cursor"),
+    ("bot@cursor.com", "cursor"),
+    ("aider@aider.chat", "aider"),
+    ("noreply@aider.chat", "aider"),
+    ("noreply@aider.dev", "aider"),
+    ("noreply@cognition.ai", "devin"),
+    ("openhands@all-hands.dev", "openhands"),
+    ("noreply@opencode.ai", "opencode"),
+];
+
+/// GitHub App bot logins of AI tools; they appear as `<login>` in names and `<id>+<login>@…`.
+const AI_BOTS: &[(&str, &str)] = &[
+    ("claude[bot]", "claude"),
+    ("copilot-swe-agent[bot]", "copilot-agent"),
+    ("github-code-quality[bot]", "copilot-autofix"),
+    ("chatgpt-codex-connector[bot]", "codex"),
+    ("openai-codex[bot]", "codex"),
+    ("devin-ai-integration[bot]", "devin"),
+    ("google-labs-jules[bot]", "jules"),
+    ("amazon-q-developer[bot]", "amazon-q"),
+    ("sweep-ai[bot]", "sweep"),
+];
+
+/// Platform identities that commit on a human's behalf (GitHub's web-flow committer) and are
+/// neither a person nor an AI.
+const PLATFORM_EMAILS: &[&str] = &["noreply@github.com", "web-flow@github.com"];
+
+/// Tool names accepted after `Generated with` / `Generated by` in a footer line.
+const FOOTER_TOOLS: &[(&str, &str)] = &[
+    ("claude code", "claude-code"),
+    ("openai codex", "codex"),
+    ("claude", "claude-code"),
+    ("codex", "codex"),
+    ("cursor", "cursor"),
+    ("devin", "devin"),
+    ("copilot", "copilot"),
+    ("aider", "aider"),
+    ("gemini", "gemini"),
+    ("opencode", "opencode"),
+];
+
+/// Classifies one identity. Name-based rules always need the e-mail or bot id as well.
+pub fn classify_identity(identity: &Identity, config: &DetectConfig) -> IdentityKind {
+    let email = identity.email.trim().to_ascii_lowercase();
+    let name = identity.name.trim().to_ascii_lowercase();
+    if let Some(tool) = ai_tool_of_email(&email).or_else(|| ai_bot_of_login(&name)) {
+        return IdentityKind::AiTool(tool);
+    }
+    if let Some((_, id)) = config.agent_emails.iter().find(|(agent_email, _)| *agent_email == email) {
+        return IdentityKind::Agent(id.clone());
+    }
+    if is_bot(&name, &email) {
+        return IdentityKind::Bot;
+    }
+    IdentityKind::Human
+}
+
+fn ai_tool_of_email(email: &str) -> Option<&'static str> {
+    if let Some((_, tool)) = AI_EMAILS.iter().find(|(known, _)| *known == email) {
+        return Some(tool);
+    }
+    // GitHub noreply addresses: `<id>+<login>@users.noreply.github.com`.
+    let login = email.strip_suffix("@users.noreply.github.com")?;
+    let login = login.split_once('+').map_or(login, |(_, login)| login);
+    ai_bot_of_login(login)
+}
+
+fn ai_bot_of_login(login: &str) -> Option<&'static str> {
+    AI_BOTS.iter().find(|(bot, _)| *bot == login).map(|(_, tool)| *tool)
+}
+
+fn is_bot(name: &str, email: &str) -> bool {
+    PLATFORM_EMAILS.contains(&email)
+        || name.ends_with("[bot]")
+        || email.contains("[bot]@")
+        || email.ends_with("@dependabot.com")
+}
+
+/// An AI tool identity read from a `Co-authored-by` value, with the strength it deserves.
+fn classify_co_author(co_author: &Identity) -> Option<(&'static str, Strength)> {
+    let email = co_author.email.trim().to_ascii_lowercase();
+    let name = co_author.name.trim().to_ascii_lowercase();
+    if let Some(tool) = ai_tool_of_email(&email) {
+        return Some((tool, Strength::Strong));
+    }
+    // A Claude model name with any anthropic.com address is Claude Code's trailer.
+    if name.starts_with("claude") && email.ends_with("@anthropic.com") {
+        return Some(("claude-code", Strength::Strong));
+    }
+    // Aider's trailer: `aider (<model>) <…@aider.chat|aider.dev>`.
+    if name.starts_with("aider") && (email.ends_with("@aider.chat") || email.ends_with("@aider.dev")) {
+        return Some(("aider", Strength::Strong));
+    }
+    // Codex invents addresses (`…+openai-codex[bot]@…` with many ids, `…@openai.com`); its name
+    // with an openai.com or GitHub bot address is a declaration.
+    if (name == "codex" || name == "openai codex")
+        && (email.ends_with("@openai.com") || email.ends_with("[bot]@users.noreply.github.com"))
+    {
+        return Some(("codex", Strength::Declared));
+    }
+    if name.starts_with("gemini") && email.ends_with("@google.com") {
+        return Some(("gemini", Strength::Declared));
+    }
+    if name.starts_with("cursor") && email.ends_with("@cursor.com") {
+        return Some(("cursor", Strength::Strong));
+    }
+    None
+}
+
+/// Parses `Name <email>`; `None` when there is no e-mail in angle brackets.
+pub fn parse_identity(value: &str) -> Option<Identity> {
+    let value = value.trim();
+    let open = value.rfind('<')?;
+    let close = value[open..].find('>')? + open;
+    let email = value[open + 1..close].trim();
+    if email.is_empty() {
+        return None;
+    }
+    Some(Identity::new(value[..open].trim(), email))
+}
+
+/// Scans one commit: its author and committer, then every line of its message.
+///
+/// A merge commit is judged by the commits it brings in, so only its identities are read.
+pub fn scan_commit(commit: &Commit, config: &DetectConfig) -> CommitScan {
+    let mut scan = CommitScan::default();
+    scan_identities(&commit.author, &commit.committer, config, &mut scan);
+    if !commit.is_merge() {
+        scan_message(&commit.message, config, &mut scan);
+    }
+    dedup_signals(&mut scan.signals);
+    scan
+}
+
+fn scan_identities(author: &Identity, committer: &Identity, config: &DetectConfig, scan: &mut CommitScan) {
+    for (role, identity) in [("author", author), ("committer", committer)] {
+        match classify_identity(identity, config) {
+            IdentityKind::AiTool(tool) => scan.signals.push(Signal {
+                kind: SignalKind::Identity,
+                tool: Some(tool.to_owned()),
+                strength: Strength::Strong,
+                text: format!("{role}: {identity}"),
+            }),
+            IdentityKind::Agent(id) => scan.signals.push(Signal {
+                kind: SignalKind::Identity,
+                tool: Some(id),
+                strength: Strength::Strong,
+                text: format!("{role}: {identity}"),
+            }),
+            IdentityKind::Human | IdentityKind::Bot => {}
+        }
+    }
+    // Aider before v0.85 suffixed names: on the author it wrote the code; on the committer only,
+    // a human edit that aider merely committed.
+    if has_aider_suffix(&author.name) {
+        scan.signals.push(Signal {
+            kind: SignalKind::Identity,
+            tool: Some("aider".to_owned()),
+            strength: Strength::Strong,
+            text: format!("author: {author}"),
+        });
+    }
+}
+
+fn has_aider_suffix(name: &str) -> bool {
+    name.trim_end().to_ascii_lowercase().ends_with(" (aider)")
+}
+
+/// Removes list bullets and quoting that squash merges and e-mails put before trailers.
+fn strip_line_prefix(line: &str) -> &str {
+    line.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '*' | '-' | '+' | '>' | '•'))
+}
+
+/// Splits `Key: value` when the key looks like a trailer key.
+fn split_trailer(line: &str) -> Option<(&str, &str)> {
+    let (key, value) = line.split_once(':')?;
+    let key_ok = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    key_ok.then(|| (key, value.trim()))
+}
+
+const NONE_DECLARATIONS: &[&str] = &["none", "no", "n/a", "na", "nothing", "no ai", "none used"];
+
+fn scan_message(message: &str, config: &DetectConfig, scan: &mut CommitScan) {
+    for (line_idx, raw_line) in message.lines().enumerate() {
+        let line = strip_line_prefix(raw_line).trim_end();
+        if line.is_empty() {
+            continue;
+        }
+        let lower = line.to_ascii_lowercase();
+        let text = raw_line.trim().to_owned();
+        if line_idx == 0 && lower.starts_with("aider: ") && lower.len() > "aider: ".len() {
+            scan.signals.push(signal(SignalKind::Message, Some("aider"), Strength::Declared, &text));
+        }
+        if let Some((key, value)) = split_trailer(&lower) {
+            let original_value = line.split_once(':').map_or("", |(_, value)| value.trim());
+            if scan_trailer(key, value, original_value, &text, config, scan) {
+                continue;
+            }
+        }
+        scan_free_text(&lower, &text, scan);
+    }
+}
+
+/// Handles a `key: value` line; returns true when the line was fully understood as a trailer.
+fn scan_trailer(
+    key: &str,
+    value: &str,
+    original_value: &str,
+    text: &str,
+    config: &DetectConfig,
+    scan: &mut CommitScan,
+) -> bool {
+    match key {
+        "co-authored-by" => {
+            let Some(co_author) = parse_identity(original_value) else { return true };
+            if let Some((tool, strength)) = classify_co_author(&co_author) {
+                scan.signals.push(signal(SignalKind::CoAuthor, Some(tool), strength, text));
+            } else if let IdentityKind::Agent(id) = classify_identity(&co_author, config) {
+                scan.signals.push(signal(SignalKind::CoAuthor, Some(&id), Strength::Strong, text));
+            } else if classify_identity(&co_author, config).is_human()
+                && !scan.human_co_authors.contains(&co_author)
+            {
+                scan.human_co_authors.push(co_author);
+            }
+            true
+        }
+        "assisted-by" | "generated-by" => {
+            if value.is_empty() {
+                return true;
+            }
+            if key == "assisted-by" && NONE_DECLARATIONS.contains(&value) {
+                scan.declared_none = true;
+                return true;
+            }
+            let tool = tool_named_in(value);
+            scan.signals.push(signal(SignalKind::Trailer, tool, Strength::Declared, text));
+            true
+        }
+        "claude-session" if !value.is_empty() => {
+            scan.signals.push(signal(SignalKind::Trailer, Some("claude-code"), Strength::Strong, text));
+            true
+        }
+        "agent-logs-url" if value.starts_with("https://github.com/") && value.contains("/sessions/") => {
+            scan.signals.push(signal(SignalKind::Trailer, Some("copilot-agent"), Strength::Strong, text));
+            true
+        }
+        "made-with" if value == "cursor" => {
+            scan.signals.push(signal(SignalKind::Trailer, Some("cursor"), Strength::Declared, text));
+            true
+        }
+        "entire-checkpoint" if !value.is_empty() => {
+            scan.signals.push(signal(SignalKind::Trailer, Some("entire"), Strength::Declared, text));
+            true
+        }
+        _ if !value.is_empty() && config.extra_trailers.iter().any(|extra| extra == key) => {
+            if NONE_DECLARATIONS.contains(&value) {
+                scan.declared_none = true;
+            } else {
+                let tool = tool_named_in(value);
+                scan.signals.push(signal(SignalKind::Trailer, tool, Strength::Declared, text));
+            }
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Markers that are not trailers: tool footers, session links and vendor ids inside prose.
+fn scan_free_text(lower: &str, text: &str, scan: &mut CommitScan) {
+    let words = lower.trim_start_matches(|c: char| !c.is_alphanumeric());
+    for prefix in ["generated with ", "generated by ", "generated with: ", "generated by: "] {
+        if let Some(rest) = words.strip_prefix(prefix) {
+            let rest = rest.trim_start_matches(['[', ' ', ':']);
+            if let Some((_, tool)) = FOOTER_TOOLS.iter().find(|(name, _)| starts_with_word(rest, name)) {
+                scan.signals.push(signal(SignalKind::Message, Some(tool), Strength::Declared, text));
+                return;
+            }
+        }
+    }
+    if lower.contains("claude.ai/code/session_") {
+        scan.signals.push(signal(SignalKind::Message, Some("claude-code"), Strength::Strong, text));
+        return;
+    }
+    if let Some(tool) = vendor_id_in_prose(lower) {
+        scan.signals.push(signal(SignalKind::Message, Some(tool), Strength::Strong, text));
+    }
+}
+
+/// A vendor e-mail or AI bot id quoted anywhere in a line (e.g. a squash bullet that mangled the
+/// trailer) is still strong evidence.
+fn vendor_id_in_prose(lower: &str) -> Option<&'static str> {
+    if !lower.contains('@') && !lower.contains("[bot]") {
+        return None;
+    }
+    for (email, tool) in AI_EMAILS {
+        if contains_address(lower, email) {
+            return Some(tool);
+        }
+    }
+    AI_BOTS.iter().find(|(bot, _)| lower.contains(bot)).map(|(_, tool)| *tool)
+}
+
+/// True when `address` occurs in `haystack` not glued to other address characters.
+fn contains_address(haystack: &str, address: &str) -> bool {
+    haystack.match_indices(address).any(|(start, _)| {
+        let before = haystack[..start].chars().next_back();
+        let after = haystack[start + address.len()..].chars().next();
+        let is_addr_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+');
+        !before.is_some_and(is_addr_char) && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+    })
+}
+
+fn starts_with_word(haystack: &str, word: &str) -> bool {
+    haystack.strip_prefix(word).is_some_and(|rest| !rest.starts_with(|c: char| c.is_ascii_alphanumeric()))
+}
+
+/// Best-effort tool name from a free-form declaration such as `Claude:claude-3-opus coccinelle`.
+fn tool_named_in(value: &str) -> Option<&'static str> {
+    const NAMES: &[(&str, &str)] = &[
+        ("claude", "claude-code"),
+        ("copilot", "copilot"),
+        ("codex", "codex"),
+        ("chatgpt", "chatgpt"),
+        ("gpt", "chatgpt"),
+        ("cursor", "cursor"),
+        ("aider", "aider"),
+        ("devin", "devin"),
+        ("gemini", "gemini"),
+        ("jules", "jules"),
+        ("kiro", "kiro"),
+        ("amazon q", "amazon-q"),
+        ("windsurf", "windsurf"),
+        ("openhands", "openhands"),
+        ("opencode", "opencode"),
+    ];
+    NAMES.iter().find(|(name, _)| value.contains(name)).map(|(_, tool)| *tool)
+}
+
+fn signal(kind: SignalKind, tool: Option<&str>, strength: Strength, text: &str) -> Signal {
+    Signal { kind, tool: tool.map(str::to_owned), strength, text: text.to_owned() }
+}
+
+/// Identical lines repeated a dozen times (seen in real squash merges) are one signal.
+fn dedup_signals(signals: &mut Vec<Signal>) {
+    let mut seen = std::collections::HashSet::new();
+    signals.retain(|signal| seen.insert((signal.kind, signal.text.to_ascii_lowercase())));
+}
+
+/// Contextual signal from the name of the branch a change is deployed from.
+pub fn scan_branch(branch: &str) -> Option<Signal> {
+    const PREFIXES: &[(&str, &str)] =
+        &[("claude/", "claude-code"), ("copilot/", "copilot-agent"), ("codex/", "codex"), ("cursor/", "cursor")];
+    let short = branch.strip_prefix("refs/heads/").unwrap_or(branch);
+    let lower = short.to_ascii_lowercase();
+    PREFIXES.iter().find(|(prefix, _)| lower.starts_with(prefix)).map(|(_, tool)| Signal {
+        kind: SignalKind::Branch,
+        tool: Some((*tool).to_owned()),
+        strength: Strength::Contextual,
+        text: format!("branch {short}"),
+    })
+}

@@ -1,0 +1,292 @@
+//! The directory (`people.toml`): people with levels, teams and keys, and agents.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::diagnostic::{ConfigError, SourceFile};
+use crate::model::Identity;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDirectory {
+    levels: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    person: Vec<RawPerson>,
+    #[serde(default)]
+    agent: Vec<RawAgent>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPerson {
+    id: Spanned<String>,
+    name: Option<String>,
+    #[serde(default)]
+    emails: Vec<Spanned<String>>,
+    github: Option<Spanned<String>>,
+    level: Spanned<String>,
+    #[serde(default)]
+    teams: Vec<Spanned<String>>,
+    #[serde(default)]
+    keys: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgent {
+    id: Spanned<String>,
+    name: Option<String>,
+    #[serde(default)]
+    emails: Vec<Spanned<String>>,
+    github: Option<Spanned<String>>,
+}
+
+/// A position on the level ladder; unknown people rank below every level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Rank {
+    Unknown,
+    Level(usize),
+}
+
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+    pub emails: Vec<String>,
+    pub github: Option<String>,
+    pub level: usize,
+    pub teams: Vec<String>,
+    pub keys: Vec<ssh_key::PublicKey>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Agent {
+    pub id: String,
+    pub name: String,
+    pub emails: Vec<String>,
+    pub github: Option<String>,
+}
+
+/// Who an identity is according to the directory.
+#[derive(Clone, Copy, Debug)]
+pub enum Member<'a> {
+    Person(&'a Person),
+    Agent(&'a Agent),
+}
+
+#[derive(Clone, Debug)]
+pub struct Directory {
+    levels: Vec<String>,
+    people: Vec<Person>,
+    agents: Vec<Agent>,
+    by_email: HashMap<String, (bool, usize)>,
+    by_github: HashMap<String, (bool, usize)>,
+    by_id: HashMap<String, (bool, usize)>,
+}
+
+impl Directory {
+    /// Parses and validates `people.toml`; every mistake is reported, not only the first.
+    pub fn parse(source: &SourceFile) -> Result<Directory, Vec<ConfigError>> {
+        let raw: RawDirectory = toml::from_str(&source.text).map_err(|error| vec![ConfigError::from_toml(source, &error)])?;
+        let mut errors = Vec::new();
+        let mut levels = Vec::new();
+        if raw.levels.get_ref().is_empty() {
+            errors.push(
+                ConfigError::new(source, Some(raw.levels.span()), "`levels` is empty")
+                    .with_help("list the levels lowest first, e.g. levels = [\"junior\", \"mid\", \"senior\"]"),
+            );
+        }
+        for level in raw.levels.get_ref() {
+            if levels.contains(level.get_ref()) {
+                errors.push(ConfigError::new(source, Some(level.span()), format!("level `{}` is listed twice", level.get_ref())));
+            } else {
+                levels.push(level.get_ref().clone());
+            }
+        }
+        let mut directory = Directory {
+            levels,
+            people: Vec::new(),
+            agents: Vec::new(),
+            by_email: HashMap::new(),
+            by_github: HashMap::new(),
+            by_id: HashMap::new(),
+        };
+        for raw_person in raw.person {
+            if let Some(person) = directory.check_person(source, raw_person, &mut errors) {
+                directory.people.push(person);
+            }
+        }
+        for raw_agent in raw.agent {
+            let idx = directory.agents.len();
+            directory.register_id(source, &raw_agent.id, (false, idx), &mut errors);
+            for email in &raw_agent.emails {
+                directory.register_email(source, email, (false, idx), &mut errors);
+            }
+            if let Some(github) = &raw_agent.github {
+                directory.register_github(source, github, (false, idx), &mut errors);
+            }
+            directory.agents.push(Agent {
+                id: raw_agent.id.get_ref().clone(),
+                name: raw_agent.name.unwrap_or_else(|| raw_agent.id.get_ref().clone()),
+                emails: raw_agent.emails.iter().map(|email| email.get_ref().clone()).collect(),
+                github: raw_agent.github.map(Spanned::into_inner),
+            });
+        }
+        if errors.is_empty() { Ok(directory) } else { Err(errors) }
+    }
+
+    fn check_person(&mut self, source: &SourceFile, raw: RawPerson, errors: &mut Vec<ConfigError>) -> Option<Person> {
+        let idx = self.people.len();
+        self.register_id(source, &raw.id, (true, idx), errors);
+        for email in &raw.emails {
+            self.register_email(source, email, (true, idx), errors);
+        }
+        if let Some(github) = &raw.github {
+            self.register_github(source, github, (true, idx), errors);
+        }
+        let level = self.levels.iter().position(|level| level == raw.level.get_ref());
+        if level.is_none() {
+            errors.push(
+                ConfigError::new(source, Some(raw.level.span()), format!("unknown level `{}`", raw.level.get_ref()))
+                    .with_label("not in `levels`")
+                    .with_help(format!("use one of: {}", self.levels.join(", "))),
+            );
+        }
+        let mut keys = Vec::new();
+        for key in &raw.keys {
+            match ssh_key::PublicKey::from_openssh(key.get_ref().trim()) {
+                Ok(public_key) => keys.push(public_key),
+                Err(error) => errors.push(
+                    ConfigError::new(source, Some(key.span()), format!("cannot read SSH public key: {error}"))
+                        .with_help("paste one line of an OpenSSH public key file, e.g. \"ssh-ed25519 AAAAC3Nza… alice@laptop\""),
+                ),
+            }
+        }
+        Some(Person {
+            id: raw.id.get_ref().clone(),
+            name: raw.name.unwrap_or_else(|| raw.id.get_ref().clone()),
+            emails: raw.emails.iter().map(|email| email.get_ref().clone()).collect(),
+            github: raw.github.map(Spanned::into_inner),
+            level: level?,
+            teams: raw.teams.iter().map(|team| team.get_ref().clone()).collect(),
+            keys,
+        })
+    }
+
+    fn register_id(&mut self, source: &SourceFile, id: &Spanned<String>, slot: (bool, usize), errors: &mut Vec<ConfigError>) {
+        if id.get_ref().trim().is_empty() {
+            errors.push(ConfigError::new(source, Some(id.span()), "empty id").with_help("give every person and agent a short unique id"));
+        } else if self.by_id.insert(id.get_ref().clone(), slot).is_some() {
+            errors.push(ConfigError::new(source, Some(id.span()), format!("id `{}` is used twice", id.get_ref())).with_help("ids must be unique across people and agents"));
+        }
+    }
+
+    fn register_email(&mut self, source: &SourceFile, email: &Spanned<String>, slot: (bool, usize), errors: &mut Vec<ConfigError>) {
+        let value = email.get_ref().trim();
+        if !value.contains('@') {
+            errors.push(ConfigError::new(source, Some(email.span()), format!("`{value}` is not an e-mail address")));
+        } else if self.by_email.insert(value.to_ascii_lowercase(), slot).is_some() {
+            errors.push(
+                ConfigError::new(source, Some(email.span()), format!("e-mail `{value}` belongs to two entries"))
+                    .with_help("an address must identify one person or agent"),
+            );
+        }
+    }
+
+    fn register_github(&mut self, source: &SourceFile, login: &Spanned<String>, slot: (bool, usize), errors: &mut Vec<ConfigError>) {
+        let value = login.get_ref().trim().trim_start_matches('@');
+        if self.by_github.insert(value.to_ascii_lowercase(), slot).is_some() {
+            errors.push(ConfigError::new(source, Some(login.span()), format!("GitHub login `{value}` belongs to two entries")));
+        }
+    }
+
+    pub fn levels(&self) -> &[String] {
+        &self.levels
+    }
+
+    pub fn people(&self) -> &[Person] {
+        &self.people
+    }
+
+    pub fn agents(&self) -> &[Agent] {
+        &self.agents
+    }
+
+    pub fn level_index(&self, name: &str) -> Option<usize> {
+        self.levels.iter().position(|level| level == name)
+    }
+
+    pub fn level_name(&self, rank: Rank) -> &str {
+        match rank {
+            Rank::Unknown => "unknown",
+            Rank::Level(idx) => &self.levels[idx],
+        }
+    }
+
+    fn member(&self, (is_person, idx): (bool, usize)) -> Member<'_> {
+        if is_person { Member::Person(&self.people[idx]) } else { Member::Agent(&self.agents[idx]) }
+    }
+
+    pub fn by_id(&self, id: &str) -> Option<Member<'_>> {
+        self.by_id.get(id).map(|slot| self.member(*slot))
+    }
+
+    pub fn person(&self, id: &str) -> Option<&Person> {
+        match self.by_id(id)? {
+            Member::Person(person) => Some(person),
+            Member::Agent(_) => None,
+        }
+    }
+
+    pub fn by_github(&self, login: &str) -> Option<Member<'_>> {
+        self.by_github.get(&login.trim_start_matches('@').to_ascii_lowercase()).map(|slot| self.member(*slot))
+    }
+
+    /// Finds who an e-mail belongs to, including GitHub's `<id>+<login>@users.noreply.github.com`.
+    pub fn by_email(&self, email: &str) -> Option<Member<'_>> {
+        let email = email.trim().to_ascii_lowercase();
+        if let Some(slot) = self.by_email.get(&email) {
+            return Some(self.member(*slot));
+        }
+        let login = email.strip_suffix("@users.noreply.github.com")?;
+        let login = login.split_once('+').map_or(login, |(_, login)| login);
+        self.by_github(login)
+    }
+
+    pub fn by_identity(&self, identity: &Identity) -> Option<Member<'_>> {
+        self.by_email(&identity.email)
+    }
+
+    /// A person or agent by id, or else by e-mail (for `--requester`).
+    pub fn lookup(&self, id_or_email: &str) -> Option<Member<'_>> {
+        self.by_id(id_or_email).or_else(|| self.by_email(id_or_email))
+    }
+
+    pub fn is_team(&self, team: &str) -> bool {
+        self.people.iter().any(|person| person.in_team(team))
+    }
+
+    /// Agents as `(email, id)` pairs for detection.
+    pub fn agent_emails(&self) -> Vec<(String, String)> {
+        self.agents.iter().flat_map(|agent| agent.emails.iter().map(|email| (email.clone(), agent.id.clone()))).collect()
+    }
+
+    pub fn team_names(&self) -> Vec<&str> {
+        let mut seen = HashSet::new();
+        self.people.iter().flat_map(|person| person.teams.iter().map(String::as_str)).filter(|team| seen.insert(*team)).collect()
+    }
+}
+
+impl Person {
+    pub fn rank(&self) -> Rank {
+        Rank::Level(self.level)
+    }
+
+    /// Team names match exactly or by the slug of `org/team`.
+    pub fn in_team(&self, team: &str) -> bool {
+        let slug = team.rsplit('/').next().unwrap_or(team);
+        self.teams.iter().any(|own| own == team || own == slug || own.rsplit('/').next() == Some(slug))
+    }
+}

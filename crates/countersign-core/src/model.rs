@@ -1,0 +1,85 @@
+//! Owned values the adapters hand to the core. Nothing here knows where they came from.
+
+use serde::Serialize;
+
+/// A name and e-mail pair as git records it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Identity {
+    pub name: String,
+    pub email: String,
+}
+
+impl Identity {
+    pub fn new(name: impl Into<String>, email: impl Into<String>) -> Identity {
+        Identity { name: name.into(), email: email.into() }
+    }
+}
+
+impl std::fmt::Display for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} <{}>", self.name, self.email)
+    }
+}
+
+/// One path a commit (or a whole change) touched, with its line counts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FileChange {
+    pub path: String,
+    pub added: u32,
+    pub deleted: u32,
+    /// True when the path no longer exists after the change.
+    pub deleted_file: bool,
+}
+
+/// One commit, as read from the repository.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Commit {
+    pub id: String,
+    pub parents: Vec<String>,
+    pub author: Identity,
+    pub committer: Identity,
+    /// Author time, seconds since the epoch.
+    pub time: i64,
+    pub message: String,
+    /// Changed paths against the first parent; empty when the adapter did not compute them.
+    pub files: Vec<FileChange>,
+}
+
+impl Commit {
+    pub fn is_merge(&self) -> bool {
+        self.parents.len() > 1
+    }
+}
+
+/// One entry of the tree diff from the merge-base to the head: the input of the fingerprint.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TreeChange {
+    pub path: String,
+    /// Blob id before the change; `None` when the path was added.
+    pub old_id: Option<String>,
+    /// Blob id after the change; `None` when the path was deleted.
+    pub new_id: Option<String>,
+    /// The git file mode after the change (before it, for deletions), in octal as git writes it.
+    pub mode: String,
+}
+
+/// Everything the core needs to know about a change, read by an adapter.
+#[derive(Clone, Debug)]
+pub struct ChangeInput {
+    pub repo: String,
+    /// The merge-base of base and head.
+    pub base: String,
+    pub head: String,
+    pub environment: String,
+    /// The branch the change is deployed from, when known (`claude/…` is a contextual signal).
+    pub source_branch: Option<String>,
+    /// The branch the change goes to, when known.
+    pub target_branch: Option<String>,
+    /// The person who asks for the deployment, by directory id or e-mail.
+    pub requester: Option<String>,
+    /// Commits of `merge-base..head`, newest first.
+    pub commits: Vec<Commit>,
+    /// The tree diff from merge-base to head, with line counts.
+    pub files: Vec<FileChange>,
+    pub tree_changes: Vec<TreeChange>,
+}

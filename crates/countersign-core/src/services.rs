@@ -1,0 +1,133 @@
+//! Services (`services.toml`): which paths belong to which service, its tier and owners.
+
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::diagnostic::{ConfigError, SourceFile};
+use crate::directory::Directory;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServices {
+    #[serde(default)]
+    service: Vec<RawService>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    name: Spanned<String>,
+    tier: Spanned<i64>,
+    paths: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    owners: Vec<Spanned<String>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Service {
+    pub name: String,
+    /// 0 is the most critical.
+    pub tier: u32,
+    pub paths: Vec<String>,
+    /// Team or person ids of the directory.
+    pub owners: Vec<String>,
+    matcher: GlobSet,
+}
+
+impl Service {
+    pub fn matches(&self, path: &str) -> bool {
+        self.matcher.is_match(path)
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Services {
+    services: Vec<Service>,
+}
+
+/// Compiles a path glob the way every path pattern of the configuration is read: `*` stays
+/// inside one directory, `**` crosses directories.
+pub fn compile_glob(pattern: &str) -> Result<Glob, String> {
+    if pattern.trim().is_empty() {
+        return Err("empty pattern".to_owned());
+    }
+    GlobBuilder::new(pattern.trim_start_matches('/'))
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+        .map_err(|error| error.kind().to_string())
+}
+
+/// Compiles a list of spanned globs, reporting each bad one.
+pub fn compile_globs(source: &SourceFile, patterns: &[Spanned<String>], errors: &mut Vec<ConfigError>) -> GlobSet {
+    let mut builder = GlobSetBuilder::new();
+    for pattern in patterns {
+        match compile_glob(pattern.get_ref()) {
+            Ok(glob) => {
+                builder.add(glob);
+            }
+            Err(reason) => errors.push(
+                ConfigError::new(source, Some(pattern.span()), format!("bad glob `{}`: {reason}", pattern.get_ref()))
+                    .with_help("use `*` within a directory and `**` across directories, e.g. \"services/checkout/**\""),
+            ),
+        }
+    }
+    builder.build().unwrap_or_else(|_| GlobSet::empty())
+}
+
+impl Services {
+    pub fn parse(source: &SourceFile, directory: &Directory) -> Result<Services, Vec<ConfigError>> {
+        let raw: RawServices = toml::from_str(&source.text).map_err(|error| vec![ConfigError::from_toml(source, &error)])?;
+        let mut errors = Vec::new();
+        let mut services: Vec<Service> = Vec::new();
+        for raw_service in raw.service {
+            let name = raw_service.name.get_ref().clone();
+            if services.iter().any(|service| service.name == name) {
+                errors.push(ConfigError::new(source, Some(raw_service.name.span()), format!("service `{name}` is defined twice")));
+            }
+            let tier = match u32::try_from(*raw_service.tier.get_ref()) {
+                Ok(tier) => tier,
+                Err(_) => {
+                    errors.push(
+                        ConfigError::new(source, Some(raw_service.tier.span()), "tier must be 0 or more")
+                            .with_help("0 is the most critical tier"),
+                    );
+                    0
+                }
+            };
+            if raw_service.paths.get_ref().is_empty() {
+                errors.push(
+                    ConfigError::new(source, Some(raw_service.paths.span()), format!("service `{name}` has no paths"))
+                        .with_help("list the globs of the service's files, e.g. paths = [\"services/checkout/**\"]"),
+                );
+            }
+            let matcher = compile_globs(source, raw_service.paths.get_ref(), &mut errors);
+            for owner in &raw_service.owners {
+                let owner_name = owner.get_ref();
+                if directory.person(owner_name).is_none() && !directory.is_team(owner_name) {
+                    errors.push(
+                        ConfigError::new(source, Some(owner.span()), format!("owner `{owner_name}` is neither a team nor a person of people.toml"))
+                            .with_help("owners are team names (from a person's `teams`) or person ids"),
+                    );
+                }
+            }
+            services.push(Service {
+                name,
+                tier,
+                paths: raw_service.paths.get_ref().iter().map(|path| path.get_ref().clone()).collect(),
+                owners: raw_service.owners.iter().map(|owner| owner.get_ref().clone()).collect(),
+                matcher,
+            });
+        }
+        if errors.is_empty() { Ok(Services { services }) } else { Err(errors) }
+    }
+
+    pub fn all(&self) -> &[Service] {
+        &self.services
+    }
+
+    pub fn of_path<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a Service> + 'a {
+        self.services.iter().filter(move |service| service.matches(path))
+    }
+}

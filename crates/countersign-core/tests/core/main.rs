@@ -1,0 +1,2 @@
+mod codeowners;
+mod policy;

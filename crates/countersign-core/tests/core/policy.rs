@@ -1,0 +1,221 @@
+//! Configuration diagnostics: every kind of mistake, rendered as a user sees it.
+
+use countersign_core::config::{Config, ConfigFiles};
+use countersign_core::diagnostic::SourceFile;
+use miette::{GraphicalReportHandler, GraphicalTheme};
+
+const PEOPLE: &str = r#"levels = ["intern", "junior", "mid", "senior", "staff", "principal"]
+
+[[person]]
+id = "alice"
+name = "Alice Moreau"
+emails = ["alice@shop.example"]
+github = "alice-m"
+level = "senior"
+teams = ["checkout"]
+
+[[person]]
+id = "bob"
+name = "Bob Tran"
+emails = ["bob@shop.example", "1234+bobt@users.noreply.github.com"]
+level = "junior"
+teams = ["checkout"]
+
+[[agent]]
+id = "ops-agent"
+emails = ["ops-agent@shop.example"]
+"#;
+
+const SERVICES: &str = r#"[[service]]
+name = "checkout"
+tier = 0
+paths = ["services/checkout/**", "libs/payments/**"]
+owners = ["checkout"]
+
+[[service]]
+name = "docs"
+tier = 3
+paths = ["docs/**"]
+"#;
+
+/// The documented policy of DESIGN §4, accepted exactly as written.
+const POLICY: &str = include_str!("../../../../examples/policy.toml");
+
+fn files(people: &str, services: &str, policy: &str) -> ConfigFiles {
+    ConfigFiles {
+        people: SourceFile::new("people.toml", people),
+        services: Some(SourceFile::new("services.toml", services)),
+        policy: SourceFile::new("policy.toml", policy),
+        codeowners: None,
+    }
+}
+
+/// Renders every diagnostic of a configuration the way the CLI prints it, without colours.
+fn render(files: &ConfigFiles) -> String {
+    let errors = match Config::load(files) {
+        Ok(_) => return "ok".to_owned(),
+        Err(errors) => errors,
+    };
+    let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
+    let mut out = String::new();
+    for error in errors {
+        handler.render_report(&mut out, &error).expect("render");
+    }
+    out
+}
+
+/// Renders the diagnostics of a policy, checks the parts a user must see, and snapshots the
+/// whole rendering so the message as printed is reviewed.
+#[track_caller]
+fn check_policy(name: &str, policy: &str, expected: &[&str]) {
+    let rendered = render(&files(PEOPLE, SERVICES, policy));
+    for part in expected {
+        assert!(rendered.contains(part), "expected to find {part:?} in:\n{rendered}");
+    }
+    insta::assert_snapshot!(name, rendered);
+}
+
+#[test]
+fn the_documented_configuration_is_accepted() {
+    let (config, findings) = Config::load(&files(PEOPLE, SERVICES, POLICY)).expect("valid");
+    assert!(findings.is_empty());
+    let names: Vec<&str> = config.policy.rules.iter().map(|rule| rule.name.as_str()).collect();
+    assert_eq!(names, ["two-person", "ai-senior-signoff", "tier0-owners", "gate-config"]);
+    let break_glass = config.policy.break_glass.expect("break_glass parsed");
+    assert_eq!((break_glass.min_level, break_glass.reason_required, break_glass.review_within_hours), (3, true, 24));
+    assert_eq!(config.policy.approvals.max_age_days, Some(14));
+    assert_eq!(config.policy.ai.trailers, ["ai-tool"]);
+}
+
+#[test]
+fn every_predicate_and_requirement_is_accepted() {
+    let policy = r#"version = 1
+[[rule]]
+name = "everything"
+when = { ai_assisted = true, agent_authored = false, author_level_below = "staff", author_level_at_least = "intern", author_in_teams = ["checkout"], paths = ["services/**"], only_paths = ["**"], services = ["checkout"], tier_at_most = 1, risk_at_least = "medium", destructive = false, lines_changed_over = 10, files_changed_over = 2, environments = ["production"], target_branches = ["main", "release/*"], any = [{ ai_assisted = true }, { not = { paths = ["docs/**"] } }], not = { environments = ["staging"] } }
+requires = { count = 2, min_level = "senior", teams = ["checkout"], people = ["alice"], owners = true }
+"#;
+    assert_eq!(render(&files(PEOPLE, SERVICES, policy)), "ok");
+}
+
+#[test]
+fn unknown_key_names_the_valid_keys() {
+    check_policy("unknown_key_names_the_valid_keys", "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = 1, min_levle = \"senior\" }\n", &["unknown field `min_levle`", "policy.toml:4:25", "help: remove or rename the key; valid keys are 'count', 'min_level', 'teams', 'people', 'owners'"]);
+}
+
+#[test]
+fn unknown_predicate_is_reported_where_it_stands() {
+    check_policy("unknown_predicate_is_reported_where_it_stands", "version = 1\n[[rule]]\nname = \"x\"\nwhen = { ai_asisted = true }\nrequires = { count = 1 }\n", &["unknown field `ai_asisted`", "policy.toml:4:10"]);
+}
+
+#[test]
+fn type_error_points_at_the_value() {
+    check_policy("type_error_points_at_the_value", "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = \"two\" }\n", &["invalid type: string \"two\", expected i64", "policy.toml:4:22", "help: check the value's type"]);
+}
+
+#[test]
+fn toml_syntax_error_is_located() {
+    check_policy("toml_syntax_error_is_located", "version = 1\n[[rule]\nname = \"x\"\n", &["unclosed array table", "policy.toml:2:8"]);
+}
+
+#[test]
+fn unknown_level_lists_the_ladder() {
+    check_policy("unknown_level_lists_the_ladder", "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = 1, min_level = \"seniour\" }\n", &["unknown level `seniour`", "policy.toml:4:37", "not a level of people.toml", "help: levels in people.toml are: intern, junior, mid, senior, staff, principal"]);
+}
+
+#[test]
+fn unknown_team_lists_the_teams() {
+    check_policy("unknown_team_lists_the_teams", "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = 1, teams = [\"sre\"] }\n", &["unknown team `sre`", "help: known teams are: checkout"]);
+}
+
+#[test]
+fn unknown_person_and_agent_approvers_are_refused() {
+    check_policy("unknown_person_and_agent_approvers_are_refused", "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = 1, people = [\"zoe\", \"ops-agent\"] }\n", &["unknown person `zoe`", "`ops-agent` is an agent; agents can never approve"]);
+}
+
+#[test]
+fn unknown_service_lists_the_services() {
+    check_policy("unknown_service_lists_the_services", "version = 1\n[[rule]]\nname = \"x\"\nwhen = { services = [\"billing\"] }\nrequires = { count = 1 }\n", &["unknown service `billing`", "help: services are: checkout, docs"]);
+}
+
+#[test]
+fn bad_glob_is_explained() {
+    check_policy("bad_glob_is_explained", "version = 1\n[[rule]]\nname = \"x\"\nwhen = { paths = [\"src/[a\"] }\nrequires = { count = 1 }\n", &["bad glob `src/[a`", "policy.toml:4:19"]);
+}
+
+#[test]
+fn bad_risk_level_and_counts() {
+    check_policy("bad_risk_level_and_counts", "version = 1\n[[rule]]\nname = \"x\"\nwhen = { risk_at_least = \"extreme\", tier_at_most = -1 }\nrequires = { count = 0 }\n", &["unknown risk level `extreme`", "use one of: low, medium, high, critical", "`tier_at_most` must be a whole number", "`count = 0` is out of range"]);
+}
+
+#[test]
+fn duplicate_and_empty_rules() {
+    check_policy("duplicate_and_empty_rules", "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = 1 }\n[[rule]]\nname = \"x\"\nwhen = {}\nrequires = { count = 1 }\n", &["rule `x` is defined twice", "empty condition"]);
+}
+
+#[test]
+fn unsupported_version() {
+    check_policy("unsupported_version", "version = 2\n", &["unsupported policy version 2", "policy.toml:1:11"]);
+}
+
+#[test]
+fn missing_required_key() {
+    check_policy("missing_required_key", "[ai]\ncontextual_counts = true\n", &["missing field `version`"]);
+}
+
+#[test]
+fn bad_trailer_key() {
+    check_policy("bad_trailer_key", "version = 1\n[ai]\ntrailers = [\"AI Tool:\"]\n", &["`AI Tool:` is not a trailer key"]);
+}
+
+#[test]
+fn people_mistakes_are_reported_together() {
+    let people = r#"levels = ["junior", "senior", "junior"]
+[[person]]
+id = "alice"
+emails = ["alice@shop.example"]
+level = "principal"
+keys = ["ssh-ed25519 not-base64"]
+[[person]]
+id = "alice"
+emails = ["alice@shop.example", "nobody"]
+level = "senior"
+"#;
+    let rendered = render(&files(people, "", "version = 1\n"));
+    for expected in [
+        "level `junior` is listed twice",
+        "unknown level `principal`",
+        "people.toml:5:9",
+        "cannot read SSH public key",
+        "id `alice` is used twice",
+        "e-mail `alice@shop.example` belongs to two entries",
+        "`nobody` is not an e-mail address",
+    ] {
+        assert!(rendered.contains(expected), "missing {expected:?} in:\n{rendered}");
+    }
+}
+
+#[test]
+fn service_mistakes_are_reported_together() {
+    let services = "[[service]]\nname = \"a\"\ntier = -1\npaths = []\nowners = [\"nobody\"]\n[[service]]\nname = \"a\"\ntier = 1\npaths = [\"x/[\"]\n";
+    let rendered = render(&files(PEOPLE, services, "version = 1\n"));
+    for expected in ["tier must be 0 or more", "service `a` has no paths", "owner `nobody` is neither a team nor a person", "service `a` is defined twice", "bad glob `x/[`", "services.toml:9:10"] {
+        assert!(rendered.contains(expected), "missing {expected:?} in:\n{rendered}");
+    }
+}
+
+#[test]
+fn diagnostics_carry_file_line_and_column_for_json() {
+    let errors = Config::load(&files(PEOPLE, SERVICES, "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = 1, min_level = \"boss\" }\n")).unwrap_err();
+    let summary = errors[0].summary();
+    assert_eq!((summary.file.as_str(), summary.line, summary.column), ("policy.toml", 4, 37));
+    insta::assert_json_snapshot!(summary, @r###"
+    {
+      "file": "policy.toml",
+      "line": 4,
+      "column": 37,
+      "message": "unknown level `boss`",
+      "help": "levels in people.toml are: intern, junior, mid, senior, staff, principal"
+    }
+    "###);
+}

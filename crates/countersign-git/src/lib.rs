@@ -1,0 +1,341 @@
+//! The git adapter: reads revision ranges, diffs and files at a revision with gix, and keeps
+//! attestations under `refs/countersign/attestations`. It hands the core owned values only.
+
+use std::path::{Path, PathBuf};
+
+use countersign_core::evaluate::FoundAttestation;
+use countersign_core::model::{ChangeInput, Commit, FileChange, Identity, TreeChange};
+pub use gix::ObjectId;
+use gix::bstr::ByteSlice;
+use gix::diff::tree::recorder::Change;
+
+/// The ref that carries attestations, so they travel with `git push` and `git fetch`.
+pub const ATTESTATION_REF: &str = "refs/countersign/attestations";
+
+/// Blobs larger than this are counted as one changed line rather than diffed.
+const MAX_DIFF_BYTES: usize = 4 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot open git repository {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("cannot resolve revision `{rev}`: {message}")]
+    Resolve { rev: String, message: String },
+    #[error("{base} and {head} have no common history")]
+    NoMergeBase { base: String, head: String },
+    #[error("git: {context}: {message}")]
+    Git { context: String, message: String },
+}
+
+type Result<T> = std::result::Result<T, Error>;
+
+fn git_error(context: impl Into<String>) -> impl FnOnce(gix::Error) -> Error {
+    let context = context.into();
+    move |error| Error::Git { context, message: error.to_string() }
+}
+
+/// What the caller knows about a change beyond its revisions.
+#[derive(Clone, Debug, Default)]
+pub struct ChangeContext {
+    pub environment: String,
+    pub requester: Option<String>,
+    pub source_branch: Option<String>,
+    pub target_branch: Option<String>,
+}
+
+pub struct Repo {
+    repo: gix::Repository,
+    path: PathBuf,
+}
+
+impl Repo {
+    pub fn open(path: &Path) -> Result<Repo> {
+        let mut repo = gix::open(path).map_err(|error| Error::Open { path: path.to_owned(), message: error.to_string() })?;
+        repo.object_cache_size_if_unset(32 * 1024 * 1024);
+        Ok(Repo { repo, path: path.to_owned() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Resolves a revision to the commit it names.
+    pub fn resolve(&self, rev: &str) -> Result<ObjectId> {
+        let resolve_error = |message: String| Error::Resolve { rev: rev.to_owned(), message };
+        let id = self.repo.rev_parse_single(rev).map_err(|error| resolve_error(error.to_string()))?;
+        let object = id.object().map_err(|error| resolve_error(error.to_string()))?;
+        let commit = object.peel_to_commit().map_err(|error| resolve_error(format!("not a commit: {error}")))?;
+        Ok(commit.id)
+    }
+
+    /// The short branch name a revision spells, when it is a branch (`main`, `origin/main`).
+    pub fn branch_name(&self, rev: &str) -> Option<String> {
+        let reference = self.repo.try_find_reference(rev).ok()??;
+        let name = reference.name().as_bstr().to_str().ok()?.to_owned();
+        let short = name.strip_prefix("refs/heads/").or_else(|| name.strip_prefix("refs/remotes/").and_then(|rest| rest.split_once('/').map(|(_, branch)| branch)))?;
+        Some(short.to_owned())
+    }
+
+    /// Reads `merge-base(base, head)..head`: its commits with changed paths, and the net tree diff.
+    pub fn read_change(&self, base: &str, head: &str, context: ChangeContext) -> Result<ChangeInput> {
+        let base_id = self.resolve(base)?;
+        let head_id = self.resolve(head)?;
+        let merge_base = self
+            .repo
+            .merge_base(base_id, head_id)
+            .map_err(git_error("merge-base"))?
+            .ok_or_else(|| Error::NoMergeBase { base: base.to_owned(), head: head.to_owned() })?
+            .detach();
+        let mut commits = Vec::new();
+        let walk = self.repo.rev_walk([head_id]).with_hidden([merge_base]).all().map_err(git_error("walk"))?;
+        for info in walk {
+            let info = info.map_err(git_error("walk"))?;
+            let mut commit = self.read_commit(info.id)?;
+            let parent_tree = match commit.parents.first() {
+                Some(parent) => self.tree_of(parse_id(parent)?)?,
+                None => ObjectId::empty_tree(self.repo.object_hash()),
+            };
+            let (files, _) = self.diff_trees(parent_tree, self.tree_of(info.id)?)?;
+            commit.files = files;
+            commits.push(commit);
+        }
+        let (files, tree_changes) = self.diff_trees(self.tree_of(merge_base)?, self.tree_of(head_id)?)?;
+        Ok(ChangeInput {
+            repo: self.path.display().to_string(),
+            base: merge_base.to_string(),
+            head: head_id.to_string(),
+            environment: context.environment,
+            source_branch: context.source_branch,
+            target_branch: context.target_branch,
+            requester: context.requester,
+            commits,
+            files,
+            tree_changes,
+        })
+    }
+
+    fn tree_of(&self, commit: ObjectId) -> Result<ObjectId> {
+        let commit = self.repo.find_commit(commit).map_err(git_error(format!("read commit {commit}")))?;
+        Ok(commit.tree_id().map_err(git_error("read tree id"))?.detach())
+    }
+
+    /// Reads one commit without its changed paths.
+    pub fn read_commit(&self, id: ObjectId) -> Result<Commit> {
+        let object = self.repo.find_commit(id).map_err(git_error(format!("read commit {id}")))?;
+        let decoded = object.decode().map_err(git_error(format!("decode commit {id}")))?;
+        Ok(to_core_commit(id, &decoded))
+    }
+
+    /// Streams every commit reachable from `tips` and not from `hidden`, newest first by commit
+    /// time, without diffs. Memory stays constant: each commit is handed over and dropped.
+    pub fn walk(&self, tips: &[ObjectId], hidden: &[ObjectId], mut visit: impl FnMut(Commit)) -> Result<()> {
+        let walk = self
+            .repo
+            .rev_walk(tips.iter().copied())
+            .with_hidden(hidden.iter().copied())
+            .sorting(gix::revision::walk::Sorting::ByCommitTime(Default::default()))
+            .all()
+            .map_err(git_error("walk"))?;
+        for info in walk {
+            let info = info.map_err(git_error("walk"))?;
+            let object = self.repo.find_commit(info.id).map_err(git_error(format!("read commit {}", info.id)))?;
+            let decoded = object.decode().map_err(git_error(format!("decode commit {}", info.id)))?;
+            visit(to_core_commit(info.id, &decoded));
+        }
+        Ok(())
+    }
+
+    /// Resolves `A..B`, `A...B` is refused, and a single revision means all of its history.
+    pub fn resolve_range(&self, range: &str) -> Result<(Vec<ObjectId>, Vec<ObjectId>)> {
+        if range.contains("...") {
+            return Err(Error::Resolve { rev: range.to_owned(), message: "symmetric ranges are not supported; use A..B".to_owned() });
+        }
+        match range.split_once("..") {
+            Some((from, to)) => {
+                let to = if to.is_empty() { "HEAD" } else { to };
+                Ok((vec![self.resolve(to)?], vec![self.resolve(from)?]))
+            }
+            None => Ok((vec![self.resolve(range)?], Vec::new())),
+        }
+    }
+
+    /// The text of a file at a commit, or `None` when it does not exist there.
+    pub fn read_file_at(&self, commit: ObjectId, path: &str) -> Result<Option<String>> {
+        let tree = self.repo.find_tree(self.tree_of(commit)?).map_err(git_error("read tree"))?;
+        let Some(entry) = tree.lookup_entry_by_path(path).map_err(git_error(format!("look up {path}")))? else {
+            return Ok(None);
+        };
+        if !entry.mode().is_blob() {
+            return Ok(None);
+        }
+        let blob = self.repo.find_blob(entry.object_id()).map_err(git_error(format!("read {path}")))?;
+        let text = String::from_utf8(blob.data.clone())
+            .map_err(|_| Error::Git { context: format!("read {path} at {commit}"), message: "not UTF-8 text".to_owned() })?;
+        Ok(Some(text))
+    }
+
+    /// Changed blobs between two trees with line counts, plus the fingerprint entries.
+    fn diff_trees(&self, old_tree: ObjectId, new_tree: ObjectId) -> Result<(Vec<FileChange>, Vec<TreeChange>)> {
+        let old = self.repo.find_tree(old_tree).map_err(git_error("read tree"))?;
+        let new = self.repo.find_tree(new_tree).map_err(git_error("read tree"))?;
+        let mut recorder = gix::diff::tree::Recorder::default();
+        gix::diff::tree(
+            gix::objs::TreeRefIter::from_bytes(&old.data, self.repo.object_hash()),
+            gix::objs::TreeRefIter::from_bytes(&new.data, self.repo.object_hash()),
+            gix::diff::tree::State::default(),
+            &self.repo.objects,
+            &mut recorder,
+        )
+        .map_err(|error| Error::Git { context: "diff trees".to_owned(), message: error.to_string() })?;
+        let mut files = Vec::new();
+        let mut tree_changes = Vec::new();
+        for change in recorder.records {
+            let (path, old, new, mode) = match change {
+                Change::Addition { entry_mode, oid, path, .. } => (path, None, Some((oid, entry_mode)), entry_mode),
+                Change::Deletion { entry_mode, oid, path, .. } => (path, Some((oid, entry_mode)), None, entry_mode),
+                Change::Modification { previous_entry_mode, previous_oid, entry_mode, oid, path } => {
+                    (path, Some((previous_oid, previous_entry_mode)), Some((oid, entry_mode)), entry_mode)
+                }
+            };
+            if mode.is_tree() {
+                continue;
+            }
+            let path = path.to_str_lossy().into_owned();
+            let old_blob = old.filter(|(_, mode)| mode.is_blob()).map(|(id, _)| id);
+            let new_blob = new.filter(|(_, mode)| mode.is_blob()).map(|(id, _)| id);
+            let (added, deleted) = self.count_lines(old_blob, new_blob)?;
+            tree_changes.push(TreeChange {
+                path: path.clone(),
+                old_id: old.map(|(id, _)| id.to_string()),
+                new_id: new.map(|(id, _)| id.to_string()),
+                mode: format!("{:o}", mode.value()),
+            });
+            files.push(FileChange { path, added, deleted, deleted_file: new.is_none() });
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok((files, tree_changes))
+    }
+
+    fn blob_data(&self, id: Option<ObjectId>) -> Result<Vec<u8>> {
+        match id {
+            Some(id) => Ok(self.repo.find_blob(id).map_err(git_error(format!("read blob {id}")))?.take_data()),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Added and deleted lines as `git diff --numstat` counts them; binary files count zero.
+    fn count_lines(&self, old: Option<ObjectId>, new: Option<ObjectId>) -> Result<(u32, u32)> {
+        let before = self.blob_data(old)?;
+        let after = self.blob_data(new)?;
+        let is_binary = |data: &[u8]| data[..data.len().min(8000)].contains(&0);
+        if is_binary(&before) || is_binary(&after) {
+            return Ok((0, 0));
+        }
+        if before.len() > MAX_DIFF_BYTES || after.len() > MAX_DIFF_BYTES {
+            return Ok((count_newlines(&after), count_newlines(&before)));
+        }
+        let input = imara_diff::InternedInput::new(before.as_slice(), after.as_slice());
+        let diff = imara_diff::Diff::compute(imara_diff::Algorithm::Histogram, &input);
+        Ok((diff.count_additions(), diff.count_removals()))
+    }
+
+    /// Every attestation stored for a fingerprint in the attestation ref.
+    pub fn read_attestations(&self, fingerprint: &str) -> Result<Vec<FoundAttestation>> {
+        let Some(tip) = self.attestation_tip()? else { return Ok(Vec::new()) };
+        let tree = self.repo.find_tree(self.tree_of(tip)?).map_err(git_error("read attestation tree"))?;
+        let dir = fingerprint_dir(fingerprint);
+        let Some(entry) = tree.lookup_entry_by_path(&dir).map_err(git_error("read attestation tree"))? else {
+            return Ok(Vec::new());
+        };
+        let mut found = Vec::new();
+        self.collect_blobs(entry.object_id(), &format!("{ATTESTATION_REF}:{dir}"), &mut found)?;
+        Ok(found)
+    }
+
+    fn collect_blobs(&self, tree_id: ObjectId, prefix: &str, found: &mut Vec<FoundAttestation>) -> Result<()> {
+        let tree = self.repo.find_tree(tree_id).map_err(git_error("read attestation tree"))?;
+        let decoded = tree.decode().map_err(git_error("decode attestation tree"))?;
+        for entry in &decoded.entries {
+            let name = format!("{prefix}/{}", entry.filename);
+            let id = entry.oid.to_owned();
+            if entry.mode.is_tree() {
+                self.collect_blobs(id, &name, found)?;
+            } else if entry.mode.is_blob() {
+                found.push(FoundAttestation { origin: name, bytes: self.blob_data(Some(id))? });
+            }
+        }
+        Ok(())
+    }
+
+    fn attestation_tip(&self) -> Result<Option<ObjectId>> {
+        let reference = self.repo.try_find_reference(ATTESTATION_REF).map_err(git_error("read attestation ref"))?;
+        match reference {
+            Some(mut reference) => Ok(Some(reference.peel_to_id().map_err(git_error("peel attestation ref"))?.detach())),
+            None => Ok(None),
+        }
+    }
+
+    /// Adds one attestation file to the attestation ref in a new commit. The ref update checks
+    /// the previous tip, so two writers never overwrite each other silently.
+    pub fn append_attestation(&self, fingerprint: &str, file_name: &str, contents: &str, signer: &Identity, time: i64) -> Result<String> {
+        let tip = self.attestation_tip()?;
+        let base_tree = match tip {
+            Some(tip) => self.tree_of(tip)?,
+            None => ObjectId::empty_tree(self.repo.object_hash()),
+        };
+        let blob = self.repo.write_blob(contents.as_bytes()).map_err(git_error("write attestation"))?.detach();
+        let path = format!("{}/{file_name}", fingerprint_dir(fingerprint));
+        let mut editor = self.repo.edit_tree(base_tree).map_err(git_error("edit attestation tree"))?;
+        editor.upsert(path.as_str(), gix::object::tree::EntryKind::Blob, blob).map_err(git_error("edit attestation tree"))?;
+        let tree = editor.write().map_err(git_error("write attestation tree"))?.detach();
+        let signature = gix::actor::Signature {
+            name: signer.name.as_str().into(),
+            email: signer.email.as_str().into(),
+            time: gix::date::Time::new(time, 0),
+        };
+        let mut time_buf = gix::date::parse::TimeBuf::default();
+        let signature = signature.to_ref(&mut time_buf);
+        let message = format!("countersign: {path}\n");
+        let commit = self
+            .repo
+            .commit_as(signature, signature, ATTESTATION_REF, message, tree, tip)
+            .map_err(git_error("update the attestation ref"))?;
+        Ok(format!("{ATTESTATION_REF}:{path} (commit {})", &commit.to_string()[..10]))
+    }
+}
+
+/// Attestations live under the fingerprint's hex, split like git's object store.
+fn fingerprint_dir(fingerprint: &str) -> String {
+    let hex = fingerprint.strip_prefix("sha256:").unwrap_or(fingerprint);
+    format!("{}/{}", &hex[..hex.len().min(2)], hex)
+}
+
+fn count_newlines(data: &[u8]) -> u32 {
+    u32::try_from(data.iter().filter(|byte| **byte == b'\n').count()).unwrap_or(u32::MAX)
+}
+
+fn parse_id(id: &str) -> Result<ObjectId> {
+    ObjectId::from_hex(id.as_bytes()).map_err(|error| Error::Git { context: format!("parse id {id}"), message: error.to_string() })
+}
+
+fn to_core_commit(id: ObjectId, decoded: &gix::objs::CommitRef<'_>) -> Commit {
+    // A malformed signature keeps its raw text as the name, so it shows up as an unknown person.
+    let identity = |parsed: std::result::Result<gix::actor::SignatureRef<'_>, gix::Error>, raw: &gix::bstr::BStr| match parsed {
+        Ok(signature) => {
+            let trimmed = signature.trim();
+            (Identity::new(trimmed.name.to_str_lossy(), trimmed.email.to_str_lossy()), signature.seconds())
+        }
+        Err(_) => (Identity::new(raw.to_str_lossy(), ""), 0),
+    };
+    let (author, time) = identity(decoded.author(), decoded.author);
+    let (committer, _) = identity(decoded.committer(), decoded.committer);
+    Commit {
+        id: id.to_string(),
+        parents: decoded.parents().map(|parent| parent.to_string()).collect(),
+        author,
+        committer,
+        time,
+        message: decoded.message.to_str_lossy().into_owned(),
+        files: Vec::new(),
+    }
+}

@@ -1,0 +1,246 @@
+//! The gate's commands: check, approve/reject, owners and policy check.
+
+use std::path::Path;
+
+use countersign_core::attestation::{Statement, Verdict};
+use countersign_core::directory::Member;
+use countersign_core::evaluate::{self, Decision};
+use countersign_core::fingerprint::fingerprint;
+use countersign_core::model::{ChangeInput, Identity};
+use countersign_git::{ChangeContext, Repo};
+use serde::Serialize;
+
+use crate::load::{self, Failure};
+use crate::{ChangeArgs, EXIT_ALLOWED, EXIT_BLOCKED, Format, ReviewArgs, render};
+
+pub fn check(args: &ChangeArgs, requester: Option<String>, branch: Option<String>, target_branch: Option<String>, format: Format) -> u8 {
+    match decide(args, requester, branch, target_branch) {
+        Ok(decision) => {
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&decision).unwrap_or_default()),
+                Format::Text => print!("{}", render::decision(&decision, args)),
+            }
+            if decision.allowed() { EXIT_ALLOWED } else { EXIT_BLOCKED }
+        }
+        Err(failure) => failure.report(format),
+    }
+}
+
+/// Reads the change and its configuration at the base revision and evaluates it.
+pub fn decide(args: &ChangeArgs, requester: Option<String>, branch: Option<String>, target_branch: Option<String>) -> Result<Decision, Failure> {
+    let repo = Repo::open(&args.repo)?;
+    let base = repo.resolve(&args.base)?;
+    let files = load::config_files_at(&repo, base, args.config.as_deref())?;
+    let (config, config_findings) = load::load_config(&files)?;
+    let context = ChangeContext {
+        environment: args.environment.clone(),
+        requester,
+        source_branch: branch.or_else(|| repo.branch_name(&args.head)).or_else(|| ci_env(&["GITHUB_HEAD_REF", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"])),
+        target_branch: target_branch.or_else(|| repo.branch_name(&args.base)).or_else(|| ci_env(&["GITHUB_BASE_REF", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME"])),
+    };
+    let change = repo.read_change(&args.base, &args.head, context)?;
+    let attestations = match &args.attestations {
+        Some(dir) => load::attestations_in_dir(dir)?,
+        None => repo.read_attestations(&fingerprint(&change.tree_changes))?,
+    };
+    let mut decision = evaluate::evaluate(&config, &change, &attestations, load::now());
+    decision.findings.splice(0..0, config_findings);
+    Ok(decision)
+}
+
+fn ci_env(names: &[&str]) -> Option<String> {
+    names.iter().find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+}
+
+#[derive(Serialize)]
+struct ReviewOutput {
+    verdict: Verdict,
+    person: String,
+    fingerprint: String,
+    environment: String,
+    head: String,
+    stored: String,
+}
+
+pub fn review(args: &ReviewArgs, verdict: Verdict) -> u8 {
+    match sign_review(args, verdict) {
+        Ok(output) => {
+            match args.format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&output).unwrap_or_default()),
+                Format::Text => {
+                    let verb = if verdict == Verdict::Approve { "approved" } else { "rejected" };
+                    println!("{} {verb} {} for {}", output.person, output.fingerprint, output.environment);
+                    println!("stored in {}", output.stored);
+                    if args.change.attestations.is_none() {
+                        println!("share it with: git push origin {}", countersign_git::ATTESTATION_REF);
+                    }
+                }
+            }
+            EXIT_ALLOWED
+        }
+        Err(failure) => failure.report(args.format),
+    }
+}
+
+fn sign_review(args: &ReviewArgs, verdict: Verdict) -> Result<ReviewOutput, Failure> {
+    let change_args = &args.change;
+    let repo = Repo::open(&change_args.repo)?;
+    let base = repo.resolve(&change_args.base)?;
+    let (config, _) = load::load_config(&load::config_files_at(&repo, base, change_args.config.as_deref())?)?;
+    let person = match config.directory.by_id(&args.person) {
+        Some(Member::Person(person)) => person,
+        Some(Member::Agent(_)) => return Err(Failure::input(format!("`{}` is an agent; agents cannot approve or reject", args.person))),
+        None => return Err(Failure::input(format!("`{}` is not a person of people.toml", args.person))),
+    };
+    let key_text = std::fs::read_to_string(&args.key).map_err(|error| Failure::input(format!("cannot read key {}: {error}", args.key.display())))?;
+    let key = ssh_key::PrivateKey::from_openssh(&key_text)
+        .map_err(|error| Failure::input(format!("{} is not an OpenSSH private key: {error}", args.key.display())))?;
+    if key.is_encrypted() {
+        return Err(Failure::input(format!("{} is encrypted; use an unencrypted copy kept for signing", args.key.display())));
+    }
+    if !person.keys.iter().any(|listed| listed.key_data() == key.public_key().key_data()) {
+        return Err(Failure::input(format!(
+            "the key {} is not one of {}'s keys in people.toml; add its public half there first",
+            args.key.display(),
+            person.id
+        )));
+    }
+    let change = repo.read_change(&change_args.base, &change_args.head, ChangeContext { environment: change_args.environment.clone(), ..ChangeContext::default() })?;
+    refuse_own_change(&config, &change, &person.id)?;
+    let now = load::now();
+    let fingerprint = fingerprint(&change.tree_changes);
+    let statement = Statement::new(verdict, &person.id, &fingerprint, &change.environment, &change.head, now, &args.comment);
+    let envelope = statement.sign(&key).map_err(|error| Failure::input(error.to_string()))?;
+    let verb = if verdict == Verdict::Approve { "approve" } else { "reject" };
+    let file_name = format!("{}-{}-{verb}-{now}.json", change.environment, person.id);
+    let stored = match &change_args.attestations {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|error| Failure::input(format!("cannot create {}: {error}", dir.display())))?;
+            let hex = fingerprint.trim_start_matches("sha256:");
+            let path = dir.join(format!("{}-{file_name}", &hex[..16]));
+            write_new_file(&path, &envelope.to_json())?;
+            path.display().to_string()
+        }
+        None => {
+            let signer = Identity::new(person.name.clone(), person.emails.first().cloned().unwrap_or_else(|| format!("{}@countersign", person.id)));
+            repo.append_attestation(&fingerprint, &file_name, &envelope.to_json(), &signer, now)?
+        }
+    };
+    Ok(ReviewOutput { verdict, person: person.id.clone(), fingerprint, environment: change.environment, head: change.head, stored })
+}
+
+/// Writes a file whole or not at all: to a temporary name first, then renamed into place.
+fn write_new_file(path: &Path, contents: &str) -> Result<(), Failure> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let write_error = |error: std::io::Error| Failure::input(format!("cannot write {}: {error}", path.display()));
+    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(write_error)?;
+    std::io::Write::write_all(&mut temp, contents.as_bytes()).map_err(write_error)?;
+    temp.as_file().sync_all().map_err(write_error)?;
+    temp.persist_noclobber(path).map_err(|error| write_error(error.error))?;
+    Ok(())
+}
+
+/// The author of a change signing their own approval is refused here already, not only by `check`.
+fn refuse_own_change(config: &countersign_core::config::Config, change: &ChangeInput, person: &str) -> Result<(), Failure> {
+    if evaluate::responsible(config, change).iter().any(|entry| entry.known && entry.id == person) {
+        return Err(Failure::input(format!("{person} is an author, committer or co-author of this change and cannot review it")));
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct PathOwners {
+    path: String,
+    codeowners: Option<CodeOwnersMatch>,
+    services: Vec<countersign_core::evaluate::ServiceRef>,
+}
+
+#[derive(Serialize)]
+struct CodeOwnersMatch {
+    file: String,
+    line: usize,
+    pattern: String,
+    owners: Vec<String>,
+    people: Vec<String>,
+}
+
+pub fn owners(repo_path: &Path, rev: &str, config_dir: Option<&Path>, format: Format, paths: &[String]) -> u8 {
+    let result = (|| -> Result<(Vec<PathOwners>, Vec<countersign_core::finding::Finding>), Failure> {
+        let repo = Repo::open(repo_path)?;
+        let at = repo.resolve(rev)?;
+        let (config, findings) = load::load_config(&load::config_files_at(&repo, at, config_dir)?)?;
+        let answers = paths
+            .iter()
+            .map(|path| {
+                let path = path.trim_start_matches("./").trim_start_matches('/');
+                PathOwners {
+                    path: path.to_owned(),
+                    codeowners: config.codeowners.rule_for(path).map(|rule| CodeOwnersMatch {
+                        file: config.codeowners.file().unwrap_or("CODEOWNERS").to_owned(),
+                        line: rule.line,
+                        pattern: rule.pattern.clone(),
+                        owners: rule.owners.iter().map(ToString::to_string).collect(),
+                        people: evaluate::owner_members(&config, &rule.owners).into_iter().collect(),
+                    }),
+                    services: config.services.of_path(path).map(|service| evaluate::ServiceRef { name: service.name.clone(), tier: service.tier }).collect(),
+                }
+            })
+            .collect();
+        Ok((answers, findings))
+    })();
+    match result {
+        Ok((answers, findings)) => {
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "paths": answers, "findings": findings })).unwrap_or_default()),
+                Format::Text => {
+                    for answer in &answers {
+                        println!("{}", answer.path);
+                        match &answer.codeowners {
+                            Some(rule) if rule.owners.is_empty() => println!("  owners:   none (explicitly unowned by {}:{} `{}`)", rule.file, rule.line, rule.pattern),
+                            Some(rule) => println!("  owners:   {} ({}) from {}:{} `{}`", rule.owners.join(" "), rule.people.join(", "), rule.file, rule.line, rule.pattern),
+                            None => println!("  owners:   none (no CODEOWNERS line matches)"),
+                        }
+                        let services: Vec<String> = answer.services.iter().map(|service| format!("{} (tier {})", service.name, service.tier)).collect();
+                        println!("  services: {}", if services.is_empty() { "none".to_owned() } else { services.join(", ") });
+                    }
+                    render::findings(&findings);
+                }
+            }
+            EXIT_ALLOWED
+        }
+        Err(failure) => failure.report(format),
+    }
+}
+
+pub fn policy_check(config_dir: &Path, format: Format) -> u8 {
+    let result = load::config_files_in_dir(config_dir).and_then(|files| load::load_config(&files));
+    match result {
+        Ok((config, findings)) => {
+            match format {
+                Format::Json => println!(
+                    "{}",
+                    serde_json::json!({
+                        "valid": true,
+                        "rules": config.policy.rules.iter().map(|rule| &rule.name).collect::<Vec<_>>(),
+                        "people": config.directory.people().len(),
+                        "agents": config.directory.agents().len(),
+                        "services": config.services.all().len(),
+                        "findings": findings,
+                    })
+                ),
+                Format::Text => {
+                    println!(
+                        "policy ok: {} rules, {} people, {} agents, {} services",
+                        config.policy.rules.len(),
+                        config.directory.people().len(),
+                        config.directory.agents().len(),
+                        config.services.all().len()
+                    );
+                    render::findings(&findings);
+                }
+            }
+            EXIT_ALLOWED
+        }
+        Err(failure) => failure.report(format),
+    }
+}

@@ -1,0 +1,222 @@
+//! `countersign demo`: a sample repository with a realistic history, and a walk through a blocked
+//! and an approved deployment, printing each step.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use countersign_core::attestation::Verdict;
+use ssh_key::private::{Ed25519Keypair, KeypairData};
+use ssh_key::{LineEnding, PrivateKey};
+
+use crate::{ChangeArgs, EXIT_ALLOWED, EXIT_BAD_INPUT, EXIT_BLOCKED, Format, ReviewArgs, commands};
+
+const POLICY: &str = include_str!("../../../examples/policy.toml");
+
+const SERVICES: &str = include_str!("../../../examples/services.toml");
+
+const CODEOWNERS: &str = "# Checkout is owned by its team; docs by anyone.\n* @shop/platform\n/services/checkout/ @shop/checkout\n/docs/\n";
+
+struct Demo {
+    dir: PathBuf,
+    repo: PathBuf,
+}
+
+impl Demo {
+    fn git(&self, args: &[&str], who: (&str, &str), date: &str) -> Result<String, String> {
+        let output = Command::new("git")
+            .arg("-C")
+            .arg(&self.repo)
+            .args(args)
+            .env("GIT_AUTHOR_NAME", who.0)
+            .env("GIT_AUTHOR_EMAIL", who.1)
+            .env("GIT_COMMITTER_NAME", who.0)
+            .env("GIT_COMMITTER_EMAIL", who.1)
+            .env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", &self.dir)
+            .output()
+            .map_err(|error| format!("cannot run git: {error}; the demo needs git on PATH"))?;
+        if !output.status.success() {
+            return Err(format!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr)));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).trim_end().to_owned())
+    }
+
+    fn write(&self, path: &str, contents: &str) -> Result<(), String> {
+        let full = self.repo.join(path);
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent).map_err(|error| error.to_string())?;
+        }
+        std::fs::write(&full, contents).map_err(|error| format!("cannot write {}: {error}", full.display()))
+    }
+
+    fn commit(&self, path: &str, contents: &str, message: &str, who: (&str, &str), date: &str) -> Result<(), String> {
+        self.write(path, contents)?;
+        self.git(&["add", "-A"], who, date)?;
+        self.git(&["commit", "-q", "-m", message], who, date).map(|_| ())
+    }
+
+    fn change_args(&self) -> ChangeArgs {
+        ChangeArgs {
+            repo: self.repo.clone(),
+            base: "main".to_owned(),
+            head: "feature/faster-checkout".to_owned(),
+            environment: "production".to_owned(),
+            config: None,
+            attestations: None,
+        }
+    }
+}
+
+/// A deterministic demo key, so the sample directory can list its public half.
+fn demo_key(seed: u8, comment: &str) -> Result<PrivateKey, String> {
+    let keypair = Ed25519Keypair::from_seed(&[seed; 32]);
+    PrivateKey::new(KeypairData::Ed25519(keypair), comment).map_err(|error| error.to_string())
+}
+
+fn step(title: &str) {
+    println!("\n━━ {title}");
+}
+
+pub fn run(keep: Option<&Path>) -> u8 {
+    let temp = match tempfile::tempdir() {
+        Ok(temp) => temp,
+        Err(error) => {
+            eprintln!("countersign demo: cannot create a temporary folder: {error}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let dir = keep.map_or_else(|| temp.path().to_owned(), Path::to_owned);
+    match walk_through(&dir) {
+        Ok(()) => {
+            if keep.is_some() {
+                println!("\nThe sample repository is kept in {}", dir.join("shop").display());
+            }
+            EXIT_ALLOWED
+        }
+        Err(message) => {
+            eprintln!("countersign demo: {message}");
+            EXIT_BAD_INPUT
+        }
+    }
+}
+
+fn walk_through(dir: &Path) -> Result<(), String> {
+    let demo = Demo { dir: dir.to_owned(), repo: dir.join("shop") };
+    std::fs::create_dir_all(&demo.repo).map_err(|error| error.to_string())?;
+    let keys = dir.join("keys");
+    std::fs::create_dir_all(&keys).map_err(|error| error.to_string())?;
+    let mut public_keys = Vec::new();
+    for (person, seed) in [("alice", 1u8), ("carol", 2), ("bob", 3)] {
+        let key = demo_key(seed, &format!("{person}@laptop"))?;
+        let private = key.to_openssh(LineEnding::LF).map_err(|error| error.to_string())?;
+        std::fs::write(keys.join(person), private.as_bytes()).map_err(|error| error.to_string())?;
+        public_keys.push(key.public_key().to_openssh().map_err(|error| error.to_string())?);
+    }
+    let people = format!(
+        r#"levels = ["intern", "junior", "mid", "senior", "staff", "principal"]
+
+[[person]]
+id = "alice"
+name = "Alice Moreau"
+emails = ["alice@shop.example"]
+github = "alice-m"
+level = "senior"
+teams = ["checkout", "platform"]
+keys = ["{}"]
+
+[[person]]
+id = "carol"
+name = "Carol Diaz"
+emails = ["carol@shop.example"]
+github = "carol-d"
+level = "staff"
+teams = ["platform"]
+keys = ["{}"]
+
+[[person]]
+id = "bob"
+name = "Bob Tran"
+emails = ["bob@shop.example", "1234+bobt@users.noreply.github.com"]
+level = "junior"
+teams = ["checkout"]
+keys = ["{}"]
+
+[[agent]]
+id = "ops-agent"
+emails = ["ops-agent@shop.example"]
+"#,
+        public_keys[0], public_keys[1], public_keys[2]
+    );
+
+    let alice = ("Alice Moreau", "alice@shop.example");
+    let bob = ("Bob Tran", "bob@shop.example");
+    step("1. A repository whose main branch carries the gate's configuration");
+    demo.git(&["init", "-q", "-b", "main"], alice, "2026-11-02T09:00:00Z")?;
+    demo.write(".countersign/people.toml", &people)?;
+    demo.write(".countersign/services.toml", SERVICES)?;
+    demo.write(".countersign/policy.toml", POLICY)?;
+    demo.write(".github/CODEOWNERS", CODEOWNERS)?;
+    demo.write("docs/index.md", "# Shop\n")?;
+    demo.commit("services/checkout/cart.py", "def total(items):\n    return sum(item.price for item in items)\n", "Add checkout service and countersign gate", alice, "2026-11-02T09:00:00Z")?;
+    println!("{}", demo.repo.display());
+    println!("  .countersign/people.toml   alice (senior), carol (staff), bob (junior), agent ops-agent");
+    println!("  .countersign/services.toml checkout (tier 0), docs (tier 3)");
+    println!("  .countersign/policy.toml   two-person, ai-senior-signoff, tier0-owners, gate-config");
+
+    step("2. Bob, a junior engineer, changes checkout with Claude Code");
+    demo.git(&["checkout", "-q", "-b", "feature/faster-checkout"], bob, "2026-11-20T10:00:00Z")?;
+    demo.commit(
+        "services/checkout/cart.py",
+        "def total(items):\n    return sum(item.price * item.quantity for item in items)\n",
+        "Multiply price by quantity in cart total\n\nCo-Authored-By: Claude Opus 4.6 (1M context) <noreply@anthropic.com>\n",
+        bob,
+        "2026-11-20T10:00:00Z",
+    )?;
+    demo.commit(
+        "services/checkout/discount.py",
+        "def apply(total, percent):\n    return total * (100 - percent) / 100\n",
+        "Add percentage discounts\n\n🤖 Generated with [Claude Code](https://claude.com/claude-code)\n\nCo-Authored-By: Claude <noreply@anthropic.com>\n",
+        bob,
+        "2026-11-20T11:00:00Z",
+    )?;
+    println!("{}", demo.git(&["log", "--format=  %h %an: %s", "main..HEAD"], bob, "2026-11-20T11:00:00Z")?);
+
+    let args = demo.change_args();
+    step("3. The deploy job runs `countersign check`: blocked, and it says who can unblock it");
+    expect(commands::check(&args, Some("bob".to_owned()), None, None, Format::Text), EXIT_BLOCKED, "check")?;
+
+    step("4. Bob tries to approve his own change: refused");
+    let review = |person: &str| ReviewArgs {
+        change: args.clone(),
+        person: person.to_owned(),
+        key: keys.join(person),
+        comment: "Reviewed the quantity change and the discount maths".to_owned(),
+        format: Format::Text,
+    };
+    expect(commands::review(&review("bob"), Verdict::Approve), EXIT_BAD_INPUT, "bob's approval")?;
+
+    step("5. Alice, a senior checkout owner, reviews and signs an approval with her SSH key");
+    expect(commands::review(&review("alice"), Verdict::Approve), EXIT_ALLOWED, "alice's approval")?;
+
+    step("6. The deploy job runs `countersign check` again: allowed");
+    expect(commands::check(&args, Some("bob".to_owned()), None, None, Format::Text), EXIT_ALLOWED, "check")?;
+
+    step("7. Bob pushes one more commit: the reviewed content changed, so the approval no longer counts");
+    demo.commit(
+        "services/checkout/discount.py",
+        "def apply(total, percent):\n    return max(0, total * (100 - percent) / 100)\n",
+        "Never discount below zero\n\nAssisted-by: Claude:claude-opus-4-6\n",
+        bob,
+        "2026-11-21T09:00:00Z",
+    )?;
+    expect(commands::check(&args, Some("bob".to_owned()), None, None, Format::Text), EXIT_BLOCKED, "check")?;
+    println!("\nDone. Signed approvals live in refs/countersign/attestations of {}:", demo.repo.display());
+    println!("{}", demo.git(&["log", "--format=  %h %an: %s", countersign_git::ATTESTATION_REF], bob, "2026-11-21T09:00:00Z")?);
+    Ok(())
+}
+
+fn expect(code: u8, wanted: u8, what: &str) -> Result<(), String> {
+    if code == wanted { Ok(()) } else { Err(format!("{what} exited {code}, expected {wanted}")) }
+}

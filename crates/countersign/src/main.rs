@@ -1,0 +1,168 @@
+//! countersign: a deployment gate for AI-assisted code changes. This crate is glue: it parses
+//! arguments, calls the git adapter and the core, and renders results.
+
+mod commands;
+mod demo;
+mod load;
+mod render;
+mod scan;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit codes of every command: yes/allowed, blocked, bad input.
+pub const EXIT_ALLOWED: u8 = 0;
+pub const EXIT_BLOCKED: u8 = 1;
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "countersign", version, about = "A deployment gate for AI-assisted code changes")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScanFormat {
+    Text,
+    Json,
+    Jsonl,
+    Csv,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ChangeArgs {
+    /// The repository to read.
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// The revision deployed today (the target branch); configuration is read here.
+    #[arg(long)]
+    pub base: String,
+    /// The revision to deploy.
+    #[arg(long)]
+    pub head: String,
+    /// The environment the change goes to.
+    #[arg(long = "env", default_value = "production")]
+    pub environment: String,
+    /// Read people.toml, services.toml and policy.toml from this folder instead of
+    /// `.countersign/` at the base revision.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Read and write attestations as files in this folder instead of the attestation ref.
+    #[arg(long)]
+    pub attestations: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decide whether a change may be deployed (exit 0 allowed, 1 blocked, 2 bad input).
+    Check {
+        #[command(flatten)]
+        change: ChangeArgs,
+        /// The person who requests the deployment (directory id or e-mail); they cannot approve.
+        #[arg(long, env = "COUNTERSIGN_REQUESTER")]
+        requester: Option<String>,
+        /// The branch the change comes from (default: the head revision's branch, or
+        /// GITHUB_HEAD_REF / CI_MERGE_REQUEST_SOURCE_BRANCH_NAME).
+        #[arg(long)]
+        branch: Option<String>,
+        /// The branch the change goes to (default: the base revision's branch, or GITHUB_BASE_REF).
+        #[arg(long)]
+        target_branch: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Sign an approval of a change with your SSH key.
+    Approve(ReviewArgs),
+    /// Sign a rejection of a change with your SSH key; it blocks until you approve.
+    Reject(ReviewArgs),
+    /// Scan a history for AI-assisted commits.
+    Scan {
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        /// `A..B`, or one revision for its whole history (default HEAD).
+        #[arg(long)]
+        range: Option<String>,
+        /// Folder with people.toml and policy.toml (default: `.countersign/` at the range's tip).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: ScanFormat,
+    },
+    /// Show the owners and services of paths, with the CODEOWNERS line that decided.
+    Owners {
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        #[arg(long, default_value = "HEAD")]
+        rev: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
+    /// Work with the policy.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Build a sample repository and walk through a blocked and an approved deployment.
+    Demo {
+        /// Keep the sample repository here instead of a temporary folder.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate people.toml, services.toml, policy.toml and CODEOWNERS.
+    Check {
+        /// The configuration folder (default `.countersign`).
+        #[arg(long, default_value = ".countersign")]
+        config: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ReviewArgs {
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// Your directory id.
+    #[arg(long = "as")]
+    pub person: String,
+    /// Your SSH private key (ed25519, unencrypted, or an OpenSSH key of another supported type).
+    #[arg(long)]
+    pub key: PathBuf,
+    #[arg(long, default_value = "")]
+    pub comment: String,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Check { change, requester, branch, target_branch, format } => {
+            commands::check(&change, requester, branch, target_branch, format)
+        }
+        Command::Approve(args) => commands::review(&args, countersign_core::attestation::Verdict::Approve),
+        Command::Reject(args) => commands::review(&args, countersign_core::attestation::Verdict::Reject),
+        Command::Scan { repo, range, config, format } => scan::scan(&repo, range.as_deref(), config.as_deref(), format),
+        Command::Owners { repo, rev, config, format, paths } => commands::owners(&repo, &rev, config.as_deref(), format, &paths),
+        Command::Policy { command: PolicyCommand::Check { config, format } } => commands::policy_check(&config, format),
+        Command::Demo { keep } => demo::run(keep.as_deref()),
+    };
+    ExitCode::from(code)
+}

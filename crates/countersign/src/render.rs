@@ -1,0 +1,131 @@
+//! Text output: what an engineer reads in a CI log. Verdict first, then what blocks and who can
+//! unblock it, then the evidence.
+
+use std::fmt::Write;
+
+use countersign_core::evaluate::{Decision, GateVerdict, plural};
+use countersign_core::finding::{Finding, Severity};
+
+use crate::ChangeArgs;
+
+pub fn decision(decision: &Decision, args: &ChangeArgs) -> String {
+    let mut out = String::new();
+    let change = &decision.change;
+    let verdict = match decision.verdict {
+        GateVerdict::Allowed => "ALLOWED",
+        GateVerdict::Blocked => "BLOCKED",
+    };
+    let _ = writeln!(
+        out,
+        "{verdict}: deploy of {} to {} ({}, {}, +{} -{})",
+        short(&change.head),
+        change.environment,
+        plural(change.commits, "commit"),
+        plural(change.files, "file"),
+        change.lines_added,
+        change.lines_deleted
+    );
+    let _ = writeln!(out, "  fingerprint {}", change.fingerprint);
+    let services: Vec<String> = change.services.iter().map(|service| format!("{} (tier {})", service.name, service.tier)).collect();
+    let _ = writeln!(out, "  services:    {}", if services.is_empty() { "none".to_owned() } else { services.join(", ") });
+    let risk_reasons = if decision.risk.reasons.is_empty() { String::new() } else { format!(": {}", decision.risk.reasons.join("; ")) };
+    let _ = writeln!(out, "  risk:        {}{risk_reasons}", decision.risk.level);
+    let ai_commits = decision.commits.iter().filter(|commit| commit.ai_assisted).count();
+    let _ = writeln!(
+        out,
+        "  AI-assisted: {}",
+        if decision.ai_assisted { format!("yes, {ai_commits} of {} commits", decision.commits.len()) } else { "no markers found".to_owned() }
+    );
+    let responsible: Vec<String> = decision
+        .responsible
+        .iter()
+        .map(|entry| if entry.known { format!("{} ({})", entry.id, entry.level) } else { format!("{} (not in people.toml)", entry.id) })
+        .collect();
+    let _ = writeln!(out, "  responsible: {}", responsible.join(", "));
+
+    let _ = writeln!(out);
+    for rejection in &decision.rejections {
+        let comment = if rejection.comment.is_empty() { String::new() } else { format!(": \"{}\"", rejection.comment) };
+        let _ = writeln!(out, "✗ rejected by {}{comment} (blocks until {} approves)", rejection.person, rejection.person);
+    }
+    for rule in decision.rules.iter().filter(|rule| rule.applies && !rule.satisfied) {
+        let _ = writeln!(out, "✗ {}{}", rule.name, rule.description.as_ref().map(|text| format!(": {text}")).unwrap_or_default());
+        for why in &rule.why {
+            let _ = writeln!(out, "    {why}");
+        }
+        for group in rule.owner_groups.iter().filter(|group| group.covered_by.is_none()) {
+            let _ = writeln!(out, "    owners {} not yet covered (for {})", group.owners, group.paths.join(", "));
+        }
+        if rule.eligible.is_empty() {
+            let _ = writeln!(out, "    nobody eligible can approve: fix people.toml, or use break-glass");
+        } else {
+            let _ = writeln!(out, "    needs {} more; can unblock: {}", rule.missing, rule.eligible.join(", "));
+            if !rule.suggested.is_empty() {
+                let _ = writeln!(out, "    suggested: {}", rule.suggested.join(", "));
+            }
+        }
+    }
+    if let Some(first) = decision.suggested_reviewers.first() {
+        let _ = writeln!(out, "  fewest reviewers to unblock: {}", decision.suggested_reviewers.join(", "));
+        let _ = writeln!(
+            out,
+            "  to approve: countersign approve --repo {} --base {} --head {} --env {} --as {first} --key ~/.ssh/id_ed25519",
+            args.repo.display(),
+            args.base,
+            args.head,
+            change.environment
+        );
+    }
+    for rule in decision.rules.iter().filter(|rule| rule.applies && rule.satisfied) {
+        let by = if rule.approvals.is_empty() { String::new() } else { format!(", approved by {}", rule.approvals.join(", ")) };
+        let _ = writeln!(out, "✓ {}{by}", rule.name);
+    }
+    for rule in decision.rules.iter().filter(|rule| !rule.applies) {
+        let _ = writeln!(out, "· {} does not apply: {}", rule.name, rule.why.join("; "));
+    }
+
+    let evidence: Vec<_> = decision.commits.iter().filter(|commit| !commit.signals.is_empty()).collect();
+    if !evidence.is_empty() || !decision.branch_signals.is_empty() {
+        let _ = writeln!(out, "\nAI evidence:");
+        for commit in evidence {
+            for signal in &commit.signals {
+                let tool = signal.tool.as_deref().unwrap_or("unknown tool");
+                let _ = writeln!(out, "  {} {tool} ({} {}): {}", short(&commit.id), signal.strength.as_str(), signal.kind.as_str(), signal.text);
+            }
+        }
+        for signal in &decision.branch_signals {
+            let _ = writeln!(out, "  {}", signal.text);
+        }
+    }
+    findings_into(&mut out, &decision.findings);
+    out
+}
+
+pub fn findings(findings: &[Finding]) {
+    let mut out = String::new();
+    findings_into(&mut out, findings);
+    print!("{out}");
+}
+
+fn findings_into(out: &mut String, findings: &[Finding]) {
+    if findings.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nfindings:");
+    for finding in findings {
+        let severity = match finding.severity {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        };
+        let place = match (&finding.file, finding.line) {
+            (Some(file), Some(line)) => format!(" {file}:{line}:"),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "  {severity}[{}]:{place} {}", finding.code, finding.message);
+    }
+}
+
+pub fn short(id: &str) -> &str {
+    &id[..id.len().min(10)]
+}
