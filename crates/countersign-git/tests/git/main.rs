@@ -1,1 +1,210 @@
+//! The git adapter against real repositories built with the git CLI.
 
+use std::path::Path;
+use std::process::Command;
+
+use countersign_core::fingerprint::fingerprint;
+use countersign_core::model::Identity;
+use countersign_git::{ChangeContext, Repo};
+
+struct Fixture {
+    temp: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let fixture = Fixture { temp: tempfile::tempdir().expect("temp dir") };
+        fixture.git(&["init", "-q", "-b", "main"]);
+        fixture
+    }
+
+    fn path(&self) -> &Path {
+        self.temp.path()
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let output = Command::new("git")
+            .arg("-C")
+            .arg(self.path())
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "Bob Tran")
+            .env("GIT_AUTHOR_EMAIL", "bob@shop.example")
+            .env("GIT_COMMITTER_NAME", "Bob Tran")
+            .env("GIT_COMMITTER_EMAIL", "bob@shop.example")
+            .env("GIT_AUTHOR_DATE", "2026-11-20T10:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-11-20T10:00:00Z")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", self.path())
+            .output()
+            .expect("git runs");
+        assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn write(&self, path: &str, contents: &[u8]) {
+        let full = self.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, contents).unwrap();
+    }
+
+    fn commit(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+        self.git(&["rev-parse", "HEAD"]).trim().to_owned()
+    }
+
+    fn repo(&self) -> Repo {
+        Repo::open(self.path()).expect("opens")
+    }
+
+    fn change(&self, base: &str, head: &str) -> countersign_core::model::ChangeInput {
+        self.repo().read_change(base, head, ChangeContext { environment: "production".to_owned(), ..ChangeContext::default() }).expect("reads change")
+    }
+}
+
+/// Our per-file line counts must equal `git diff --numstat` (binary files are `-` there, 0 here).
+#[track_caller]
+fn check_numstat(fixture: &Fixture, base: &str, head: &str) {
+    let change = fixture.change(base, head);
+    let ours: Vec<String> = change.files.iter().map(|file| format!("{}\t{}\t{}", file.added, file.deleted, file.path)).collect();
+    let merge_base = fixture.git(&["merge-base", base, head]);
+    let mut theirs: Vec<String> = fixture
+        .git(&["diff", "--numstat", "--no-renames", merge_base.trim(), head])
+        .lines()
+        .map(|line| line.replace("-\t-\t", "0\t0\t"))
+        .collect();
+    theirs.sort_by(|a, b| a.rsplit('\t').next().cmp(&b.rsplit('\t').next()));
+    assert_eq!(ours, theirs);
+}
+
+#[test]
+fn line_counts_match_git_numstat() {
+    let fixture = Fixture::new();
+    fixture.write("a.txt", b"one\ntwo\nthree\nfour\n");
+    fixture.write("gone.txt", b"x\ny\n");
+    fixture.write("dir/deep/b.rs", b"fn main() {}\n");
+    fixture.write("image.bin", b"\x00\x01\x02");
+    fixture.commit("Base");
+    fixture.git(&["checkout", "-q", "-b", "feature"]);
+    fixture.write("a.txt", b"one\n2\nthree\nfour\nfive\n");
+    std::fs::remove_file(fixture.path().join("gone.txt")).unwrap();
+    fixture.write("dir/deep/b.rs", b"fn main() {\n    println!(\"hi\");\n}\n");
+    fixture.write("image.bin", b"\x00\x09");
+    fixture.write("new/c.md", b"# c\n\nno newline at end");
+    fixture.commit("Change");
+    check_numstat(&fixture, "main", "feature");
+}
+
+#[test]
+fn commits_of_the_range_are_read_with_their_files_and_identities() {
+    let fixture = Fixture::new();
+    fixture.write("a", b"1\n");
+    fixture.commit("Base");
+    fixture.git(&["checkout", "-q", "-b", "feature"]);
+    fixture.write("a", b"2\n");
+    fixture.commit("Second\n\nCo-Authored-By: Claude <noreply@anthropic.com>");
+    fixture.write("b", b"b\n");
+    let head = fixture.commit("Third");
+    // Main moves on: its new commit is not part of the change.
+    fixture.git(&["checkout", "-q", "main"]);
+    fixture.write("c", b"c\n");
+    fixture.commit("Main moves");
+    let change = fixture.change("main", "feature");
+    assert_eq!(change.head, head);
+    let subjects: Vec<&str> = change.commits.iter().map(|commit| commit.message.lines().next().unwrap()).collect();
+    assert_eq!(subjects, ["Third", "Second"]);
+    assert_eq!(change.commits[1].message, "Second\n\nCo-Authored-By: Claude <noreply@anthropic.com>\n");
+    assert_eq!(change.commits[0].author, Identity::new("Bob Tran", "bob@shop.example"));
+    assert_eq!(change.commits[0].files.iter().map(|file| file.path.as_str()).collect::<Vec<_>>(), ["b"]);
+    assert_eq!(change.files.iter().map(|file| file.path.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(change.base, fixture.git(&["merge-base", "main", "feature"]).trim());
+}
+
+#[test]
+fn fingerprint_follows_content_not_commits() {
+    let fixture = Fixture::new();
+    fixture.write("a", b"1\n");
+    fixture.commit("Base");
+    fixture.git(&["checkout", "-q", "-b", "feature"]);
+    fixture.write("a", b"2\n");
+    fixture.commit("Change a");
+    let before = fingerprint(&fixture.change("main", "feature").tree_changes);
+    // Same content in two commits instead of one, on a rebased base.
+    fixture.git(&["checkout", "-q", "main"]);
+    fixture.write("z", b"unrelated\n");
+    fixture.commit("Unrelated");
+    fixture.git(&["checkout", "-q", "-b", "other"]);
+    fixture.write("a", b"1.5\n");
+    fixture.commit("Step");
+    fixture.write("a", b"2\n");
+    fixture.commit("Step");
+    assert_eq!(fingerprint(&fixture.change("main", "other").tree_changes), before);
+    // A mode change alone is new content.
+    fixture.git(&["update-index", "--chmod=+x", "a"]);
+    fixture.git(&["commit", "-q", "-m", "Executable"]);
+    assert_ne!(fingerprint(&fixture.change("main", "other").tree_changes), before);
+}
+
+#[test]
+fn files_are_read_at_a_revision() {
+    let fixture = Fixture::new();
+    fixture.write(".countersign/policy.toml", b"version = 1\n");
+    let base = fixture.commit("Base");
+    fixture.write(".countersign/policy.toml", b"version = 1\n# weakened\n");
+    fixture.commit("Weaken");
+    let repo = fixture.repo();
+    let base = repo.resolve(&base).unwrap();
+    assert_eq!(repo.read_file_at(base, ".countersign/policy.toml").unwrap().as_deref(), Some("version = 1\n"));
+    assert_eq!(repo.read_file_at(base, ".countersign/people.toml").unwrap(), None);
+    assert_eq!(repo.read_file_at(base, ".countersign").unwrap(), None);
+}
+
+#[test]
+fn unknown_revisions_and_unrelated_histories_are_errors() {
+    let fixture = Fixture::new();
+    fixture.write("a", b"1\n");
+    fixture.commit("Base");
+    let repo = fixture.repo();
+    let error = repo.read_change("nope", "HEAD", ChangeContext::default()).err().expect("error");
+    assert!(error.to_string().starts_with("cannot resolve revision `nope`"), "{error}");
+    fixture.git(&["checkout", "-q", "--orphan", "island"]);
+    fixture.write("b", b"2\n");
+    fixture.commit("Island");
+    let error = repo.read_change("main", "island", ChangeContext::default()).err().expect("error");
+    assert_eq!(error.to_string(), "main and island have no common history");
+}
+
+#[test]
+fn attestations_are_appended_to_the_ref_and_read_by_fingerprint() {
+    let fixture = Fixture::new();
+    fixture.write("a", b"1\n");
+    fixture.commit("Base");
+    let repo = fixture.repo();
+    let signer = Identity::new("Alice", "alice@shop.example");
+    let fingerprint_a = format!("sha256:{}", "a".repeat(64));
+    let fingerprint_b = format!("sha256:{}", "b".repeat(64));
+    repo.append_attestation(&fingerprint_a, "production-alice-approve-1.json", "{\"one\":1}", &signer, 1_795_000_000).unwrap();
+    repo.append_attestation(&fingerprint_a, "production-carol-approve-2.json", "{\"two\":2}", &signer, 1_795_000_001).unwrap();
+    repo.append_attestation(&fingerprint_b, "production-alice-approve-3.json", "{\"three\":3}", &signer, 1_795_000_002).unwrap();
+    let found = repo.read_attestations(&fingerprint_a).unwrap();
+    let bodies: Vec<&[u8]> = found.iter().map(|attestation| attestation.bytes.as_slice()).collect();
+    assert_eq!(bodies, [b"{\"one\":1}".as_slice(), b"{\"two\":2}".as_slice()]);
+    assert!(found[0].origin.starts_with("refs/countersign/attestations:aa/"));
+    assert_eq!(fixture.git(&["rev-list", "--count", countersign_git::ATTESTATION_REF]).trim(), "3");
+    assert!(repo.read_attestations(&format!("sha256:{}", "c".repeat(64))).unwrap().is_empty());
+}
+
+#[test]
+fn walk_streams_a_range_newest_first() {
+    let fixture = Fixture::new();
+    for idx in 0..5 {
+        fixture.write("a", format!("{idx}\n").as_bytes());
+        fixture.commit(&format!("Commit {idx}"));
+    }
+    let repo = fixture.repo();
+    let (tips, hidden) = repo.resolve_range("HEAD~3..HEAD").unwrap();
+    let mut subjects = Vec::new();
+    repo.walk(&tips, &hidden, |commit| subjects.push(commit.message.trim().to_owned())).unwrap();
+    assert_eq!(subjects, ["Commit 4", "Commit 3", "Commit 2"]);
+    assert!(repo.resolve_range("a...b").is_err());
+}
