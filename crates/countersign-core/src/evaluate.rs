@@ -561,7 +561,13 @@ fn evaluate_rule(
         owning.contains(b.id.as_str()).cmp(&owning.contains(a.id.as_str())).then(a.level.cmp(&b.level)).then(a.id.cmp(&b.id))
     });
     outcome.suggested = picks.iter().chain(others.iter()).take(outcome.missing as usize).map(|person| person.id.clone()).collect();
-    outcome.eligible = candidates.iter().map(|person| person.id.clone()).collect();
+    // When only owners can lower what is missing, only they can unblock the rule.
+    let owners_decide = !uncovered.is_empty() && by_owners >= by_count;
+    outcome.eligible = candidates
+        .iter()
+        .filter(|person| !owners_decide || uncovered.iter().any(|group| group.2.contains(&person.id)))
+        .map(|person| person.id.clone())
+        .collect();
     outcome
 }
 

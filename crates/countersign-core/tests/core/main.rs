@@ -1,2 +1,3 @@
 mod codeowners;
 mod policy;
+mod tidy;

@@ -267,3 +267,15 @@ fn merge_commits_are_judged_by_the_commits_they_bring_in() {
 pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
+
+#[test]
+fn blocked_decision_json_snapshot() {
+    let repo = junior_ai_change();
+    let (_, decision) = repo.check(&["--requester", "bob"]);
+    insta::assert_json_snapshot!(decision, {
+        ".change.base" => "[sha]",
+        ".change.head" => "[sha]",
+        ".change.fingerprint" => "[fingerprint]",
+        ".commits[].id" => "[sha]",
+    });
+}
