@@ -309,23 +309,26 @@ fn split_trailer(line: &str) -> Option<(&str, &str)> {
 const NONE_DECLARATIONS: &[&str] = &["none", "no", "n/a", "na", "nothing", "no ai", "none used"];
 
 fn scan_message(message: &str, config: &DetectConfig, scan: &mut CommitScan) {
+    // One lowercase buffer for all lines: scanning long histories should not allocate per line.
+    let mut lower = String::new();
     for (line_idx, raw_line) in message.lines().enumerate() {
         let line = strip_line_prefix(raw_line).trim_end();
         if line.is_empty() {
             continue;
         }
-        let lower = line.to_ascii_lowercase();
-        let text = raw_line.trim().to_owned();
+        lower.clear();
+        lower.extend(line.chars().map(|c| c.to_ascii_lowercase()));
+        let text = raw_line.trim();
         if line_idx == 0 && lower.starts_with("aider: ") && lower.len() > "aider: ".len() {
-            scan.signals.push(signal(SignalKind::Message, Some("aider"), Strength::Declared, &text));
+            scan.signals.push(signal(SignalKind::Message, Some("aider"), Strength::Declared, text));
         }
         if let Some((key, value)) = split_trailer(&lower) {
             let original_value = line.split_once(':').map_or("", |(_, value)| value.trim());
-            if scan_trailer(key, value, original_value, &text, config, scan) {
+            if scan_trailer(key, value, original_value, text, config, scan) {
                 continue;
             }
         }
-        scan_free_text(&lower, &text, scan);
+        scan_free_text(&lower, text, scan);
     }
 }
 

@@ -259,9 +259,9 @@ impl Directory {
         self.by_email(&identity.email)
     }
 
-    /// A person or agent by id, or else by e-mail (for `--requester`).
-    pub fn lookup(&self, id_or_email: &str) -> Option<Member<'_>> {
-        self.by_id(id_or_email).or_else(|| self.by_email(id_or_email))
+    /// A person or agent by id, e-mail or GitHub login (for `--requester "$GITHUB_ACTOR"`).
+    pub fn lookup(&self, key: &str) -> Option<Member<'_>> {
+        self.by_id(key).or_else(|| if key.contains('@') && !key.starts_with('@') { self.by_email(key) } else { self.by_github(key) })
     }
 
     pub fn is_team(&self, team: &str) -> bool {

@@ -211,7 +211,7 @@ pub fn evaluate(config: &Config, change: &ChangeInput, attestations: &[FoundAtte
         .map(|(id, statement)| (id.as_str(), statement))
         .collect();
     let rejections: Vec<ApprovalRef> = if policy.approvals.rejections_block {
-        latest.values().filter(|statement| statement.verdict == Verdict::Reject).map(|statement| approval_ref(statement)).collect()
+        latest.values().filter(|statement| statement.verdict == Verdict::Reject).map(approval_ref).collect()
     } else {
         Vec::new()
     };

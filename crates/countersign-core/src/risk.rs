@@ -74,6 +74,6 @@ pub fn assess(input: &RiskInput<'_>) -> Risk {
         reasons.push((RiskLevel::Medium, format!("large: {} lines in {} files", input.lines_changed, input.files_changed)));
     }
     let level = reasons.iter().map(|(level, _)| *level).max().unwrap_or(RiskLevel::Low);
-    reasons.sort_by(|a, b| b.0.cmp(&a.0));
+    reasons.sort_by_key(|reason| std::cmp::Reverse(reason.0));
     Risk { level, reasons: reasons.into_iter().map(|(_, reason)| reason).collect() }
 }

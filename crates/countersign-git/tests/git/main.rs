@@ -165,12 +165,12 @@ fn unknown_revisions_and_unrelated_histories_are_errors() {
     fixture.write("a", b"1\n");
     fixture.commit("Base");
     let repo = fixture.repo();
-    let error = repo.read_change("nope", "HEAD", ChangeContext::default()).err().expect("error");
+    let error = repo.read_change("nope", "HEAD", ChangeContext::default()).expect_err("error");
     assert!(error.to_string().starts_with("cannot resolve revision `nope`"), "{error}");
     fixture.git(&["checkout", "-q", "--orphan", "island"]);
     fixture.write("b", b"2\n");
     fixture.commit("Island");
-    let error = repo.read_change("main", "island", ChangeContext::default()).err().expect("error");
+    let error = repo.read_change("main", "island", ChangeContext::default()).expect_err("error");
     assert_eq!(error.to_string(), "main and island have no common history");
 }
 
