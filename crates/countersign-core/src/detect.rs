@@ -211,10 +211,6 @@ fn classify_co_author(co_author: &Identity) -> Option<(&'static str, Strength)> 
     if let Some(tool) = ai_tool_of_email(&email) {
         return Some((tool, Strength::Strong));
     }
-    // A Claude model name with any anthropic.com address is Claude Code's trailer.
-    if name.starts_with("claude") && email.ends_with("@anthropic.com") {
-        return Some(("claude-code", Strength::Strong));
-    }
     // Aider's trailer: `aider (<model>) <…@aider.chat|aider.dev>`.
     if name.starts_with("aider") && (email.ends_with("@aider.chat") || email.ends_with("@aider.dev")) {
         return Some(("aider", Strength::Strong));
@@ -308,6 +304,11 @@ fn split_trailer(line: &str) -> Option<(&str, &str)> {
 
 const NONE_DECLARATIONS: &[&str] = &["none", "no", "n/a", "na", "nothing", "no ai", "none used"];
 
+/// `Assisted-by: none`, `None.` and the like: a negative declaration.
+fn is_none_declaration(value: &str) -> bool {
+    NONE_DECLARATIONS.contains(&value.trim_end_matches(['.', '!', ' ']))
+}
+
 fn scan_message(message: &str, config: &DetectConfig, scan: &mut CommitScan) {
     // One lowercase buffer for all lines: scanning long histories should not allocate per line.
     let mut lower = String::new();
@@ -359,7 +360,7 @@ fn scan_trailer(
             if value.is_empty() {
                 return true;
             }
-            if key == "assisted-by" && NONE_DECLARATIONS.contains(&value) {
+            if key == "assisted-by" && is_none_declaration(value) {
                 scan.declared_none = true;
                 return true;
             }
@@ -384,7 +385,7 @@ fn scan_trailer(
             true
         }
         _ if !value.is_empty() && config.extra_trailers.iter().any(|extra| extra == key) => {
-            if NONE_DECLARATIONS.contains(&value) {
+            if is_none_declaration(value) {
                 scan.declared_none = true;
             } else {
                 let tool = tool_named_in(value);
@@ -423,22 +424,16 @@ fn vendor_id_in_prose(lower: &str) -> Option<&'static str> {
     if !lower.contains('@') && !lower.contains("[bot]") {
         return None;
     }
+    // Only an address written as an identity (`<…>`), not one mentioned in prose.
     for (email, tool) in AI_EMAILS {
-        if contains_address(lower, email) {
+        let in_brackets = lower.match_indices(email).any(|(start, _)| {
+            lower[..start].ends_with('<') && lower[start + email.len()..].starts_with('>')
+        });
+        if in_brackets {
             return Some(tool);
         }
     }
     AI_BOTS.iter().find(|(bot, _)| lower.contains(bot)).map(|(_, tool)| *tool)
-}
-
-/// True when `address` occurs in `haystack` not glued to other address characters.
-fn contains_address(haystack: &str, address: &str) -> bool {
-    haystack.match_indices(address).any(|(start, _)| {
-        let before = haystack[..start].chars().next_back();
-        let after = haystack[start + address.len()..].chars().next();
-        let is_addr_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+');
-        !before.is_some_and(is_addr_char) && !after.is_some_and(|c| c.is_ascii_alphanumeric())
-    })
 }
 
 fn starts_with_word(haystack: &str, word: &str) -> bool {
@@ -474,7 +469,7 @@ fn signal(kind: SignalKind, tool: Option<&str>, strength: Strength, text: &str) 
 /// Identical lines repeated a dozen times (seen in real squash merges) are one signal.
 fn dedup_signals(signals: &mut Vec<Signal>) {
     let mut seen = std::collections::HashSet::new();
-    signals.retain(|signal| seen.insert((signal.kind, signal.text.to_ascii_lowercase())));
+    signals.retain(|signal| seen.insert((signal.kind, strip_line_prefix(&signal.text).to_ascii_lowercase())));
 }
 
 /// Contextual signal from the name of the branch a change is deployed from.

@@ -1,3 +1,4 @@
 mod codeowners;
 mod policy;
 mod tidy;
+mod detect;
