@@ -4,7 +4,7 @@
 use countersign_core::attestation::{Statement, Verdict};
 use countersign_core::config::{Config, ConfigFiles};
 use countersign_core::diagnostic::SourceFile;
-use countersign_core::evaluate::{FoundAttestation, evaluate};
+use countersign_core::evaluate::{FoundAttestation, analyze, check_attestations, decide, evaluate};
 use countersign_core::fingerprint::fingerprint;
 use countersign_core::model::{ChangeInput, Commit, FileChange, Identity, TreeChange};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -73,10 +73,18 @@ fn bench(criterion: &mut Criterion) {
     // p2 is senior and not an author: one approval that satisfies every rule but ownership.
     let envelope = Statement::new(Verdict::Approve, "p2", &fingerprint, "production", &change.head, 1_795_000_000, "ok").sign(&key(3)).expect("sign");
     let with_approval = [FoundAttestation { origin: "bench".to_owned(), bytes: envelope.to_json().into_bytes() }];
+    let analysis = analyze(&config, &change);
+    let checked = check_attestations(&config, &analysis.change.fingerprint, &with_approval);
     let mut group = criterion.benchmark_group("evaluate");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("no_attestations", |bench| bench.iter(|| evaluate(&config, &change, &[], 1_795_000_100)));
-    group.bench_function("one_signed_approval", |bench| bench.iter(|| evaluate(&config, &change, &with_approval, 1_795_000_100)));
+    // Policy evaluation proper, as the server runs it when an approval arrives: predicates,
+    // requirements and suggestions over an analysed change and checked attestations.
+    group.bench_function("decide_one_checked_approval", |bench| bench.iter(|| decide(&config, &analysis, &checked, 1_795_000_100)));
+    // The analysis of a change, once per head: detection, responsibility, services, owners, risk.
+    group.bench_function("analyze", |bench| bench.iter(|| analyze(&config, &change)));
+    // Everything, including the fingerprint and the Ed25519 signature check.
+    group.bench_function("evaluate_no_attestations", |bench| bench.iter(|| evaluate(&config, &change, &[], 1_795_000_100)));
+    group.bench_function("evaluate_one_signed_approval", |bench| bench.iter(|| evaluate(&config, &change, &with_approval, 1_795_000_100)));
     group.finish();
 }
 

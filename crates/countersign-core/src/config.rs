@@ -1,9 +1,12 @@
 //! The whole configuration of a gate, validated together because the files refer to each other.
 
-use crate::codeowners::CodeOwners;
+use std::collections::HashMap;
+
+use crate::codeowners::{CodeOwners, Owner};
+use crate::detect::DetectConfig;
 use crate::diagnostic::{ConfigError, SourceFile};
-use crate::directory::Directory;
-use crate::finding::Finding;
+use crate::directory::{Directory, Member};
+use crate::finding::{Finding, Severity};
 use crate::policy::Policy;
 use crate::services::Services;
 
@@ -21,6 +24,76 @@ pub struct Config {
     pub services: Services,
     pub policy: Policy,
     pub codeowners: CodeOwners,
+    /// Who is who, resolved once so that each evaluation only looks things up.
+    pub index: Index,
+}
+
+/// People of the directory by position in `Directory::people()`, resolved at load time.
+#[derive(Clone, Debug, Default)]
+pub struct Index {
+    /// For each rule, the people who meet its `min_level`, `teams` and `people`, before the
+    /// change-specific exclusions.
+    pub rule_candidates: Vec<Vec<usize>>,
+    /// For each CODEOWNERS line with owners, the people those owners stand for.
+    pub codeowners_members: HashMap<usize, Vec<usize>>,
+    /// For each service (same order as `Services::all()`), the people of its owners.
+    pub service_members: Vec<Vec<usize>>,
+    pub detect: DetectConfig,
+}
+
+impl Index {
+    fn build(directory: &Directory, services: &Services, policy: &Policy, codeowners: &CodeOwners, findings: &mut Vec<Finding>) -> Index {
+        let people = directory.people();
+        let rule_candidates = policy
+            .rules
+            .iter()
+            .map(|rule| (0..people.len()).filter(|idx| rule.requires.admits(&people[*idx])).collect())
+            .collect();
+        let mut codeowners_members = HashMap::new();
+        for rule in codeowners.rules().iter().filter(|rule| !rule.owners.is_empty()) {
+            let mut members = Vec::new();
+            for owner in &rule.owners {
+                let resolved = resolve_owner(directory, owner);
+                if resolved.is_empty() {
+                    findings.push(
+                        Finding::new(Severity::Warning, "unresolved-owner", format!("CODEOWNERS owner {owner} matches nobody in people.toml"))
+                            .at(codeowners.file().unwrap_or("CODEOWNERS"), rule.line),
+                    );
+                }
+                members.extend(resolved);
+            }
+            members.sort_unstable();
+            members.dedup();
+            codeowners_members.insert(rule.line, members);
+        }
+        let service_members = services
+            .all()
+            .iter()
+            .map(|service| {
+                (0..people.len())
+                    .filter(|idx| service.owners.iter().any(|owner| *owner == people[*idx].id || people[*idx].in_team(owner)))
+                    .collect()
+            })
+            .collect();
+        let detect = DetectConfig::new(&policy.ai.trailers, &directory.agent_emails());
+        Index { rule_candidates, codeowners_members, service_members, detect }
+    }
+}
+
+/// The positions of the people a CODEOWNERS owner stands for.
+pub fn resolve_owner(directory: &Directory, owner: &Owner) -> Vec<usize> {
+    let person_of = |member: Option<Member<'_>>| match member {
+        Some(Member::Person(person)) => directory.person_index(&person.id).into_iter().collect(),
+        _ => Vec::new(),
+    };
+    match owner {
+        Owner::User(login) => person_of(directory.by_github(login)),
+        Owner::Email(email) => person_of(directory.by_email(email)),
+        Owner::Team { org, team } => {
+            let full = format!("{org}/{team}");
+            (0..directory.people().len()).filter(|idx| directory.people()[*idx].in_team(&full)).collect()
+        }
+    }
 }
 
 impl Config {
@@ -47,10 +120,11 @@ impl Config {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let (codeowners, findings) = match &files.codeowners {
+        let (codeowners, mut findings) = match &files.codeowners {
             Some(source) => CodeOwners::parse(&source.name, &source.text),
             None => (CodeOwners::empty(), Vec::new()),
         };
-        Ok((Config { directory, services, policy, codeowners }, findings))
+        let index = Index::build(&directory, &services, &policy, &codeowners, &mut findings);
+        Ok((Config { directory, services, policy, codeowners, index }, findings))
     }
 }

@@ -62,9 +62,10 @@ pub struct Signal {
 }
 
 /// What an identity (author, committer or co-author) is.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum IdentityKind {
     /// Possibly a person of the directory; the directory decides.
+    #[default]
     Human,
     /// A well-known AI tool, recognised by its vendor e-mail or bot id.
     AiTool(&'static str),
@@ -106,6 +107,8 @@ pub struct CommitScan {
     pub human_co_authors: Vec<Identity>,
     /// `Assisted-by: none` or the like: the author declared that no AI was used.
     pub declared_none: bool,
+    pub author_kind: IdentityKind,
+    pub committer_kind: IdentityKind,
 }
 
 impl CommitScan {
@@ -257,8 +260,10 @@ pub fn scan_commit(commit: &Commit, config: &DetectConfig) -> CommitScan {
 }
 
 fn scan_identities(author: &Identity, committer: &Identity, config: &DetectConfig, scan: &mut CommitScan) {
-    for (role, identity) in [("author", author), ("committer", committer)] {
-        match classify_identity(identity, config) {
+    scan.author_kind = classify_identity(author, config);
+    scan.committer_kind = classify_identity(committer, config);
+    for (role, identity, kind) in [("author", author, &scan.author_kind), ("committer", committer, &scan.committer_kind)] {
+        match kind.clone() {
             IdentityKind::AiTool(tool) => scan.signals.push(Signal {
                 kind: SignalKind::Identity,
                 tool: Some(tool.to_owned()),
@@ -286,7 +291,7 @@ fn scan_identities(author: &Identity, committer: &Identity, config: &DetectConfi
     }
 }
 
-fn has_aider_suffix(name: &str) -> bool {
+pub fn has_aider_suffix(name: &str) -> bool {
     name.trim_end().to_ascii_lowercase().ends_with(" (aider)")
 }
 

@@ -233,6 +233,11 @@ impl Directory {
         self.by_id.get(id).map(|slot| self.member(*slot))
     }
 
+    /// The position of a person in `people()`, which evaluation uses as a compact key.
+    pub fn person_index(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).filter(|(is_person, _)| *is_person).map(|(_, idx)| *idx)
+    }
+
     pub fn person(&self, id: &str) -> Option<&Person> {
         match self.by_id(id)? {
             Member::Person(person) => Some(person),

@@ -1,17 +1,17 @@
 //! Evaluation: a change, the configuration and the attestations in; a decision with every reason out.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::attestation::{Envelope, Statement, Verdict};
+use crate::attestation::{Envelope, Rejected, Statement, Verdict};
 use crate::codeowners::Owner;
 use crate::config::Config;
-use crate::detect::{self, CommitScan, DetectConfig, IdentityKind, Signal};
-use crate::directory::{Member, Person, Rank};
+use crate::detect::{self, CommitScan, IdentityKind, Signal};
+use crate::directory::{Member, Rank};
 use crate::finding::{Finding, Severity};
 use crate::fingerprint::fingerprint;
-use crate::model::{ChangeInput, Identity};
+use crate::model::ChangeInput;
 use crate::policy::{Predicate, Requirement, Rule};
 use crate::risk::{self, Risk, RiskInput};
 
@@ -127,31 +127,83 @@ impl Decision {
     }
 }
 
-/// Facts about the change that predicates are judged on.
-struct Facts<'a> {
-    ai_assisted: bool,
+/// Everything about a change that does not depend on its approvals: computed once per head, then
+/// reused for every decision as approvals arrive.
+#[derive(Clone, Debug)]
+pub struct Analysis {
+    pub change: ChangeSummary,
+    pub ai_assisted: bool,
+    pub commits: Vec<CommitReport>,
+    pub branch_signals: Vec<Signal>,
+    pub responsible: Vec<Responsible>,
+    pub risk: Risk,
+    pub findings: Vec<Finding>,
+    head: String,
     n_signals: usize,
     agent_authored: bool,
-    least: Option<(&'a str, Rank)>,
-    responsible_people: Vec<&'a Person>,
-    paths: Vec<&'a str>,
+    least: Option<(String, Rank)>,
+    /// Positions of the known responsible people, and the same as a mask over the directory.
+    responsible_people: Vec<usize>,
+    excluded: Vec<bool>,
+    paths: Vec<String>,
     services: Vec<(String, u32)>,
-    environment: &'a str,
-    target_branch: Option<&'a str>,
+    target_branch: Option<String>,
     lines_changed: u64,
-    files_changed: usize,
-    risk: &'a Risk,
-    destructive: &'a [String],
+    destructive: Vec<String>,
+    groups: Vec<Group>,
+    declaration: Option<RuleOutcome>,
+}
+
+/// A verified statement with its signer's id, or why the attestation was refused.
+pub type CheckOutcome = Result<(Statement, String), Rejected>;
+
+/// Attestations of one change with their signatures checked; the expensive, cacheable part.
+#[derive(Clone, Debug)]
+pub struct CheckedAttestations {
+    pub fingerprint: String,
+    /// Attestations naming this fingerprint: the statement and its signer, or why it was refused.
+    pub checked: Vec<(String, CheckOutcome)>,
+    /// How many attestations name other fingerprints.
+    pub other_changes: usize,
+}
+
+/// Checks each attestation's signature against the directory; other changes' attestations are
+/// only counted.
+pub fn check_attestations(config: &Config, fingerprint: &str, found: &[FoundAttestation]) -> CheckedAttestations {
+    let fingerprint = fingerprint.to_owned();
+    let mut checked = Vec::new();
+    let mut other_changes = 0;
+    for attestation in found {
+        let result = Envelope::from_bytes(&attestation.bytes).and_then(|envelope| {
+            let statement = envelope.statement_unverified()?;
+            if statement.fingerprint != fingerprint {
+                return Ok(None);
+            }
+            envelope.verify(&config.directory).map(|(statement, person)| Some((statement, person.id.clone())))
+        });
+        match result {
+            Ok(None) => other_changes += 1,
+            Ok(Some(verified)) => checked.push((attestation.origin.clone(), Ok(verified))),
+            Err(rejected) => checked.push((attestation.origin.clone(), Err(rejected))),
+        }
+    }
+    CheckedAttestations { fingerprint, checked, other_changes }
 }
 
 /// Reads every part of the decision from its inputs; never stops at the first problem.
 pub fn evaluate(config: &Config, change: &ChangeInput, attestations: &[FoundAttestation], now: i64) -> Decision {
+    let analysis = analyze(config, change);
+    decide(config, &analysis, &check_attestations(config, &analysis.change.fingerprint, attestations), now)
+}
+
+/// Detection, responsibility, services, ownership and risk of a change.
+pub fn analyze(config: &Config, change: &ChangeInput) -> Analysis {
     let mut findings = Vec::new();
     let directory = &config.directory;
     let policy = &config.policy;
-    let detect_config = DetectConfig::new(&policy.ai.trailers, &directory.agent_emails());
+    let detect_config = &config.index.detect;
 
-    let scans: Vec<CommitScan> = change.commits.iter().map(|commit| detect::scan_commit(commit, &detect_config)).collect();
+    let scans: Vec<CommitScan> = change.commits.iter().map(|commit| detect::scan_commit(commit, detect_config)).collect();
     let commits: Vec<CommitReport> = change
         .commits
         .iter()
@@ -165,18 +217,27 @@ pub fn evaluate(config: &Config, change: &ChangeInput, attestations: &[FoundAtte
     let branch_signals: Vec<Signal> = change.source_branch.as_deref().and_then(detect::scan_branch).into_iter().collect();
     let ai_assisted = commits.iter().any(|commit| commit.ai_assisted) || (policy.ai.contextual_counts && !branch_signals.is_empty());
     let n_signals = commits.iter().map(|commit| commit.signals.len()).sum::<usize>() + branch_signals.len();
-    let agent_authored = change.commits.iter().any(|commit| {
-        !matches!(classify(&commit.author, &detect_config), IdentityKind::Human | IdentityKind::Bot)
-            || commit.author.name.trim_end().to_ascii_lowercase().ends_with(" (aider)")
+    let agent_authored = change.commits.iter().zip(&scans).any(|(commit, scan)| {
+        !matches!(scan.author_kind, IdentityKind::Human | IdentityKind::Bot) || detect::has_aider_suffix(&commit.author.name)
     });
 
-    let responsible = responsible_humans(config, change, &scans, &detect_config, &mut findings);
-    let responsible_ids: BTreeSet<&str> = responsible.iter().filter(|entry| entry.known).map(|entry| entry.id.as_str()).collect();
-    let responsible_people: Vec<&Person> = responsible_ids.iter().filter_map(|id| directory.person(id)).collect();
-    let least = responsible.iter().map(|entry| (entry.id.as_str(), rank_of(config, entry))).min_by_key(|(_, rank)| *rank);
+    let responsible = responsible_humans(config, change, &scans, &mut findings);
+    let mut excluded = vec![false; directory.people().len()];
+    let mut responsible_people = Vec::new();
+    for entry in responsible.iter().filter(|entry| entry.known) {
+        if let Some(idx) = directory.person_index(&entry.id) {
+            excluded[idx] = true;
+            responsible_people.push(idx);
+        }
+    }
+    let least = responsible.iter().map(|entry| (entry.id.clone(), rank_of(config, entry))).min_by_key(|(_, rank)| *rank);
 
-    let services = touched_services(config, change);
-    let paths: Vec<&str> = change.files.iter().map(|file| file.path.as_str()).collect();
+    let paths: Vec<String> = change.files.iter().map(|file| file.path.clone()).collect();
+    let path_services: Vec<Vec<usize>> = paths.iter().map(|path| config.services.indices_of(path)).collect();
+    let mut touched: Vec<usize> = path_services.iter().flatten().copied().collect();
+    touched.sort_unstable();
+    touched.dedup();
+    let services: Vec<(String, u32)> = touched.iter().map(|idx| &config.services.all()[*idx]).map(|service| (service.name.clone(), service.tier)).collect();
     let lines_added: u64 = change.files.iter().map(|file| u64::from(file.added)).sum();
     let lines_deleted: u64 = change.files.iter().map(|file| u64::from(file.deleted)).sum();
     let destructive: Vec<String> = Vec::new();
@@ -187,50 +248,14 @@ pub fn evaluate(config: &Config, change: &ChangeInput, attestations: &[FoundAtte
         lines_changed: lines_added + lines_deleted,
         files_changed: paths.len(),
     });
-    let facts = Facts {
-        ai_assisted,
-        n_signals,
-        agent_authored,
-        least,
-        responsible_people,
-        paths,
-        services: services.clone(),
-        environment: &change.environment,
-        target_branch: change.target_branch.as_deref(),
-        lines_changed: lines_added + lines_deleted,
-        files_changed: change.files.len(),
-        risk: &risk,
-        destructive: &destructive,
-    };
-
-    let fingerprint = fingerprint(&change.tree_changes);
-    let latest = accepted_attestations(config, change, &fingerprint, &responsible_ids, attestations, now, &mut findings);
-    let approvers: BTreeMap<&str, &Statement> = latest
-        .iter()
-        .filter(|(_, statement)| statement.verdict == Verdict::Approve)
-        .map(|(id, statement)| (id.as_str(), statement))
-        .collect();
-    let rejections: Vec<ApprovalRef> = if policy.approvals.rejections_block {
-        latest.values().filter(|statement| statement.verdict == Verdict::Reject).map(approval_ref).collect()
-    } else {
-        Vec::new()
-    };
-
-    let mut rules: Vec<RuleOutcome> =
-        policy.rules.iter().map(|rule| evaluate_rule(config, rule, &facts, &responsible_ids, &approvers, &mut findings)).collect();
-    if policy.ai.require_declaration {
-        rules.push(declaration_rule(&change.commits, &scans));
-    }
-
-    let blocked = rules.iter().any(|rule| rule.applies && !rule.satisfied) || !rejections.is_empty();
-    let suggested_reviewers = suggest_reviewers(&rules);
-    Decision {
-        verdict: if blocked { GateVerdict::Blocked } else { GateVerdict::Allowed },
+    let groups = owner_groups(config, &paths, &path_services);
+    let declaration = policy.ai.require_declaration.then(|| declaration_rule(&change.commits, &scans));
+    Analysis {
         change: ChangeSummary {
             repo: change.repo.clone(),
             base: change.base.clone(),
             head: change.head.clone(),
-            fingerprint,
+            fingerprint: fingerprint(&change.tree_changes),
             environment: change.environment.clone(),
             commits: change.commits.len(),
             files: change.files.len(),
@@ -243,9 +268,64 @@ pub fn evaluate(config: &Config, change: &ChangeInput, attestations: &[FoundAtte
         branch_signals,
         responsible,
         risk,
+        findings,
+        head: change.head.clone(),
+        n_signals,
+        agent_authored,
+        least,
+        responsible_people,
+        excluded,
+        paths,
+        services,
+        target_branch: change.target_branch.clone(),
+        lines_changed: lines_added + lines_deleted,
+        destructive,
+        groups,
+        declaration,
+    }
+}
+
+/// The decision for an analysed change and its checked attestations: the policy proper.
+pub fn decide(config: &Config, analysis: &Analysis, attestations: &CheckedAttestations, now: i64) -> Decision {
+    let mut findings = analysis.findings.clone();
+    let policy = &config.policy;
+    let n_people = config.directory.people().len();
+    let latest = accepted_attestations(config, analysis, attestations, now, &mut findings);
+    let mut approved = vec![false; n_people];
+    let mut approvals = Vec::new();
+    for (idx, statement) in &latest {
+        if statement.verdict == Verdict::Approve {
+            approved[*idx] = true;
+            approvals.push(approval_ref(statement));
+        }
+    }
+    let rejections: Vec<ApprovalRef> = if policy.approvals.rejections_block {
+        latest.iter().filter(|(_, statement)| statement.verdict == Verdict::Reject).map(|(_, statement)| approval_ref(statement)).collect()
+    } else {
+        Vec::new()
+    };
+
+    let mut eligible_by_rule = Vec::with_capacity(policy.rules.len());
+    let mut rules: Vec<RuleOutcome> = Vec::with_capacity(policy.rules.len() + 1);
+    for (rule_idx, rule) in policy.rules.iter().enumerate() {
+        let (outcome, eligible) = evaluate_rule(config, rule_idx, rule, analysis, &approved);
+        rules.push(outcome);
+        eligible_by_rule.push(eligible);
+    }
+    let suggested_reviewers = suggest_reviewers(config, &rules, &eligible_by_rule);
+    rules.extend(analysis.declaration.clone());
+    let blocked = rules.iter().any(|rule| rule.applies && !rule.satisfied) || !rejections.is_empty();
+    Decision {
+        verdict: if blocked { GateVerdict::Blocked } else { GateVerdict::Allowed },
+        change: analysis.change.clone(),
+        ai_assisted: analysis.ai_assisted,
+        commits: analysis.commits.clone(),
+        branch_signals: analysis.branch_signals.clone(),
+        responsible: analysis.responsible.clone(),
+        risk: analysis.risk.clone(),
         rules,
         rejections,
-        approvals: approvers.values().map(|statement| approval_ref(statement)).collect(),
+        approvals,
         suggested_reviewers,
         findings,
     }
@@ -253,38 +333,47 @@ pub fn evaluate(config: &Config, change: &ChangeInput, attestations: &[FoundAtte
 
 /// Greedy cover: repeatedly pick the eligible person who counts for the most still-missing
 /// approvals, preferring the order of each rule's own suggestions.
-fn suggest_reviewers(rules: &[RuleOutcome]) -> Vec<String> {
-    let mut missing: Vec<(u32, &RuleOutcome)> =
-        rules.iter().filter(|rule| rule.applies && rule.missing > 0).map(|rule| (rule.missing, rule)).collect();
-    let mut picks: Vec<String> = Vec::new();
+fn suggest_reviewers(config: &Config, rules: &[RuleOutcome], eligible_by_rule: &[Vec<usize>]) -> Vec<String> {
+    let n_people = config.directory.people().len();
+    let mut missing: Vec<(u32, Vec<bool>, Vec<usize>)> = Vec::new();
+    for (rule, eligible) in rules.iter().zip(eligible_by_rule) {
+        if rule.applies && rule.missing > 0 {
+            let mut mask = vec![false; n_people];
+            for idx in eligible {
+                mask[*idx] = true;
+            }
+            let order: Vec<usize> = rule.suggested.iter().filter_map(|id| config.directory.person_index(id)).chain(eligible.iter().copied()).collect();
+            missing.push((rule.missing, mask, order));
+        }
+    }
+    let mut picked = vec![false; n_people];
+    let mut picks = Vec::new();
     loop {
-        let mut best: Option<(usize, usize, &str)> = None;
-        for (rule_idx, (_, rule)) in missing.iter().enumerate().filter(|(_, (left, _))| *left > 0) {
-            for (rank, person) in rule.suggested.iter().chain(&rule.eligible).enumerate() {
-                if picks.contains(person) {
+        let mut best: Option<(usize, usize, usize)> = None;
+        for (rule_idx, (_, _, order)) in missing.iter().enumerate().filter(|(_, (left, _, _))| *left > 0) {
+            for (rank, person) in order.iter().enumerate() {
+                if picked[*person] {
                     continue;
                 }
-                let covers = missing.iter().filter(|(left, other)| *left > 0 && other.eligible.contains(person)).count();
-                let order = rule_idx * 1000 + rank;
-                if best.is_none_or(|(best_covers, best_order, _)| covers > best_covers || (covers == best_covers && order < best_order)) {
-                    best = Some((covers, order, person));
+                let covers = missing.iter().filter(|(left, mask, _)| *left > 0 && mask[*person]).count();
+                let position = rule_idx * n_people.max(1) * 2 + rank;
+                if best.is_none_or(|(best_covers, best_position, _)| covers > best_covers || (covers == best_covers && position < best_position)) {
+                    best = Some((covers, position, *person));
                 }
             }
         }
         let Some((_, _, person)) = best else { break };
-        for (left, rule) in &mut missing {
-            if *left > 0 && rule.eligible.iter().any(|eligible| eligible == person) {
+        for (left, mask, _) in &mut missing {
+            if *left > 0 && mask[person] {
                 *left -= 1;
             }
         }
-        picks.push(person.to_owned());
+        picked[person] = true;
+        picks.push(config.directory.people()[person].id.clone());
     }
     picks
 }
 
-fn classify(identity: &Identity, detect_config: &DetectConfig) -> IdentityKind {
-    detect::classify_identity(identity, detect_config)
-}
 
 fn approval_ref(statement: &Statement) -> ApprovalRef {
     ApprovalRef { person: statement.person.clone(), time: statement.time, comment: statement.comment.clone() }
@@ -302,21 +391,10 @@ pub fn is_gate_config(path: &str) -> bool {
     path.starts_with(".countersign/") || crate::codeowners::CODEOWNERS_LOCATIONS.contains(&path)
 }
 
-fn touched_services(config: &Config, change: &ChangeInput) -> Vec<(String, u32)> {
-    config
-        .services
-        .all()
-        .iter()
-        .filter(|service| change.files.iter().any(|file| service.matches(&file.path)))
-        .map(|service| (service.name.clone(), service.tier))
-        .collect()
-}
-
 /// The responsible humans of a change, for callers that only need to know who cannot review it.
 pub fn responsible(config: &Config, change: &ChangeInput) -> Vec<Responsible> {
-    let detect_config = DetectConfig::new(&config.policy.ai.trailers, &config.directory.agent_emails());
-    let scans: Vec<CommitScan> = change.commits.iter().map(|commit| detect::scan_commit(commit, &detect_config)).collect();
-    responsible_humans(config, change, &scans, &detect_config, &mut Vec::new())
+    let scans: Vec<CommitScan> = change.commits.iter().map(|commit| detect::scan_commit(commit, &config.index.detect)).collect();
+    responsible_humans(config, change, &scans, &mut Vec::new())
 }
 
 /// Authors, committers and co-authors who are humans, and the requester. Agents and bots are not
@@ -325,7 +403,6 @@ fn responsible_humans(
     config: &Config,
     change: &ChangeInput,
     scans: &[CommitScan],
-    detect_config: &DetectConfig,
     findings: &mut Vec<Finding>,
 ) -> Vec<Responsible> {
     let mut entries: Vec<Responsible> = Vec::new();
@@ -338,11 +415,11 @@ fn responsible_humans(
     };
     let mut unknown_reported = BTreeSet::new();
     for (commit, scan) in change.commits.iter().zip(scans) {
-        let identities = [(&commit.author, "author"), (&commit.committer, "committer")]
+        let identities = [(&commit.author, scan.author_kind.is_human(), "author"), (&commit.committer, scan.committer_kind.is_human(), "committer")]
             .into_iter()
-            .chain(scan.human_co_authors.iter().map(|identity| (identity, "co-author")));
-        for (identity, role) in identities {
-            if !classify(identity, detect_config).is_human() {
+            .chain(scan.human_co_authors.iter().map(|identity| (identity, true, "co-author")));
+        for (identity, is_human, role) in identities {
+            if !is_human {
                 continue;
             }
             match config.directory.by_identity(identity) {
@@ -403,44 +480,29 @@ fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
-/// Verifies attestations and keeps the latest verdict of each eligible person for this change.
-fn accepted_attestations(
+/// Keeps the latest verdict of each eligible person for this change, by person position.
+fn accepted_attestations<'a>(
     config: &Config,
-    change: &ChangeInput,
-    fingerprint: &str,
-    responsible: &BTreeSet<&str>,
-    found: &[FoundAttestation],
+    analysis: &Analysis,
+    attestations: &'a CheckedAttestations,
     now: i64,
     findings: &mut Vec<Finding>,
-) -> BTreeMap<String, Statement> {
-    let mut latest: BTreeMap<String, Statement> = BTreeMap::new();
-    let mut other_changes = 0usize;
-    for attestation in found {
-        let origin = &attestation.origin;
-        let checked = Envelope::from_bytes(&attestation.bytes).and_then(|envelope| {
-            let statement = envelope.statement_unverified()?;
-            if statement.fingerprint != fingerprint {
-                return Ok(None);
-            }
-            envelope.verify(&config.directory).map(|(statement, person)| Some((statement, person.id.clone())))
-        });
-        let (statement, person) = match checked {
-            Ok(Some(verified)) => verified,
-            Ok(None) => {
-                other_changes += 1;
-                continue;
-            }
+) -> Vec<(usize, &'a Statement)> {
+    let mut latest: Vec<(usize, &Statement)> = Vec::new();
+    for (origin, result) in &attestations.checked {
+        let (statement, person) = match result {
+            Ok(verified) => verified,
             Err(rejected) => {
                 findings.push(Finding::new(Severity::Warning, "attestation-ignored", format!("attestation {origin} ignored: it {rejected}")));
                 continue;
             }
         };
         let ignore = |reason: String| Finding::new(Severity::Warning, "attestation-ignored", format!("attestation {origin} by {person} ignored: {reason}"));
-        if statement.environment != change.environment {
-            findings.push(ignore(format!("it is for environment `{}`, not `{}`", statement.environment, change.environment)));
+        if statement.environment != analysis.change.environment {
+            findings.push(ignore(format!("it is for environment `{}`, not `{}`", statement.environment, analysis.change.environment)));
             continue;
         }
-        if !config.policy.approvals.keep_on_rebase && statement.head != change.head {
+        if !config.policy.approvals.keep_on_rebase && statement.head != analysis.head {
             findings.push(ignore(format!("it approved head {}, and keep_on_rebase is off", short(&statement.head))));
             continue;
         }
@@ -454,39 +516,51 @@ fn accepted_attestations(
             findings.push(ignore(format!("it is older than max_age_days = {days}")));
             continue;
         }
-        if responsible.contains(person.as_str()) {
+        let Some(idx) = config.directory.person_index(person) else { continue };
+        if analysis.excluded[idx] {
             findings.push(ignore("a responsible human of the change cannot approve or reject it".to_owned()));
             continue;
         }
-        if latest.get(&person).is_none_or(|previous| previous.time <= statement.time) {
-            latest.insert(person, statement);
+        match latest.iter_mut().find(|(other, _)| *other == idx) {
+            Some(entry) if entry.1.time <= statement.time => entry.1 = statement,
+            Some(_) => {}
+            None => latest.push((idx, statement)),
         }
     }
-    if other_changes > 0 {
+    if attestations.other_changes > 0 {
         findings.push(Finding::new(
             Severity::Info,
             "attestations-for-other-changes",
-            format!("{other_changes} attestations name other fingerprints and were not considered"),
+            format!("{} attestations name other fingerprints and were not considered", attestations.other_changes),
         ));
     }
+    latest.sort_by_key(|(idx, _)| *idx);
     latest
 }
 
-fn evaluate_rule(
-    config: &Config,
-    rule: &Rule,
-    facts: &Facts<'_>,
-    responsible: &BTreeSet<&str>,
-    approvers: &BTreeMap<&str, &Statement>,
-    findings: &mut Vec<Finding>,
-) -> RuleOutcome {
+/// One owner group of the touched paths: a CODEOWNERS line's owners or a service's owners.
+#[derive(Clone, Debug)]
+struct Group {
+    label: String,
+    paths: Vec<String>,
+    /// Sorted positions of the group's people.
+    members: Vec<usize>,
+}
+
+#[derive(PartialEq, Eq)]
+enum GroupKey {
+    CodeOwners(usize),
+    Service(usize),
+}
+
+fn evaluate_rule(config: &Config, rule_idx: usize, rule: &Rule, analysis: &Analysis, approved: &[bool]) -> (RuleOutcome, Vec<usize>) {
     let mut why = Vec::new();
     let applies = match &rule.when {
         None => {
             why.push("applies to every change".to_owned());
             true
         }
-        Some(predicate) => holds(config, predicate, facts, &mut why),
+        Some(predicate) => holds(config, predicate, analysis, &mut why),
     };
     let mut outcome = RuleOutcome {
         name: rule.name.clone(),
@@ -501,47 +575,47 @@ fn evaluate_rule(
         owner_groups: Vec::new(),
     };
     if !applies {
-        return outcome;
+        return (outcome, Vec::new());
     }
+    let people = config.directory.people();
     let requires = &rule.requires;
-    let eligible: Vec<&Person> =
-        config.directory.people().iter().filter(|person| !responsible.contains(person.id.as_str()) && meets(person, requires)).collect();
-    let counted: Vec<&Person> = eligible.iter().copied().filter(|person| approvers.contains_key(person.id.as_str())).collect();
-    outcome.approvals = counted.iter().map(|person| person.id.clone()).collect();
+    let eligible: Vec<usize> = config.index.rule_candidates[rule_idx].iter().copied().filter(|idx| !analysis.excluded[*idx]).collect();
+    let counted: Vec<usize> = eligible.iter().copied().filter(|idx| approved[*idx]).collect();
+    outcome.approvals = counted.iter().map(|idx| people[*idx].id.clone()).collect();
 
-    let groups = if requires.owners { owner_groups(config, facts, findings) } else { Vec::new() };
-    let mut uncovered: Vec<&(String, Vec<String>, BTreeSet<String>)> = Vec::new();
-    for group in &groups {
-        let covered_by = counted.iter().find(|person| group.2.contains(&person.id)).map(|person| person.id.clone());
+    let groups: &[Group] = if requires.owners { &analysis.groups } else { &[] };
+    let mut uncovered: Vec<&Group> = Vec::new();
+    for group in groups {
+        let covered_by = counted.iter().find(|idx| group.members.binary_search(idx).is_ok()).map(|idx| people[*idx].id.clone());
         if covered_by.is_none() {
             uncovered.push(group);
         }
-        outcome.owner_groups.push(OwnerGroup { owners: group.0.clone(), paths: group.1.clone(), covered_by });
+        outcome.owner_groups.push(OwnerGroup { owners: group.label.clone(), paths: group.paths.clone(), covered_by });
     }
     if requires.owners && groups.is_empty() {
         outcome.why.push("no owners are defined for the touched paths".to_owned());
     }
 
     // Greedy cover of uncovered owner groups by eligible people who have not approved yet.
-    let candidates: Vec<&Person> = eligible.iter().copied().filter(|person| !approvers.contains_key(person.id.as_str())).collect();
-    let mut picks: Vec<&Person> = Vec::new();
+    let candidates: Vec<usize> = eligible.iter().copied().filter(|idx| !approved[*idx]).collect();
+    let mut picks: Vec<usize> = Vec::new();
     let mut remaining = uncovered.clone();
     let mut impossible = 0u32;
     while !remaining.is_empty() {
         let best = candidates
             .iter()
-            .filter(|person| !picks.iter().any(|pick| pick.id == person.id))
-            .map(|person| (remaining.iter().filter(|group| group.2.contains(&person.id)).count(), *person))
+            .filter(|idx| !picks.contains(idx))
+            .map(|idx| (remaining.iter().filter(|group| group.members.binary_search(idx).is_ok()).count(), *idx))
             .filter(|(covers, _)| *covers > 0)
-            .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.level.cmp(&a.1.level)).then_with(|| b.1.id.cmp(&a.1.id)));
+            .max_by(|a, b| a.0.cmp(&b.0).then_with(|| people[b.1].level.cmp(&people[a.1].level)).then_with(|| people[b.1].id.cmp(&people[a.1].id)));
         match best {
-            Some((_, person)) => {
-                remaining.retain(|group| !group.2.contains(&person.id));
-                picks.push(person);
+            Some((_, idx)) => {
+                remaining.retain(|group| group.members.binary_search(&idx).is_err());
+                picks.push(idx);
             }
             None => {
                 for group in &remaining {
-                    outcome.why.push(format!("no eligible approver owns {} ({})", group.1.first().map_or("", String::as_str), group.0));
+                    outcome.why.push(format!("no eligible approver owns {} ({})", group.paths.first().map_or("", String::as_str), group.label));
                 }
                 impossible = remaining.len() as u32;
                 remaining.clear();
@@ -555,26 +629,22 @@ fn evaluate_rule(
     outcome.why.push(describe_requirement(config, requires, counted.len()));
 
     // Suggest owners first, then the least senior eligible people: seniors are the scarce ones.
-    let owning: BTreeSet<&str> = groups.iter().flat_map(|group| group.2.iter().map(String::as_str)).collect();
-    let mut others: Vec<&Person> = candidates.iter().copied().filter(|person| !picks.iter().any(|pick| pick.id == person.id)).collect();
-    others.sort_by(|a, b| {
-        owning.contains(b.id.as_str()).cmp(&owning.contains(a.id.as_str())).then(a.level.cmp(&b.level)).then(a.id.cmp(&b.id))
-    });
-    outcome.suggested = picks.iter().chain(others.iter()).take(outcome.missing as usize).map(|person| person.id.clone()).collect();
+    let mut others: Vec<(bool, usize, usize)> = candidates
+        .iter()
+        .filter(|idx| !picks.contains(idx))
+        .map(|idx| (!groups.iter().any(|group| group.members.binary_search(idx).is_ok()), people[*idx].level, *idx))
+        .collect();
+    others.sort_unstable();
+    let others: Vec<usize> = others.into_iter().map(|(_, _, idx)| idx).collect();
+    outcome.suggested = picks.iter().chain(others.iter()).take(outcome.missing as usize).map(|idx| people[*idx].id.clone()).collect();
     // When only owners can lower what is missing, only they can unblock the rule.
     let owners_decide = !uncovered.is_empty() && by_owners >= by_count;
-    outcome.eligible = candidates
-        .iter()
-        .filter(|person| !owners_decide || uncovered.iter().any(|group| group.2.contains(&person.id)))
-        .map(|person| person.id.clone())
+    let unblockers: Vec<usize> = candidates
+        .into_iter()
+        .filter(|idx| !owners_decide || uncovered.iter().any(|group| group.members.binary_search(idx).is_ok()))
         .collect();
-    outcome
-}
-
-fn meets(person: &Person, requires: &Requirement) -> bool {
-    requires.min_level.is_none_or(|level| person.level >= level)
-        && (requires.teams.is_empty() || requires.teams.iter().any(|team| person.in_team(team)))
-        && (requires.people.is_empty() || requires.people.contains(&person.id))
+    outcome.eligible = unblockers.iter().map(|idx| people[*idx].id.clone()).collect();
+    (outcome, unblockers)
 }
 
 fn describe_requirement(config: &Config, requires: &Requirement, counted: usize) -> String {
@@ -596,44 +666,31 @@ fn describe_requirement(config: &Config, requires: &Requirement, counted: usize)
 }
 
 /// Owner groups of the touched paths: the CODEOWNERS owners of each path and the owners of each
-/// touched service. Each group is `(label, paths, member ids)`.
-fn owner_groups(config: &Config, facts: &Facts<'_>, findings: &mut Vec<Finding>) -> Vec<(String, Vec<String>, BTreeSet<String>)> {
-    let mut groups: Vec<(String, Vec<String>, BTreeSet<String>)> = Vec::new();
-    let mut add = |label: String, path: &str, members: BTreeSet<String>| match groups.iter_mut().find(|group| group.0 == label) {
-        Some(group) => group.1.push(path.to_owned()),
-        None => groups.push((label, vec![path.to_owned()], members)),
-    };
-    let mut unresolved = BTreeSet::new();
-    for path in &facts.paths {
-        if let Some(rule) = config.codeowners.rule_for(path)
-            && !rule.owners.is_empty()
-        {
-            let mut members = BTreeSet::new();
-            for owner in &rule.owners {
-                let resolved = resolve_owner(config, owner);
-                if resolved.is_empty() && unresolved.insert(owner.to_string()) {
-                    findings.push(
-                        Finding::new(Severity::Warning, "unresolved-owner", format!("CODEOWNERS owner {owner} matches nobody in people.toml"))
-                            .at(config.codeowners.file().unwrap_or("CODEOWNERS"), rule.line),
-                    );
-                }
-                members.extend(resolved);
-            }
-            let label = rule.owners.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ");
-            add(label, path, members);
+/// touched service, computed once per evaluation from the index built at load time.
+fn owner_groups(config: &Config, paths: &[String], path_services: &[Vec<usize>]) -> Vec<Group> {
+    let mut keys: Vec<GroupKey> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
+    let mut add = |key: GroupKey, path: &str, label: &dyn Fn() -> String, members: &[usize]| match keys.iter().position(|known| *known == key) {
+        Some(idx) => groups[idx].paths.push(path.to_owned()),
+        None => {
+            keys.push(key);
+            groups.push(Group { label: label(), paths: vec![path.to_owned()], members: members.to_vec() });
         }
-        for service in config.services.of_path(path) {
+    };
+    for (path, services) in paths.iter().zip(path_services) {
+        if let Some(rule) = config.codeowners.rule_for(path)
+            && let Some(members) = config.index.codeowners_members.get(&rule.line)
+        {
+            let label = || rule.owners.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ");
+            add(GroupKey::CodeOwners(rule.line), path, &label, members);
+        }
+        for &service_idx in services {
+            let service = &config.services.all()[service_idx];
             if service.owners.is_empty() {
                 continue;
             }
-            let members: BTreeSet<String> = config
-                .directory
-                .people()
-                .iter()
-                .filter(|person| service.owners.iter().any(|owner| *owner == person.id || person.in_team(owner)))
-                .map(|person| person.id.clone())
-                .collect();
-            add(format!("service {} ({})", service.name, service.owners.join(", ")), path, members);
+            let label = || format!("service {} ({})", service.name, service.owners.join(", "));
+            add(GroupKey::Service(service_idx), path, &label, &config.index.service_members[service_idx]);
         }
     }
     groups
@@ -641,28 +698,14 @@ fn owner_groups(config: &Config, facts: &Facts<'_>, findings: &mut Vec<Finding>)
 
 /// The directory people a list of CODEOWNERS owners stands for.
 pub fn owner_members(config: &Config, owners: &[Owner]) -> BTreeSet<String> {
-    owners.iter().flat_map(|owner| resolve_owner(config, owner)).collect()
+    owners
+        .iter()
+        .flat_map(|owner| crate::config::resolve_owner(&config.directory, owner))
+        .map(|idx| config.directory.people()[idx].id.clone())
+        .collect()
 }
 
-fn resolve_owner(config: &Config, owner: &Owner) -> BTreeSet<String> {
-    let directory = &config.directory;
-    match owner {
-        Owner::User(login) => match directory.by_github(login) {
-            Some(Member::Person(person)) => BTreeSet::from([person.id.clone()]),
-            _ => BTreeSet::new(),
-        },
-        Owner::Email(email) => match directory.by_email(email) {
-            Some(Member::Person(person)) => BTreeSet::from([person.id.clone()]),
-            _ => BTreeSet::new(),
-        },
-        Owner::Team { org, team } => {
-            let full = format!("{org}/{team}");
-            directory.people().iter().filter(|person| person.in_team(&full)).map(|person| person.id.clone()).collect()
-        }
-    }
-}
-
-fn holds(config: &Config, predicate: &Predicate, facts: &Facts<'_>, why: &mut Vec<String>) -> bool {
+fn holds(config: &Config, predicate: &Predicate, facts: &Analysis, why: &mut Vec<String>) -> bool {
     let levels = config.directory.levels();
     let (result, reason) = match predicate {
         Predicate::All(all) => {
@@ -701,13 +744,13 @@ fn holds(config: &Config, predicate: &Predicate, facts: &Facts<'_>, why: &mut Ve
             if facts.agent_authored { "authored by an agent".to_owned() } else { "no commit authored by an agent".to_owned() },
         ),
         Predicate::AuthorLevelBelow(level) => {
-            let (id, rank) = facts.least.unwrap_or(("(no human)", Rank::Unknown));
+            let (id, rank) = facts.least.as_ref().map_or(("(no human)", Rank::Unknown), |(id, rank)| (id.as_str(), *rank));
             let result = rank < Rank::Level(*level);
             let relation = if result { "<" } else { ">=" };
             (result, format!("least senior author {id} is {} {relation} {}", config.directory.level_name(rank), levels[*level]))
         }
         Predicate::AuthorLevelAtLeast(level) => {
-            let (id, rank) = facts.least.unwrap_or(("(no human)", Rank::Unknown));
+            let (id, rank) = facts.least.as_ref().map_or(("(no human)", Rank::Unknown), |(id, rank)| (id.as_str(), *rank));
             let result = rank >= Rank::Level(*level);
             let relation = if result { ">=" } else { "<" };
             (result, format!("least senior author {id} is {} {relation} {}", config.directory.level_name(rank), levels[*level]))
@@ -716,6 +759,7 @@ fn holds(config: &Config, predicate: &Predicate, facts: &Facts<'_>, why: &mut Ve
             let members: Vec<&str> = facts
                 .responsible_people
                 .iter()
+                .map(|idx| &config.directory.people()[*idx])
                 .filter(|person| teams.iter().any(|team| person.in_team(team)))
                 .map(|person| person.id.as_str())
                 .collect();
@@ -723,7 +767,7 @@ fn holds(config: &Config, predicate: &Predicate, facts: &Facts<'_>, why: &mut Ve
             (result, if result { format!("{} in {}", members.join(", "), teams.join(", ")) } else { format!("no author in {}", teams.join(", ")) })
         }
         Predicate::Paths(globs) => {
-            let matched: Vec<&str> = facts.paths.iter().copied().filter(|path| globs.matches(path)).collect();
+            let matched: Vec<&str> = facts.paths.iter().map(String::as_str).filter(|path| globs.matches(path)).collect();
             let result = !matched.is_empty();
             let reason = match matched.first() {
                 Some(first) if matched.len() > 1 => format!("touches {first} and {} more matching {}", matched.len() - 1, globs.patterns.join(", ")),
@@ -762,14 +806,14 @@ fn holds(config: &Config, predicate: &Predicate, facts: &Facts<'_>, why: &mut Ve
         }
         Predicate::LinesChangedOver(limit) => (facts.lines_changed > *limit, format!("{} lines changed ({} {limit})", facts.lines_changed, if facts.lines_changed > *limit { ">" } else { "<=" })),
         Predicate::FilesChangedOver(limit) => {
-            let files = facts.files_changed as u64;
+            let files = facts.paths.len() as u64;
             (files > *limit, format!("{files} files changed ({} {limit})", if files > *limit { ">" } else { "<=" }))
         }
         Predicate::Environments(environments) => {
-            let result = environments.iter().any(|env| env == facts.environment);
-            (result, format!("environment {} {} {}", facts.environment, if result { "is in" } else { "is not in" }, environments.join(", ")))
+            let result = environments.iter().any(|env| *env == facts.change.environment);
+            (result, format!("environment {} {} {}", facts.change.environment, if result { "is in" } else { "is not in" }, environments.join(", ")))
         }
-        Predicate::TargetBranches(globs) => match facts.target_branch {
+        Predicate::TargetBranches(globs) => match facts.target_branch.as_deref() {
             Some(branch) => {
                 let result = globs.matches(branch);
                 (result, format!("target branch {branch} {} {}", if result { "matches" } else { "does not match" }, globs.patterns.join(", ")))

@@ -182,6 +182,16 @@ pub struct Requirement {
     pub owners: bool,
 }
 
+impl Requirement {
+    /// Whether a person meets the level, team and people conditions, before the exclusions that
+    /// depend on the change.
+    pub fn admits(&self, person: &crate::directory::Person) -> bool {
+        self.min_level.is_none_or(|level| person.level >= level)
+            && (self.teams.is_empty() || self.teams.iter().any(|team| person.in_team(team)))
+            && (self.people.is_empty() || self.people.contains(&person.id))
+    }
+}
+
 /// Checks values against the directory and services while building typed rules.
 struct Validator<'a> {
     source: &'a SourceFile,

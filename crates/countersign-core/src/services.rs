@@ -44,6 +44,10 @@ impl Service {
 #[derive(Clone, Debug, Default)]
 pub struct Services {
     services: Vec<Service>,
+    /// Every service's globs in one set, so a path is matched once against all services.
+    combined: GlobSet,
+    /// The service of each glob of `combined`.
+    glob_service: Vec<usize>,
 }
 
 /// Compiles a path glob the way every path pattern of the configuration is read: `*` stays
@@ -120,7 +124,21 @@ impl Services {
                 matcher,
             });
         }
-        if errors.is_empty() { Ok(Services { services }) } else { Err(errors) }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let mut builder = GlobSetBuilder::new();
+        let mut glob_service = Vec::new();
+        for (service_idx, service) in services.iter().enumerate() {
+            for pattern in &service.paths {
+                if let Ok(glob) = compile_glob(pattern) {
+                    builder.add(glob);
+                    glob_service.push(service_idx);
+                }
+            }
+        }
+        let combined = builder.build().map_err(|error| vec![ConfigError::new(source, None, format!("cannot compile the service globs together: {error}"))])?;
+        Ok(Services { services, combined, glob_service })
     }
 
     pub fn all(&self) -> &[Service] {
@@ -128,6 +146,14 @@ impl Services {
     }
 
     pub fn of_path<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a Service> + 'a {
-        self.services.iter().filter(move |service| service.matches(path))
+        self.indices_of(path).into_iter().map(|idx| &self.services[idx])
+    }
+
+    /// Positions (in `all()`) of the services a path belongs to, in order.
+    pub fn indices_of(&self, path: &str) -> Vec<usize> {
+        let mut indices: Vec<usize> = self.combined.matches(path).into_iter().map(|glob| self.glob_service[glob]).collect();
+        indices.sort_unstable();
+        indices.dedup();
+        indices
     }
 }
