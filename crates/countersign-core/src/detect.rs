@@ -323,7 +323,8 @@ fn scan_message(message: &str, config: &DetectConfig, scan: &mut CommitScan) {
             continue;
         }
         lower.clear();
-        lower.extend(line.chars().map(|c| c.to_ascii_lowercase()));
+        lower.push_str(line);
+        lower.make_ascii_lowercase();
         let text = raw_line.trim();
         if line_idx == 0 && lower.starts_with("aider: ") && lower.len() > "aider: ".len() {
             scan.signals.push(signal(SignalKind::Message, Some("aider"), Strength::Declared, text));

@@ -810,7 +810,7 @@ fn holds(config: &Config, predicate: &Predicate, facts: &Analysis, why: &mut Vec
             (files > *limit, format!("{files} files changed ({} {limit})", if files > *limit { ">" } else { "<=" }))
         }
         Predicate::Environments(environments) => {
-            let result = environments.iter().any(|env| *env == facts.change.environment);
+            let result = environments.contains(&facts.change.environment);
             (result, format!("environment {} {} {}", facts.change.environment, if result { "is in" } else { "is not in" }, environments.join(", ")))
         }
         Predicate::TargetBranches(globs) => match facts.target_branch.as_deref() {

@@ -1,6 +1,7 @@
 //! The git adapter: reads revision ranges, diffs and files at a revision with gix, and keeps
 //! attestations under `refs/countersign/attestations`. It hands the core owned values only.
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use countersign_core::evaluate::FoundAttestation;
@@ -127,22 +128,124 @@ impl Repo {
     }
 
     /// Streams every commit reachable from `tips` and not from `hidden`, newest first by commit
-    /// time, without diffs. Memory stays constant: each commit is handed over and dropped.
-    pub fn walk(&self, tips: &[ObjectId], hidden: &[ObjectId], mut visit: impl FnMut(Commit)) -> Result<()> {
-        let walk = self
-            .repo
-            .rev_walk(tips.iter().copied())
-            .with_hidden(hidden.iter().copied())
-            .sorting(gix::revision::walk::Sorting::ByCommitTime(Default::default()))
-            .all()
-            .map_err(git_error("walk"))?;
-        for info in walk {
-            let info = info.map_err(git_error("walk"))?;
-            let object = self.repo.find_commit(info.id).map_err(git_error(format!("read commit {}", info.id)))?;
-            let decoded = object.decode().map_err(git_error(format!("decode commit {}", info.id)))?;
-            visit(to_core_commit(info.id, &decoded));
-        }
-        Ok(())
+    /// time, without diffs. Commits are decoded and mapped on `threads` worker threads while one
+    /// thread walks; `sink` receives the mapped values on the calling thread in walk order and
+    /// may stop the walk early. Work in flight is bounded, so memory stays constant however long
+    /// the history is.
+    pub fn walk_map<T: Send>(
+        &self,
+        tips: &[ObjectId],
+        hidden: &[ObjectId],
+        threads: usize,
+        map: impl Fn(Commit) -> T + Sync,
+        mut sink: impl FnMut(T) -> ControlFlow<()>,
+    ) -> Result<()> {
+        const BATCH: usize = 256;
+        let threads = threads.max(1);
+        let shared = self.repo.clone().into_sync();
+        let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<(usize, Vec<ObjectId>)>(threads * 2);
+        // Shared by the workers; the first worker that finds nobody listening drops it, which
+        // stops the walker even while it waits for room in the channel.
+        let batch_rx = std::sync::Mutex::new(Some(batch_rx));
+        let (result_tx, result_rx) = std::sync::mpsc::sync_channel::<(usize, Result<Vec<T>>)>(threads * 2);
+        std::thread::scope(|scope| {
+            let walker = {
+                let shared = &shared;
+                scope.spawn(move || -> Result<usize> {
+                    let repo = shared.to_thread_local();
+                    let walk = repo
+                        .rev_walk(tips.iter().copied())
+                        .with_hidden(hidden.iter().copied())
+                        .sorting(gix::revision::walk::Sorting::ByCommitTime(Default::default()))
+                        .all()
+                        .map_err(git_error("walk"))?;
+                    let mut seq = 0;
+                    let mut batch = Vec::with_capacity(BATCH);
+                    for info in walk {
+                        batch.push(info.map_err(git_error("walk"))?.id);
+                        if batch.len() == BATCH {
+                            if batch_tx.send((seq, std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))).is_err() {
+                                return Ok(seq);
+                            }
+                            seq += 1;
+                        }
+                    }
+                    if !batch.is_empty() && batch_tx.send((seq, batch)).is_ok() {
+                        seq += 1;
+                    }
+                    Ok(seq)
+                })
+            };
+            for _ in 0..threads {
+                let (shared, batch_rx, result_tx, map) = (&shared, &batch_rx, result_tx.clone(), &map);
+                scope.spawn(move || {
+                    let mut repo = shared.to_thread_local();
+                    // A single pass reads each commit once: an object cache would only cost memory.
+                    repo.object_cache_size(0);
+                    let stop_walker = || {
+                        if let Ok(mut receiver) = batch_rx.lock() {
+                            receiver.take();
+                        }
+                    };
+                    loop {
+                        let next = batch_rx.lock().ok().and_then(|receiver| receiver.as_ref().and_then(|receiver| receiver.recv().ok()));
+                        let Some((seq, ids)) = next else { return };
+                        let mapped = ids
+                            .into_iter()
+                            .map(|id| {
+                                let object = repo.find_commit(id).map_err(git_error(format!("read commit {id}")))?;
+                                let decoded = object.decode().map_err(git_error(format!("decode commit {id}")))?;
+                                Ok(map(to_core_commit(id, &decoded)))
+                            })
+                            .collect::<Result<Vec<T>>>();
+                        if result_tx.send((seq, mapped)).is_err() {
+                            stop_walker();
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(result_tx);
+            // Results arrive out of order; hold the early ones until their turn.
+            let mut pending = std::collections::BTreeMap::new();
+            let mut next_seq = 0;
+            let mut failure = None;
+            let mut stopped = false;
+            'receive: for (seq, mapped) in result_rx.iter() {
+                pending.insert(seq, mapped);
+                while let Some(mapped) = pending.remove(&next_seq) {
+                    next_seq += 1;
+                    match mapped {
+                        Ok(values) => {
+                            for value in values {
+                                if sink(value).is_break() {
+                                    stopped = true;
+                                    break 'receive;
+                                }
+                            }
+                        }
+                        Err(error) => {
+                            failure = Some(error);
+                            break 'receive;
+                        }
+                    }
+                }
+            }
+            // Dropping the receiver stops the workers, which stops the walker.
+            drop(result_rx);
+            let walked = walker.join().map_err(|_| Error::Git { context: "walk".to_owned(), message: "the walking thread panicked".to_owned() })?;
+            match failure {
+                Some(error) => Err(error),
+                None if stopped => Ok(()),
+                None => walked.and_then(|batches| {
+                    if batches == next_seq {
+                        Ok(())
+                    } else {
+                        Err(Error::Git { context: "walk".to_owned(), message: "a worker thread stopped early".to_owned() })
+                    }
+                }),
+            }
+        })
     }
 
     /// Resolves `A..B`, `A...B` is refused, and a single revision means all of its history.

@@ -17,8 +17,8 @@ pub fn check(args: &ChangeArgs, requester: Option<String>, branch: Option<String
     match decide(args, requester, branch, target_branch) {
         Ok(decision) => {
             match format {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&decision).unwrap_or_default()),
-                Format::Text => print!("{}", render::decision(&decision, args)),
+                Format::Json => outln!("{}", serde_json::to_string_pretty(&decision).unwrap_or_default()),
+                Format::Text => out!("{}", render::decision(&decision, args)),
             }
             if decision.allowed() { EXIT_ALLOWED } else { EXIT_BLOCKED }
         }
@@ -66,13 +66,13 @@ pub fn review(args: &ReviewArgs, verdict: Verdict) -> u8 {
     match sign_review(args, verdict) {
         Ok(output) => {
             match args.format {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&output).unwrap_or_default()),
+                Format::Json => outln!("{}", serde_json::to_string_pretty(&output).unwrap_or_default()),
                 Format::Text => {
                     let verb = if verdict == Verdict::Approve { "approved" } else { "rejected" };
-                    println!("{} {verb} {} for {}", output.person, output.fingerprint, output.environment);
-                    println!("stored in {}", output.stored);
+                    outln!("{} {verb} {} for {}", output.person, output.fingerprint, output.environment);
+                    outln!("stored in {}", output.stored);
                     if args.change.attestations.is_none() {
-                        println!("share it with: git push origin {}", countersign_git::ATTESTATION_REF);
+                        outln!("share it with: git push origin {}", countersign_git::ATTESTATION_REF);
                     }
                 }
             }
@@ -191,17 +191,17 @@ pub fn owners(repo_path: &Path, rev: &str, config_dir: Option<&Path>, format: Fo
     match result {
         Ok((answers, findings)) => {
             match format {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "paths": answers, "findings": findings })).unwrap_or_default()),
+                Format::Json => outln!("{}", serde_json::to_string_pretty(&serde_json::json!({ "paths": answers, "findings": findings })).unwrap_or_default()),
                 Format::Text => {
                     for answer in &answers {
-                        println!("{}", answer.path);
+                        outln!("{}", answer.path);
                         match &answer.codeowners {
-                            Some(rule) if rule.owners.is_empty() => println!("  owners:   none (explicitly unowned by {}:{} `{}`)", rule.file, rule.line, rule.pattern),
-                            Some(rule) => println!("  owners:   {} ({}) from {}:{} `{}`", rule.owners.join(" "), rule.people.join(", "), rule.file, rule.line, rule.pattern),
-                            None => println!("  owners:   none (no CODEOWNERS line matches)"),
+                            Some(rule) if rule.owners.is_empty() => outln!("  owners:   none (explicitly unowned by {}:{} `{}`)", rule.file, rule.line, rule.pattern),
+                            Some(rule) => outln!("  owners:   {} ({}) from {}:{} `{}`", rule.owners.join(" "), rule.people.join(", "), rule.file, rule.line, rule.pattern),
+                            None => outln!("  owners:   none (no CODEOWNERS line matches)"),
                         }
                         let services: Vec<String> = answer.services.iter().map(|service| format!("{} (tier {})", service.name, service.tier)).collect();
-                        println!("  services: {}", if services.is_empty() { "none".to_owned() } else { services.join(", ") });
+                        outln!("  services: {}", if services.is_empty() { "none".to_owned() } else { services.join(", ") });
                     }
                     render::findings(&findings);
                 }
@@ -217,7 +217,7 @@ pub fn policy_check(config_dir: &Path, format: Format) -> u8 {
     match result {
         Ok((config, findings)) => {
             match format {
-                Format::Json => println!(
+                Format::Json => outln!(
                     "{}",
                     serde_json::json!({
                         "valid": true,
@@ -229,7 +229,7 @@ pub fn policy_check(config_dir: &Path, format: Format) -> u8 {
                     })
                 ),
                 Format::Text => {
-                    println!(
+                    outln!(
                         "policy ok: {} rules, {} people, {} agents, {} services",
                         config.policy.rules.len(),
                         config.directory.people().len(),

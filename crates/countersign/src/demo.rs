@@ -76,7 +76,7 @@ fn demo_key(seed: u8, comment: &str) -> Result<PrivateKey, String> {
 }
 
 fn step(title: &str) {
-    println!("\n━━ {title}");
+    outln!("\n━━ {title}");
 }
 
 pub fn run(keep: Option<&Path>) -> u8 {
@@ -91,7 +91,7 @@ pub fn run(keep: Option<&Path>) -> u8 {
     match walk_through(&dir) {
         Ok(()) => {
             if keep.is_some() {
-                println!("\nThe sample repository is kept in {}", dir.join("shop").display());
+                outln!("\nThe sample repository is kept in {}", dir.join("shop").display());
             }
             EXIT_ALLOWED
         }
@@ -160,10 +160,10 @@ emails = ["ops-agent@shop.example"]
     demo.write(".github/CODEOWNERS", CODEOWNERS)?;
     demo.write("docs/index.md", "# Shop\n")?;
     demo.commit("services/checkout/cart.py", "def total(items):\n    return sum(item.price for item in items)\n", "Add checkout service and countersign gate", alice, "2026-11-02T09:00:00Z")?;
-    println!("{}", demo.repo.display());
-    println!("  .countersign/people.toml   alice (senior), carol (staff), bob (junior), agent ops-agent");
-    println!("  .countersign/services.toml checkout (tier 0), docs (tier 3)");
-    println!("  .countersign/policy.toml   two-person, ai-senior-signoff, tier0-owners, gate-config");
+    outln!("{}", demo.repo.display());
+    outln!("  .countersign/people.toml   alice (senior), carol (staff), bob (junior), agent ops-agent");
+    outln!("  .countersign/services.toml checkout (tier 0), docs (tier 3)");
+    outln!("  .countersign/policy.toml   two-person, ai-senior-signoff, tier0-owners, gate-config");
 
     step("2. Bob, a junior engineer, changes checkout with Claude Code");
     demo.git(&["checkout", "-q", "-b", "feature/faster-checkout"], bob, "2026-11-20T10:00:00Z")?;
@@ -181,7 +181,7 @@ emails = ["ops-agent@shop.example"]
         bob,
         "2026-11-20T11:00:00Z",
     )?;
-    println!("{}", demo.git(&["log", "--format=  %h %an: %s", "main..HEAD"], bob, "2026-11-20T11:00:00Z")?);
+    outln!("{}", demo.git(&["log", "--format=  %h %an: %s", "main..HEAD"], bob, "2026-11-20T11:00:00Z")?);
 
     let args = demo.change_args();
     step("3. The deploy job runs `countersign check`: blocked, and it says who can unblock it");
@@ -212,8 +212,8 @@ emails = ["ops-agent@shop.example"]
         "2026-11-21T09:00:00Z",
     )?;
     expect(commands::check(&args, Some("bob".to_owned()), None, None, Format::Text), EXIT_BLOCKED, "check")?;
-    println!("\nDone. Signed approvals live in refs/countersign/attestations of {}:", demo.repo.display());
-    println!("{}", demo.git(&["log", "--format=  %h %an: %s", countersign_git::ATTESTATION_REF], bob, "2026-11-21T09:00:00Z")?);
+    outln!("\nDone. Signed approvals live in refs/countersign/attestations of {}:", demo.repo.display());
+    outln!("{}", demo.git(&["log", "--format=  %h %an: %s", countersign_git::ATTESTATION_REF], bob, "2026-11-21T09:00:00Z")?);
     Ok(())
 }
 

@@ -43,7 +43,7 @@ impl Failure {
                 Failure::Config(errors) => errors.iter().map(|error| serde_json::to_value(error.summary()).unwrap_or_default()).collect(),
                 other => vec![serde_json::json!({ "message": other.to_string() })],
             };
-            println!("{}", serde_json::json!({ "verdict": "error", "errors": errors }));
+            outln!("{}", serde_json::json!({ "verdict": "error", "errors": errors }));
         }
         crate::EXIT_BAD_INPUT
     }

@@ -1,6 +1,23 @@
 //! countersign: a deployment gate for AI-assisted code changes. This crate is glue: it parses
 //! arguments, calls the git adapter and the core, and renders results.
 
+/// Writes to stdout like `println!`, but a closed pipe (`countersign … | head`) ends the output
+/// quietly instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `print!` with the same treatment of a closed pipe as `outln!`.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod commands;
 mod demo;
 mod load;

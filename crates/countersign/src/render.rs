@@ -104,7 +104,7 @@ pub fn decision(decision: &Decision, args: &ChangeArgs) -> String {
 pub fn findings(findings: &[Finding]) {
     let mut out = String::new();
     findings_into(&mut out, findings);
-    print!("{out}");
+    out!("{out}");
 }
 
 fn findings_into(out: &mut String, findings: &[Finding]) {

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufWriter, IsTerminal, Write};
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use countersign_core::config::Config;
@@ -34,32 +35,64 @@ struct Tally {
 struct Summary {
     commits: u64,
     ai_assisted: u64,
-    by_month: BTreeMap<String, Tally>,
+    by_month: BTreeMap<Month, Tally>,
     by_tool: BTreeMap<String, u64>,
     by_level: BTreeMap<String, Tally>,
 }
 
+/// One commit after detection, computed on a worker thread: what the summary needs and the
+/// output line already rendered.
+struct Scanned<'a> {
+    ai_assisted: bool,
+    month: Month,
+    level: &'a str,
+    tools: Vec<String>,
+    line: Vec<u8>,
+}
+
 impl Summary {
-    fn add(&mut self, commit: &Commit, ai_assisted: bool, signals: &[Signal], level: &str) {
+    fn add(&mut self, scanned: &Scanned<'_>) {
         let tally = |tally: &mut Tally| {
             tally.commits += 1;
-            tally.ai_assisted += u64::from(ai_assisted);
+            tally.ai_assisted += u64::from(scanned.ai_assisted);
         };
         self.commits += 1;
-        self.ai_assisted += u64::from(ai_assisted);
-        tally(self.by_month.entry(month(commit.time)).or_default());
-        tally(self.by_level.entry(level.to_owned()).or_default());
-        let mut tools: Vec<&str> = signals.iter().filter_map(|signal| signal.tool.as_deref()).collect();
-        tools.sort_unstable();
-        tools.dedup();
-        for tool in tools {
-            *self.by_tool.entry(tool.to_owned()).or_default() += 1;
+        self.ai_assisted += u64::from(scanned.ai_assisted);
+        tally(self.by_month.entry(scanned.month).or_default());
+        match self.by_level.get_mut(scanned.level) {
+            Some(level) => tally(level),
+            None => tally(self.by_level.entry(scanned.level.to_owned()).or_default()),
+        }
+        for tool in &scanned.tools {
+            *self.by_tool.entry(tool.clone()).or_default() += 1;
         }
     }
 }
 
-fn month(time: i64) -> String {
-    jiff::Timestamp::from_second(time).map_or_else(|_| "unknown".to_owned(), |timestamp| timestamp.strftime("%Y-%m").to_string())
+/// A calendar month in UTC; formatted only when the summary is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Month {
+    year: i16,
+    month: i8,
+}
+
+impl Month {
+    fn of(time: i64) -> Month {
+        let date = jiff::Timestamp::from_second(time).map(|timestamp| timestamp.to_zoned(jiff::tz::TimeZone::UTC).date());
+        date.map_or(Month { year: 0, month: 0 }, |date| Month { year: date.year(), month: date.month() })
+    }
+}
+
+impl std::fmt::Display for Month {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.year == 0 { f.write_str("unknown") } else { write!(f, "{:04}-{:02}", self.year, self.month) }
+    }
+}
+
+impl Serialize for Month {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 pub fn scan(repo_path: &Path, range: Option<&str>, config_dir: Option<&Path>, format: ScanFormat) -> u8 {
@@ -96,6 +129,28 @@ fn run(repo_path: &Path, range: &str, config_dir: Option<&Path>, format: ScanFor
         bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {pos} commits scanned ({per_sec})").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
         bar
     });
+    let scan_one = |commit: Commit| -> Scanned {
+        let scan = detect::scan_commit(&commit, &detect_config);
+        let ai_assisted = scan.ai_assisted(contextual_counts);
+        let level = level_of(directory, &commit);
+        let tools = dedup(scan.signals.iter().filter_map(|signal| signal.tool.as_deref()).collect());
+        let record = CommitLine { id: &commit.id, ai_assisted, signals: &scan.signals, author: commit.author.email.clone(), level, time: commit.time };
+        let month = Month::of(commit.time);
+        let mut line = Vec::new();
+        // Writing into a Vec cannot fail.
+        let _ = match format {
+            ScanFormat::Jsonl => serde_json::to_writer(&mut line, &record).map_err(std::io::Error::other).and_then(|()| writeln!(line)),
+            ScanFormat::Json => serde_json::to_writer(&mut line, &record).map_err(std::io::Error::other),
+            ScanFormat::Csv => write_csv(&mut line, &record),
+            ScanFormat::Text if ai_assisted => {
+                let subject = commit.message.lines().next().unwrap_or("");
+                writeln!(line, "{} {month} {} [{}] {subject}", &commit.id[..10], record.author, tools.join(","))
+            }
+            ScanFormat::Text => Ok(()),
+        };
+        Scanned { ai_assisted, month, level, tools: tools.into_iter().map(str::to_owned).collect(), line }
+    };
+
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut summary = Summary::default();
@@ -106,34 +161,16 @@ fn run(repo_path: &Path, range: &str, config_dir: Option<&Path>, format: ScanFor
     } else if format == ScanFormat::Csv {
         write_error = writeln!(out, "id,time,author,level,ai_assisted,tools,signals").err();
     }
-    repo.walk(&tips, &hidden, |commit| {
-        if write_error.is_some() {
-            return;
-        }
-        let scan = detect::scan_commit(&commit, &detect_config);
-        let ai_assisted = scan.ai_assisted(contextual_counts);
-        let level = level_of(directory, &commit);
-        summary.add(&commit, ai_assisted, &scan.signals, level);
-        let line = CommitLine { id: &commit.id, ai_assisted, signals: &scan.signals, author: commit.author.email.clone(), level, time: commit.time };
-        let result = match format {
-            ScanFormat::Jsonl => serde_json::to_writer(&mut out, &line).map_err(std::io::Error::other).and_then(|()| writeln!(out)),
-            ScanFormat::Json => {
-                let separator = if first { "" } else { "," };
-                first = false;
-                write!(out, "{separator}").and_then(|()| serde_json::to_writer(&mut out, &line).map_err(std::io::Error::other))
-            }
-            ScanFormat::Csv => write_csv(&mut out, &line),
-            ScanFormat::Text if ai_assisted => {
-                let tools: Vec<&str> = line.signals.iter().filter_map(|signal| signal.tool.as_deref()).collect();
-                let subject = commit.message.lines().next().unwrap_or("");
-                writeln!(out, "{} {} {} [{}] {subject}", &commit.id[..10], month(commit.time), line.author, dedup(tools).join(","))
-            }
-            ScanFormat::Text => Ok(()),
-        };
-        write_error = result.err();
+    let threads = std::thread::available_parallelism().map_or(1, |cores| cores.get().min(8));
+    repo.walk_map(&tips, &hidden, threads, scan_one, |scanned| {
+        summary.add(&scanned);
+        let separator: &[u8] = if format == ScanFormat::Json && !first { b"," } else { b"" };
+        first = false;
+        write_error = out.write_all(separator).and_then(|()| out.write_all(&scanned.line)).err();
         if let Some(bar) = &progress {
             bar.inc(1);
         }
+        if write_error.is_some() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
     })?;
     if let Some(bar) = progress {
         bar.finish_and_clear();

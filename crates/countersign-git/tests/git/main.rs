@@ -195,7 +195,7 @@ fn attestations_are_appended_to_the_ref_and_read_by_fingerprint() {
 }
 
 #[test]
-fn walk_streams_a_range_newest_first() {
+fn walk_map_streams_a_range_newest_first_in_order() {
     let fixture = Fixture::new();
     for idx in 0..5 {
         fixture.write("a", format!("{idx}\n").as_bytes());
@@ -204,7 +204,19 @@ fn walk_streams_a_range_newest_first() {
     let repo = fixture.repo();
     let (tips, hidden) = repo.resolve_range("HEAD~3..HEAD").unwrap();
     let mut subjects = Vec::new();
-    repo.walk(&tips, &hidden, |commit| subjects.push(commit.message.trim().to_owned())).unwrap();
+    repo.walk_map(&tips, &hidden, 2, |commit| commit.message.trim().to_owned(), |subject| {
+        subjects.push(subject);
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
     assert_eq!(subjects, ["Commit 4", "Commit 3", "Commit 2"]);
+    // The sink can stop the walk.
+    let mut seen = 0;
+    repo.walk_map(&tips, &hidden, 2, |commit| commit, |_| {
+        seen += 1;
+        std::ops::ControlFlow::Break(())
+    })
+    .unwrap();
+    assert_eq!(seen, 1);
     assert!(repo.resolve_range("a...b").is_err());
 }
