@@ -122,9 +122,7 @@ impl Repo {
 
     /// Reads one commit without its changed paths.
     pub fn read_commit(&self, id: ObjectId) -> Result<Commit> {
-        let object = self.repo.find_commit(id).map_err(git_error(format!("read commit {id}")))?;
-        let decoded = object.decode().map_err(git_error(format!("decode commit {id}")))?;
-        Ok(to_core_commit(id, &decoded))
+        read_core_commit(&self.repo, id)
     }
 
     /// Streams every commit reachable from `tips` and not from `hidden`, newest first by commit
@@ -142,8 +140,12 @@ impl Repo {
     ) -> Result<()> {
         const BATCH: usize = 256;
         let threads = threads.max(1);
+        // With a commit-graph the walk reads no commit objects, so workers decompress them in
+        // parallel. Without one the walk must decompress every commit to find its parents; then
+        // the walker hands over the decoded commit from its cache instead of having it read twice.
+        let has_graph = self.repo.commit_graph_if_enabled().ok().flatten().is_some();
         let shared = self.repo.clone().into_sync();
-        let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<(usize, Vec<ObjectId>)>(threads * 2);
+        let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<(usize, Work)>(threads * 2);
         // Shared by the workers; the first worker that finds nobody listening drops it, which
         // stops the walker even while it waits for room in the channel.
         let batch_rx = std::sync::Mutex::new(Some(batch_rx));
@@ -152,7 +154,9 @@ impl Repo {
             let walker = {
                 let shared = &shared;
                 scope.spawn(move || -> Result<usize> {
-                    let repo = shared.to_thread_local();
+                    let mut repo = shared.to_thread_local();
+                    // Without a graph the walk has just read each commit: keep it for the decode.
+                    repo.object_cache_size(if has_graph { 0 } else { 8 * 1024 * 1024 });
                     let walk = repo
                         .rev_walk(tips.iter().copied())
                         .with_hidden(hidden.iter().copied())
@@ -160,17 +164,21 @@ impl Repo {
                         .all()
                         .map_err(git_error("walk"))?;
                     let mut seq = 0;
-                    let mut batch = Vec::with_capacity(BATCH);
+                    let mut batch = Work::new(has_graph, BATCH);
                     for info in walk {
-                        batch.push(info.map_err(git_error("walk"))?.id);
+                        let id = info.map_err(git_error("walk"))?.id;
+                        match &mut batch {
+                            Work::Ids(ids) => ids.push(id),
+                            Work::Commits(commits) => commits.push(read_core_commit(&repo, id)?),
+                        }
                         if batch.len() == BATCH {
-                            if batch_tx.send((seq, std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))).is_err() {
+                            if batch_tx.send((seq, std::mem::replace(&mut batch, Work::new(has_graph, BATCH)))).is_err() {
                                 return Ok(seq);
                             }
                             seq += 1;
                         }
                     }
-                    if !batch.is_empty() && batch_tx.send((seq, batch)).is_ok() {
+                    if batch.len() != 0 && batch_tx.send((seq, batch)).is_ok() {
                         seq += 1;
                     }
                     Ok(seq)
@@ -189,15 +197,11 @@ impl Repo {
                     };
                     loop {
                         let next = batch_rx.lock().ok().and_then(|receiver| receiver.as_ref().and_then(|receiver| receiver.recv().ok()));
-                        let Some((seq, ids)) = next else { return };
-                        let mapped = ids
-                            .into_iter()
-                            .map(|id| {
-                                let object = repo.find_commit(id).map_err(git_error(format!("read commit {id}")))?;
-                                let decoded = object.decode().map_err(git_error(format!("decode commit {id}")))?;
-                                Ok(map(to_core_commit(id, &decoded)))
-                            })
-                            .collect::<Result<Vec<T>>>();
+                        let Some((seq, work)) = next else { return };
+                        let mapped = match work {
+                            Work::Ids(ids) => ids.into_iter().map(|id| read_core_commit(&repo, id).map(map)).collect::<Result<Vec<T>>>(),
+                            Work::Commits(commits) => Ok(commits.into_iter().map(map).collect()),
+                        };
                         if result_tx.send((seq, mapped)).is_err() {
                             stop_walker();
                             return;
@@ -405,6 +409,31 @@ impl Repo {
             .map_err(git_error("update the attestation ref"))?;
         Ok(format!("{ATTESTATION_REF}:{path} (commit {})", &commit.to_string()[..10]))
     }
+}
+
+/// A batch for the workers of [`Repo::walk_map`]: ids to read, or commits the walker already read.
+enum Work {
+    Ids(Vec<ObjectId>),
+    Commits(Vec<Commit>),
+}
+
+impl Work {
+    fn new(ids_only: bool, capacity: usize) -> Work {
+        if ids_only { Work::Ids(Vec::with_capacity(capacity)) } else { Work::Commits(Vec::with_capacity(capacity)) }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Work::Ids(ids) => ids.len(),
+            Work::Commits(commits) => commits.len(),
+        }
+    }
+}
+
+fn read_core_commit(repo: &gix::Repository, id: ObjectId) -> Result<Commit> {
+    let object = repo.find_commit(id).map_err(git_error(format!("read commit {id}")))?;
+    let decoded = object.decode().map_err(git_error(format!("decode commit {id}")))?;
+    Ok(to_core_commit(id, &decoded))
 }
 
 /// Attestations live under the fingerprint's hex, split like git's object store.
