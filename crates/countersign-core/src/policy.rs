@@ -234,6 +234,14 @@ impl Policy {
             let requires = validator.requirement(&raw_rule.requires);
             rules.push(Rule { name, description: raw_rule.description, when, requires });
         }
+        if rules.is_empty() {
+            // A gate without rules would allow everything; that is never what a policy means.
+            validator.errors.push(
+                ConfigError::new(source, Some(raw.version.span()), "the policy has no rules, so it would allow every change")
+                    .with_label("no [[rule]] follows")
+                    .with_help("add at least one [[rule]], e.g. name = \"two-person\" with requires = { count = 1 }"),
+            );
+        }
         let break_glass = raw.break_glass.as_ref().map(|raw| BreakGlass {
             min_level: validator.level(&raw.min_level).unwrap_or(usize::MAX),
             reason_required: raw.reason_required,

@@ -155,7 +155,7 @@ fn duplicate_and_empty_rules() {
 
 #[test]
 fn unsupported_version() {
-    check_policy("unsupported_version", "version = 2\n", &["unsupported policy version 2", "policy.toml:1:11"]);
+    check_policy("unsupported_version", "version = 2\n[[rule]]\nname = \"x\"\nrequires = { count = 1 }\n", &["unsupported policy version 2", "policy.toml:1:11"]);
 }
 
 #[test]
@@ -165,7 +165,7 @@ fn missing_required_key() {
 
 #[test]
 fn bad_trailer_key() {
-    check_policy("bad_trailer_key", "version = 1\n[ai]\ntrailers = [\"AI Tool:\"]\n", &["`AI Tool:` is not a trailer key"]);
+    check_policy("bad_trailer_key", "version = 1\n[ai]\ntrailers = [\"AI Tool:\"]\n[[rule]]\nname = \"x\"\nrequires = { count = 1 }\n", &["`AI Tool:` is not a trailer key"]);
 }
 
 #[test]
@@ -218,4 +218,9 @@ fn diagnostics_carry_file_line_and_column_for_json() {
       "help": "levels in people.toml are: intern, junior, mid, senior, staff, principal"
     }
     "###);
+}
+
+#[test]
+fn a_policy_without_rules_is_refused() {
+    check_policy("a_policy_without_rules_is_refused", "version = 1\n[approvals]\nmax_age_days = 7\n", &["the policy has no rules, so it would allow every change", "policy.toml:1:11", "add at least one [[rule]]"]);
 }
