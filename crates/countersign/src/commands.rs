@@ -98,6 +98,9 @@ fn sign_review(args: &ReviewArgs, verdict: Verdict) -> Result<ReviewOutput, Fail
     if key.is_encrypted() {
         return Err(Failure::input(format!("{} is encrypted; use an unencrypted copy kept for signing", args.key.display())));
     }
+    if person.keys.is_empty() {
+        return Err(Failure::input(format!("{} has no keys in people.toml; add the public half of {} to their `keys`", person.id, args.key.display())));
+    }
     if !person.keys.iter().any(|listed| listed.key_data() == key.public_key().key_data()) {
         return Err(Failure::input(format!(
             "the key {} is not one of {}'s keys in people.toml; add its public half there first",

@@ -90,8 +90,9 @@ pub fn run(keep: Option<&Path>) -> u8 {
     let dir = keep.map_or_else(|| temp.path().to_owned(), Path::to_owned);
     match walk_through(&dir) {
         Ok(()) => {
-            if keep.is_some() {
-                outln!("\nThe sample repository is kept in {}", dir.join("shop").display());
+            match keep {
+                Some(_) => outln!("\nThe sample repository is kept in {}", dir.join("shop").display()),
+                None => outln!("\nThe sample repository was temporary; run `countersign demo --keep DIR` to keep it."),
             }
             EXIT_ALLOWED
         }
@@ -212,7 +213,7 @@ emails = ["ops-agent@shop.example"]
         "2026-11-21T09:00:00Z",
     )?;
     expect(commands::check(&args, Some("bob".to_owned()), None, None, Format::Text), EXIT_BLOCKED, "check")?;
-    outln!("\nDone. Signed approvals live in refs/countersign/attestations of {}:", demo.repo.display());
+    outln!("\nDone. Signed approvals live in refs/countersign/attestations of the sample repository:");
     outln!("{}", demo.git(&["log", "--format=  %h %an: %s", countersign_git::ATTESTATION_REF], bob, "2026-11-21T09:00:00Z")?);
     Ok(())
 }

@@ -65,17 +65,6 @@ pub fn decision(decision: &Decision, args: &ChangeArgs) -> String {
             }
         }
     }
-    if let Some(first) = decision.suggested_reviewers.first() {
-        let _ = writeln!(out, "  fewest reviewers to unblock: {}", decision.suggested_reviewers.join(", "));
-        let _ = writeln!(
-            out,
-            "  to approve: countersign approve --repo {} --base {} --head {} --env {} --as {first} --key ~/.ssh/id_ed25519",
-            args.repo.display(),
-            args.base,
-            args.head,
-            change.environment
-        );
-    }
     for rule in decision.rules.iter().filter(|rule| rule.applies && rule.satisfied) {
         let by = if rule.approvals.is_empty() { String::new() } else { format!(", approved by {}", rule.approvals.join(", ")) };
         let _ = writeln!(out, "✓ {}{by}", rule.name);
@@ -84,6 +73,17 @@ pub fn decision(decision: &Decision, args: &ChangeArgs) -> String {
         let _ = writeln!(out, "· {} does not apply: {}", rule.name, rule.why.join("; "));
     }
 
+    if let Some(first) = decision.suggested_reviewers.first() {
+        let _ = writeln!(out, "\nfewest reviewers to unblock: {}", decision.suggested_reviewers.join(", "));
+        let _ = writeln!(
+            out,
+            "to approve: countersign approve --repo {} --base {} --head {} --env {} --as {first} --key ~/.ssh/id_ed25519",
+            args.repo.display(),
+            args.base,
+            args.head,
+            change.environment
+        );
+    }
     let evidence: Vec<_> = decision.commits.iter().filter(|commit| !commit.signals.is_empty()).collect();
     if !evidence.is_empty() || !decision.branch_signals.is_empty() {
         let _ = writeln!(out, "\nAI evidence:");

@@ -51,7 +51,7 @@ fn text_output_puts_the_verdict_first_and_names_who_can_unblock() {
     assert!(text.starts_with("BLOCKED: deploy of "), "{text}");
     assert!(text.contains("✗ ai-senior-signoff"), "{text}");
     assert!(text.contains("can unblock: alice, carol, erin"), "{text}");
-    assert!(text.contains("fewest reviewers to unblock: alice\n"), "{text}");
+    assert!(text.contains("\nfewest reviewers to unblock: alice\n"), "{text}");
     assert!(text.contains("--as alice"), "{text}");
     assert!(text.contains(CLAUDE), "{text}");
 }
