@@ -2,3 +2,4 @@ mod codeowners;
 mod policy;
 mod tidy;
 mod detect;
+mod robustness;
