@@ -32,13 +32,6 @@ pub struct Service {
     pub paths: Vec<String>,
     /// Team or person ids of the directory.
     pub owners: Vec<String>,
-    matcher: GlobSet,
-}
-
-impl Service {
-    pub fn matches(&self, path: &str) -> bool {
-        self.matcher.is_match(path)
-    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -106,7 +99,8 @@ impl Services {
                         .with_help("list the globs of the service's files, e.g. paths = [\"services/checkout/**\"]"),
                 );
             }
-            let matcher = compile_globs(source, raw_service.paths.get_ref(), &mut errors);
+            // Compiled here for its diagnostics; matching uses the combined set built below.
+            compile_globs(source, raw_service.paths.get_ref(), &mut errors);
             for owner in &raw_service.owners {
                 let owner_name = owner.get_ref();
                 if directory.person(owner_name).is_none() && !directory.is_team(owner_name) {
@@ -121,7 +115,6 @@ impl Services {
                 tier,
                 paths: raw_service.paths.get_ref().iter().map(|path| path.get_ref().clone()).collect(),
                 owners: raw_service.owners.iter().map(|owner| owner.get_ref().clone()).collect(),
-                matcher,
             });
         }
         if !errors.is_empty() {

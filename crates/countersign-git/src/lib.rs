@@ -56,10 +56,6 @@ impl Repo {
         Ok(Repo { repo, path: path.to_owned() })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Resolves a revision to the commit it names.
     pub fn resolve(&self, rev: &str) -> Result<ObjectId> {
         let resolve_error = |message: String| Error::Resolve { rev: rev.to_owned(), message };
