@@ -57,6 +57,7 @@ fn change() -> ChangeInput {
         source_branch: Some("feature/x".to_owned()),
         target_branch: Some("main".to_owned()),
         requester: None,
+        pull_request: None,
         commits,
         files: paths.iter().map(|path| FileChange { path: path.clone(), added: 10, deleted: 2, deleted_file: false }).collect(),
         tree_changes: paths

@@ -17,6 +17,7 @@ pub enum SignalKind {
     Trailer,
     Message,
     Branch,
+    PullRequest,
 }
 
 impl SignalKind {
@@ -27,6 +28,7 @@ impl SignalKind {
             SignalKind::Trailer => "trailer",
             SignalKind::Message => "message",
             SignalKind::Branch => "branch",
+            SignalKind::PullRequest => "pull-request",
         }
     }
 }
@@ -490,4 +492,34 @@ pub fn scan_branch(branch: &str) -> Option<Signal> {
         strength: Strength::Contextual,
         text: format!("branch {short}"),
     })
+}
+
+/// Contextual signals from a pull request: an AI agent as its author, tool links and footers in
+/// its body, and any commit marker written there (ai-markers.md §3).
+pub fn scan_pull_request(author: Option<&str>, body: &str, config: &DetectConfig) -> Vec<Signal> {
+    const BODY_MARKERS: &[(&str, &str)] = &[
+        ("made with [cursor](", "cursor"),
+        ("cursor.com/agents/bc-", "cursor"),
+        ("chatgpt.com/codex/tasks/", "codex"),
+        ("app.devin.ai/sessions/", "devin"),
+    ];
+    let mut signals = Vec::new();
+    if let Some(login) = author {
+        let lower = login.trim().trim_start_matches('@').to_ascii_lowercase();
+        let tool = if lower == "copilot" { Some("copilot-agent") } else { ai_bot_of_login(&lower) };
+        if let Some(tool) = tool {
+            signals.push(signal(SignalKind::PullRequest, Some(tool), Strength::Contextual, &format!("pull request opened by {}", login.trim())));
+        }
+    }
+    let mut in_body = CommitScan::default();
+    scan_message(body, config, &mut in_body);
+    signals.extend(in_body.signals.into_iter().map(|found| Signal { kind: SignalKind::PullRequest, strength: Strength::Contextual, ..found }));
+    for line in body.lines() {
+        let lower = line.to_ascii_lowercase();
+        if let Some((_, tool)) = BODY_MARKERS.iter().find(|(marker, _)| lower.contains(marker)) {
+            signals.push(signal(SignalKind::PullRequest, Some(tool), Strength::Contextual, line.trim()));
+        }
+    }
+    dedup_signals(&mut signals);
+    signals
 }

@@ -107,8 +107,9 @@ pub struct Decision {
     pub change: ChangeSummary,
     pub ai_assisted: bool,
     pub commits: Vec<CommitReport>,
+    /// Signals of the change as a whole: its branch name and its pull request.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub branch_signals: Vec<Signal>,
+    pub change_signals: Vec<Signal>,
     pub responsible: Vec<Responsible>,
     pub risk: Risk,
     pub rules: Vec<RuleOutcome>,
@@ -134,7 +135,7 @@ pub struct Analysis {
     pub change: ChangeSummary,
     pub ai_assisted: bool,
     pub commits: Vec<CommitReport>,
-    pub branch_signals: Vec<Signal>,
+    pub change_signals: Vec<Signal>,
     pub responsible: Vec<Responsible>,
     pub risk: Risk,
     pub findings: Vec<Finding>,
@@ -214,9 +215,12 @@ pub fn analyze(config: &Config, change: &ChangeInput) -> Analysis {
             signals: scan.signals.clone(),
         })
         .collect();
-    let branch_signals: Vec<Signal> = change.source_branch.as_deref().and_then(detect::scan_branch).into_iter().collect();
-    let ai_assisted = commits.iter().any(|commit| commit.ai_assisted) || (policy.ai.contextual_counts && !branch_signals.is_empty());
-    let n_signals = commits.iter().map(|commit| commit.signals.len()).sum::<usize>() + branch_signals.len();
+    let mut change_signals: Vec<Signal> = change.source_branch.as_deref().and_then(detect::scan_branch).into_iter().collect();
+    if let Some(pull_request) = &change.pull_request {
+        change_signals.extend(detect::scan_pull_request(pull_request.author.as_deref(), &pull_request.body, detect_config));
+    }
+    let ai_assisted = commits.iter().any(|commit| commit.ai_assisted) || (policy.ai.contextual_counts && !change_signals.is_empty());
+    let n_signals = commits.iter().map(|commit| commit.signals.len()).sum::<usize>() + change_signals.len();
     let agent_authored = change.commits.iter().zip(&scans).any(|(commit, scan)| {
         !matches!(scan.author_kind, IdentityKind::Human | IdentityKind::Bot) || detect::has_aider_suffix(&commit.author.name)
     });
@@ -265,7 +269,7 @@ pub fn analyze(config: &Config, change: &ChangeInput) -> Analysis {
         },
         ai_assisted,
         commits,
-        branch_signals,
+        change_signals,
         responsible,
         risk,
         findings,
@@ -320,7 +324,7 @@ pub fn decide(config: &Config, analysis: &Analysis, attestations: &CheckedAttest
         change: analysis.change.clone(),
         ai_assisted: analysis.ai_assisted,
         commits: analysis.commits.clone(),
-        branch_signals: analysis.branch_signals.clone(),
+        change_signals: analysis.change_signals.clone(),
         responsible: analysis.responsible.clone(),
         risk: analysis.risk.clone(),
         rules,

@@ -63,6 +63,14 @@ pub struct TreeChange {
     pub mode: String,
 }
 
+/// What a code host says about the pull request of a change: contextual evidence only.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PullRequest {
+    /// The login that opened it.
+    pub author: Option<String>,
+    pub body: String,
+}
+
 /// Everything the core needs to know about a change, read by an adapter.
 #[derive(Clone, Debug)]
 pub struct ChangeInput {
@@ -77,6 +85,8 @@ pub struct ChangeInput {
     pub target_branch: Option<String>,
     /// The person who asks for the deployment, by directory id or e-mail.
     pub requester: Option<String>,
+    /// The pull request the change comes from, when the pipeline knows it.
+    pub pull_request: Option<PullRequest>,
     /// Commits of `merge-base..head`, newest first.
     pub commits: Vec<Commit>,
     /// The tree diff from merge-base to head, with line counts.

@@ -5,7 +5,7 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use countersign_core::evaluate::FoundAttestation;
-use countersign_core::model::{ChangeInput, Commit, FileChange, Identity, TreeChange};
+use countersign_core::model::{ChangeInput, Commit, FileChange, Identity, PullRequest, TreeChange};
 pub use gix::ObjectId;
 use gix::bstr::ByteSlice;
 use gix::diff::tree::recorder::Change;
@@ -42,6 +42,7 @@ pub struct ChangeContext {
     pub requester: Option<String>,
     pub source_branch: Option<String>,
     pub target_branch: Option<String>,
+    pub pull_request: Option<PullRequest>,
 }
 
 pub struct Repo {
@@ -105,6 +106,7 @@ impl Repo {
             source_branch: context.source_branch,
             target_branch: context.target_branch,
             requester: context.requester,
+            pull_request: context.pull_request,
             commits,
             files,
             tree_changes,

@@ -1,6 +1,6 @@
 //! The gate's commands: check, approve/reject, owners and policy check.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use countersign_core::attestation::{Statement, Verdict};
 use countersign_core::directory::Member;
@@ -13,8 +13,18 @@ use serde::Serialize;
 use crate::load::{self, Failure};
 use crate::{ChangeArgs, EXIT_ALLOWED, EXIT_BLOCKED, Format, ReviewArgs, render};
 
-pub fn check(args: &ChangeArgs, requester: Option<String>, branch: Option<String>, target_branch: Option<String>, format: Format) -> u8 {
-    match decide(args, requester, branch, target_branch) {
+/// What `check` is told about a change beyond its revisions.
+#[derive(Default)]
+pub struct CheckContext {
+    pub requester: Option<String>,
+    pub branch: Option<String>,
+    pub target_branch: Option<String>,
+    pub pr_body: Option<PathBuf>,
+    pub pr_author: Option<String>,
+}
+
+pub fn check(args: &ChangeArgs, context: CheckContext, format: Format) -> u8 {
+    match decide(args, context) {
         Ok(decision) => {
             match format {
                 Format::Json => outln!("{}", serde_json::to_string_pretty(&decision).unwrap_or_default()),
@@ -27,16 +37,18 @@ pub fn check(args: &ChangeArgs, requester: Option<String>, branch: Option<String
 }
 
 /// Reads the change and its configuration at the base revision and evaluates it.
-pub fn decide(args: &ChangeArgs, requester: Option<String>, branch: Option<String>, target_branch: Option<String>) -> Result<Decision, Failure> {
+pub fn decide(args: &ChangeArgs, context: CheckContext) -> Result<Decision, Failure> {
     let repo = Repo::open(&args.repo)?;
     let base = repo.resolve(&args.base)?;
     let files = load::config_files_at(&repo, base, args.config.as_deref())?;
     let (config, config_findings) = load::load_config(&files)?;
+    let pull_request = load::pull_request(context.pr_body.as_deref(), context.pr_author)?;
     let context = ChangeContext {
         environment: args.environment.clone(),
-        requester,
-        source_branch: branch.or_else(|| repo.branch_name(&args.head)).or_else(|| ci_env(&["GITHUB_HEAD_REF", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"])),
-        target_branch: target_branch.or_else(|| repo.branch_name(&args.base)).or_else(|| ci_env(&["GITHUB_BASE_REF", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME"])),
+        requester: context.requester,
+        source_branch: context.branch.or_else(|| repo.branch_name(&args.head)).or_else(|| ci_env(&["GITHUB_HEAD_REF", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"])),
+        target_branch: context.target_branch.or_else(|| repo.branch_name(&args.base)).or_else(|| ci_env(&["GITHUB_BASE_REF", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME"])),
+        pull_request,
     };
     let change = repo.read_change(&args.base, &args.head, context)?;
     let attestations = match &args.attestations {

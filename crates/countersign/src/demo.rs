@@ -186,7 +186,7 @@ emails = ["ops-agent@shop.example"]
 
     let args = demo.change_args();
     step("3. The deploy job runs `countersign check`: blocked, and it says who can unblock it");
-    expect(commands::check(&args, Some("bob".to_owned()), None, None, Format::Text), EXIT_BLOCKED, "check")?;
+    expect(commands::check(&args, requested_by_bob(), Format::Text), EXIT_BLOCKED, "check")?;
 
     step("4. Bob tries to approve his own change: refused");
     let review = |person: &str| ReviewArgs {
@@ -202,7 +202,7 @@ emails = ["ops-agent@shop.example"]
     expect(commands::review(&review("alice"), Verdict::Approve), EXIT_ALLOWED, "alice's approval")?;
 
     step("6. The deploy job runs `countersign check` again: allowed");
-    expect(commands::check(&args, Some("bob".to_owned()), None, None, Format::Text), EXIT_ALLOWED, "check")?;
+    expect(commands::check(&args, requested_by_bob(), Format::Text), EXIT_ALLOWED, "check")?;
 
     step("7. Bob pushes one more commit: the reviewed content changed, so the approval no longer counts");
     demo.commit(
@@ -212,10 +212,14 @@ emails = ["ops-agent@shop.example"]
         bob,
         "2026-11-21T09:00:00Z",
     )?;
-    expect(commands::check(&args, Some("bob".to_owned()), None, None, Format::Text), EXIT_BLOCKED, "check")?;
+    expect(commands::check(&args, requested_by_bob(), Format::Text), EXIT_BLOCKED, "check")?;
     outln!("\nDone. Signed approvals live in refs/countersign/attestations of the sample repository:");
     outln!("{}", demo.git(&["log", "--format=  %h %an: %s", countersign_git::ATTESTATION_REF], bob, "2026-11-21T09:00:00Z")?);
     Ok(())
+}
+
+fn requested_by_bob() -> commands::CheckContext {
+    commands::CheckContext { requester: Some("bob".to_owned()), ..commands::CheckContext::default() }
 }
 
 fn expect(code: u8, wanted: u8, what: &str) -> Result<(), String> {

@@ -7,6 +7,7 @@ use countersign_core::config::{Config, ConfigFiles};
 use countersign_core::diagnostic::{ConfigError, SourceFile};
 use countersign_core::evaluate::FoundAttestation;
 use countersign_core::finding::Finding;
+use countersign_core::model::PullRequest;
 use countersign_git::{ObjectId, Repo};
 
 use crate::Format;
@@ -131,4 +132,33 @@ pub fn attestations_in_dir(dir: &Path) -> Result<Vec<FoundAttestation>, Failure>
 
 pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs() as i64)
+}
+
+/// Pull requests larger than this are read up to this size: a description is not a document.
+const MAX_PR_BODY_BYTES: u64 = 1024 * 1024;
+
+/// The pull request, from `--pr-body`/`--pr-author` or, in a GitHub Actions pull request job,
+/// from the event file GitHub provides.
+pub fn pull_request(body_file: Option<&Path>, author: Option<String>) -> Result<Option<PullRequest>, Failure> {
+    let read = |path: &Path| -> Result<String, Failure> {
+        let file = std::fs::File::open(path).map_err(|error| Failure::input(format!("cannot read {}: {error}", path.display())))?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX_PR_BODY_BYTES), &mut text)
+            .map_err(|error| Failure::input(format!("cannot read {} as UTF-8 text: {error}", path.display())))?;
+        Ok(text)
+    };
+    if let Some(path) = body_file {
+        return Ok(Some(PullRequest { author, body: read(path)? }));
+    }
+    let from_event = std::env::var("GITHUB_EVENT_NAME").is_ok_and(|name| name.starts_with("pull_request"));
+    if let (true, Ok(event_path)) = (from_event, std::env::var("GITHUB_EVENT_PATH")) {
+        let event: serde_json::Value = serde_json::from_str(&read(Path::new(&event_path))?)
+            .map_err(|error| Failure::input(format!("cannot parse the GitHub event {event_path}: {error}")))?;
+        let pull_request = &event["pull_request"];
+        return Ok(Some(PullRequest {
+            author: author.or_else(|| pull_request["user"]["login"].as_str().map(str::to_owned)),
+            body: pull_request["body"].as_str().unwrap_or_default().to_owned(),
+        }));
+    }
+    Ok(author.map(|author| PullRequest { author: Some(author), body: String::new() }))
 }

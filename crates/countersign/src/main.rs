@@ -94,6 +94,13 @@ enum Command {
         /// The branch the change goes to (default: the base revision's branch, or GITHUB_BASE_REF).
         #[arg(long)]
         target_branch: Option<String>,
+        /// A file with the pull request's description, scanned for AI markers (contextual
+        /// evidence). In a GitHub Actions pull_request job it is read from GITHUB_EVENT_PATH.
+        #[arg(long)]
+        pr_body: Option<PathBuf>,
+        /// The login that opened the pull request (e.g. `Copilot`, `google-labs-jules[bot]`).
+        #[arg(long)]
+        pr_author: Option<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -171,8 +178,9 @@ pub struct ReviewArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Check { change, requester, branch, target_branch, format } => {
-            commands::check(&change, requester, branch, target_branch, format)
+        Command::Check { change, requester, branch, target_branch, pr_body, pr_author, format } => {
+            let context = commands::CheckContext { requester, branch, target_branch, pr_body, pr_author };
+            commands::check(&change, context, format)
         }
         Command::Approve(args) => commands::review(&args, countersign_core::attestation::Verdict::Approve),
         Command::Reject(args) => commands::review(&args, countersign_core::attestation::Verdict::Reject),

@@ -85,7 +85,7 @@ pub fn decision(decision: &Decision, args: &ChangeArgs) -> String {
         );
     }
     let evidence: Vec<_> = decision.commits.iter().filter(|commit| !commit.signals.is_empty()).collect();
-    if !evidence.is_empty() || !decision.branch_signals.is_empty() {
+    if !evidence.is_empty() || !decision.change_signals.is_empty() {
         let _ = writeln!(out, "\nAI evidence:");
         for commit in evidence {
             for signal in &commit.signals {
@@ -93,8 +93,9 @@ pub fn decision(decision: &Decision, args: &ChangeArgs) -> String {
                 let _ = writeln!(out, "  {} {tool} ({} {}): {}", short(&commit.id), signal.strength.as_str(), signal.kind.as_str(), signal.text);
             }
         }
-        for signal in &decision.branch_signals {
-            let _ = writeln!(out, "  {}", signal.text);
+        for signal in &decision.change_signals {
+            let tool = signal.tool.as_deref().unwrap_or("unknown tool");
+            let _ = writeln!(out, "  change     {tool} ({} {}): {}", signal.strength.as_str(), signal.kind.as_str(), signal.text);
         }
     }
     findings_into(&mut out, &decision.findings);

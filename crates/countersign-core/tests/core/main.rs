@@ -3,3 +3,4 @@ mod policy;
 mod tidy;
 mod detect;
 mod robustness;
+mod pull_request;

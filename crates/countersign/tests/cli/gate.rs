@@ -279,3 +279,24 @@ fn blocked_decision_json_snapshot() {
         ".commits[].id" => "[sha]",
     });
 }
+
+#[test]
+fn pull_request_markers_are_contextual_unless_the_policy_counts_them() {
+    let repo = TestRepo::new();
+    repo.branch("feature");
+    repo.commit_as("dave", "docs/index.md", "# Faster\n", "Speed up the docs build\n");
+    let body = repo.temp.path().join("body.md");
+    std::fs::write(&body, "Speeds things up.\n\n[Codex Task](https://chatgpt.com/codex/tasks/task_e_1)\n").unwrap();
+    let (_, decision) = repo.check(&["--pr-body", body.to_str().unwrap(), "--pr-author", "Copilot"]);
+    assert_eq!(decision["ai_assisted"], false);
+    let signals: Vec<&str> = decision["change_signals"].as_array().unwrap().iter().map(|signal| signal["text"].as_str().unwrap()).collect();
+    assert_eq!(signals, ["pull request opened by Copilot", "[Codex Task](https://chatgpt.com/codex/tasks/task_e_1)"]);
+
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write(".countersign/policy.toml", &crate::util::POLICY.replace("contextual_counts = false", "contextual_counts = true"));
+    repo.git(&["commit", "-qam", "Count contextual signals"]);
+    repo.git(&["checkout", "-q", "feature"]);
+    let (_, decision) = repo.check(&["--pr-author", "Copilot"]);
+    assert_eq!(decision["ai_assisted"], true);
+    assert_eq!(unmet(&decision), ["two-person", "ai-senior-signoff"]);
+}

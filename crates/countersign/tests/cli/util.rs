@@ -111,6 +111,8 @@ impl TestRepo {
             .env_remove("GITHUB_HEAD_REF")
             .env_remove("GITHUB_BASE_REF")
             .env_remove("COUNTERSIGN_REQUESTER")
+            .env_remove("GITHUB_EVENT_NAME")
+            .env_remove("GITHUB_EVENT_PATH")
             .output()
             .expect("countersign runs")
     }
