@@ -96,6 +96,9 @@ when = { ai_assisted = true, agent_authored = false, author_level_below = "staff
 requires = { count = 2, min_level = "senior", teams = ["checkout"], people = ["alice"], owners = true }
 "#;
     assert_eq!(render(&files(PEOPLE, SERVICES, policy)), "ok");
+    // Until destructive operations are analysed, a policy relying on them is told so.
+    let (_, findings) = Config::load(&files(PEOPLE, SERVICES, policy)).expect("valid");
+    assert_eq!(findings.iter().map(|finding| finding.code).collect::<Vec<_>>(), ["destructive-not-analysed"]);
 }
 
 #[test]
