@@ -153,6 +153,8 @@ pub struct Analysis {
     destructive: Vec<String>,
     groups: Vec<Group>,
     declaration: Option<RuleOutcome>,
+    /// For each rule of the policy: whether it applies to this change, and why.
+    applicability: Vec<(bool, Vec<String>)>,
 }
 
 /// A verified statement with its signer's id, or why the attestation was refused.
@@ -254,7 +256,7 @@ pub fn analyze(config: &Config, change: &ChangeInput) -> Analysis {
     });
     let groups = owner_groups(config, &paths, &path_services);
     let declaration = policy.ai.require_declaration.then(|| declaration_rule(&change.commits, &scans));
-    Analysis {
+    let mut analysis = Analysis {
         change: ChangeSummary {
             repo: change.repo.clone(),
             base: change.base.clone(),
@@ -286,7 +288,25 @@ pub fn analyze(config: &Config, change: &ChangeInput) -> Analysis {
         destructive,
         groups,
         declaration,
-    }
+        applicability: Vec::new(),
+    };
+    // Whether a rule applies depends on the change only, never on its approvals.
+    analysis.applicability = policy
+        .rules
+        .iter()
+        .map(|rule| {
+            let mut why = Vec::new();
+            let applies = match &rule.when {
+                None => {
+                    why.push("applies to every change".to_owned());
+                    true
+                }
+                Some(predicate) => holds(config, predicate, &analysis, &mut why),
+            };
+            (applies, why)
+        })
+        .collect();
+    analysis
 }
 
 /// The decision for an analysed change and its checked attestations: the policy proper.
@@ -558,14 +578,7 @@ enum GroupKey {
 }
 
 fn evaluate_rule(config: &Config, rule_idx: usize, rule: &Rule, analysis: &Analysis, approved: &[bool]) -> (RuleOutcome, Vec<usize>) {
-    let mut why = Vec::new();
-    let applies = match &rule.when {
-        None => {
-            why.push("applies to every change".to_owned());
-            true
-        }
-        Some(predicate) => holds(config, predicate, analysis, &mut why),
-    };
+    let (applies, why) = analysis.applicability[rule_idx].clone();
     let mut outcome = RuleOutcome {
         name: rule.name.clone(),
         description: rule.description.clone(),
@@ -638,8 +651,14 @@ fn evaluate_rule(config: &Config, rule_idx: usize, rule: &Rule, analysis: &Analy
         .filter(|idx| !picks.contains(idx))
         .map(|idx| (!groups.iter().any(|group| group.members.binary_search(idx).is_ok()), people[*idx].level, *idx))
         .collect();
+    // Only the first `missing` are suggested: select them rather than sort everyone.
+    let wanted = (outcome.missing as usize).saturating_sub(picks.len()).min(others.len());
+    if wanted > 0 && wanted < others.len() {
+        others.select_nth_unstable(wanted - 1);
+        others.truncate(wanted);
+    }
     others.sort_unstable();
-    let others: Vec<usize> = others.into_iter().map(|(_, _, idx)| idx).collect();
+    let others: Vec<usize> = others.into_iter().take(wanted).map(|(_, _, idx)| idx).collect();
     outcome.suggested = picks.iter().chain(others.iter()).take(outcome.missing as usize).map(|idx| people[*idx].id.clone()).collect();
     // When only owners can lower what is missing, only they can unblock the rule.
     let owners_decide = !uncovered.is_empty() && by_owners >= by_count;
