@@ -134,3 +134,66 @@ fn demo_walks_through_a_blocked_and_an_approved_deployment() {
     let blocked_again = text.rfind("BLOCKED").expect("blocked after a new commit");
     assert!(blocked < allowed && allowed < blocked_again, "{text}");
 }
+
+#[test]
+fn policy_check_reports_mistakes_with_file_and_line_and_exits_2() {
+    let repo = TestRepo::new();
+    repo.write(".countersign/policy.toml", "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = 1, teams = [\"sre\"] }\n");
+    let output = repo.countersign(&["policy", "check"]);
+    assert_eq!(output.status.code(), Some(2));
+    let errors = stderr(&output);
+    assert!(errors.contains("unknown team `sre`"), "{errors}");
+    assert!(errors.contains(".countersign/policy.toml:4:34"), "{errors}");
+    assert!(errors.contains("known teams are: checkout, platform"), "{errors}");
+    let output = repo.countersign(&["policy", "check", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["errors"][0]["line"], 4);
+}
+
+#[test]
+fn check_without_configuration_at_the_base_fails_closed() {
+    let repo = TestRepo::new();
+    repo.git(&["rm", "-q", ".countersign/policy.toml"]);
+    repo.git(&["commit", "-qm", "Drop the policy"]);
+    repo.branch("feature");
+    repo.commit_as("bob", "docs/index.md", "# x\n", "Docs");
+    let output = repo.countersign(&["check", "--base", "main", "--head", "HEAD"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains(".countersign/policy.toml not found at base revision"), "{}", stderr(&output));
+}
+
+#[test]
+fn approvals_in_a_folder_are_written_whole_and_read_back() {
+    let repo = TestRepo::new();
+    repo.branch("feature");
+    repo.commit_as("bob", "docs/index.md", "# New\n", "Docs");
+    let dir = repo.temp.path().join("approvals");
+    let dir_arg = dir.to_str().unwrap();
+    let output = repo.review("approve", "carol", &["--attestations", dir_arg, "--format", "json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["person"], "carol");
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|entry| entry.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "no temporary file is left behind");
+    let envelope: serde_json::Value = serde_json::from_slice(&std::fs::read(&files[0]).unwrap()).unwrap();
+    assert!(envelope["signature"].as_str().unwrap().starts_with("-----BEGIN SSH SIGNATURE-----"));
+    assert_eq!(repo.check(&["--attestations", dir_arg]).0, 0);
+    // The ref was not touched.
+    let output = std::process::Command::new("git").arg("-C").arg(repo.path()).args(["rev-parse", "-q", "--verify", "refs/countersign/attestations"]).output().unwrap();
+    assert!(!output.status.success());
+}
+
+#[test]
+fn changing_the_gate_needs_two_seniors() {
+    let repo = TestRepo::new();
+    repo.branch("feature");
+    repo.write(".github/CODEOWNERS", "* @shop/platform\n");
+    repo.commit_as("dave", "docs/index.md", "# x\n", "Hand checkout to platform");
+    repo.review("approve", "alice", &[]);
+    let (code, decision) = repo.check(&[]);
+    assert_eq!(code, 1);
+    assert_eq!(crate::util::unmet(&decision), ["gate-config"]);
+    assert_eq!(decision["risk"]["reasons"][0], "changes the gate's own configuration");
+    repo.review("approve", "erin", &[]);
+    assert_eq!(repo.check(&[]).0, 0);
+}
