@@ -138,12 +138,12 @@ impl Repo {
     ) -> Result<()> {
         const BATCH: usize = 256;
         let threads = threads.max(1);
-        // With a commit-graph the walk reads no commit objects, so workers decompress them in
-        // parallel. Without one the walk must decompress every commit to find its parents; then
-        // the walker hands over the decoded commit from its cache instead of having it read twice.
+        // With a commit-graph the walk reads no commit objects, so workers inflate them in
+        // parallel. Without one the walk must inflate every commit to find its parents; then the
+        // walker hands the raw commit to the workers instead of having it inflated twice.
         let has_graph = self.repo.commit_graph_if_enabled().ok().flatten().is_some();
         let shared = self.repo.clone().into_sync();
-        let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<(usize, Work)>(threads * 2);
+        let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<(usize, Vec<WorkItem>)>(threads * 2);
         // Shared by the workers; the first worker that finds nobody listening drops it, which
         // stops the walker even while it waits for room in the channel.
         let batch_rx = std::sync::Mutex::new(Some(batch_rx));
@@ -153,30 +153,35 @@ impl Repo {
                 let shared = &shared;
                 scope.spawn(move || -> Result<usize> {
                     let mut repo = shared.to_thread_local();
-                    // Without a graph the walk has just read each commit: keep it for the decode.
-                    repo.object_cache_size(if has_graph { 0 } else { 8 * 1024 * 1024 });
-                    let walk = repo
-                        .rev_walk(tips.iter().copied())
-                        .with_hidden(hidden.iter().copied())
-                        .sorting(gix::revision::walk::Sorting::ByCommitTime(Default::default()))
-                        .all()
-                        .map_err(git_error("walk"))?;
+                    repo.object_cache_size(0);
                     let mut seq = 0;
-                    let mut batch = Work::new(has_graph, BATCH);
-                    for info in walk {
-                        let id = info.map_err(git_error("walk"))?.id;
-                        match &mut batch {
-                            Work::Ids(ids) => ids.push(id),
-                            Work::Commits(commits) => commits.push(read_core_commit(&repo, id)?),
-                        }
+                    let mut batch = Vec::with_capacity(BATCH);
+                    let mut send = |item: WorkItem| -> ControlFlow<()> {
+                        batch.push(item);
                         if batch.len() == BATCH {
-                            if batch_tx.send((seq, std::mem::replace(&mut batch, Work::new(has_graph, BATCH)))).is_err() {
-                                return Ok(seq);
+                            if batch_tx.send((seq, std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))).is_err() {
+                                return ControlFlow::Break(());
                             }
                             seq += 1;
                         }
+                        ControlFlow::Continue(())
+                    };
+                    if has_graph {
+                        let walk = repo
+                            .rev_walk(tips.iter().copied())
+                            .with_hidden(hidden.iter().copied())
+                            .sorting(gix::revision::walk::Sorting::ByCommitTime(Default::default()))
+                            .all()
+                            .map_err(git_error("walk"))?;
+                        for info in walk {
+                            if send(WorkItem::Id(info.map_err(git_error("walk"))?.id)).is_break() {
+                                return Ok(seq);
+                            }
+                        }
+                    } else {
+                        walk_raw(&repo, tips, hidden, |id, data| send(WorkItem::Raw(id, data)))?;
                     }
-                    if batch.len() != 0 && batch_tx.send((seq, batch)).is_ok() {
+                    if !batch.is_empty() && batch_tx.send((seq, batch)).is_ok() {
                         seq += 1;
                     }
                     Ok(seq)
@@ -195,11 +200,18 @@ impl Repo {
                     };
                     loop {
                         let next = batch_rx.lock().ok().and_then(|receiver| receiver.as_ref().and_then(|receiver| receiver.recv().ok()));
-                        let Some((seq, work)) = next else { return };
-                        let mapped = match work {
-                            Work::Ids(ids) => ids.into_iter().map(|id| read_core_commit(&repo, id).map(map)).collect::<Result<Vec<T>>>(),
-                            Work::Commits(commits) => Ok(commits.into_iter().map(map).collect()),
-                        };
+                        let Some((seq, batch)) = next else { return };
+                        let mapped = batch
+                            .into_iter()
+                            .map(|item| match item {
+                                WorkItem::Id(id) => read_core_commit(&repo, id).map(map),
+                                WorkItem::Raw(id, data) => {
+                                    let decoded = gix::objs::CommitRef::from_bytes(&data, repo.object_hash())
+                                        .map_err(|error| Error::Git { context: format!("decode commit {id}"), message: error.to_string() })?;
+                                    Ok(map(to_core_commit(id, &decoded)))
+                                }
+                            })
+                            .collect::<Result<Vec<T>>>();
                         if result_tx.send((seq, mapped)).is_err() {
                             stop_walker();
                             return;
@@ -409,23 +421,113 @@ impl Repo {
     }
 }
 
-/// A batch for the workers of [`Repo::walk_map`]: ids to read, or commits the walker already read.
-enum Work {
-    Ids(Vec<ObjectId>),
-    Commits(Vec<Commit>),
+/// One commit for the workers of [`Repo::walk_map`]: an id to read, or a commit the walker
+/// already read.
+enum WorkItem {
+    Id(ObjectId),
+    Raw(ObjectId, Vec<u8>),
 }
 
-impl Work {
-    fn new(ids_only: bool, capacity: usize) -> Work {
-        if ids_only { Work::Ids(Vec::with_capacity(capacity)) } else { Work::Commits(Vec::with_capacity(capacity)) }
-    }
+/// A commit waiting in [`walk_raw`]'s queue, ordered newest first, then first queued first.
+struct Queued {
+    time: i64,
+    order: u64,
+    id: ObjectId,
+    parents: Vec<ObjectId>,
+    data: Vec<u8>,
+}
 
-    fn len(&self) -> usize {
-        match self {
-            Work::Ids(ids) => ids.len(),
-            Work::Commits(commits) => commits.len(),
+impl PartialEq for Queued {
+    fn eq(&self, other: &Queued) -> bool {
+        self.order == other.order
+    }
+}
+
+impl Eq for Queued {}
+
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Queued) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Queued {
+    fn cmp(&self, other: &Queued) -> std::cmp::Ordering {
+        self.time.cmp(&other.time).then(other.order.cmp(&self.order))
+    }
+}
+
+/// Walks commits reachable from `tips` but not from `hidden`, newest committer time first,
+/// reading each commit object once and handing its raw bytes to `emit`. Used when there is no
+/// commit-graph, where the walk has to read every commit anyway.
+fn walk_raw(
+    repo: &gix::Repository,
+    tips: &[ObjectId],
+    hidden: &[ObjectId],
+    mut emit: impl FnMut(ObjectId, Vec<u8>) -> ControlFlow<()>,
+) -> Result<()> {
+    let mut queue = std::collections::BinaryHeap::new();
+    // Whether each seen commit is still in the queue; hidden commits are also in `hidden_set`.
+    let mut queued: std::collections::HashMap<ObjectId, bool> = std::collections::HashMap::new();
+    let mut hidden_set = std::collections::HashSet::new();
+    let mut visible_queued = 0usize;
+    let mut order = 0u64;
+    let mut enqueue = |id: ObjectId,
+                       from_hidden: bool,
+                       queue: &mut std::collections::BinaryHeap<Queued>,
+                       queued: &mut std::collections::HashMap<ObjectId, bool>,
+                       hidden_set: &mut std::collections::HashSet<ObjectId>,
+                       visible_queued: &mut usize|
+     -> Result<()> {
+        if from_hidden && hidden_set.insert(id) && queued.get(&id) == Some(&true) {
+            *visible_queued -= 1;
+        }
+        if queued.contains_key(&id) {
+            return Ok(());
+        }
+        let object = repo.find_object(id).map_err(git_error(format!("read commit {id}")))?;
+        let mut parents = Vec::new();
+        let mut time = 0;
+        for token in gix::objs::CommitRefIter::from_bytes(&object.data, repo.object_hash()) {
+            match token.map_err(|error| Error::Git { context: format!("decode commit {id}"), message: error.to_string() })? {
+                gix::objs::commit::ref_iter::Token::Parent { id } => parents.push(id),
+                gix::objs::commit::ref_iter::Token::Committer { signature } => {
+                    time = signature.seconds();
+                    break;
+                }
+                _ => {}
+            }
+        }
+        queued.insert(id, true);
+        if !hidden_set.contains(&id) {
+            *visible_queued += 1;
+        }
+        order += 1;
+        queue.push(Queued { time, order, id, parents, data: object.detach().data });
+        Ok(())
+    };
+    for id in hidden {
+        enqueue(*id, true, &mut queue, &mut queued, &mut hidden_set, &mut visible_queued)?;
+    }
+    for id in tips {
+        enqueue(*id, false, &mut queue, &mut queued, &mut hidden_set, &mut visible_queued)?;
+    }
+    // Once only hidden commits are queued, nothing visible can follow.
+    while visible_queued > 0 {
+        let Some(commit) = queue.pop() else { break };
+        queued.insert(commit.id, false);
+        let is_hidden = hidden_set.contains(&commit.id);
+        for parent in &commit.parents {
+            enqueue(*parent, is_hidden, &mut queue, &mut queued, &mut hidden_set, &mut visible_queued)?;
+        }
+        if !is_hidden {
+            visible_queued -= 1;
+            if emit(commit.id, commit.data).is_break() {
+                break;
+            }
         }
     }
+    Ok(())
 }
 
 fn read_core_commit(repo: &gix::Repository, id: ObjectId) -> Result<Commit> {

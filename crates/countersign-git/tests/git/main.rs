@@ -220,3 +220,62 @@ fn walk_map_streams_a_range_newest_first_in_order() {
     assert_eq!(seen, 1);
     assert!(repo.resolve_range("a...b").is_err());
 }
+
+/// The commits of a range are exactly those of `git rev-list`, with and without a commit-graph.
+#[test]
+fn walk_map_agrees_with_git_rev_list_on_merged_histories() {
+    let fixture = Fixture::new();
+    let commit_at = |file: &str, date: &str| {
+        fixture.write(file, date.as_bytes());
+        fixture.git(&["add", "-A"]);
+        let output = Command::new("git")
+            .arg("-C")
+            .arg(fixture.path())
+            .args(["commit", "-q", "-m", file])
+            .env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date)
+            .env("GIT_AUTHOR_NAME", "A")
+            .env("GIT_AUTHOR_EMAIL", "a@x")
+            .env("GIT_COMMITTER_NAME", "A")
+            .env("GIT_COMMITTER_EMAIL", "a@x")
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+    };
+    commit_at("root", "2026-01-01T00:00:00Z");
+    commit_at("m1", "2026-01-02T00:00:00Z");
+    fixture.git(&["checkout", "-q", "-b", "side"]);
+    commit_at("s1", "2026-01-03T00:00:00Z");
+    commit_at("s2", "2026-01-05T00:00:00Z");
+    fixture.git(&["checkout", "-q", "main"]);
+    commit_at("m2", "2026-01-04T00:00:00Z");
+    fixture.git(&["merge", "-q", "--no-ff", "side", "-m", "merge side"]);
+    fixture.git(&["tag", "release"]);
+    commit_at("m3", "2026-01-06T00:00:00Z");
+    fixture.git(&["checkout", "-q", "side"]);
+    commit_at("s3", "2026-01-07T00:00:00Z");
+
+    let check = |range: &str| {
+        let repo = fixture.repo();
+        let (tips, hidden) = repo.resolve_range(range).unwrap();
+        let mut ours = Vec::new();
+        repo.walk_map(&tips, &hidden, 2, |commit| (commit.id, commit.message), |commit| {
+            ours.push(commit);
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
+        let mut ids: Vec<String> = ours.iter().map(|(id, _)| id.clone()).collect();
+        let mut expected: Vec<String> = fixture.git(&["rev-list", range]).lines().map(str::to_owned).collect();
+        assert_eq!(ids.len(), expected.len(), "{range}: {ours:?}");
+        ids.sort();
+        expected.sort();
+        assert_eq!(ids, expected, "{range}");
+    };
+    for range in ["main", "side", "release..main", "main..side", "side..main", "release", "main~1..side"] {
+        check(range);
+    }
+    fixture.git(&["commit-graph", "write", "--reachable"]);
+    for range in ["main", "side", "release..main", "main..side", "side..main", "release", "main~1..side"] {
+        check(range);
+    }
+}
