@@ -176,8 +176,11 @@ impl Directory {
     }
 
     fn register_id(&mut self, source: &SourceFile, id: &Spanned<String>, slot: (bool, usize), errors: &mut Vec<ConfigError>) {
-        if id.get_ref().trim().is_empty() {
-            errors.push(ConfigError::new(source, Some(id.span()), "empty id").with_help("give every person and agent a short unique id"));
+        if !is_simple_name(id.get_ref()) {
+            errors.push(
+                ConfigError::new(source, Some(id.span()), format!("`{}` is not a valid id", id.get_ref()))
+                    .with_help("ids are short names of letters, digits, `.`, `_` and `-`, e.g. \"alice\""),
+            );
         } else if self.by_id.insert(id.get_ref().clone(), slot).is_some() {
             errors.push(ConfigError::new(source, Some(id.span()), format!("id `{}` is used twice", id.get_ref())).with_help("ids must be unique across people and agents"));
         }
@@ -294,4 +297,9 @@ impl Person {
         let slug = team.rsplit('/').next().unwrap_or(team);
         self.teams.iter().any(|own| own == team || own == slug || own.rsplit('/').next() == Some(slug))
     }
+}
+
+/// Ids and environment names end up in file names and refs: letters, digits, `.`, `_`, `-`.
+pub fn is_simple_name(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with('.') && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }

@@ -67,7 +67,7 @@ pub struct ChangeArgs {
     #[arg(long)]
     pub head: String,
     /// The environment the change goes to.
-    #[arg(long = "env", default_value = "production")]
+    #[arg(long = "env", default_value = "production", value_parser = environment_name)]
     pub environment: String,
     /// Read people.toml, services.toml and policy.toml from this folder instead of
     /// `.countersign/` at the base revision.
@@ -173,6 +173,14 @@ pub struct ReviewArgs {
     pub comment: String,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+}
+
+fn environment_name(value: &str) -> Result<String, String> {
+    if countersign_core::directory::is_simple_name(value) {
+        Ok(value.to_owned())
+    } else {
+        Err("use letters, digits, `.`, `_` and `-`, e.g. production".to_owned())
+    }
 }
 
 fn main() -> ExitCode {

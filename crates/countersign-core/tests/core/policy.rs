@@ -183,6 +183,8 @@ keys = ["ssh-ed25519 not-base64"]
 id = "alice"
 emails = ["alice@shop.example", "nobody"]
 level = "senior"
+[[agent]]
+id = "ops/agent"
 "#;
     let rendered = render(&files(people, "", "version = 1\n"));
     for expected in [
@@ -193,6 +195,7 @@ level = "senior"
         "id `alice` is used twice",
         "e-mail `alice@shop.example` belongs to two entries",
         "`nobody` is not an e-mail address",
+        "`ops/agent` is not a valid id",
     ] {
         assert!(rendered.contains(expected), "missing {expected:?} in:\n{rendered}");
     }
