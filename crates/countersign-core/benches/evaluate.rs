@@ -31,7 +31,10 @@ fn config() -> Config {
         people: SourceFile::new("people.toml", people),
         services: Some(SourceFile::new("services.toml", services)),
         policy: SourceFile::new("policy.toml", POLICY),
-        codeowners: Some(SourceFile::new("CODEOWNERS", "* @shop/platform\n/services/checkout/ @shop/checkout\n/docs/\n")),
+        codeowners: Some(SourceFile::new(
+            "CODEOWNERS",
+            "* @shop/platform\n/services/checkout/ @shop/checkout\n/docs/\n",
+        )),
     };
     Config::load(&files).expect("valid bench configuration").0
 }
@@ -44,11 +47,15 @@ fn change() -> ChangeInput {
             author: Identity::new("P1", "p1@shop.example"),
             committer: Identity::new("P1", "p1@shop.example"),
             time: 1_795_000_000,
-            message: format!("Change {idx}\n\nSome explanation of the change.\n\nCo-Authored-By: Claude <noreply@anthropic.com>\n"),
+            message: format!(
+                "Change {idx}\n\nSome explanation of the change.\n\nCo-Authored-By: Claude <noreply@anthropic.com>\n"
+            ),
             files: Vec::new(),
         })
         .collect();
-    let paths: Vec<String> = (0..20).map(|idx| if idx % 2 == 0 { format!("services/checkout/f{idx}.py") } else { format!("docs/f{idx}.md") }).collect();
+    let paths: Vec<String> = (0..20)
+        .map(|idx| if idx % 2 == 0 { format!("services/checkout/f{idx}.py") } else { format!("docs/f{idx}.md") })
+        .collect();
     ChangeInput {
         repo: "bench".to_owned(),
         base: "0".repeat(40),
@@ -59,10 +66,18 @@ fn change() -> ChangeInput {
         requester: None,
         pull_request: None,
         commits,
-        files: paths.iter().map(|path| FileChange { path: path.clone(), added: 10, deleted: 2, deleted_file: false }).collect(),
+        files: paths
+            .iter()
+            .map(|path| FileChange { path: path.clone(), added: 10, deleted: 2, deleted_file: false })
+            .collect(),
         tree_changes: paths
             .iter()
-            .map(|path| TreeChange { path: path.clone(), old_id: Some("a".repeat(40)), new_id: Some("b".repeat(40)), mode: "100644".to_owned() })
+            .map(|path| TreeChange {
+                path: path.clone(),
+                old_id: Some("a".repeat(40)),
+                new_id: Some("b".repeat(40)),
+                mode: "100644".to_owned(),
+            })
             .collect(),
     }
 }
@@ -72,7 +87,10 @@ fn bench(criterion: &mut Criterion) {
     let change = change();
     let fingerprint = fingerprint(&change.tree_changes);
     // p2 is senior and not an author: one approval that satisfies every rule but ownership.
-    let envelope = Statement::new(Verdict::Approve, "p2", &fingerprint, "production", &change.head, 1_795_000_000, "ok").sign(&key(3)).expect("sign");
+    let envelope =
+        Statement::new(Verdict::Approve, "p2", &fingerprint, "production", &change.head, 1_795_000_000, "ok")
+            .sign(&key(3))
+            .expect("sign");
     let with_approval = [FoundAttestation { origin: "bench".to_owned(), bytes: envelope.to_json().into_bytes() }];
     let analysis = analyze(&config, &change);
     let checked = check_attestations(&config, &analysis.change.fingerprint, &with_approval);
@@ -80,12 +98,18 @@ fn bench(criterion: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     // Policy evaluation proper, as the server runs it when an approval arrives: predicates,
     // requirements and suggestions over an analysed change and checked attestations.
-    group.bench_function("decide_one_checked_approval", |bench| bench.iter(|| decide(&config, &analysis, &checked, 1_795_000_100)));
+    group.bench_function("decide_one_checked_approval", |bench| {
+        bench.iter(|| decide(&config, &analysis, &checked, 1_795_000_100))
+    });
     // The analysis of a change, once per head: detection, responsibility, services, owners, risk.
     group.bench_function("analyze", |bench| bench.iter(|| analyze(&config, &change)));
     // Everything, including the fingerprint and the Ed25519 signature check.
-    group.bench_function("evaluate_no_attestations", |bench| bench.iter(|| evaluate(&config, &change, &[], 1_795_000_100)));
-    group.bench_function("evaluate_one_signed_approval", |bench| bench.iter(|| evaluate(&config, &change, &with_approval, 1_795_000_100)));
+    group.bench_function("evaluate_no_attestations", |bench| {
+        bench.iter(|| evaluate(&config, &change, &[], 1_795_000_100))
+    });
+    group.bench_function("evaluate_one_signed_approval", |bench| {
+        bench.iter(|| evaluate(&config, &change, &with_approval, 1_795_000_100))
+    });
     group.finish();
 }
 

@@ -59,7 +59,15 @@ pub enum SignError {
 }
 
 impl Statement {
-    pub fn new(verdict: Verdict, person: &str, fingerprint: &str, environment: &str, head: &str, time: i64, comment: &str) -> Statement {
+    pub fn new(
+        verdict: Verdict,
+        person: &str,
+        fingerprint: &str,
+        environment: &str,
+        head: &str,
+        time: i64,
+        comment: &str,
+    ) -> Statement {
         Statement {
             kind: STATEMENT_TYPE.to_owned(),
             verdict,
@@ -109,7 +117,8 @@ impl Envelope {
 
     /// The statement, without checking the signature; for listing only.
     pub fn statement_unverified(&self) -> Result<Statement, Rejected> {
-        let statement: Statement = serde_json::from_str(&self.statement).map_err(|error| Rejected::Malformed(error.to_string()))?;
+        let statement: Statement =
+            serde_json::from_str(&self.statement).map_err(|error| Rejected::Malformed(error.to_string()))?;
         if statement.kind != STATEMENT_TYPE {
             return Err(Rejected::Malformed(format!("unknown type `{}`", statement.kind)));
         }
@@ -127,8 +136,12 @@ impl Envelope {
         if person.keys.is_empty() {
             return Err(Rejected::NoKey(person.id.clone()));
         }
-        let signature: SshSig = self.signature.parse().map_err(|error: ssh_key::Error| Rejected::Malformed(format!("signature: {error}")))?;
-        let verified = person.keys.iter().any(|key| key.verify(NAMESPACE, self.statement.as_bytes(), &signature).is_ok());
+        let signature: SshSig = self
+            .signature
+            .parse()
+            .map_err(|error: ssh_key::Error| Rejected::Malformed(format!("signature: {error}")))?;
+        let verified =
+            person.keys.iter().any(|key| key.verify(NAMESPACE, self.statement.as_bytes(), &signature).is_ok());
         if verified { Ok((statement, person)) } else { Err(Rejected::BadSignature(person.id.clone())) }
     }
 }

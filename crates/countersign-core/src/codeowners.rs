@@ -30,14 +30,14 @@ impl Owner {
     fn parse(token: &str) -> Option<Owner> {
         if let Some(name) = token.strip_prefix('@') {
             return match name.split_once('/') {
-                Some((org, team)) => (is_name(org) && is_name(team))
-                    .then(|| Owner::Team { org: org.to_owned(), team: team.to_owned() }),
+                Some((org, team)) => {
+                    (is_name(org) && is_name(team)).then(|| Owner::Team { org: org.to_owned(), team: team.to_owned() })
+                }
                 None => is_name(name).then(|| Owner::User(name.to_owned())),
             };
         }
         let (local, domain) = token.split_once('@')?;
-        (!local.is_empty() && !domain.is_empty() && !domain.contains('@'))
-            .then(|| Owner::Email(token.to_owned()))
+        (!local.is_empty() && !domain.is_empty() && !domain.contains('@')).then(|| Owner::Email(token.to_owned()))
     }
 }
 
@@ -167,9 +167,7 @@ impl CodeOwners {
         }
 
         match builder.build() {
-            Ok(globs) => {
-                (CodeOwners { file: Some(file.to_owned()), rules, globs, glob_rule }, findings)
-            }
+            Ok(globs) => (CodeOwners { file: Some(file.to_owned()), rules, globs, glob_rule }, findings),
             Err(err) => {
                 let mut finding = Finding::new(
                     Severity::Error,
@@ -229,9 +227,7 @@ fn translate(pattern: &str) -> Result<Vec<Glob>, String> {
             .to_owned());
     }
     if pattern.starts_with("\\#") {
-        return Err(
-            "a pattern cannot start with an escaped `#`; match the `#` with `?` instead".to_owned()
-        );
+        return Err("a pattern cannot start with an escaped `#`; match the `#` with `?` instead".to_owned());
     }
     if pattern.contains(['[', ']']) {
         return Err("character ranges (`[...]`) are not supported; list the paths or use `*` \

@@ -42,7 +42,13 @@ pub struct Index {
 }
 
 impl Index {
-    fn build(directory: &Directory, services: &Services, policy: &Policy, codeowners: &CodeOwners, findings: &mut Vec<Finding>) -> Index {
+    fn build(
+        directory: &Directory,
+        services: &Services,
+        policy: &Policy,
+        codeowners: &CodeOwners,
+        findings: &mut Vec<Finding>,
+    ) -> Index {
         let people = directory.people();
         let rule_candidates = policy
             .rules
@@ -56,8 +62,12 @@ impl Index {
                 let resolved = resolve_owner(directory, owner);
                 if resolved.is_empty() {
                     findings.push(
-                        Finding::new(Severity::Warning, "unresolved-owner", format!("CODEOWNERS owner {owner} matches nobody in people.toml"))
-                            .at(codeowners.file().unwrap_or("CODEOWNERS"), rule.line),
+                        Finding::new(
+                            Severity::Warning,
+                            "unresolved-owner",
+                            format!("CODEOWNERS owner {owner} matches nobody in people.toml"),
+                        )
+                        .at(codeowners.file().unwrap_or("CODEOWNERS"), rule.line),
                     );
                 }
                 members.extend(resolved);
@@ -71,7 +81,9 @@ impl Index {
             .iter()
             .map(|service| {
                 (0..people.len())
-                    .filter(|idx| service.owners.iter().any(|owner| *owner == people[*idx].id || people[*idx].in_team(owner)))
+                    .filter(|idx| {
+                        service.owners.iter().any(|owner| *owner == people[*idx].id || people[*idx].in_team(owner))
+                    })
                     .collect()
             })
             .collect();

@@ -264,7 +264,9 @@ pub fn scan_commit(commit: &Commit, config: &DetectConfig) -> CommitScan {
 fn scan_identities(author: &Identity, committer: &Identity, config: &DetectConfig, scan: &mut CommitScan) {
     scan.author_kind = classify_identity(author, config);
     scan.committer_kind = classify_identity(committer, config);
-    for (role, identity, kind) in [("author", author, &scan.author_kind), ("committer", committer, &scan.committer_kind)] {
+    for (role, identity, kind) in
+        [("author", author, &scan.author_kind), ("committer", committer, &scan.committer_kind)]
+    {
         match kind.clone() {
             IdentityKind::AiTool(tool) => scan.signals.push(Signal {
                 kind: SignalKind::Identity,
@@ -357,9 +359,7 @@ fn scan_trailer(
                 scan.signals.push(signal(SignalKind::CoAuthor, Some(tool), strength, text));
             } else if let IdentityKind::Agent(id) = classify_identity(&co_author, config) {
                 scan.signals.push(signal(SignalKind::CoAuthor, Some(&id), Strength::Strong, text));
-            } else if classify_identity(&co_author, config).is_human()
-                && !scan.human_co_authors.contains(&co_author)
-            {
+            } else if classify_identity(&co_author, config).is_human() && !scan.human_co_authors.contains(&co_author) {
                 scan.human_co_authors.push(co_author);
             }
             true
@@ -434,9 +434,9 @@ fn vendor_id_in_prose(lower: &str) -> Option<&'static str> {
     }
     // Only an address written as an identity (`<…>`), not one mentioned in prose.
     for (email, tool) in AI_EMAILS {
-        let in_brackets = lower.match_indices(email).any(|(start, _)| {
-            lower[..start].ends_with('<') && lower[start + email.len()..].starts_with('>')
-        });
+        let in_brackets = lower
+            .match_indices(email)
+            .any(|(start, _)| lower[..start].ends_with('<') && lower[start + email.len()..].starts_with('>'));
         if in_brackets {
             return Some(tool);
         }
@@ -508,12 +508,21 @@ pub fn scan_pull_request(author: Option<&str>, body: &str, config: &DetectConfig
         let lower = login.trim().trim_start_matches('@').to_ascii_lowercase();
         let tool = if lower == "copilot" { Some("copilot-agent") } else { ai_bot_of_login(&lower) };
         if let Some(tool) = tool {
-            signals.push(signal(SignalKind::PullRequest, Some(tool), Strength::Contextual, &format!("pull request opened by {}", login.trim())));
+            signals.push(signal(
+                SignalKind::PullRequest,
+                Some(tool),
+                Strength::Contextual,
+                &format!("pull request opened by {}", login.trim()),
+            ));
         }
     }
     let mut in_body = CommitScan::default();
     scan_message(body, config, &mut in_body);
-    signals.extend(in_body.signals.into_iter().map(|found| Signal { kind: SignalKind::PullRequest, strength: Strength::Contextual, ..found }));
+    signals.extend(in_body.signals.into_iter().map(|found| Signal {
+        kind: SignalKind::PullRequest,
+        strength: Strength::Contextual,
+        ..found
+    }));
     for line in body.lines() {
         let lower = line.to_ascii_lowercase();
         if let Some((_, tool)) = BODY_MARKERS.iter().find(|(marker, _)| lower.contains(marker)) {

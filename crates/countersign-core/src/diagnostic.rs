@@ -95,7 +95,15 @@ impl ConfigError {
 
 fn toml_help(message: &str) -> Option<String> {
     if message.starts_with("unknown field") {
-        Some(format!("remove or rename the key; {}", message.split_once(", expected").map_or("", |(_, rest)| rest).trim_start().replace('`', "'").replace("one of", "valid keys are")))
+        Some(format!(
+            "remove or rename the key; {}",
+            message
+                .split_once(", expected")
+                .map_or("", |(_, rest)| rest)
+                .trim_start()
+                .replace('`', "'")
+                .replace("one of", "valid keys are")
+        ))
     } else if message.starts_with("invalid type") {
         Some("check the value's type against the documented example in README.md".to_owned())
     } else if message.starts_with("missing field") {

@@ -89,7 +89,8 @@ pub struct Directory {
 impl Directory {
     /// Parses and validates `people.toml`; every mistake is reported, not only the first.
     pub fn parse(source: &SourceFile) -> Result<Directory, Vec<ConfigError>> {
-        let raw: RawDirectory = toml::from_str(&source.text).map_err(|error| vec![ConfigError::from_toml(source, &error)])?;
+        let raw: RawDirectory =
+            toml::from_str(&source.text).map_err(|error| vec![ConfigError::from_toml(source, &error)])?;
         let mut errors = Vec::new();
         let mut levels = Vec::new();
         if raw.levels.get_ref().is_empty() {
@@ -100,7 +101,11 @@ impl Directory {
         }
         for level in raw.levels.get_ref() {
             if levels.contains(level.get_ref()) {
-                errors.push(ConfigError::new(source, Some(level.span()), format!("level `{}` is listed twice", level.get_ref())));
+                errors.push(ConfigError::new(
+                    source,
+                    Some(level.span()),
+                    format!("level `{}` is listed twice", level.get_ref()),
+                ));
             } else {
                 levels.push(level.get_ref().clone());
             }
@@ -175,18 +180,33 @@ impl Directory {
         })
     }
 
-    fn register_id(&mut self, source: &SourceFile, id: &Spanned<String>, slot: (bool, usize), errors: &mut Vec<ConfigError>) {
+    fn register_id(
+        &mut self,
+        source: &SourceFile,
+        id: &Spanned<String>,
+        slot: (bool, usize),
+        errors: &mut Vec<ConfigError>,
+    ) {
         if !is_simple_name(id.get_ref()) {
             errors.push(
                 ConfigError::new(source, Some(id.span()), format!("`{}` is not a valid id", id.get_ref()))
                     .with_help("ids are short names of letters, digits, `.`, `_` and `-`, e.g. \"alice\""),
             );
         } else if self.by_id.insert(id.get_ref().clone(), slot).is_some() {
-            errors.push(ConfigError::new(source, Some(id.span()), format!("id `{}` is used twice", id.get_ref())).with_help("ids must be unique across people and agents"));
+            errors.push(
+                ConfigError::new(source, Some(id.span()), format!("id `{}` is used twice", id.get_ref()))
+                    .with_help("ids must be unique across people and agents"),
+            );
         }
     }
 
-    fn register_email(&mut self, source: &SourceFile, email: &Spanned<String>, slot: (bool, usize), errors: &mut Vec<ConfigError>) {
+    fn register_email(
+        &mut self,
+        source: &SourceFile,
+        email: &Spanned<String>,
+        slot: (bool, usize),
+        errors: &mut Vec<ConfigError>,
+    ) {
         let value = email.get_ref().trim();
         if !value.contains('@') {
             errors.push(ConfigError::new(source, Some(email.span()), format!("`{value}` is not an e-mail address")));
@@ -198,10 +218,20 @@ impl Directory {
         }
     }
 
-    fn register_github(&mut self, source: &SourceFile, login: &Spanned<String>, slot: (bool, usize), errors: &mut Vec<ConfigError>) {
+    fn register_github(
+        &mut self,
+        source: &SourceFile,
+        login: &Spanned<String>,
+        slot: (bool, usize),
+        errors: &mut Vec<ConfigError>,
+    ) {
         let value = login.get_ref().trim().trim_start_matches('@');
         if self.by_github.insert(value.to_ascii_lowercase(), slot).is_some() {
-            errors.push(ConfigError::new(source, Some(login.span()), format!("GitHub login `{value}` belongs to two entries")));
+            errors.push(ConfigError::new(
+                source,
+                Some(login.span()),
+                format!("GitHub login `{value}` belongs to two entries"),
+            ));
         }
     }
 
@@ -269,7 +299,9 @@ impl Directory {
 
     /// A person or agent by id, e-mail or GitHub login (for `--requester "$GITHUB_ACTOR"`).
     pub fn lookup(&self, key: &str) -> Option<Member<'_>> {
-        self.by_id(key).or_else(|| if key.contains('@') && !key.starts_with('@') { self.by_email(key) } else { self.by_github(key) })
+        self.by_id(key).or_else(|| {
+            if key.contains('@') && !key.starts_with('@') { self.by_email(key) } else { self.by_github(key) }
+        })
     }
 
     pub fn is_team(&self, team: &str) -> bool {
@@ -278,12 +310,19 @@ impl Directory {
 
     /// Agents as `(email, id)` pairs for detection.
     pub fn agent_emails(&self) -> Vec<(String, String)> {
-        self.agents.iter().flat_map(|agent| agent.emails.iter().map(|email| (email.clone(), agent.id.clone()))).collect()
+        self.agents
+            .iter()
+            .flat_map(|agent| agent.emails.iter().map(|email| (email.clone(), agent.id.clone())))
+            .collect()
     }
 
     pub fn team_names(&self) -> Vec<&str> {
         let mut seen = HashSet::new();
-        self.people.iter().flat_map(|person| person.teams.iter().map(String::as_str)).filter(|team| seen.insert(*team)).collect()
+        self.people
+            .iter()
+            .flat_map(|person| person.teams.iter().map(String::as_str))
+            .filter(|team| seen.insert(*team))
+            .collect()
     }
 }
 
@@ -301,5 +340,7 @@ impl Person {
 
 /// Ids and environment names end up in file names and refs: letters, digits, `.`, `_`, `-`.
 pub fn is_simple_name(name: &str) -> bool {
-    !name.is_empty() && !name.starts_with('.') && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }

@@ -206,7 +206,8 @@ pub fn analyze(config: &Config, change: &ChangeInput) -> Analysis {
     let policy = &config.policy;
     let detect_config = &config.index.detect;
 
-    let scans: Vec<CommitScan> = change.commits.iter().map(|commit| detect::scan_commit(commit, detect_config)).collect();
+    let scans: Vec<CommitScan> =
+        change.commits.iter().map(|commit| detect::scan_commit(commit, detect_config)).collect();
     let commits: Vec<CommitReport> = change
         .commits
         .iter()
@@ -217,14 +218,21 @@ pub fn analyze(config: &Config, change: &ChangeInput) -> Analysis {
             signals: scan.signals.clone(),
         })
         .collect();
-    let mut change_signals: Vec<Signal> = change.source_branch.as_deref().and_then(detect::scan_branch).into_iter().collect();
+    let mut change_signals: Vec<Signal> =
+        change.source_branch.as_deref().and_then(detect::scan_branch).into_iter().collect();
     if let Some(pull_request) = &change.pull_request {
-        change_signals.extend(detect::scan_pull_request(pull_request.author.as_deref(), &pull_request.body, detect_config));
+        change_signals.extend(detect::scan_pull_request(
+            pull_request.author.as_deref(),
+            &pull_request.body,
+            detect_config,
+        ));
     }
-    let ai_assisted = commits.iter().any(|commit| commit.ai_assisted) || (policy.ai.contextual_counts && !change_signals.is_empty());
+    let ai_assisted =
+        commits.iter().any(|commit| commit.ai_assisted) || (policy.ai.contextual_counts && !change_signals.is_empty());
     let n_signals = commits.iter().map(|commit| commit.signals.len()).sum::<usize>() + change_signals.len();
     let agent_authored = change.commits.iter().zip(&scans).any(|(commit, scan)| {
-        !matches!(scan.author_kind, IdentityKind::Human | IdentityKind::Bot) || detect::has_aider_suffix(&commit.author.name)
+        !matches!(scan.author_kind, IdentityKind::Human | IdentityKind::Bot)
+            || detect::has_aider_suffix(&commit.author.name)
     });
 
     let responsible = responsible_humans(config, change, &scans, &mut findings);
@@ -236,14 +244,19 @@ pub fn analyze(config: &Config, change: &ChangeInput) -> Analysis {
             responsible_people.push(idx);
         }
     }
-    let least = responsible.iter().map(|entry| (entry.id.clone(), rank_of(config, entry))).min_by_key(|(_, rank)| *rank);
+    let least =
+        responsible.iter().map(|entry| (entry.id.clone(), rank_of(config, entry))).min_by_key(|(_, rank)| *rank);
 
     let paths: Vec<String> = change.files.iter().map(|file| file.path.clone()).collect();
     let path_services: Vec<Vec<usize>> = paths.iter().map(|path| config.services.indices_of(path)).collect();
     let mut touched: Vec<usize> = path_services.iter().flatten().copied().collect();
     touched.sort_unstable();
     touched.dedup();
-    let services: Vec<(String, u32)> = touched.iter().map(|idx| &config.services.all()[*idx]).map(|service| (service.name.clone(), service.tier)).collect();
+    let services: Vec<(String, u32)> = touched
+        .iter()
+        .map(|idx| &config.services.all()[*idx])
+        .map(|service| (service.name.clone(), service.tier))
+        .collect();
     let lines_added: u64 = change.files.iter().map(|file| u64::from(file.added)).sum();
     let lines_deleted: u64 = change.files.iter().map(|file| u64::from(file.deleted)).sum();
     let destructive: Vec<String> = Vec::new();
@@ -324,7 +337,11 @@ pub fn decide(config: &Config, analysis: &Analysis, attestations: &CheckedAttest
         }
     }
     let rejections: Vec<ApprovalRef> = if policy.approvals.rejections_block {
-        latest.iter().filter(|(_, statement)| statement.verdict == Verdict::Reject).map(|(_, statement)| approval_ref(statement)).collect()
+        latest
+            .iter()
+            .filter(|(_, statement)| statement.verdict == Verdict::Reject)
+            .map(|(_, statement)| approval_ref(statement))
+            .collect()
     } else {
         Vec::new()
     };
@@ -366,7 +383,12 @@ fn suggest_reviewers(config: &Config, rules: &[RuleOutcome], eligible_by_rule: &
             for idx in eligible {
                 mask[*idx] = true;
             }
-            let order: Vec<usize> = rule.suggested.iter().filter_map(|id| config.directory.person_index(id)).chain(eligible.iter().copied()).collect();
+            let order: Vec<usize> = rule
+                .suggested
+                .iter()
+                .filter_map(|id| config.directory.person_index(id))
+                .chain(eligible.iter().copied())
+                .collect();
             missing.push((rule.missing, mask, order));
         }
     }
@@ -381,7 +403,9 @@ fn suggest_reviewers(config: &Config, rules: &[RuleOutcome], eligible_by_rule: &
                 }
                 let covers = missing.iter().filter(|(left, mask, _)| *left > 0 && mask[*person]).count();
                 let position = rule_idx * n_people.max(1) * 2 + rank;
-                if best.is_none_or(|(best_covers, best_position, _)| covers > best_covers || (covers == best_covers && position < best_position)) {
+                if best.is_none_or(|(best_covers, best_position, _)| {
+                    covers > best_covers || (covers == best_covers && position < best_position)
+                }) {
                     best = Some((covers, position, *person));
                 }
             }
@@ -397,7 +421,6 @@ fn suggest_reviewers(config: &Config, rules: &[RuleOutcome], eligible_by_rule: &
     }
     picks
 }
-
 
 fn approval_ref(statement: &Statement) -> ApprovalRef {
     ApprovalRef { person: statement.person.clone(), time: statement.time, comment: statement.comment.clone() }
@@ -417,7 +440,8 @@ pub fn is_gate_config(path: &str) -> bool {
 
 /// The responsible humans of a change, for callers that only need to know who cannot review it.
 pub fn responsible(config: &Config, change: &ChangeInput) -> Vec<Responsible> {
-    let scans: Vec<CommitScan> = change.commits.iter().map(|commit| detect::scan_commit(commit, &config.index.detect)).collect();
+    let scans: Vec<CommitScan> =
+        change.commits.iter().map(|commit| detect::scan_commit(commit, &config.index.detect)).collect();
     responsible_humans(config, change, &scans, &mut Vec::new())
 }
 
@@ -430,26 +454,34 @@ fn responsible_humans(
     findings: &mut Vec<Finding>,
 ) -> Vec<Responsible> {
     let mut entries: Vec<Responsible> = Vec::new();
-    let add = |entries: &mut Vec<Responsible>, id: String, level: String, known: bool, role: &'static str| {
-        match entries.iter_mut().find(|entry| entry.id == id) {
-            Some(entry) if !entry.roles.contains(&role) => entry.roles.push(role),
-            Some(_) => {}
-            None => entries.push(Responsible { id, level, known, roles: vec![role] }),
-        }
+    let add = |entries: &mut Vec<Responsible>, id: String, level: String, known: bool, role: &'static str| match entries
+        .iter_mut()
+        .find(|entry| entry.id == id)
+    {
+        Some(entry) if !entry.roles.contains(&role) => entry.roles.push(role),
+        Some(_) => {}
+        None => entries.push(Responsible { id, level, known, roles: vec![role] }),
     };
     let mut unknown_reported = BTreeSet::new();
     for (commit, scan) in change.commits.iter().zip(scans) {
-        let identities = [(&commit.author, scan.author_kind.is_human(), "author"), (&commit.committer, scan.committer_kind.is_human(), "committer")]
-            .into_iter()
-            .chain(scan.human_co_authors.iter().map(|identity| (identity, true, "co-author")));
+        let identities = [
+            (&commit.author, scan.author_kind.is_human(), "author"),
+            (&commit.committer, scan.committer_kind.is_human(), "committer"),
+        ]
+        .into_iter()
+        .chain(scan.human_co_authors.iter().map(|identity| (identity, true, "co-author")));
         for (identity, is_human, role) in identities {
             if !is_human {
                 continue;
             }
             match config.directory.by_identity(identity) {
-                Some(Member::Person(person)) => {
-                    add(&mut entries, person.id.clone(), config.directory.level_name(person.rank()).to_owned(), true, role)
-                }
+                Some(Member::Person(person)) => add(
+                    &mut entries,
+                    person.id.clone(),
+                    config.directory.level_name(person.rank()).to_owned(),
+                    true,
+                    role,
+                ),
                 Some(Member::Agent(_)) => {}
                 None => {
                     let email = identity.email.trim().to_ascii_lowercase();
@@ -457,7 +489,10 @@ fn responsible_humans(
                         findings.push(Finding::new(
                             Severity::Warning,
                             "unknown-person",
-                            format!("{role} {identity} of commit {} is not in people.toml; treated as below every level", short(&commit.id)),
+                            format!(
+                                "{role} {identity} of commit {} is not in people.toml; treated as below every level",
+                                short(&commit.id)
+                            ),
                         ));
                     }
                     add(&mut entries, email, "unknown".to_owned(), false, role);
@@ -467,9 +502,13 @@ fn responsible_humans(
     }
     if let Some(requester) = &change.requester {
         match config.directory.lookup(requester) {
-            Some(Member::Person(person)) => {
-                add(&mut entries, person.id.clone(), config.directory.level_name(person.rank()).to_owned(), true, "requester")
-            }
+            Some(Member::Person(person)) => add(
+                &mut entries,
+                person.id.clone(),
+                config.directory.level_name(person.rank()).to_owned(),
+                true,
+                "requester",
+            ),
             Some(Member::Agent(agent)) => findings.push(Finding::new(
                 Severity::Info,
                 "agent-requester",
@@ -517,13 +556,26 @@ fn accepted_attestations<'a>(
         let (statement, person) = match result {
             Ok(verified) => verified,
             Err(rejected) => {
-                findings.push(Finding::new(Severity::Warning, "attestation-ignored", format!("attestation {origin} ignored: it {rejected}")));
+                findings.push(Finding::new(
+                    Severity::Warning,
+                    "attestation-ignored",
+                    format!("attestation {origin} ignored: it {rejected}"),
+                ));
                 continue;
             }
         };
-        let ignore = |reason: String| Finding::new(Severity::Warning, "attestation-ignored", format!("attestation {origin} by {person} ignored: {reason}"));
+        let ignore = |reason: String| {
+            Finding::new(
+                Severity::Warning,
+                "attestation-ignored",
+                format!("attestation {origin} by {person} ignored: {reason}"),
+            )
+        };
         if statement.environment != analysis.change.environment {
-            findings.push(ignore(format!("it is for environment `{}`, not `{}`", statement.environment, analysis.change.environment)));
+            findings.push(ignore(format!(
+                "it is for environment `{}`, not `{}`",
+                statement.environment, analysis.change.environment
+            )));
             continue;
         }
         if !config.policy.approvals.keep_on_rebase && statement.head != analysis.head {
@@ -577,7 +629,13 @@ enum GroupKey {
     Service(usize),
 }
 
-fn evaluate_rule(config: &Config, rule_idx: usize, rule: &Rule, analysis: &Analysis, approved: &[bool]) -> (RuleOutcome, Vec<usize>) {
+fn evaluate_rule(
+    config: &Config,
+    rule_idx: usize,
+    rule: &Rule,
+    analysis: &Analysis,
+    approved: &[bool],
+) -> (RuleOutcome, Vec<usize>) {
     let (applies, why) = analysis.applicability[rule_idx].clone();
     let mut outcome = RuleOutcome {
         name: rule.name.clone(),
@@ -596,14 +654,16 @@ fn evaluate_rule(config: &Config, rule_idx: usize, rule: &Rule, analysis: &Analy
     }
     let people = config.directory.people();
     let requires = &rule.requires;
-    let eligible: Vec<usize> = config.index.rule_candidates[rule_idx].iter().copied().filter(|idx| !analysis.excluded[*idx]).collect();
+    let eligible: Vec<usize> =
+        config.index.rule_candidates[rule_idx].iter().copied().filter(|idx| !analysis.excluded[*idx]).collect();
     let counted: Vec<usize> = eligible.iter().copied().filter(|idx| approved[*idx]).collect();
     outcome.approvals = counted.iter().map(|idx| people[*idx].id.clone()).collect();
 
     let groups: &[Group] = if requires.owners { &analysis.groups } else { &[] };
     let mut uncovered: Vec<&Group> = Vec::new();
     for group in groups {
-        let covered_by = counted.iter().find(|idx| group.members.binary_search(idx).is_ok()).map(|idx| people[*idx].id.clone());
+        let covered_by =
+            counted.iter().find(|idx| group.members.binary_search(idx).is_ok()).map(|idx| people[*idx].id.clone());
         if covered_by.is_none() {
             uncovered.push(group);
         }
@@ -624,7 +684,11 @@ fn evaluate_rule(config: &Config, rule_idx: usize, rule: &Rule, analysis: &Analy
             .filter(|idx| !picks.contains(idx))
             .map(|idx| (remaining.iter().filter(|group| group.members.binary_search(idx).is_ok()).count(), *idx))
             .filter(|(covers, _)| *covers > 0)
-            .max_by(|a, b| a.0.cmp(&b.0).then_with(|| people[b.1].level.cmp(&people[a.1].level)).then_with(|| people[b.1].id.cmp(&people[a.1].id)));
+            .max_by(|a, b| {
+                a.0.cmp(&b.0)
+                    .then_with(|| people[b.1].level.cmp(&people[a.1].level))
+                    .then_with(|| people[b.1].id.cmp(&people[a.1].id))
+            });
         match best {
             Some((_, idx)) => {
                 remaining.retain(|group| group.members.binary_search(&idx).is_err());
@@ -632,7 +696,11 @@ fn evaluate_rule(config: &Config, rule_idx: usize, rule: &Rule, analysis: &Analy
             }
             None => {
                 for group in &remaining {
-                    outcome.why.push(format!("no eligible approver owns {} ({})", group.paths.first().map_or("", String::as_str), group.label));
+                    outcome.why.push(format!(
+                        "no eligible approver owns {} ({})",
+                        group.paths.first().map_or("", String::as_str),
+                        group.label
+                    ));
                 }
                 impossible = remaining.len() as u32;
                 remaining.clear();
@@ -659,7 +727,8 @@ fn evaluate_rule(config: &Config, rule_idx: usize, rule: &Rule, analysis: &Analy
     }
     others.sort_unstable();
     let others: Vec<usize> = others.into_iter().take(wanted).map(|(_, _, idx)| idx).collect();
-    outcome.suggested = picks.iter().chain(others.iter()).take(outcome.missing as usize).map(|idx| people[*idx].id.clone()).collect();
+    outcome.suggested =
+        picks.iter().chain(others.iter()).take(outcome.missing as usize).map(|idx| people[*idx].id.clone()).collect();
     // When only owners can lower what is missing, only they can unblock the rule.
     let owners_decide = !uncovered.is_empty() && by_owners >= by_count;
     let unblockers: Vec<usize> = candidates
@@ -693,7 +762,10 @@ fn describe_requirement(config: &Config, requires: &Requirement, counted: usize)
 fn owner_groups(config: &Config, paths: &[String], path_services: &[Vec<usize>]) -> Vec<Group> {
     let mut keys: Vec<GroupKey> = Vec::new();
     let mut groups: Vec<Group> = Vec::new();
-    let mut add = |key: GroupKey, path: &str, label: &dyn Fn() -> String, members: &[usize]| match keys.iter().position(|known| *known == key) {
+    let mut add = |key: GroupKey, path: &str, label: &dyn Fn() -> String, members: &[usize]| match keys
+        .iter()
+        .position(|known| *known == key)
+    {
         Some(idx) => groups[idx].paths.push(path.to_owned()),
         None => {
             keys.push(key);
@@ -749,7 +821,11 @@ fn holds(config: &Config, predicate: &Predicate, facts: &Analysis, why: &mut Vec
                 }
             }
             let result = !matched.is_empty();
-            why.push(if result { format!("any of: {}", matched.join("; ")) } else { format!("none of: {}", unmatched.join("; ")) });
+            why.push(if result {
+                format!("any of: {}", matched.join("; "))
+            } else {
+                format!("none of: {}", unmatched.join("; "))
+            });
             return result;
         }
         Predicate::Not(inner) => {
@@ -760,23 +836,47 @@ fn holds(config: &Config, predicate: &Predicate, facts: &Analysis, why: &mut Vec
         }
         Predicate::AiAssisted(wanted) => (
             facts.ai_assisted == *wanted,
-            if facts.ai_assisted { format!("AI-assisted ({})", plural(facts.n_signals, "signal")) } else { "not AI-assisted".to_owned() },
+            if facts.ai_assisted {
+                format!("AI-assisted ({})", plural(facts.n_signals, "signal"))
+            } else {
+                "not AI-assisted".to_owned()
+            },
         ),
         Predicate::AgentAuthored(wanted) => (
             facts.agent_authored == *wanted,
-            if facts.agent_authored { "authored by an agent".to_owned() } else { "no commit authored by an agent".to_owned() },
+            if facts.agent_authored {
+                "authored by an agent".to_owned()
+            } else {
+                "no commit authored by an agent".to_owned()
+            },
         ),
         Predicate::AuthorLevelBelow(level) => {
-            let (id, rank) = facts.least.as_ref().map_or(("(no human)", Rank::Unknown), |(id, rank)| (id.as_str(), *rank));
+            let (id, rank) =
+                facts.least.as_ref().map_or(("(no human)", Rank::Unknown), |(id, rank)| (id.as_str(), *rank));
             let result = rank < Rank::Level(*level);
             let relation = if result { "<" } else { ">=" };
-            (result, format!("least senior author {id} is {} {relation} {}", config.directory.level_name(rank), levels[*level]))
+            (
+                result,
+                format!(
+                    "least senior author {id} is {} {relation} {}",
+                    config.directory.level_name(rank),
+                    levels[*level]
+                ),
+            )
         }
         Predicate::AuthorLevelAtLeast(level) => {
-            let (id, rank) = facts.least.as_ref().map_or(("(no human)", Rank::Unknown), |(id, rank)| (id.as_str(), *rank));
+            let (id, rank) =
+                facts.least.as_ref().map_or(("(no human)", Rank::Unknown), |(id, rank)| (id.as_str(), *rank));
             let result = rank >= Rank::Level(*level);
             let relation = if result { ">=" } else { "<" };
-            (result, format!("least senior author {id} is {} {relation} {}", config.directory.level_name(rank), levels[*level]))
+            (
+                result,
+                format!(
+                    "least senior author {id} is {} {relation} {}",
+                    config.directory.level_name(rank),
+                    levels[*level]
+                ),
+            )
         }
         Predicate::AuthorInTeams(teams) => {
             let members: Vec<&str> = facts
@@ -787,13 +887,23 @@ fn holds(config: &Config, predicate: &Predicate, facts: &Analysis, why: &mut Vec
                 .map(|person| person.id.as_str())
                 .collect();
             let result = !members.is_empty();
-            (result, if result { format!("{} in {}", members.join(", "), teams.join(", ")) } else { format!("no author in {}", teams.join(", ")) })
+            (
+                result,
+                if result {
+                    format!("{} in {}", members.join(", "), teams.join(", "))
+                } else {
+                    format!("no author in {}", teams.join(", "))
+                },
+            )
         }
         Predicate::Paths(globs) => {
-            let matched: Vec<&str> = facts.paths.iter().map(String::as_str).filter(|path| globs.matches(path)).collect();
+            let matched: Vec<&str> =
+                facts.paths.iter().map(String::as_str).filter(|path| globs.matches(path)).collect();
             let result = !matched.is_empty();
             let reason = match matched.first() {
-                Some(first) if matched.len() > 1 => format!("touches {first} and {} more matching {}", matched.len() - 1, globs.patterns.join(", ")),
+                Some(first) if matched.len() > 1 => {
+                    format!("touches {first} and {} more matching {}", matched.len() - 1, globs.patterns.join(", "))
+                }
                 Some(first) => format!("touches {first} matching {}", globs.patterns.join(", ")),
                 None => format!("no path matches {}", globs.patterns.join(", ")),
             };
@@ -802,44 +912,93 @@ fn holds(config: &Config, predicate: &Predicate, facts: &Analysis, why: &mut Vec
         Predicate::OnlyPaths(globs) => {
             let outside = facts.paths.iter().find(|path| !globs.matches(path));
             let result = outside.is_none() && !facts.paths.is_empty();
-            (result, match outside {
-                Some(path) => format!("{path} is outside {}", globs.patterns.join(", ")),
-                None => format!("every path matches {}", globs.patterns.join(", ")),
-            })
+            (
+                result,
+                match outside {
+                    Some(path) => format!("{path} is outside {}", globs.patterns.join(", ")),
+                    None => format!("every path matches {}", globs.patterns.join(", ")),
+                },
+            )
         }
         Predicate::Services(names) => {
-            let touched: Vec<&str> = facts.services.iter().map(|(name, _)| name.as_str()).filter(|name| names.iter().any(|wanted| wanted == name)).collect();
+            let touched: Vec<&str> = facts
+                .services
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .filter(|name| names.iter().any(|wanted| wanted == name))
+                .collect();
             let result = !touched.is_empty();
-            (result, if result { format!("touches service {}", touched.join(", ")) } else { format!("touches none of {}", names.join(", ")) })
+            (
+                result,
+                if result {
+                    format!("touches service {}", touched.join(", "))
+                } else {
+                    format!("touches none of {}", names.join(", "))
+                },
+            )
         }
         Predicate::TierAtMost(tier) => {
             let most_critical = facts.services.iter().min_by_key(|(_, service_tier)| *service_tier);
             match most_critical {
-                Some((name, service_tier)) if service_tier <= tier => (true, format!("touches tier-{service_tier} service {name}")),
-                Some((name, service_tier)) => (false, format!("most critical service touched is {name}, tier {service_tier} > {tier}")),
+                Some((name, service_tier)) if service_tier <= tier => {
+                    (true, format!("touches tier-{service_tier} service {name}"))
+                }
+                Some((name, service_tier)) => {
+                    (false, format!("most critical service touched is {name}, tier {service_tier} > {tier}"))
+                }
                 None => (false, "touches no service of services.toml".to_owned()),
             }
         }
-        Predicate::RiskAtLeast(level) => {
-            (facts.risk.level >= *level, format!("risk {} {} {level}", facts.risk.level, if facts.risk.level >= *level { ">=" } else { "<" }))
-        }
+        Predicate::RiskAtLeast(level) => (
+            facts.risk.level >= *level,
+            format!("risk {} {} {level}", facts.risk.level, if facts.risk.level >= *level { ">=" } else { "<" }),
+        ),
         Predicate::Destructive(wanted) => {
             let destructive = !facts.destructive.is_empty();
-            (destructive == *wanted, if destructive { format!("destructive: {}", facts.destructive.join(", ")) } else { "no destructive operation found".to_owned() })
+            (
+                destructive == *wanted,
+                if destructive {
+                    format!("destructive: {}", facts.destructive.join(", "))
+                } else {
+                    "no destructive operation found".to_owned()
+                },
+            )
         }
-        Predicate::LinesChangedOver(limit) => (facts.lines_changed > *limit, format!("{} lines changed ({} {limit})", facts.lines_changed, if facts.lines_changed > *limit { ">" } else { "<=" })),
+        Predicate::LinesChangedOver(limit) => (
+            facts.lines_changed > *limit,
+            format!(
+                "{} lines changed ({} {limit})",
+                facts.lines_changed,
+                if facts.lines_changed > *limit { ">" } else { "<=" }
+            ),
+        ),
         Predicate::FilesChangedOver(limit) => {
             let files = facts.paths.len() as u64;
             (files > *limit, format!("{files} files changed ({} {limit})", if files > *limit { ">" } else { "<=" }))
         }
         Predicate::Environments(environments) => {
             let result = environments.contains(&facts.change.environment);
-            (result, format!("environment {} {} {}", facts.change.environment, if result { "is in" } else { "is not in" }, environments.join(", ")))
+            (
+                result,
+                format!(
+                    "environment {} {} {}",
+                    facts.change.environment,
+                    if result { "is in" } else { "is not in" },
+                    environments.join(", ")
+                ),
+            )
         }
         Predicate::TargetBranches(globs) => match facts.target_branch.as_deref() {
             Some(branch) => {
                 let result = globs.matches(branch);
-                (result, format!("target branch {branch} {} {}", if result { "matches" } else { "does not match" }, globs.patterns.join(", ")))
+                (
+                    result,
+                    format!(
+                        "target branch {branch} {} {}",
+                        if result { "matches" } else { "does not match" },
+                        globs.patterns.join(", ")
+                    ),
+                )
             }
             // An unknown target branch cannot be shown not to match: the rule applies.
             None => (true, "target branch unknown (pass --target-branch); rule applied".to_owned()),
@@ -860,13 +1019,18 @@ fn declaration_rule(commits: &[crate::model::Commit], scans: &[CommitScan]) -> R
     let satisfied = undeclared.is_empty();
     RuleOutcome {
         name: "ai-declaration".to_owned(),
-        description: Some("Every commit declares AI assistance or `Assisted-by: none` (policy ai.require_declaration)".to_owned()),
+        description: Some(
+            "Every commit declares AI assistance or `Assisted-by: none` (policy ai.require_declaration)".to_owned(),
+        ),
         applies: true,
         satisfied,
         why: if satisfied {
             vec!["every commit declares".to_owned()]
         } else {
-            vec![format!("commits without a declaration: {}", undeclared.join(", ")), "amend them with an `Assisted-by:` trailer; approvals cannot satisfy this rule".to_owned()]
+            vec![
+                format!("commits without a declaration: {}", undeclared.join(", ")),
+                "amend them with an `Assisted-by:` trailer; approvals cannot satisfy this rule".to_owned(),
+            ]
         },
         approvals: Vec::new(),
         missing: u32::from(!satisfied),

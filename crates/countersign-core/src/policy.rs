@@ -202,7 +202,8 @@ struct Validator<'a> {
 
 impl Policy {
     pub fn parse(source: &SourceFile, directory: &Directory, services: &Services) -> Result<Policy, Vec<ConfigError>> {
-        let raw: RawPolicy = toml::from_str(&source.text).map_err(|error| vec![ConfigError::from_toml(source, &error)])?;
+        let raw: RawPolicy =
+            toml::from_str(&source.text).map_err(|error| vec![ConfigError::from_toml(source, &error)])?;
         let mut validator = Validator { source, directory, services, errors: Vec::new() };
         if *raw.version.get_ref() != 1 {
             validator.error(
@@ -216,7 +217,8 @@ impl Policy {
             contextual_counts: raw.ai.contextual_counts,
             require_declaration: raw.ai.require_declaration,
         };
-        let max_age_days = raw.approvals.max_age_days.as_ref().map(|days| validator.non_negative(days, "max_age_days") as u32);
+        let max_age_days =
+            raw.approvals.max_age_days.as_ref().map(|days| validator.non_negative(days, "max_age_days") as u32);
         let approvals = ApprovalSettings {
             keep_on_rebase: raw.approvals.keep_on_rebase.unwrap_or(true),
             max_age_days,
@@ -226,9 +228,17 @@ impl Policy {
         for raw_rule in raw.rule {
             let name = raw_rule.name.get_ref().trim().to_owned();
             if name.is_empty() {
-                validator.error(raw_rule.name.span(), "empty rule name".to_owned(), "name every rule; the name is shown in every decision");
+                validator.error(
+                    raw_rule.name.span(),
+                    "empty rule name".to_owned(),
+                    "name every rule; the name is shown in every decision",
+                );
             } else if rules.iter().any(|rule| rule.name == name) {
-                validator.error(raw_rule.name.span(), format!("rule `{name}` is defined twice"), "rule names must be unique");
+                validator.error(
+                    raw_rule.name.span(),
+                    format!("rule `{name}` is defined twice"),
+                    "rule names must be unique",
+                );
             }
             let when = raw_rule.when.as_ref().map(|when| validator.predicate(when));
             let requires = validator.requirement(&raw_rule.requires);
@@ -237,15 +247,22 @@ impl Policy {
         if rules.is_empty() {
             // A gate without rules would allow everything; that is never what a policy means.
             validator.errors.push(
-                ConfigError::new(source, Some(raw.version.span()), "the policy has no rules, so it would allow every change")
-                    .with_label("no [[rule]] follows")
-                    .with_help("add at least one [[rule]], e.g. name = \"two-person\" with requires = { count = 1 }"),
+                ConfigError::new(
+                    source,
+                    Some(raw.version.span()),
+                    "the policy has no rules, so it would allow every change",
+                )
+                .with_label("no [[rule]] follows")
+                .with_help("add at least one [[rule]], e.g. name = \"two-person\" with requires = { count = 1 }"),
             );
         }
         let break_glass = raw.break_glass.as_ref().map(|raw| BreakGlass {
             min_level: validator.level(&raw.min_level).unwrap_or(usize::MAX),
             reason_required: raw.reason_required,
-            review_within_hours: raw.review_within_hours.as_ref().map_or(24, |hours| validator.non_negative(hours, "review_within_hours") as u32),
+            review_within_hours: raw
+                .review_within_hours
+                .as_ref()
+                .map_or(24, |hours| validator.non_negative(hours, "review_within_hours") as u32),
         });
         if validator.errors.is_empty() {
             Ok(Policy { ai, approvals, rules, break_glass })
@@ -263,7 +280,11 @@ impl Validator<'_> {
     fn trailer_key(&mut self, key: &Spanned<String>) -> String {
         let value = key.get_ref().trim();
         if value.is_empty() || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            self.error(key.span(), format!("`{value}` is not a trailer key"), "write the key without the colon, e.g. \"AI-Tool\"");
+            self.error(
+                key.span(),
+                format!("`{value}` is not a trailer key"),
+                "write the key without the colon, e.g. \"AI-Tool\"",
+            );
         }
         value.to_ascii_lowercase()
     }
@@ -272,7 +293,11 @@ impl Validator<'_> {
         match u32::try_from(*value.get_ref()) {
             Ok(value) => u64::from(value),
             Err(_) => {
-                self.error(value.span(), format!("`{what}` must be a whole number from 0 to {}", u32::MAX), "use a non-negative number");
+                self.error(
+                    value.span(),
+                    format!("`{what}` must be a whole number from 0 to {}", u32::MAX),
+                    "use a non-negative number",
+                );
                 0
             }
         }
@@ -339,9 +364,13 @@ impl Validator<'_> {
                 if !self.services.all().iter().any(|service| service.name == *name.get_ref()) {
                     let known: Vec<&str> = self.services.all().iter().map(|service| service.name.as_str()).collect();
                     self.errors.push(
-                        ConfigError::new(self.source, Some(name.span()), format!("unknown service `{}`", name.get_ref()))
-                            .with_label("not in services.toml")
-                            .with_help(format!("services are: {}", known.join(", "))),
+                        ConfigError::new(
+                            self.source,
+                            Some(name.span()),
+                            format!("unknown service `{}`", name.get_ref()),
+                        )
+                        .with_label("not in services.toml")
+                        .with_help(format!("services are: {}", known.join(", "))),
                     );
                 }
             }
@@ -353,7 +382,11 @@ impl Validator<'_> {
         if let Some(level) = &raw.risk_at_least {
             match level.get_ref().parse::<RiskLevel>() {
                 Ok(risk) => all.push(Predicate::RiskAtLeast(risk)),
-                Err(()) => self.error(level.span(), format!("unknown risk level `{}`", level.get_ref()), "use one of: low, medium, high, critical"),
+                Err(()) => self.error(
+                    level.span(),
+                    format!("unknown risk level `{}`", level.get_ref()),
+                    "use one of: low, medium, high, critical",
+                ),
             }
         }
         if let Some(value) = raw.destructive {
@@ -373,7 +406,11 @@ impl Validator<'_> {
         }
         if let Some(any) = &raw.any {
             if any.is_empty() {
-                self.error(when.span(), "`any` is empty".to_owned(), "an empty `any` never holds; list at least one condition");
+                self.error(
+                    when.span(),
+                    "`any` is empty".to_owned(),
+                    "an empty `any` never holds; list at least one condition",
+                );
             }
             all.push(Predicate::Any(any.iter().map(|inner| self.predicate(inner)).collect()));
         }
@@ -394,7 +431,11 @@ impl Validator<'_> {
         let requires = raw.get_ref();
         let count = match &requires.count {
             Some(count) if *count.get_ref() < 1 || *count.get_ref() > 20 => {
-                self.error(count.span(), format!("`count = {}` is out of range", count.get_ref()), "require from 1 to 20 approvals");
+                self.error(
+                    count.span(),
+                    format!("`count = {}` is out of range", count.get_ref()),
+                    "require from 1 to 20 approvals",
+                );
                 1
             }
             Some(count) => *count.get_ref() as u32,

@@ -69,9 +69,15 @@ pub fn assess(input: &RiskInput<'_>) -> Risk {
         reasons.push((RiskLevel::High, "changes the gate's own configuration".to_owned()));
     }
     if input.lines_changed > 5000 || input.files_changed > 200 {
-        reasons.push((RiskLevel::High, format!("very large: {} lines in {} files", input.lines_changed, input.files_changed)));
+        reasons.push((
+            RiskLevel::High,
+            format!("very large: {} lines in {} files", input.lines_changed, input.files_changed),
+        ));
     } else if input.lines_changed > 1000 || input.files_changed > 50 {
-        reasons.push((RiskLevel::Medium, format!("large: {} lines in {} files", input.lines_changed, input.files_changed)));
+        reasons.push((
+            RiskLevel::Medium,
+            format!("large: {} lines in {} files", input.lines_changed, input.files_changed),
+        ));
     }
     let level = reasons.iter().map(|(level, _)| *level).max().unwrap_or(RiskLevel::Low);
     reasons.sort_by_key(|reason| std::cmp::Reverse(reason.0));

@@ -75,13 +75,18 @@ pub fn compile_globs(source: &SourceFile, patterns: &[Spanned<String>], errors: 
 
 impl Services {
     pub fn parse(source: &SourceFile, directory: &Directory) -> Result<Services, Vec<ConfigError>> {
-        let raw: RawServices = toml::from_str(&source.text).map_err(|error| vec![ConfigError::from_toml(source, &error)])?;
+        let raw: RawServices =
+            toml::from_str(&source.text).map_err(|error| vec![ConfigError::from_toml(source, &error)])?;
         let mut errors = Vec::new();
         let mut services: Vec<Service> = Vec::new();
         for raw_service in raw.service {
             let name = raw_service.name.get_ref().clone();
             if services.iter().any(|service| service.name == name) {
-                errors.push(ConfigError::new(source, Some(raw_service.name.span()), format!("service `{name}` is defined twice")));
+                errors.push(ConfigError::new(
+                    source,
+                    Some(raw_service.name.span()),
+                    format!("service `{name}` is defined twice"),
+                ));
             }
             let tier = match u32::try_from(*raw_service.tier.get_ref()) {
                 Ok(tier) => tier,
@@ -105,8 +110,12 @@ impl Services {
                 let owner_name = owner.get_ref();
                 if directory.person(owner_name).is_none() && !directory.is_team(owner_name) {
                     errors.push(
-                        ConfigError::new(source, Some(owner.span()), format!("owner `{owner_name}` is neither a team nor a person of people.toml"))
-                            .with_help("owners are team names (from a person's `teams`) or person ids"),
+                        ConfigError::new(
+                            source,
+                            Some(owner.span()),
+                            format!("owner `{owner_name}` is neither a team nor a person of people.toml"),
+                        )
+                        .with_help("owners are team names (from a person's `teams`) or person ids"),
                     );
                 }
             }
@@ -130,7 +139,9 @@ impl Services {
                 }
             }
         }
-        let combined = builder.build().map_err(|error| vec![ConfigError::new(source, None, format!("cannot compile the service globs together: {error}"))])?;
+        let combined = builder.build().map_err(|error| {
+            vec![ConfigError::new(source, None, format!("cannot compile the service globs together: {error}"))]
+        })?;
         Ok(Services { services, combined, glob_service })
     }
 
@@ -144,7 +155,8 @@ impl Services {
 
     /// Positions (in `all()`) of the services a path belongs to, in order.
     pub fn indices_of(&self, path: &str) -> Vec<usize> {
-        let mut indices: Vec<usize> = self.combined.matches(path).into_iter().map(|glob| self.glob_service[glob]).collect();
+        let mut indices: Vec<usize> =
+            self.combined.matches(path).into_iter().map(|glob| self.glob_service[glob]).collect();
         indices.sort_unstable();
         indices.dedup();
         indices

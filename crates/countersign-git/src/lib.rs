@@ -52,7 +52,8 @@ pub struct Repo {
 
 impl Repo {
     pub fn open(path: &Path) -> Result<Repo> {
-        let mut repo = gix::open(path).map_err(|error| Error::Open { path: path.to_owned(), message: error.to_string() })?;
+        let mut repo =
+            gix::open(path).map_err(|error| Error::Open { path: path.to_owned(), message: error.to_string() })?;
         repo.object_cache_size_if_unset(32 * 1024 * 1024);
         Ok(Repo { repo, path: path.to_owned() })
     }
@@ -70,7 +71,9 @@ impl Repo {
     pub fn branch_name(&self, rev: &str) -> Option<String> {
         let reference = self.repo.try_find_reference(rev).ok()??;
         let name = reference.name().as_bstr().to_str().ok()?.to_owned();
-        let short = name.strip_prefix("refs/heads/").or_else(|| name.strip_prefix("refs/remotes/").and_then(|rest| rest.split_once('/').map(|(_, branch)| branch)))?;
+        let short = name.strip_prefix("refs/heads/").or_else(|| {
+            name.strip_prefix("refs/remotes/").and_then(|rest| rest.split_once('/').map(|(_, branch)| branch))
+        })?;
         Some(short.to_owned())
     }
 
@@ -199,15 +202,22 @@ impl Repo {
                         }
                     };
                     loop {
-                        let next = batch_rx.lock().ok().and_then(|receiver| receiver.as_ref().and_then(|receiver| receiver.recv().ok()));
+                        let next = batch_rx
+                            .lock()
+                            .ok()
+                            .and_then(|receiver| receiver.as_ref().and_then(|receiver| receiver.recv().ok()));
                         let Some((seq, batch)) = next else { return };
                         let mapped = batch
                             .into_iter()
                             .map(|item| match item {
                                 WorkItem::Id(id) => read_core_commit(&repo, id).map(map),
                                 WorkItem::Raw(id, data) => {
-                                    let decoded = gix::objs::CommitRef::from_bytes(&data, repo.object_hash())
-                                        .map_err(|error| Error::Git { context: format!("decode commit {id}"), message: error.to_string() })?;
+                                    let decoded = gix::objs::CommitRef::from_bytes(&data, repo.object_hash()).map_err(
+                                        |error| Error::Git {
+                                            context: format!("decode commit {id}"),
+                                            message: error.to_string(),
+                                        },
+                                    )?;
                                     Ok(map(to_core_commit(id, &decoded)))
                                 }
                             })
@@ -247,7 +257,10 @@ impl Repo {
             }
             // Dropping the receiver stops the workers, which stops the walker.
             drop(result_rx);
-            let walked = walker.join().map_err(|_| Error::Git { context: "walk".to_owned(), message: "the walking thread panicked".to_owned() })?;
+            let walked = walker.join().map_err(|_| Error::Git {
+                context: "walk".to_owned(),
+                message: "the walking thread panicked".to_owned(),
+            })?;
             match failure {
                 Some(error) => Err(error),
                 None if stopped => Ok(()),
@@ -255,7 +268,10 @@ impl Repo {
                     if batches == next_seq {
                         Ok(())
                     } else {
-                        Err(Error::Git { context: "walk".to_owned(), message: "a worker thread stopped early".to_owned() })
+                        Err(Error::Git {
+                            context: "walk".to_owned(),
+                            message: "a worker thread stopped early".to_owned(),
+                        })
                     }
                 }),
             }
@@ -265,7 +281,10 @@ impl Repo {
     /// Resolves `A..B`, `A...B` is refused, and a single revision means all of its history.
     pub fn resolve_range(&self, range: &str) -> Result<(Vec<ObjectId>, Vec<ObjectId>)> {
         if range.contains("...") {
-            return Err(Error::Resolve { rev: range.to_owned(), message: "symmetric ranges are not supported; use A..B".to_owned() });
+            return Err(Error::Resolve {
+                rev: range.to_owned(),
+                message: "symmetric ranges are not supported; use A..B".to_owned(),
+            });
         }
         match range.split_once("..") {
             Some((from, to)) => {
@@ -286,8 +305,10 @@ impl Repo {
             return Ok(None);
         }
         let blob = self.repo.find_blob(entry.object_id()).map_err(git_error(format!("read {path}")))?;
-        let text = String::from_utf8(blob.data.clone())
-            .map_err(|_| Error::Git { context: format!("read {path} at {commit}"), message: "not UTF-8 text".to_owned() })?;
+        let text = String::from_utf8(blob.data.clone()).map_err(|_| Error::Git {
+            context: format!("read {path} at {commit}"),
+            message: "not UTF-8 text".to_owned(),
+        })?;
         Ok(Some(text))
     }
 
@@ -387,14 +408,23 @@ impl Repo {
     fn attestation_tip(&self) -> Result<Option<ObjectId>> {
         let reference = self.repo.try_find_reference(ATTESTATION_REF).map_err(git_error("read attestation ref"))?;
         match reference {
-            Some(mut reference) => Ok(Some(reference.peel_to_id().map_err(git_error("peel attestation ref"))?.detach())),
+            Some(mut reference) => {
+                Ok(Some(reference.peel_to_id().map_err(git_error("peel attestation ref"))?.detach()))
+            }
             None => Ok(None),
         }
     }
 
     /// Adds one attestation file to the attestation ref in a new commit. The ref update checks
     /// the previous tip, so two writers never overwrite each other silently.
-    pub fn append_attestation(&self, fingerprint: &str, file_name: &str, contents: &str, signer: &Identity, time: i64) -> Result<String> {
+    pub fn append_attestation(
+        &self,
+        fingerprint: &str,
+        file_name: &str,
+        contents: &str,
+        signer: &Identity,
+        time: i64,
+    ) -> Result<String> {
         let tip = self.attestation_tip()?;
         let base_tree = match tip {
             Some(tip) => self.tree_of(tip)?,
@@ -403,7 +433,9 @@ impl Repo {
         let blob = self.repo.write_blob(contents.as_bytes()).map_err(git_error("write attestation"))?.detach();
         let path = format!("{}/{file_name}", fingerprint_dir(fingerprint));
         let mut editor = self.repo.edit_tree(base_tree).map_err(git_error("edit attestation tree"))?;
-        editor.upsert(path.as_str(), gix::object::tree::EntryKind::Blob, blob).map_err(git_error("edit attestation tree"))?;
+        editor
+            .upsert(path.as_str(), gix::object::tree::EntryKind::Blob, blob)
+            .map_err(git_error("edit attestation tree"))?;
         let tree = editor.write().map_err(git_error("write attestation tree"))?.detach();
         let signature = gix::actor::Signature {
             name: signer.name.as_str().into(),
@@ -489,7 +521,9 @@ fn walk_raw(
         let mut parents = Vec::new();
         let mut time = 0;
         for token in gix::objs::CommitRefIter::from_bytes(&object.data, repo.object_hash()) {
-            match token.map_err(|error| Error::Git { context: format!("decode commit {id}"), message: error.to_string() })? {
+            match token
+                .map_err(|error| Error::Git { context: format!("decode commit {id}"), message: error.to_string() })?
+            {
                 gix::objs::commit::ref_iter::Token::Parent { id } => parents.push(id),
                 gix::objs::commit::ref_iter::Token::Committer { signature } => {
                     time = signature.seconds();
@@ -547,18 +581,20 @@ fn count_newlines(data: &[u8]) -> u32 {
 }
 
 fn parse_id(id: &str) -> Result<ObjectId> {
-    ObjectId::from_hex(id.as_bytes()).map_err(|error| Error::Git { context: format!("parse id {id}"), message: error.to_string() })
+    ObjectId::from_hex(id.as_bytes())
+        .map_err(|error| Error::Git { context: format!("parse id {id}"), message: error.to_string() })
 }
 
 fn to_core_commit(id: ObjectId, decoded: &gix::objs::CommitRef<'_>) -> Commit {
     // A malformed signature keeps its raw text as the name, so it shows up as an unknown person.
-    let identity = |parsed: std::result::Result<gix::actor::SignatureRef<'_>, gix::Error>, raw: &gix::bstr::BStr| match parsed {
-        Ok(signature) => {
-            let trimmed = signature.trim();
-            (Identity::new(trimmed.name.to_str_lossy(), trimmed.email.to_str_lossy()), signature.seconds())
-        }
-        Err(_) => (Identity::new(raw.to_str_lossy(), ""), 0),
-    };
+    let identity =
+        |parsed: std::result::Result<gix::actor::SignatureRef<'_>, gix::Error>, raw: &gix::bstr::BStr| match parsed {
+            Ok(signature) => {
+                let trimmed = signature.trim();
+                (Identity::new(trimmed.name.to_str_lossy(), trimmed.email.to_str_lossy()), signature.seconds())
+            }
+            Err(_) => (Identity::new(raw.to_str_lossy(), ""), 0),
+        };
     let (author, time) = identity(decoded.author(), decoded.author);
     let (committer, _) = identity(decoded.committer(), decoded.committer);
     Commit {

@@ -46,8 +46,14 @@ pub fn decide(args: &ChangeArgs, context: CheckContext) -> Result<Decision, Fail
     let context = ChangeContext {
         environment: args.environment.clone(),
         requester: context.requester,
-        source_branch: context.branch.or_else(|| repo.branch_name(&args.head)).or_else(|| ci_env(&["GITHUB_HEAD_REF", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"])),
-        target_branch: context.target_branch.or_else(|| repo.branch_name(&args.base)).or_else(|| ci_env(&["GITHUB_BASE_REF", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME"])),
+        source_branch: context
+            .branch
+            .or_else(|| repo.branch_name(&args.head))
+            .or_else(|| ci_env(&["GITHUB_HEAD_REF", "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"])),
+        target_branch: context
+            .target_branch
+            .or_else(|| repo.branch_name(&args.base))
+            .or_else(|| ci_env(&["GITHUB_BASE_REF", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME"])),
         pull_request,
     };
     let change = repo.read_change(&args.base, &args.head, context)?;
@@ -101,17 +107,27 @@ fn sign_review(args: &ReviewArgs, verdict: Verdict) -> Result<ReviewOutput, Fail
     let (config, _) = load::load_config(&load::config_files_at(&repo, base, change_args.config.as_deref())?)?;
     let person = match config.directory.by_id(&args.person) {
         Some(Member::Person(person)) => person,
-        Some(Member::Agent(_)) => return Err(Failure::input(format!("`{}` is an agent; agents cannot approve or reject", args.person))),
+        Some(Member::Agent(_)) => {
+            return Err(Failure::input(format!("`{}` is an agent; agents cannot approve or reject", args.person)));
+        }
         None => return Err(Failure::input(format!("`{}` is not a person of people.toml", args.person))),
     };
-    let key_text = std::fs::read_to_string(&args.key).map_err(|error| Failure::input(format!("cannot read key {}: {error}", args.key.display())))?;
+    let key_text = std::fs::read_to_string(&args.key)
+        .map_err(|error| Failure::input(format!("cannot read key {}: {error}", args.key.display())))?;
     let key = ssh_key::PrivateKey::from_openssh(&key_text)
         .map_err(|error| Failure::input(format!("{} is not an OpenSSH private key: {error}", args.key.display())))?;
     if key.is_encrypted() {
-        return Err(Failure::input(format!("{} is encrypted; use an unencrypted copy kept for signing", args.key.display())));
+        return Err(Failure::input(format!(
+            "{} is encrypted; use an unencrypted copy kept for signing",
+            args.key.display()
+        )));
     }
     if person.keys.is_empty() {
-        return Err(Failure::input(format!("{} has no keys in people.toml; add the public half of {} to their `keys`", person.id, args.key.display())));
+        return Err(Failure::input(format!(
+            "{} has no keys in people.toml; add the public half of {} to their `keys`",
+            person.id,
+            args.key.display()
+        )));
     }
     if !person.keys.iter().any(|listed| listed.key_data() == key.public_key().key_data()) {
         return Err(Failure::input(format!(
@@ -120,28 +136,44 @@ fn sign_review(args: &ReviewArgs, verdict: Verdict) -> Result<ReviewOutput, Fail
             person.id
         )));
     }
-    let change = repo.read_change(&change_args.base, &change_args.head, ChangeContext { environment: change_args.environment.clone(), ..ChangeContext::default() })?;
+    let change = repo.read_change(
+        &change_args.base,
+        &change_args.head,
+        ChangeContext { environment: change_args.environment.clone(), ..ChangeContext::default() },
+    )?;
     refuse_own_change(&config, &change, &person.id)?;
     let now = load::now();
     let fingerprint = fingerprint(&change.tree_changes);
-    let statement = Statement::new(verdict, &person.id, &fingerprint, &change.environment, &change.head, now, &args.comment);
+    let statement =
+        Statement::new(verdict, &person.id, &fingerprint, &change.environment, &change.head, now, &args.comment);
     let envelope = statement.sign(&key).map_err(|error| Failure::input(error.to_string()))?;
     let verb = if verdict == Verdict::Approve { "approve" } else { "reject" };
     let file_name = format!("{}-{}-{verb}-{now}.json", change.environment, person.id);
     let stored = match &change_args.attestations {
         Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|error| Failure::input(format!("cannot create {}: {error}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|error| Failure::input(format!("cannot create {}: {error}", dir.display())))?;
             let hex = fingerprint.trim_start_matches("sha256:");
             let path = dir.join(format!("{}-{file_name}", &hex[..16]));
             write_new_file(&path, &envelope.to_json())?;
             path.display().to_string()
         }
         None => {
-            let signer = Identity::new(person.name.clone(), person.emails.first().cloned().unwrap_or_else(|| format!("{}@countersign", person.id)));
+            let signer = Identity::new(
+                person.name.clone(),
+                person.emails.first().cloned().unwrap_or_else(|| format!("{}@countersign", person.id)),
+            );
             repo.append_attestation(&fingerprint, &file_name, &envelope.to_json(), &signer, now)?
         }
     };
-    Ok(ReviewOutput { verdict, person: person.id.clone(), fingerprint, environment: change.environment, head: change.head, stored })
+    Ok(ReviewOutput {
+        verdict,
+        person: person.id.clone(),
+        fingerprint,
+        environment: change.environment,
+        head: change.head,
+        stored,
+    })
 }
 
 /// Writes a file whole or not at all: to a temporary name first, then renamed into place.
@@ -156,9 +188,15 @@ fn write_new_file(path: &Path, contents: &str) -> Result<(), Failure> {
 }
 
 /// The author of a change signing their own approval is refused here already, not only by `check`.
-fn refuse_own_change(config: &countersign_core::config::Config, change: &ChangeInput, person: &str) -> Result<(), Failure> {
+fn refuse_own_change(
+    config: &countersign_core::config::Config,
+    change: &ChangeInput,
+    person: &str,
+) -> Result<(), Failure> {
     if evaluate::responsible(config, change).iter().any(|entry| entry.known && entry.id == person) {
-        return Err(Failure::input(format!("{person} is an author, committer or co-author of this change and cannot review it")));
+        return Err(Failure::input(format!(
+            "{person} is an author, committer or co-author of this change and cannot review it"
+        )));
     }
     Ok(())
 }
@@ -197,7 +235,11 @@ pub fn owners(repo_path: &Path, rev: &str, config_dir: Option<&Path>, format: Fo
                         owners: rule.owners.iter().map(ToString::to_string).collect(),
                         people: evaluate::owner_members(&config, &rule.owners).into_iter().collect(),
                     }),
-                    services: config.services.of_path(path).map(|service| evaluate::ServiceRef { name: service.name.clone(), tier: service.tier }).collect(),
+                    services: config
+                        .services
+                        .of_path(path)
+                        .map(|service| evaluate::ServiceRef { name: service.name.clone(), tier: service.tier })
+                        .collect(),
                 }
             })
             .collect();
@@ -206,17 +248,40 @@ pub fn owners(repo_path: &Path, rev: &str, config_dir: Option<&Path>, format: Fo
     match result {
         Ok((answers, findings)) => {
             match format {
-                Format::Json => outln!("{}", serde_json::to_string_pretty(&serde_json::json!({ "paths": answers, "findings": findings })).unwrap_or_default()),
+                Format::Json => outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({ "paths": answers, "findings": findings }))
+                        .unwrap_or_default()
+                ),
                 Format::Text => {
                     for answer in &answers {
                         outln!("{}", answer.path);
                         match &answer.codeowners {
-                            Some(rule) if rule.owners.is_empty() => outln!("  owners:   none (explicitly unowned by {}:{} `{}`)", rule.file, rule.line, rule.pattern),
-                            Some(rule) => outln!("  owners:   {} ({}) from {}:{} `{}`", rule.owners.join(" "), rule.people.join(", "), rule.file, rule.line, rule.pattern),
+                            Some(rule) if rule.owners.is_empty() => outln!(
+                                "  owners:   none (explicitly unowned by {}:{} `{}`)",
+                                rule.file,
+                                rule.line,
+                                rule.pattern
+                            ),
+                            Some(rule) => outln!(
+                                "  owners:   {} ({}) from {}:{} `{}`",
+                                rule.owners.join(" "),
+                                rule.people.join(", "),
+                                rule.file,
+                                rule.line,
+                                rule.pattern
+                            ),
                             None => outln!("  owners:   none (no CODEOWNERS line matches)"),
                         }
-                        let services: Vec<String> = answer.services.iter().map(|service| format!("{} (tier {})", service.name, service.tier)).collect();
-                        outln!("  services: {}", if services.is_empty() { "none".to_owned() } else { services.join(", ") });
+                        let services: Vec<String> = answer
+                            .services
+                            .iter()
+                            .map(|service| format!("{} (tier {})", service.name, service.tier))
+                            .collect();
+                        outln!(
+                            "  services: {}",
+                            if services.is_empty() { "none".to_owned() } else { services.join(", ") }
+                        );
                     }
                     render::findings(&findings);
                 }

@@ -14,7 +14,8 @@ const POLICY: &str = include_str!("../../../examples/policy.toml");
 
 const SERVICES: &str = include_str!("../../../examples/services.toml");
 
-const CODEOWNERS: &str = "# Checkout is owned by its team; docs by anyone.\n* @shop/platform\n/services/checkout/ @shop/checkout\n/docs/\n";
+const CODEOWNERS: &str =
+    "# Checkout is owned by its team; docs by anyone.\n* @shop/platform\n/services/checkout/ @shop/checkout\n/docs/\n";
 
 struct Demo {
     dir: PathBuf,
@@ -160,7 +161,13 @@ emails = ["ops-agent@shop.example"]
     demo.write(".countersign/policy.toml", POLICY)?;
     demo.write(".github/CODEOWNERS", CODEOWNERS)?;
     demo.write("docs/index.md", "# Shop\n")?;
-    demo.commit("services/checkout/cart.py", "def total(items):\n    return sum(item.price for item in items)\n", "Add checkout service and countersign gate", alice, "2026-11-02T09:00:00Z")?;
+    demo.commit(
+        "services/checkout/cart.py",
+        "def total(items):\n    return sum(item.price for item in items)\n",
+        "Add checkout service and countersign gate",
+        alice,
+        "2026-11-02T09:00:00Z",
+    )?;
     outln!("{}", demo.repo.display());
     outln!("  .countersign/people.toml   alice (senior), carol (staff), bob (junior), agent ops-agent");
     outln!("  .countersign/services.toml checkout (tier 0), docs (tier 3)");
@@ -214,7 +221,10 @@ emails = ["ops-agent@shop.example"]
     )?;
     expect(commands::check(&args, requested_by_bob(), Format::Text), EXIT_BLOCKED, "check")?;
     outln!("\nDone. Signed approvals live in refs/countersign/attestations of the sample repository:");
-    outln!("{}", demo.git(&["log", "--format=  %h %an: %s", countersign_git::ATTESTATION_REF], bob, "2026-11-21T09:00:00Z")?);
+    outln!(
+        "{}",
+        demo.git(&["log", "--format=  %h %an: %s", countersign_git::ATTESTATION_REF], bob, "2026-11-21T09:00:00Z")?
+    );
     Ok(())
 }
 

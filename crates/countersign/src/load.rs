@@ -35,13 +35,18 @@ impl Failure {
                 for error in errors {
                     eprintln!("{:?}", miette::Report::new(error.clone()));
                 }
-                eprintln!("countersign: {} configuration error(s); the gate fails closed until they are fixed", errors.len());
+                eprintln!(
+                    "countersign: {} configuration error(s); the gate fails closed until they are fixed",
+                    errors.len()
+                );
             }
             other => eprintln!("countersign: error: {other}"),
         }
         if format == Format::Json {
             let errors: Vec<serde_json::Value> = match self {
-                Failure::Config(errors) => errors.iter().map(|error| serde_json::to_value(error.summary()).unwrap_or_default()).collect(),
+                Failure::Config(errors) => {
+                    errors.iter().map(|error| serde_json::to_value(error.summary()).unwrap_or_default()).collect()
+                }
                 other => vec![serde_json::json!({ "message": other.to_string() })],
             };
             outln!("{}", serde_json::json!({ "verdict": "error", "errors": errors }));
@@ -64,7 +69,9 @@ pub fn config_files_at(repo: &Repo, rev: ObjectId, config_dir: Option<&Path>) ->
         }
     };
     let missing = |name: &str| match config_dir {
-        Some(dir) => Failure::input(format!("{} not found; the gate cannot decide without it", dir.join(name).display())),
+        Some(dir) => {
+            Failure::input(format!("{} not found; the gate cannot decide without it", dir.join(name).display()))
+        }
         None => Failure::input(format!(
             ".countersign/{name} not found at base revision {short}; commit it to the target branch or pass --config DIR"
         )),
@@ -122,7 +129,8 @@ pub fn attestations_in_dir(dir: &Path) -> Result<Vec<FoundAttestation>, Failure>
     for entry in entries {
         let path = entry.map_err(|error| Failure::input(format!("cannot read {}: {error}", dir.display())))?.path();
         if path.extension().is_some_and(|ext| ext == "json") {
-            let bytes = std::fs::read(&path).map_err(|error| Failure::input(format!("cannot read {}: {error}", path.display())))?;
+            let bytes = std::fs::read(&path)
+                .map_err(|error| Failure::input(format!("cannot read {}: {error}", path.display())))?;
             found.push(FoundAttestation { origin: path.display().to_string(), bytes });
         }
     }
@@ -141,7 +149,8 @@ const MAX_PR_BODY_BYTES: u64 = 1024 * 1024;
 /// from the event file GitHub provides.
 pub fn pull_request(body_file: Option<&Path>, author: Option<String>) -> Result<Option<PullRequest>, Failure> {
     let read = |path: &Path| -> Result<String, Failure> {
-        let file = std::fs::File::open(path).map_err(|error| Failure::input(format!("cannot read {}: {error}", path.display())))?;
+        let file = std::fs::File::open(path)
+            .map_err(|error| Failure::input(format!("cannot read {}: {error}", path.display())))?;
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX_PR_BODY_BYTES), &mut text)
             .map_err(|error| Failure::input(format!("cannot read {} as UTF-8 text: {error}", path.display())))?;

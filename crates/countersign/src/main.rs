@@ -193,7 +193,9 @@ fn main() -> ExitCode {
         Command::Approve(args) => commands::review(&args, countersign_core::attestation::Verdict::Approve),
         Command::Reject(args) => commands::review(&args, countersign_core::attestation::Verdict::Reject),
         Command::Scan { repo, range, config, format } => scan::scan(&repo, range.as_deref(), config.as_deref(), format),
-        Command::Owners { repo, rev, config, format, paths } => commands::owners(&repo, &rev, config.as_deref(), format, &paths),
+        Command::Owners { repo, rev, config, format, paths } => {
+            commands::owners(&repo, &rev, config.as_deref(), format, &paths)
+        }
         Command::Policy { command: PolicyCommand::Check { config, format } } => commands::policy_check(&config, format),
         Command::Demo { keep } => demo::run(keep.as_deref()),
     };

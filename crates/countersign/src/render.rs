@@ -26,30 +26,52 @@ pub fn decision(decision: &Decision, args: &ChangeArgs) -> String {
         change.lines_deleted
     );
     let _ = writeln!(out, "  fingerprint {}", change.fingerprint);
-    let services: Vec<String> = change.services.iter().map(|service| format!("{} (tier {})", service.name, service.tier)).collect();
-    let _ = writeln!(out, "  services:    {}", if services.is_empty() { "none".to_owned() } else { services.join(", ") });
-    let risk_reasons = if decision.risk.reasons.is_empty() { String::new() } else { format!(": {}", decision.risk.reasons.join("; ")) };
+    let services: Vec<String> =
+        change.services.iter().map(|service| format!("{} (tier {})", service.name, service.tier)).collect();
+    let _ =
+        writeln!(out, "  services:    {}", if services.is_empty() { "none".to_owned() } else { services.join(", ") });
+    let risk_reasons = if decision.risk.reasons.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", decision.risk.reasons.join("; "))
+    };
     let _ = writeln!(out, "  risk:        {}{risk_reasons}", decision.risk.level);
     let ai_commits = decision.commits.iter().filter(|commit| commit.ai_assisted).count();
     let _ = writeln!(
         out,
         "  AI-assisted: {}",
-        if decision.ai_assisted { format!("yes, {ai_commits} of {} commits", decision.commits.len()) } else { "no markers found".to_owned() }
+        if decision.ai_assisted {
+            format!("yes, {ai_commits} of {} commits", decision.commits.len())
+        } else {
+            "no markers found".to_owned()
+        }
     );
     let responsible: Vec<String> = decision
         .responsible
         .iter()
-        .map(|entry| if entry.known { format!("{} ({})", entry.id, entry.level) } else { format!("{} (not in people.toml)", entry.id) })
+        .map(|entry| {
+            if entry.known {
+                format!("{} ({})", entry.id, entry.level)
+            } else {
+                format!("{} (not in people.toml)", entry.id)
+            }
+        })
         .collect();
     let _ = writeln!(out, "  responsible: {}", responsible.join(", "));
 
     let _ = writeln!(out);
     for rejection in &decision.rejections {
         let comment = if rejection.comment.is_empty() { String::new() } else { format!(": \"{}\"", rejection.comment) };
-        let _ = writeln!(out, "✗ rejected by {}{comment} (blocks until {} approves)", rejection.person, rejection.person);
+        let _ =
+            writeln!(out, "✗ rejected by {}{comment} (blocks until {} approves)", rejection.person, rejection.person);
     }
     for rule in decision.rules.iter().filter(|rule| rule.applies && !rule.satisfied) {
-        let _ = writeln!(out, "✗ {}{}", rule.name, rule.description.as_ref().map(|text| format!(": {text}")).unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "✗ {}{}",
+            rule.name,
+            rule.description.as_ref().map(|text| format!(": {text}")).unwrap_or_default()
+        );
         for why in &rule.why {
             let _ = writeln!(out, "    {why}");
         }
@@ -66,7 +88,11 @@ pub fn decision(decision: &Decision, args: &ChangeArgs) -> String {
         }
     }
     for rule in decision.rules.iter().filter(|rule| rule.applies && rule.satisfied) {
-        let by = if rule.approvals.is_empty() { String::new() } else { format!(", approved by {}", rule.approvals.join(", ")) };
+        let by = if rule.approvals.is_empty() {
+            String::new()
+        } else {
+            format!(", approved by {}", rule.approvals.join(", "))
+        };
         let _ = writeln!(out, "✓ {}{by}", rule.name);
     }
     for rule in decision.rules.iter().filter(|rule| !rule.applies) {
@@ -90,12 +116,25 @@ pub fn decision(decision: &Decision, args: &ChangeArgs) -> String {
         for commit in evidence {
             for signal in &commit.signals {
                 let tool = signal.tool.as_deref().unwrap_or("unknown tool");
-                let _ = writeln!(out, "  {} {tool} ({} {}): {}", short(&commit.id), signal.strength.as_str(), signal.kind.as_str(), signal.text);
+                let _ = writeln!(
+                    out,
+                    "  {} {tool} ({} {}): {}",
+                    short(&commit.id),
+                    signal.strength.as_str(),
+                    signal.kind.as_str(),
+                    signal.text
+                );
             }
         }
         for signal in &decision.change_signals {
             let tool = signal.tool.as_deref().unwrap_or("unknown tool");
-            let _ = writeln!(out, "  change     {tool} ({} {}): {}", signal.strength.as_str(), signal.kind.as_str(), signal.text);
+            let _ = writeln!(
+                out,
+                "  change     {tool} ({} {}): {}",
+                signal.strength.as_str(),
+                signal.kind.as_str(),
+                signal.text
+            );
         }
     }
     findings_into(&mut out, &decision.findings);

@@ -78,7 +78,8 @@ struct Month {
 
 impl Month {
     fn of(time: i64) -> Month {
-        let date = jiff::Timestamp::from_second(time).map(|timestamp| timestamp.to_zoned(jiff::tz::TimeZone::UTC).date());
+        let date =
+            jiff::Timestamp::from_second(time).map(|timestamp| timestamp.to_zoned(jiff::tz::TimeZone::UTC).date());
         date.map_or(Month { year: 0, month: 0 }, |date| Month { year: date.year(), month: date.month() })
     }
 }
@@ -105,7 +106,11 @@ pub fn scan(repo_path: &Path, range: Option<&str>, config_dir: Option<&Path>, fo
 
 /// The configuration is optional for a scan: without it levels are unknown and only the
 /// built-in markers count.
-fn optional_config(repo: &Repo, tip: countersign_git::ObjectId, config_dir: Option<&Path>) -> Result<Option<Config>, Failure> {
+fn optional_config(
+    repo: &Repo,
+    tip: countersign_git::ObjectId,
+    config_dir: Option<&Path>,
+) -> Result<Option<Config>, Failure> {
     match load::config_files_at(repo, tip, config_dir) {
         Ok(files) => Ok(Some(load::load_config(&files)?.0)),
         Err(Failure::Input(_)) => Ok(None),
@@ -126,7 +131,10 @@ fn run(repo_path: &Path, range: &str, config_dir: Option<&Path>, format: ScanFor
 
     let progress = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {pos} commits scanned ({per_sec})").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos} commits scanned ({per_sec})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
         bar
     });
     let scan_one = |commit: Commit| -> Scanned {
@@ -134,12 +142,21 @@ fn run(repo_path: &Path, range: &str, config_dir: Option<&Path>, format: ScanFor
         let ai_assisted = scan.ai_assisted(contextual_counts);
         let level = level_of(directory, &commit);
         let tools = dedup(scan.signals.iter().filter_map(|signal| signal.tool.as_deref()).collect());
-        let record = CommitLine { id: &commit.id, ai_assisted, signals: &scan.signals, author: commit.author.email.clone(), level, time: commit.time };
+        let record = CommitLine {
+            id: &commit.id,
+            ai_assisted,
+            signals: &scan.signals,
+            author: commit.author.email.clone(),
+            level,
+            time: commit.time,
+        };
         let month = Month::of(commit.time);
         let mut line = Vec::new();
         // Writing into a Vec cannot fail.
         let _ = match format {
-            ScanFormat::Jsonl => serde_json::to_writer(&mut line, &record).map_err(std::io::Error::other).and_then(|()| writeln!(line)),
+            ScanFormat::Jsonl => {
+                serde_json::to_writer(&mut line, &record).map_err(std::io::Error::other).and_then(|()| writeln!(line))
+            }
             ScanFormat::Json => serde_json::to_writer(&mut line, &record).map_err(std::io::Error::other),
             ScanFormat::Csv => write_csv(&mut line, &record),
             ScanFormat::Text if ai_assisted => {
@@ -176,7 +193,9 @@ fn run(repo_path: &Path, range: &str, config_dir: Option<&Path>, format: ScanFor
         bar.finish_and_clear();
     }
     let result = match format {
-        ScanFormat::Json => write!(out, "],\"summary\":").and_then(|()| serde_json::to_writer(&mut out, &summary).map_err(std::io::Error::other)).and_then(|()| writeln!(out, "}}")),
+        ScanFormat::Json => write!(out, "],\"summary\":")
+            .and_then(|()| serde_json::to_writer(&mut out, &summary).map_err(std::io::Error::other))
+            .and_then(|()| writeln!(out, "}}")),
         ScanFormat::Text => write_text_summary(&mut out, &summary),
         ScanFormat::Jsonl | ScanFormat::Csv => Ok(()),
     };
@@ -209,20 +228,46 @@ fn level_of<'a>(directory: Option<&'a Directory>, commit: &Commit) -> &'a str {
 fn write_csv(out: &mut impl Write, line: &CommitLine<'_>) -> std::io::Result<()> {
     let tools: Vec<&str> = dedup(line.signals.iter().filter_map(|signal| signal.tool.as_deref()).collect());
     let texts: Vec<&str> = line.signals.iter().map(|signal| signal.text.as_str()).collect();
-    writeln!(out, "{},{},{},{},{},{},{}", line.id, line.time, csv_field(&line.author), csv_field(line.level), line.ai_assisted, csv_field(&tools.join(";")), csv_field(&texts.join(" | ")))
+    writeln!(
+        out,
+        "{},{},{},{},{},{},{}",
+        line.id,
+        line.time,
+        csv_field(&line.author),
+        csv_field(line.level),
+        line.ai_assisted,
+        csv_field(&tools.join(";")),
+        csv_field(&texts.join(" | "))
+    )
 }
 
 /// Quotes a CSV field when it holds a separator, a quote or a line break (RFC 4180).
 fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value.to_owned() }
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
 }
 
 fn write_text_summary(out: &mut impl Write, summary: &Summary) -> std::io::Result<()> {
     let percent = |part: u64, whole: u64| if whole == 0 { 0.0 } else { 100.0 * part as f64 / whole as f64 };
-    writeln!(out, "\n{} commits, {} AI-assisted ({:.1}%)", summary.commits, summary.ai_assisted, percent(summary.ai_assisted, summary.commits))?;
+    writeln!(
+        out,
+        "\n{} commits, {} AI-assisted ({:.1}%)",
+        summary.commits,
+        summary.ai_assisted,
+        percent(summary.ai_assisted, summary.commits)
+    )?;
     writeln!(out, "\nby month:")?;
     for (month, tally) in &summary.by_month {
-        writeln!(out, "  {month}  {:>7} commits  {:>7} AI-assisted ({:.1}%)", tally.commits, tally.ai_assisted, percent(tally.ai_assisted, tally.commits))?;
+        writeln!(
+            out,
+            "  {month}  {:>7} commits  {:>7} AI-assisted ({:.1}%)",
+            tally.commits,
+            tally.ai_assisted,
+            percent(tally.ai_assisted, tally.commits)
+        )?;
     }
     writeln!(out, "\nby tool:")?;
     for (tool, count) in &summary.by_tool {
@@ -230,7 +275,13 @@ fn write_text_summary(out: &mut impl Write, summary: &Summary) -> std::io::Resul
     }
     writeln!(out, "\nby author level:")?;
     for (level, tally) in &summary.by_level {
-        writeln!(out, "  {level:<16} {:>7} commits  {:>7} AI-assisted ({:.1}%)", tally.commits, tally.ai_assisted, percent(tally.ai_assisted, tally.commits))?;
+        writeln!(
+            out,
+            "  {level:<16} {:>7} commits  {:>7} AI-assisted ({:.1}%)",
+            tally.commits,
+            tally.ai_assisted,
+            percent(tally.ai_assisted, tally.commits)
+        )?;
     }
     Ok(())
 }

@@ -393,15 +393,13 @@ fn invalid_patterns_are_skipped() {
 
 #[test]
 fn invalid_owner_is_dropped() {
-    let codeowners =
-        parse_with_finding("* @fallback\n*.js @js-owner js-owner\n", "codeowners-invalid-owner", 2);
+    let codeowners = parse_with_finding("* @fallback\n*.js @js-owner js-owner\n", "codeowners-invalid-owner", 2);
     assert_eq!(owners_of(&codeowners, "a.js").as_deref(), Some("@js-owner"));
 }
 
 #[test]
 fn owner_glued_to_hash_is_invalid() {
-    let codeowners =
-        parse_with_finding("*.js @js-owner @x#comment\n", "codeowners-invalid-owner", 1);
+    let codeowners = parse_with_finding("*.js @js-owner @x#comment\n", "codeowners-invalid-owner", 1);
     assert_eq!(owners_of(&codeowners, "a.js").as_deref(), Some("@js-owner"));
 }
 
@@ -456,9 +454,7 @@ fn segments_match(pattern: &[&str], path: &[&str]) -> bool {
         ["**"] => !path.is_empty(),
         ["**", rest @ ..] => (0..=path.len()).any(|skip| segments_match(rest, &path[skip..])),
         [first, rest @ ..] => match path {
-            [name, tail @ ..] => {
-                segment_matches(first.as_bytes(), name.as_bytes()) && segments_match(rest, tail)
-            }
+            [name, tail @ ..] => segment_matches(first.as_bytes(), name.as_bytes()) && segments_match(rest, tail),
             [] => false,
         },
     }
@@ -484,8 +480,7 @@ fn pattern() -> impl Strategy<Value = String> {
 }
 
 fn path() -> impl Strategy<Value = String> {
-    prop::collection::vec(select(&["a", "b", "ab", "ba"][..]), 1..=4)
-        .prop_map(|segments| segments.join("/"))
+    prop::collection::vec(select(&["a", "b", "ab", "ba"][..]), 1..=4).prop_map(|segments| segments.join("/"))
 }
 
 proptest! {

@@ -1,6 +1,6 @@
 mod codeowners;
-mod policy;
-mod tidy;
 mod detect;
-mod robustness;
+mod policy;
 mod pull_request;
+mod robustness;
+mod tidy;

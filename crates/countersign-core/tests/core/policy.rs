@@ -103,62 +103,124 @@ requires = { count = 2, min_level = "senior", teams = ["checkout"], people = ["a
 
 #[test]
 fn unknown_key_names_the_valid_keys() {
-    check_policy("unknown_key_names_the_valid_keys", "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = 1, min_levle = \"senior\" }\n", &["unknown field `min_levle`", "policy.toml:4:25", "help: remove or rename the key; valid keys are 'count', 'min_level', 'teams', 'people', 'owners'"]);
+    check_policy(
+        "unknown_key_names_the_valid_keys",
+        "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = 1, min_levle = \"senior\" }\n",
+        &[
+            "unknown field `min_levle`",
+            "policy.toml:4:25",
+            "help: remove or rename the key; valid keys are 'count', 'min_level', 'teams', 'people', 'owners'",
+        ],
+    );
 }
 
 #[test]
 fn unknown_predicate_is_reported_where_it_stands() {
-    check_policy("unknown_predicate_is_reported_where_it_stands", "version = 1\n[[rule]]\nname = \"x\"\nwhen = { ai_asisted = true }\nrequires = { count = 1 }\n", &["unknown field `ai_asisted`", "policy.toml:4:10"]);
+    check_policy(
+        "unknown_predicate_is_reported_where_it_stands",
+        "version = 1\n[[rule]]\nname = \"x\"\nwhen = { ai_asisted = true }\nrequires = { count = 1 }\n",
+        &["unknown field `ai_asisted`", "policy.toml:4:10"],
+    );
 }
 
 #[test]
 fn type_error_points_at_the_value() {
-    check_policy("type_error_points_at_the_value", "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = \"two\" }\n", &["invalid type: string \"two\", expected i64", "policy.toml:4:22", "help: check the value's type"]);
+    check_policy(
+        "type_error_points_at_the_value",
+        "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = \"two\" }\n",
+        &["invalid type: string \"two\", expected i64", "policy.toml:4:22", "help: check the value's type"],
+    );
 }
 
 #[test]
 fn toml_syntax_error_is_located() {
-    check_policy("toml_syntax_error_is_located", "version = 1\n[[rule]\nname = \"x\"\n", &["unclosed array table", "policy.toml:2:8"]);
+    check_policy(
+        "toml_syntax_error_is_located",
+        "version = 1\n[[rule]\nname = \"x\"\n",
+        &["unclosed array table", "policy.toml:2:8"],
+    );
 }
 
 #[test]
 fn unknown_level_lists_the_ladder() {
-    check_policy("unknown_level_lists_the_ladder", "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = 1, min_level = \"seniour\" }\n", &["unknown level `seniour`", "policy.toml:4:37", "not a level of people.toml", "help: levels in people.toml are: intern, junior, mid, senior, staff, principal"]);
+    check_policy(
+        "unknown_level_lists_the_ladder",
+        "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = 1, min_level = \"seniour\" }\n",
+        &[
+            "unknown level `seniour`",
+            "policy.toml:4:37",
+            "not a level of people.toml",
+            "help: levels in people.toml are: intern, junior, mid, senior, staff, principal",
+        ],
+    );
 }
 
 #[test]
 fn unknown_team_lists_the_teams() {
-    check_policy("unknown_team_lists_the_teams", "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = 1, teams = [\"sre\"] }\n", &["unknown team `sre`", "help: known teams are: checkout"]);
+    check_policy(
+        "unknown_team_lists_the_teams",
+        "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = 1, teams = [\"sre\"] }\n",
+        &["unknown team `sre`", "help: known teams are: checkout"],
+    );
 }
 
 #[test]
 fn unknown_person_and_agent_approvers_are_refused() {
-    check_policy("unknown_person_and_agent_approvers_are_refused", "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = 1, people = [\"zoe\", \"ops-agent\"] }\n", &["unknown person `zoe`", "`ops-agent` is an agent; agents can never approve"]);
+    check_policy(
+        "unknown_person_and_agent_approvers_are_refused",
+        "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = 1, people = [\"zoe\", \"ops-agent\"] }\n",
+        &["unknown person `zoe`", "`ops-agent` is an agent; agents can never approve"],
+    );
 }
 
 #[test]
 fn unknown_service_lists_the_services() {
-    check_policy("unknown_service_lists_the_services", "version = 1\n[[rule]]\nname = \"x\"\nwhen = { services = [\"billing\"] }\nrequires = { count = 1 }\n", &["unknown service `billing`", "help: services are: checkout, docs"]);
+    check_policy(
+        "unknown_service_lists_the_services",
+        "version = 1\n[[rule]]\nname = \"x\"\nwhen = { services = [\"billing\"] }\nrequires = { count = 1 }\n",
+        &["unknown service `billing`", "help: services are: checkout, docs"],
+    );
 }
 
 #[test]
 fn bad_glob_is_explained() {
-    check_policy("bad_glob_is_explained", "version = 1\n[[rule]]\nname = \"x\"\nwhen = { paths = [\"src/[a\"] }\nrequires = { count = 1 }\n", &["bad glob `src/[a`", "policy.toml:4:19"]);
+    check_policy(
+        "bad_glob_is_explained",
+        "version = 1\n[[rule]]\nname = \"x\"\nwhen = { paths = [\"src/[a\"] }\nrequires = { count = 1 }\n",
+        &["bad glob `src/[a`", "policy.toml:4:19"],
+    );
 }
 
 #[test]
 fn bad_risk_level_and_counts() {
-    check_policy("bad_risk_level_and_counts", "version = 1\n[[rule]]\nname = \"x\"\nwhen = { risk_at_least = \"extreme\", tier_at_most = -1 }\nrequires = { count = 0 }\n", &["unknown risk level `extreme`", "use one of: low, medium, high, critical", "`tier_at_most` must be a whole number", "`count = 0` is out of range"]);
+    check_policy(
+        "bad_risk_level_and_counts",
+        "version = 1\n[[rule]]\nname = \"x\"\nwhen = { risk_at_least = \"extreme\", tier_at_most = -1 }\nrequires = { count = 0 }\n",
+        &[
+            "unknown risk level `extreme`",
+            "use one of: low, medium, high, critical",
+            "`tier_at_most` must be a whole number",
+            "`count = 0` is out of range",
+        ],
+    );
 }
 
 #[test]
 fn duplicate_and_empty_rules() {
-    check_policy("duplicate_and_empty_rules", "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = 1 }\n[[rule]]\nname = \"x\"\nwhen = {}\nrequires = { count = 1 }\n", &["rule `x` is defined twice", "empty condition"]);
+    check_policy(
+        "duplicate_and_empty_rules",
+        "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = 1 }\n[[rule]]\nname = \"x\"\nwhen = {}\nrequires = { count = 1 }\n",
+        &["rule `x` is defined twice", "empty condition"],
+    );
 }
 
 #[test]
 fn unsupported_version() {
-    check_policy("unsupported_version", "version = 2\n[[rule]]\nname = \"x\"\nrequires = { count = 1 }\n", &["unsupported policy version 2", "policy.toml:1:11"]);
+    check_policy(
+        "unsupported_version",
+        "version = 2\n[[rule]]\nname = \"x\"\nrequires = { count = 1 }\n",
+        &["unsupported policy version 2", "policy.toml:1:11"],
+    );
 }
 
 #[test]
@@ -168,7 +230,11 @@ fn missing_required_key() {
 
 #[test]
 fn bad_trailer_key() {
-    check_policy("bad_trailer_key", "version = 1\n[ai]\ntrailers = [\"AI Tool:\"]\n[[rule]]\nname = \"x\"\nrequires = { count = 1 }\n", &["`AI Tool:` is not a trailer key"]);
+    check_policy(
+        "bad_trailer_key",
+        "version = 1\n[ai]\ntrailers = [\"AI Tool:\"]\n[[rule]]\nname = \"x\"\nrequires = { count = 1 }\n",
+        &["`AI Tool:` is not a trailer key"],
+    );
 }
 
 #[test]
@@ -205,14 +271,26 @@ id = "ops/agent"
 fn service_mistakes_are_reported_together() {
     let services = "[[service]]\nname = \"a\"\ntier = -1\npaths = []\nowners = [\"nobody\"]\n[[service]]\nname = \"a\"\ntier = 1\npaths = [\"x/[\"]\n";
     let rendered = render(&files(PEOPLE, services, "version = 1\n"));
-    for expected in ["tier must be 0 or more", "service `a` has no paths", "owner `nobody` is neither a team nor a person", "service `a` is defined twice", "bad glob `x/[`", "services.toml:9:10"] {
+    for expected in [
+        "tier must be 0 or more",
+        "service `a` has no paths",
+        "owner `nobody` is neither a team nor a person",
+        "service `a` is defined twice",
+        "bad glob `x/[`",
+        "services.toml:9:10",
+    ] {
         assert!(rendered.contains(expected), "missing {expected:?} in:\n{rendered}");
     }
 }
 
 #[test]
 fn diagnostics_carry_file_line_and_column_for_json() {
-    let errors = Config::load(&files(PEOPLE, SERVICES, "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = 1, min_level = \"boss\" }\n")).unwrap_err();
+    let errors = Config::load(&files(
+        PEOPLE,
+        SERVICES,
+        "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = 1, min_level = \"boss\" }\n",
+    ))
+    .unwrap_err();
     let summary = errors[0].summary();
     assert_eq!((summary.file.as_str(), summary.line, summary.column), ("policy.toml", 4, 37));
     insta::assert_json_snapshot!(summary, @r###"
@@ -228,5 +306,9 @@ fn diagnostics_carry_file_line_and_column_for_json() {
 
 #[test]
 fn a_policy_without_rules_is_refused() {
-    check_policy("a_policy_without_rules_is_refused", "version = 1\n[approvals]\nmax_age_days = 7\n", &["the policy has no rules, so it would allow every change", "policy.toml:1:11", "add at least one [[rule]]"]);
+    check_policy(
+        "a_policy_without_rules_is_refused",
+        "version = 1\n[approvals]\nmax_age_days = 7\n",
+        &["the policy has no rules, so it would allow every change", "policy.toml:1:11", "add at least one [[rule]]"],
+    );
 }

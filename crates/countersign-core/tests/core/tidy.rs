@@ -4,7 +4,11 @@
 #[test]
 fn core_has_no_io_dependencies() {
     let manifest = include_str!("../../Cargo.toml");
-    let dependencies = manifest.split("[dependencies]").nth(1).and_then(|rest| rest.split("\n[").next()).expect("a [dependencies] table");
+    let dependencies = manifest
+        .split("[dependencies]")
+        .nth(1)
+        .and_then(|rest| rest.split("\n[").next())
+        .expect("a [dependencies] table");
     for forbidden in ["gix", "git2", "sqlx", "tokio", "reqwest", "axum", "hyper", "clap", "indicatif", "rusqlite"] {
         let listed = dependencies.lines().any(|line| line.split(['=', '.', ' ']).next() == Some(forbidden));
         assert!(!listed, "countersign-core must not depend on {forbidden}");

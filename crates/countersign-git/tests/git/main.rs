@@ -58,7 +58,9 @@ impl Fixture {
     }
 
     fn change(&self, base: &str, head: &str) -> countersign_core::model::ChangeInput {
-        self.repo().read_change(base, head, ChangeContext { environment: "production".to_owned(), ..ChangeContext::default() }).expect("reads change")
+        self.repo()
+            .read_change(base, head, ChangeContext { environment: "production".to_owned(), ..ChangeContext::default() })
+            .expect("reads change")
     }
 }
 
@@ -66,7 +68,8 @@ impl Fixture {
 #[track_caller]
 fn check_numstat(fixture: &Fixture, base: &str, head: &str) {
     let change = fixture.change(base, head);
-    let ours: Vec<String> = change.files.iter().map(|file| format!("{}\t{}\t{}", file.added, file.deleted, file.path)).collect();
+    let ours: Vec<String> =
+        change.files.iter().map(|file| format!("{}\t{}\t{}", file.added, file.deleted, file.path)).collect();
     let merge_base = fixture.git(&["merge-base", base, head]);
     let mut theirs: Vec<String> = fixture
         .git(&["diff", "--numstat", "--no-renames", merge_base.trim(), head])
@@ -183,9 +186,12 @@ fn attestations_are_appended_to_the_ref_and_read_by_fingerprint() {
     let signer = Identity::new("Alice", "alice@shop.example");
     let fingerprint_a = format!("sha256:{}", "a".repeat(64));
     let fingerprint_b = format!("sha256:{}", "b".repeat(64));
-    repo.append_attestation(&fingerprint_a, "production-alice-approve-1.json", "{\"one\":1}", &signer, 1_795_000_000).unwrap();
-    repo.append_attestation(&fingerprint_a, "production-carol-approve-2.json", "{\"two\":2}", &signer, 1_795_000_001).unwrap();
-    repo.append_attestation(&fingerprint_b, "production-alice-approve-3.json", "{\"three\":3}", &signer, 1_795_000_002).unwrap();
+    repo.append_attestation(&fingerprint_a, "production-alice-approve-1.json", "{\"one\":1}", &signer, 1_795_000_000)
+        .unwrap();
+    repo.append_attestation(&fingerprint_a, "production-carol-approve-2.json", "{\"two\":2}", &signer, 1_795_000_001)
+        .unwrap();
+    repo.append_attestation(&fingerprint_b, "production-alice-approve-3.json", "{\"three\":3}", &signer, 1_795_000_002)
+        .unwrap();
     let found = repo.read_attestations(&fingerprint_a).unwrap();
     let bodies: Vec<&[u8]> = found.iter().map(|attestation| attestation.bytes.as_slice()).collect();
     assert_eq!(bodies, [b"{\"one\":1}".as_slice(), b"{\"two\":2}".as_slice()]);
@@ -204,18 +210,30 @@ fn walk_map_streams_a_range_newest_first_in_order() {
     let repo = fixture.repo();
     let (tips, hidden) = repo.resolve_range("HEAD~3..HEAD").unwrap();
     let mut subjects = Vec::new();
-    repo.walk_map(&tips, &hidden, 2, |commit| commit.message.trim().to_owned(), |subject| {
-        subjects.push(subject);
-        std::ops::ControlFlow::Continue(())
-    })
+    repo.walk_map(
+        &tips,
+        &hidden,
+        2,
+        |commit| commit.message.trim().to_owned(),
+        |subject| {
+            subjects.push(subject);
+            std::ops::ControlFlow::Continue(())
+        },
+    )
     .unwrap();
     assert_eq!(subjects, ["Commit 4", "Commit 3", "Commit 2"]);
     // The sink can stop the walk.
     let mut seen = 0;
-    repo.walk_map(&tips, &hidden, 2, |commit| commit, |_| {
-        seen += 1;
-        std::ops::ControlFlow::Break(())
-    })
+    repo.walk_map(
+        &tips,
+        &hidden,
+        2,
+        |commit| commit,
+        |_| {
+            seen += 1;
+            std::ops::ControlFlow::Break(())
+        },
+    )
     .unwrap();
     assert_eq!(seen, 1);
     assert!(repo.resolve_range("a...b").is_err());
@@ -259,10 +277,16 @@ fn walk_map_agrees_with_git_rev_list_on_merged_histories() {
         let repo = fixture.repo();
         let (tips, hidden) = repo.resolve_range(range).unwrap();
         let mut ours = Vec::new();
-        repo.walk_map(&tips, &hidden, 2, |commit| (commit.id, commit.message), |commit| {
-            ours.push(commit);
-            std::ops::ControlFlow::Continue(())
-        })
+        repo.walk_map(
+            &tips,
+            &hidden,
+            2,
+            |commit| (commit.id, commit.message),
+            |commit| {
+                ours.push(commit);
+                std::ops::ControlFlow::Continue(())
+            },
+        )
         .unwrap();
         let mut ids: Vec<String> = ours.iter().map(|(id, _)| id.clone()).collect();
         let mut expected: Vec<String> = fixture.git(&["rev-list", range]).lines().map(str::to_owned).collect();

@@ -21,9 +21,19 @@ fn redact_ids(text: &str) -> String {
 fn history() -> TestRepo {
     let repo = TestRepo::new();
     repo.commit_as("bob", "services/checkout/a.py", "a\n", "Add a\n\nCo-Authored-By: Claude <noreply@anthropic.com>\n");
-    repo.commit_as("Copilot <198982749+Copilot@users.noreply.github.com>", "services/checkout/b.py", "b\n", "Initial plan\n");
+    repo.commit_as(
+        "Copilot <198982749+Copilot@users.noreply.github.com>",
+        "services/checkout/b.py",
+        "b\n",
+        "Initial plan\n",
+    );
     repo.commit_as("dave", "docs/c.md", "c\n", "Add c\n\nAssisted-by: none\n");
-    repo.commit_as("dependabot[bot] <49699333+dependabot[bot]@users.noreply.github.com>", "docs/d.md", "d\n", "Bump d\n");
+    repo.commit_as(
+        "dependabot[bot] <49699333+dependabot[bot]@users.noreply.github.com>",
+        "docs/d.md",
+        "d\n",
+        "Bump d\n",
+    );
     repo.commit_as("carol", "docs/e.md", "e\n", "Add e\n\nAI-Tool: gemini\n");
     repo
 }
@@ -33,10 +43,23 @@ fn scan_jsonl_has_one_object_per_commit() {
     let repo = history();
     let output = repo.countersign(&["scan", "--format", "jsonl"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let lines: Vec<serde_json::Value> = stdout(&output).lines().map(|line| serde_json::from_str(line).expect("one JSON object per line")).collect();
+    let lines: Vec<serde_json::Value> =
+        stdout(&output).lines().map(|line| serde_json::from_str(line).expect("one JSON object per line")).collect();
     assert_eq!(lines.len(), 7);
-    let ai: Vec<(&str, bool)> = lines.iter().map(|line| (line["level"].as_str().unwrap(), line["ai_assisted"].as_bool().unwrap())).collect();
-    assert_eq!(ai, [("staff", true), ("unknown", false), ("mid", false), ("unknown", true), ("junior", true), ("senior", false), ("senior", false)]);
+    let ai: Vec<(&str, bool)> =
+        lines.iter().map(|line| (line["level"].as_str().unwrap(), line["ai_assisted"].as_bool().unwrap())).collect();
+    assert_eq!(
+        ai,
+        [
+            ("staff", true),
+            ("unknown", false),
+            ("mid", false),
+            ("unknown", true),
+            ("junior", true),
+            ("senior", false),
+            ("senior", false)
+        ]
+    );
     assert_eq!(lines[0]["signals"][0]["text"], "AI-Tool: gemini");
 }
 
@@ -117,7 +140,17 @@ fn approve_with_a_key_not_listed_for_the_person_is_refused() {
     repo.branch("feature");
     repo.commit_as("bob", "docs/index.md", "# New\n", "Docs");
     let carols_key = repo.key_file("carol");
-    let output = repo.countersign(&["approve", "--base", "main", "--head", "HEAD", "--as", "alice", "--key", carols_key.to_str().unwrap()]);
+    let output = repo.countersign(&[
+        "approve",
+        "--base",
+        "main",
+        "--head",
+        "HEAD",
+        "--as",
+        "alice",
+        "--key",
+        carols_key.to_str().unwrap(),
+    ]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("is not one of alice's keys"), "{}", stderr(&output));
 }
@@ -128,7 +161,10 @@ fn demo_walks_through_a_blocked_and_an_approved_deployment() {
     assert!(output.status.success(), "{}\n{}", stdout(&output), stderr(&output));
     let text = stdout(&output);
     let blocked = text.find("BLOCKED").expect("a blocked check");
-    let refused = text.find("cannot review it").map(|_| ()).or_else(|| stderr(&output).contains("cannot review it").then_some(()));
+    let refused = text
+        .find("cannot review it")
+        .map(|_| ())
+        .or_else(|| stderr(&output).contains("cannot review it").then_some(()));
     assert!(refused.is_some(), "bob's own approval must be refused");
     let allowed = text.find("ALLOWED").expect("an allowed check");
     let blocked_again = text.rfind("BLOCKED").expect("blocked after a new commit");
@@ -138,7 +174,10 @@ fn demo_walks_through_a_blocked_and_an_approved_deployment() {
 #[test]
 fn policy_check_reports_mistakes_with_file_and_line_and_exits_2() {
     let repo = TestRepo::new();
-    repo.write(".countersign/policy.toml", "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = 1, teams = [\"sre\"] }\n");
+    repo.write(
+        ".countersign/policy.toml",
+        "version = 1\n[[rule]]\nname = \"x\"\nrequires = { count = 1, teams = [\"sre\"] }\n",
+    );
     let output = repo.countersign(&["policy", "check"]);
     assert_eq!(output.status.code(), Some(2));
     let errors = stderr(&output);
@@ -179,7 +218,12 @@ fn approvals_in_a_folder_are_written_whole_and_read_back() {
     assert!(envelope["signature"].as_str().unwrap().starts_with("-----BEGIN SSH SIGNATURE-----"));
     assert_eq!(repo.check(&["--attestations", dir_arg]).0, 0);
     // The ref was not touched.
-    let output = std::process::Command::new("git").arg("-C").arg(repo.path()).args(["rev-parse", "-q", "--verify", "refs/countersign/attestations"]).output().unwrap();
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(repo.path())
+        .args(["rev-parse", "-q", "--verify", "refs/countersign/attestations"])
+        .output()
+        .unwrap();
     assert!(!output.status.success());
 }
 

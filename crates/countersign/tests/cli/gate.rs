@@ -10,7 +10,12 @@ const CLAUDE: &str = "Co-Authored-By: Claude Opus 4.6 (1M context) <noreply@anth
 fn junior_ai_change() -> TestRepo {
     let repo = TestRepo::new();
     repo.branch("feature");
-    repo.commit_as("bob", "services/checkout/cart.py", "def total(items):\n    return 1\n", &format!("Fix total\n\n{CLAUDE}\n"));
+    repo.commit_as(
+        "bob",
+        "services/checkout/cart.py",
+        "def total(items):\n    return 1\n",
+        &format!("Fix total\n\n{CLAUDE}\n"),
+    );
     repo
 }
 
@@ -69,11 +74,15 @@ fn the_authors_own_approval_never_counts() {
     let head = decision["change"]["head"].as_str().unwrap().to_owned();
     let dir = repo.temp.path().join("attestations");
     std::fs::create_dir_all(&dir).unwrap();
-    let own = Statement::new(Verdict::Approve, "bob", &fingerprint, "production", &head, now(), "").sign(&key(2)).unwrap();
+    let own =
+        Statement::new(Verdict::Approve, "bob", &fingerprint, "production", &head, now(), "").sign(&key(2)).unwrap();
     std::fs::write(dir.join("bob.json"), own.to_json()).unwrap();
     let (code, decision) = repo.check(&["--attestations", dir.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(decision["findings"].to_string().contains("a responsible human of the change cannot approve"), "{decision:#}");
+    assert!(
+        decision["findings"].to_string().contains("a responsible human of the change cannot approve"),
+        "{decision:#}"
+    );
     assert_eq!(decision["approvals"], serde_json::json!([]));
 }
 
@@ -97,7 +106,15 @@ fn an_agent_cannot_approve() {
     let (_, decision) = repo.check(&[]);
     let dir = repo.temp.path().join("attestations");
     std::fs::create_dir_all(&dir).unwrap();
-    let statement = Statement::new(Verdict::Approve, "ops-agent", decision["change"]["fingerprint"].as_str().unwrap(), "production", "", now(), "");
+    let statement = Statement::new(
+        Verdict::Approve,
+        "ops-agent",
+        decision["change"]["fingerprint"].as_str().unwrap(),
+        "production",
+        "",
+        now(),
+        "",
+    );
     std::fs::write(dir.join("agent.json"), statement.sign(&key(42)).unwrap().to_json()).unwrap();
     let (code, decision) = repo.check(&["--attestations", dir.to_str().unwrap()]);
     assert_eq!(code, 1);
@@ -108,12 +125,18 @@ fn an_agent_cannot_approve() {
 fn a_senior_co_author_cannot_approve() {
     let repo = TestRepo::new();
     repo.branch("feature");
-    repo.commit_as("bob", "services/checkout/cart.py", "x = 1\n", "Pair on totals\n\nCo-authored-by: Alice Moreau <alice@shop.example>\n");
+    repo.commit_as(
+        "bob",
+        "services/checkout/cart.py",
+        "x = 1\n",
+        "Pair on totals\n\nCo-authored-by: Alice Moreau <alice@shop.example>\n",
+    );
     let refused = repo.review("approve", "alice", &[]);
     assert_eq!(refused.status.code(), Some(2), "{}", stdout(&refused));
     let (code, decision) = repo.check(&[]);
     assert_eq!(code, 1);
-    let responsible: Vec<&str> = decision["responsible"].as_array().unwrap().iter().map(|entry| entry["id"].as_str().unwrap()).collect();
+    let responsible: Vec<&str> =
+        decision["responsible"].as_array().unwrap().iter().map(|entry| entry["id"].as_str().unwrap()).collect();
     assert_eq!(responsible, ["bob", "alice"]);
     assert!(!decision["rules"][0]["eligible"].as_array().unwrap().contains(&serde_json::json!("alice")));
 }
@@ -148,7 +171,10 @@ fn a_rebase_with_identical_content_keeps_approvals() {
 #[test]
 fn keep_on_rebase_off_binds_approvals_to_the_head_commit() {
     let repo = TestRepo::new();
-    repo.write(".countersign/policy.toml", &crate::util::POLICY.replace("keep_on_rebase = true", "keep_on_rebase = false"));
+    repo.write(
+        ".countersign/policy.toml",
+        &crate::util::POLICY.replace("keep_on_rebase = true", "keep_on_rebase = false"),
+    );
     repo.git(&["commit", "-qam", "Bind approvals to commits"]);
     repo.branch("feature");
     repo.commit_as("bob", "services/checkout/cart.py", "x = 2\n", &format!("Fix\n\n{CLAUDE}\n"));
@@ -183,24 +209,37 @@ fn forged_and_mis_signed_attestations_are_ignored() {
     let dir = repo.temp.path().join("attestations");
     std::fs::create_dir_all(&dir).unwrap();
     // Signed by a key that is not Alice's.
-    let forged = Statement::new(Verdict::Approve, "alice", &fingerprint, "production", &head, now(), "").sign(&key(77)).unwrap();
+    let forged =
+        Statement::new(Verdict::Approve, "alice", &fingerprint, "production", &head, now(), "").sign(&key(77)).unwrap();
     std::fs::write(dir.join("forged.json"), forged.to_json()).unwrap();
     // Alice's real signature over a statement for staging, edited to say production.
-    let staging = Statement::new(Verdict::Approve, "alice", &fingerprint, "staging", &head, now(), "").sign(&key(1)).unwrap();
-    let tampered = Envelope { statement: staging.statement.replace("staging", "production"), signature: staging.signature.clone() };
+    let staging =
+        Statement::new(Verdict::Approve, "alice", &fingerprint, "staging", &head, now(), "").sign(&key(1)).unwrap();
+    let tampered = Envelope {
+        statement: staging.statement.replace("staging", "production"),
+        signature: staging.signature.clone(),
+    };
     std::fs::write(dir.join("tampered.json"), tampered.to_json()).unwrap();
     // A real approval for another environment.
     std::fs::write(dir.join("staging.json"), staging.to_json()).unwrap();
     // Not an attestation at all.
     std::fs::write(dir.join("garbage.json"), "{\"hello\": 1}").unwrap();
     // An expired one.
-    let old = Statement::new(Verdict::Approve, "alice", &fingerprint, "production", &head, now() - 30 * 86_400, "").sign(&key(1)).unwrap();
+    let old = Statement::new(Verdict::Approve, "alice", &fingerprint, "production", &head, now() - 30 * 86_400, "")
+        .sign(&key(1))
+        .unwrap();
     std::fs::write(dir.join("old.json"), old.to_json()).unwrap();
 
     let (code, decision) = repo.check(&["--attestations", dir.to_str().unwrap()]);
     assert_eq!(code, 1);
     let findings = decision["findings"].to_string();
-    for expected in ["forged.json ignored: it signature does not verify", "tampered.json ignored: it signature does not verify", "not `production`", "garbage.json ignored: it is not a valid attestation", "older than max_age_days = 14"] {
+    for expected in [
+        "forged.json ignored: it signature does not verify",
+        "tampered.json ignored: it signature does not verify",
+        "not `production`",
+        "garbage.json ignored: it is not a valid attestation",
+        "older than max_age_days = 14",
+    ] {
         assert!(findings.contains(expected), "missing {expected:?} in {findings}");
     }
     assert_eq!(decision["approvals"], serde_json::json!([]));
@@ -210,11 +249,23 @@ fn forged_and_mis_signed_attestations_are_ignored() {
 fn an_unknown_author_gets_the_strictest_treatment() {
     let repo = TestRepo::new();
     repo.branch("feature");
-    repo.commit_as("Mallory <mallory@elsewhere.example>", "docs/index.md", "# Hi\n", "Docs tweak\n\nAssisted-by: Cursor\n");
+    repo.commit_as(
+        "Mallory <mallory@elsewhere.example>",
+        "docs/index.md",
+        "# Hi\n",
+        "Docs tweak\n\nAssisted-by: Cursor\n",
+    );
     let (code, decision) = repo.check(&[]);
     assert_eq!(code, 1);
-    assert_eq!(decision["responsible"][0], serde_json::json!({"id": "mallory@elsewhere.example", "level": "unknown", "known": false, "roles": ["author", "committer"]}));
-    assert!(decision["rules"][1]["why"].to_string().contains("least senior author mallory@elsewhere.example is unknown < senior"));
+    assert_eq!(
+        decision["responsible"][0],
+        serde_json::json!({"id": "mallory@elsewhere.example", "level": "unknown", "known": false, "roles": ["author", "committer"]})
+    );
+    assert!(
+        decision["rules"][1]["why"]
+            .to_string()
+            .contains("least senior author mallory@elsewhere.example is unknown < senior")
+    );
     assert!(finding_codes(&decision).contains(&"unknown-person".to_owned()));
 }
 
@@ -236,7 +287,10 @@ fn a_rejection_blocks_until_its_author_approves() {
 #[test]
 fn broken_configuration_fails_closed_with_exit_2() {
     let repo = TestRepo::new();
-    repo.write(".countersign/policy.toml", &crate::util::POLICY.replace("min_level = \"senior\" }", "min_level = \"seniour\" }"));
+    repo.write(
+        ".countersign/policy.toml",
+        &crate::util::POLICY.replace("min_level = \"senior\" }", "min_level = \"seniour\" }"),
+    );
     repo.git(&["commit", "-qam", "Typo"]);
     repo.branch("feature");
     repo.commit_as("bob", "docs/index.md", "# x\n", "Docs");
@@ -260,7 +314,11 @@ fn merge_commits_are_judged_by_the_commits_they_bring_in() {
     let (_, decision) = repo.check(&[]);
     assert_eq!(decision["change"]["commits"], 3);
     assert_eq!(decision["ai_assisted"], true);
-    let merge = decision["commits"].as_array().unwrap().iter().find(|commit| commit["signals"].as_array().unwrap().is_empty() && commit["ai_assisted"] == false);
+    let merge = decision["commits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|commit| commit["signals"].as_array().unwrap().is_empty() && commit["ai_assisted"] == false);
     assert!(merge.is_some());
 }
 
@@ -289,11 +347,15 @@ fn pull_request_markers_are_contextual_unless_the_policy_counts_them() {
     std::fs::write(&body, "Speeds things up.\n\n[Codex Task](https://chatgpt.com/codex/tasks/task_e_1)\n").unwrap();
     let (_, decision) = repo.check(&["--pr-body", body.to_str().unwrap(), "--pr-author", "Copilot"]);
     assert_eq!(decision["ai_assisted"], false);
-    let signals: Vec<&str> = decision["change_signals"].as_array().unwrap().iter().map(|signal| signal["text"].as_str().unwrap()).collect();
+    let signals: Vec<&str> =
+        decision["change_signals"].as_array().unwrap().iter().map(|signal| signal["text"].as_str().unwrap()).collect();
     assert_eq!(signals, ["pull request opened by Copilot", "[Codex Task](https://chatgpt.com/codex/tasks/task_e_1)"]);
 
     repo.git(&["checkout", "-q", "main"]);
-    repo.write(".countersign/policy.toml", &crate::util::POLICY.replace("contextual_counts = false", "contextual_counts = true"));
+    repo.write(
+        ".countersign/policy.toml",
+        &crate::util::POLICY.replace("contextual_counts = false", "contextual_counts = true"),
+    );
     repo.git(&["commit", "-qam", "Count contextual signals"]);
     repo.git(&["checkout", "-q", "feature"]);
     let (_, decision) = repo.check(&["--pr-author", "Copilot"]);

@@ -122,8 +122,13 @@ impl TestRepo {
         let mut args = vec!["check", "--repo", ".", "--base", "main", "--head", "HEAD", "--format", "json"];
         args.extend_from_slice(extra);
         let output = self.countersign(&args);
-        let json = serde_json::from_slice(&output.stdout)
-            .unwrap_or_else(|error| panic!("check printed no JSON ({error}): {}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)));
+        let json = serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+            panic!(
+                "check printed no JSON ({error}): {}\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
         (output.status.code().expect("exit code"), json)
     }
 
@@ -164,7 +169,12 @@ pub fn unmet(decision: &serde_json::Value) -> Vec<String> {
 }
 
 pub fn finding_codes(decision: &serde_json::Value) -> Vec<String> {
-    decision["findings"].as_array().expect("findings").iter().map(|finding| finding["code"].as_str().expect("code").to_owned()).collect()
+    decision["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|finding| finding["code"].as_str().expect("code").to_owned())
+        .collect()
 }
 
 pub fn stdout(output: &Output) -> String {
