@@ -308,18 +308,28 @@ fn merge_commits_are_judged_by_the_commits_they_bring_in() {
     repo.branch("feature");
     repo.commit_as("dave", "docs/a.md", "a\n", "Docs a");
     repo.git(&["checkout", "-q", "-b", "side", "main"]);
-    repo.commit_as("dave", "docs/b.md", "b\n", &format!("Docs b\n\n{CLAUDE}\n"));
+    repo.commit_as("dave", "docs/b.md", "b\n", "Docs b");
     repo.git(&["checkout", "-q", "feature"]);
-    repo.git_as(("Dave Kim", "dave@shop.example"), &["merge", "-q", "--no-ff", "side", "-m", "Merge side"]);
+    // A marker in the merge message itself does not make the merge AI-assisted.
+    let dave = ("Dave Kim", "dave@shop.example");
+    repo.git_as(dave, &["merge", "-q", "--no-ff", "side", "-m", &format!("Merge side\n\n{CLAUDE}\n")]);
     let (_, decision) = repo.check(&[]);
     assert_eq!(decision["change"]["commits"], 3);
+    assert_eq!(decision["ai_assisted"], false, "{decision:#}");
+    assert!(decision["commits"].as_array().unwrap().iter().all(|commit| commit["signals"] == serde_json::json!([])));
+
+    // An AI-assisted commit brought in by a plain merge makes the change AI-assisted.
+    repo.git(&["checkout", "-q", "side"]);
+    repo.commit_as("dave", "docs/c.md", "c\n", &format!("Docs c\n\n{CLAUDE}\n"));
+    repo.git(&["checkout", "-q", "feature"]);
+    repo.git_as(dave, &["merge", "-q", "--no-ff", "side", "-m", "Merge side again"]);
+    let (_, decision) = repo.check(&[]);
+    assert_eq!(decision["change"]["commits"], 5);
     assert_eq!(decision["ai_assisted"], true);
-    let merge = decision["commits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|commit| commit["signals"].as_array().unwrap().is_empty() && commit["ai_assisted"] == false);
-    assert!(merge.is_some());
+    let ai_commits: Vec<&serde_json::Value> =
+        decision["commits"].as_array().unwrap().iter().filter(|commit| commit["ai_assisted"] == true).collect();
+    assert_eq!(ai_commits.len(), 1);
+    assert_eq!(ai_commits[0]["signals"][0]["text"], CLAUDE);
 }
 
 pub fn now() -> i64 {
