@@ -23,6 +23,11 @@ impl Fixture {
     }
 
     fn git(&self, args: &[&str]) -> String {
+        self.git_at("2026-11-20T10:00:00Z", args)
+    }
+
+    /// Runs git with author and committer dates set to `date`.
+    fn git_at(&self, date: &str, args: &[&str]) -> String {
         let output = Command::new("git")
             .arg("-C")
             .arg(self.path())
@@ -31,8 +36,8 @@ impl Fixture {
             .env("GIT_AUTHOR_EMAIL", "bob@shop.example")
             .env("GIT_COMMITTER_NAME", "Bob Tran")
             .env("GIT_COMMITTER_EMAIL", "bob@shop.example")
-            .env("GIT_AUTHOR_DATE", "2026-11-20T10:00:00Z")
-            .env("GIT_COMMITTER_DATE", "2026-11-20T10:00:00Z")
+            .env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date)
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("HOME", self.path())
             .output()
@@ -246,19 +251,7 @@ fn walk_map_agrees_with_git_rev_list_on_merged_histories() {
     let commit_at = |file: &str, date: &str| {
         fixture.write(file, date.as_bytes());
         fixture.git(&["add", "-A"]);
-        let output = Command::new("git")
-            .arg("-C")
-            .arg(fixture.path())
-            .args(["commit", "-q", "-m", file])
-            .env("GIT_AUTHOR_DATE", date)
-            .env("GIT_COMMITTER_DATE", date)
-            .env("GIT_AUTHOR_NAME", "A")
-            .env("GIT_AUTHOR_EMAIL", "a@x")
-            .env("GIT_COMMITTER_NAME", "A")
-            .env("GIT_COMMITTER_EMAIL", "a@x")
-            .output()
-            .unwrap();
-        assert!(output.status.success());
+        fixture.git_at(date, &["commit", "-q", "-m", file]);
     };
     commit_at("root", "2026-01-01T00:00:00Z");
     commit_at("m1", "2026-01-02T00:00:00Z");
