@@ -498,32 +498,73 @@ fn walk_raw(
     hidden: &[ObjectId],
     mut emit: impl FnMut(ObjectId, Vec<u8>) -> ControlFlow<()>,
 ) -> Result<()> {
-    let mut queue = std::collections::BinaryHeap::new();
-    // Whether each seen commit is still in the queue; hidden commits are also in `hidden_set`.
-    let mut queued: std::collections::HashMap<ObjectId, bool> = std::collections::HashMap::new();
-    let mut hidden_set = std::collections::HashSet::new();
-    let mut visible_queued = 0usize;
-    let mut order = 0u64;
-    let mut enqueue = |id: ObjectId,
-                       from_hidden: bool,
-                       queue: &mut std::collections::BinaryHeap<Queued>,
-                       queued: &mut std::collections::HashMap<ObjectId, bool>,
-                       hidden_set: &mut std::collections::HashSet<ObjectId>,
-                       visible_queued: &mut usize|
-     -> Result<()> {
-        if from_hidden && hidden_set.insert(id) && queued.get(&id) == Some(&true) {
-            *visible_queued -= 1;
+    let mut walk = RawWalk::new(repo);
+    for id in hidden {
+        walk.enqueue(*id, true)?;
+    }
+    for id in tips {
+        walk.enqueue(*id, false)?;
+    }
+    // Once only hidden commits are queued, nothing visible can follow. Like git without its
+    // "slop", a commit emitted before a skewed clock reveals it as hidden stays emitted.
+    while walk.visible_queued > 0 {
+        let Some(commit) = walk.queue.pop() else { break };
+        walk.queued.insert(commit.id, false);
+        let is_hidden = walk.hidden.contains(&commit.id);
+        for parent in &commit.parents {
+            walk.enqueue(*parent, is_hidden)?;
         }
-        if queued.contains_key(&id) {
+        if !is_hidden {
+            walk.visible_queued -= 1;
+            if emit(commit.id, commit.data).is_break() {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The state of [`walk_raw`].
+struct RawWalk<'repo> {
+    repo: &'repo gix::Repository,
+    queue: std::collections::BinaryHeap<Queued>,
+    /// Every commit seen so far, and whether it is still waiting in `queue`.
+    queued: std::collections::HashMap<ObjectId, bool>,
+    /// Commits reachable from a hidden tip.
+    hidden: std::collections::HashSet<ObjectId>,
+    /// Queued commits that are not hidden: the walk ends when there are none.
+    visible_queued: usize,
+    order: u64,
+}
+
+impl<'repo> RawWalk<'repo> {
+    fn new(repo: &'repo gix::Repository) -> RawWalk<'repo> {
+        RawWalk {
+            repo,
+            queue: std::collections::BinaryHeap::new(),
+            queued: std::collections::HashMap::new(),
+            hidden: std::collections::HashSet::new(),
+            visible_queued: 0,
+            order: 0,
+        }
+    }
+
+    /// Queues a commit once, reading it; `from_hidden` marks it hidden even when already queued.
+    fn enqueue(&mut self, id: ObjectId, from_hidden: bool) -> Result<()> {
+        if from_hidden && self.hidden.insert(id) && self.queued.get(&id) == Some(&true) {
+            self.visible_queued -= 1;
+        }
+        if self.queued.contains_key(&id) {
             return Ok(());
         }
+        let repo = self.repo;
         let object = repo.find_object(id).map_err(git_error(format!("read commit {id}")))?;
         let mut parents = Vec::new();
         let mut time = 0;
         for token in gix::objs::CommitRefIter::from_bytes(&object.data, repo.object_hash()) {
-            match token
-                .map_err(|error| Error::Git { context: format!("decode commit {id}"), message: error.to_string() })?
-            {
+            let token = token
+                .map_err(|error| Error::Git { context: format!("decode commit {id}"), message: error.to_string() })?;
+            match token {
                 gix::objs::commit::ref_iter::Token::Parent { id } => parents.push(id),
                 gix::objs::commit::ref_iter::Token::Committer { signature } => {
                     time = signature.seconds();
@@ -532,36 +573,14 @@ fn walk_raw(
                 _ => {}
             }
         }
-        queued.insert(id, true);
-        if !hidden_set.contains(&id) {
-            *visible_queued += 1;
+        self.queued.insert(id, true);
+        if !self.hidden.contains(&id) {
+            self.visible_queued += 1;
         }
-        order += 1;
-        queue.push(Queued { time, order, id, parents, data: object.detach().data });
+        self.order += 1;
+        self.queue.push(Queued { time, order: self.order, id, parents, data: object.detach().data });
         Ok(())
-    };
-    for id in hidden {
-        enqueue(*id, true, &mut queue, &mut queued, &mut hidden_set, &mut visible_queued)?;
     }
-    for id in tips {
-        enqueue(*id, false, &mut queue, &mut queued, &mut hidden_set, &mut visible_queued)?;
-    }
-    // Once only hidden commits are queued, nothing visible can follow.
-    while visible_queued > 0 {
-        let Some(commit) = queue.pop() else { break };
-        queued.insert(commit.id, false);
-        let is_hidden = hidden_set.contains(&commit.id);
-        for parent in &commit.parents {
-            enqueue(*parent, is_hidden, &mut queue, &mut queued, &mut hidden_set, &mut visible_queued)?;
-        }
-        if !is_hidden {
-            visible_queued -= 1;
-            if emit(commit.id, commit.data).is_break() {
-                break;
-            }
-        }
-    }
-    Ok(())
 }
 
 fn read_core_commit(repo: &gix::Repository, id: ObjectId) -> Result<Commit> {
