@@ -79,6 +79,8 @@ fn change() -> ChangeInput {
                 mode: "100644".to_owned(),
             })
             .collect(),
+        blast: Default::default(),
+        history: None,
     }
 }
 

@@ -7,7 +7,7 @@ use crate::detect::DetectConfig;
 use crate::diagnostic::{ConfigError, SourceFile};
 use crate::directory::{Directory, Member};
 use crate::finding::{Finding, Severity};
-use crate::policy::{Policy, Predicate};
+use crate::policy::Policy;
 use crate::services::Services;
 
 /// The files, as read by an adapter. `services` and `codeowners` are optional.
@@ -92,15 +92,6 @@ impl Index {
     }
 }
 
-fn uses_destructive(predicate: &Predicate) -> bool {
-    match predicate {
-        Predicate::Destructive(_) => true,
-        Predicate::All(inner) | Predicate::Any(inner) => inner.iter().any(uses_destructive),
-        Predicate::Not(inner) => uses_destructive(inner),
-        _ => false,
-    }
-}
-
 /// The positions of the people a CODEOWNERS owner stands for.
 pub fn resolve_owner(directory: &Directory, owner: &Owner) -> Vec<usize> {
     let person_of = |member: Option<Member<'_>>| match member {
@@ -146,18 +137,6 @@ impl Config {
             None => (CodeOwners::empty(), Vec::new()),
         };
         let index = Index::build(&directory, &services, &policy, &codeowners, &mut findings);
-        for rule in &policy.rules {
-            if rule.when.as_ref().is_some_and(uses_destructive) {
-                findings.push(Finding::new(
-                    Severity::Warning,
-                    "destructive-not-analysed",
-                    format!(
-                        "rule `{}` uses `destructive`, but this version finds no destructive operations yet (plan files, migrations and manifests are not analysed), so that condition never holds",
-                        rule.name
-                    ),
-                ));
-            }
-        }
         Ok((Config { directory, services, policy, codeowners, index }, findings))
     }
 }

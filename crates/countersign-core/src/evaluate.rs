@@ -11,9 +11,10 @@ use crate::detect::{self, CommitScan, IdentityKind, Signal};
 use crate::directory::{Member, Rank};
 use crate::finding::{Finding, Severity};
 use crate::fingerprint::fingerprint;
-use crate::model::ChangeInput;
+use crate::model::{ChangeInput, Operation, RecentHistory};
 use crate::policy::{Predicate, Requirement, Rule};
-use crate::risk::{self, Risk, RiskInput};
+use crate::risk::{self, Experience, Risk, RiskInput};
+use crate::rollout::Rollout;
 
 /// Seconds an attestation may be dated ahead of the verifier's clock.
 const CLOCK_SKEW_SECS: i64 = 300;
@@ -112,6 +113,12 @@ pub struct Decision {
     pub change_signals: Vec<Signal>,
     pub responsible: Vec<Responsible>,
     pub risk: Risk,
+    /// Operations that delete or replace something that exists, each with where it was found.
+    pub destructive: Vec<Operation>,
+    /// Operations that endanger availability without destroying, e.g. a locking migration.
+    pub hazards: Vec<Operation>,
+    /// How a change of this risk should be rolled out.
+    pub rollout: Rollout,
     pub rules: Vec<RuleOutcome>,
     /// Rejections that block the change until their authors approve.
     pub rejections: Vec<ApprovalRef>,
@@ -138,6 +145,8 @@ pub struct Analysis {
     pub change_signals: Vec<Signal>,
     pub responsible: Vec<Responsible>,
     pub risk: Risk,
+    pub destructive: Vec<Operation>,
+    pub hazards: Vec<Operation>,
     pub findings: Vec<Finding>,
     head: String,
     n_signals: usize,
@@ -150,7 +159,6 @@ pub struct Analysis {
     services: Vec<(String, u32)>,
     target_branch: Option<String>,
     lines_changed: u64,
-    destructive: Vec<String>,
     groups: Vec<Group>,
     declaration: Option<RuleOutcome>,
     /// For each rule of the policy: whether it applies to this change, and why.
@@ -259,14 +267,25 @@ pub fn analyze(config: &Config, change: &ChangeInput) -> Analysis {
         .collect();
     let lines_added: u64 = change.files.iter().map(|file| u64::from(file.added)).sum();
     let lines_deleted: u64 = change.files.iter().map(|file| u64::from(file.deleted)).sum();
-    let destructive: Vec<String> = Vec::new();
-    let risk = risk::assess(&RiskInput {
-        services: &services,
-        touches_gate_config: paths.iter().any(|path| is_gate_config(path)),
-        destructive: &destructive,
-        lines_changed: lines_added + lines_deleted,
-        files_changed: paths.len(),
-    });
+    let mut destructive = change.blast.destructive.clone();
+    destructive.sort();
+    destructive.dedup();
+    let mut hazards = change.blast.hazards.clone();
+    hazards.sort();
+    hazards.dedup();
+    let file_lines: Vec<(&str, u64)> =
+        change.files.iter().map(|file| (file.path.as_str(), u64::from(file.added) + u64::from(file.deleted))).collect();
+    let risk = risk::assess(
+        &policy.risk,
+        &RiskInput {
+            services: &services,
+            touches_gate_config: paths.iter().any(|path| is_gate_config(path)),
+            destructive: &destructive,
+            hazards: &hazards,
+            files: &file_lines,
+            experience: experience(config, &responsible, &paths, change.history.as_ref()),
+        },
+    );
     let groups = owner_groups(config, &paths, &path_services);
     let declaration = policy.ai.require_declaration.then(|| declaration_rule(&change.commits, &scans));
     let mut analysis = Analysis {
@@ -287,6 +306,8 @@ pub fn analyze(config: &Config, change: &ChangeInput) -> Analysis {
         change_signals,
         responsible,
         risk,
+        destructive,
+        hazards,
         findings,
         head: change.head.clone(),
         n_signals,
@@ -298,7 +319,6 @@ pub fn analyze(config: &Config, change: &ChangeInput) -> Analysis {
         services,
         target_branch: change.target_branch.clone(),
         lines_changed: lines_added + lines_deleted,
-        destructive,
         groups,
         declaration,
         applicability: Vec::new(),
@@ -364,6 +384,9 @@ pub fn decide(config: &Config, analysis: &Analysis, attestations: &CheckedAttest
         change_signals: analysis.change_signals.clone(),
         responsible: analysis.responsible.clone(),
         risk: analysis.risk.clone(),
+        destructive: analysis.destructive.clone(),
+        hazards: analysis.hazards.clone(),
+        rollout: policy.rollout_for(analysis.risk.level).clone(),
         rules,
         rejections,
         approvals,
@@ -431,6 +454,52 @@ fn rank_of(config: &Config, entry: &Responsible) -> Rank {
         Some(person) if entry.known => person.rank(),
         _ => Rank::Unknown,
     }
+}
+
+/// Each responsible author's commits in the directories the change touches, from the recent
+/// history the adapter read. Requesters and committers are not judged on it: experience is about
+/// whoever wrote the code.
+fn experience(
+    config: &Config,
+    responsible: &[Responsible],
+    paths: &[String],
+    history: Option<&RecentHistory>,
+) -> Vec<Experience> {
+    let directories = risk::directories_of(paths.iter().map(String::as_str));
+    let minimum = config.policy.risk.experience_min_commits;
+    let mut counts: Vec<u32> = vec![0; config.directory.people().len()];
+    if let Some(history) = history {
+        for commit in &history.commits {
+            let Some(Member::Person(person)) = config.directory.by_identity(&commit.author) else { continue };
+            let touches = commit.files.iter().any(|file| {
+                let directory = file.path.rsplit_once('/').map_or("", |(directory, _)| directory);
+                directories.binary_search(&directory).is_ok()
+            });
+            if touches && let Some(idx) = config.directory.person_index(&person.id) {
+                counts[idx] += 1;
+            }
+        }
+    }
+    responsible
+        .iter()
+        .filter(|entry| entry.roles.iter().any(|role| matches!(*role, "author" | "co-author")))
+        .map(|entry| {
+            let idx = if entry.known { config.directory.person_index(&entry.id) } else { None };
+            let unknown = match (idx, history) {
+                (None, _) => Some("not in the directory".to_owned()),
+                (Some(_), None) => Some("the history was not read".to_owned()),
+                (Some(idx), Some(history)) if !history.complete && counts[idx] < minimum => {
+                    Some("the history ends before the window starts (shallow clone?)".to_owned())
+                }
+                _ => None,
+            };
+            Experience {
+                person: entry.id.clone(),
+                commits: if unknown.is_none() { idx.map(|idx| counts[idx]) } else { None },
+                unknown,
+            }
+        })
+        .collect()
 }
 
 /// Paths whose change alters the gate itself.
@@ -958,7 +1027,8 @@ fn holds(config: &Config, predicate: &Predicate, facts: &Analysis, why: &mut Vec
             (
                 destructive == *wanted,
                 if destructive {
-                    format!("destructive: {}", facts.destructive.join(", "))
+                    let operations: Vec<String> = facts.destructive.iter().map(ToString::to_string).collect();
+                    format!("destructive: {}", operations.join("; "))
                 } else {
                     "no destructive operation found".to_owned()
                 },

@@ -13,4 +13,5 @@ pub mod fingerprint;
 pub mod model;
 pub mod policy;
 pub mod risk;
+pub mod rollout;
 pub mod services;

@@ -92,4 +92,83 @@ pub struct ChangeInput {
     /// The tree diff from merge-base to head, with line counts.
     pub files: Vec<FileChange>,
     pub tree_changes: Vec<TreeChange>,
+    /// Destructive operations and hazards found in plan files, migrations and manifests.
+    pub blast: BlastRadius,
+    /// The responsible humans' recent commits; `None` when history was not read, which counts as
+    /// no experience.
+    pub history: Option<RecentHistory>,
+}
+
+/// Which analyser found an operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OperationSource {
+    Terraform,
+    Pulumi,
+    Cloudformation,
+    Migration,
+    Kubernetes,
+}
+
+impl std::fmt::Display for OperationSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            OperationSource::Terraform => "terraform",
+            OperationSource::Pulumi => "pulumi",
+            OperationSource::Cloudformation => "cloudformation",
+            OperationSource::Migration => "migration",
+            OperationSource::Kubernetes => "kubernetes",
+        })
+    }
+}
+
+/// One operation of a change that destroys something, or puts it at risk, as an analyser read it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Operation {
+    pub source: OperationSource,
+    /// The plan file or the changed path it was read from.
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// What is affected: a resource address, a URN, a table, `Kind namespace/name`.
+    pub target: String,
+    /// What happens to it, e.g. `delete`, `replace (delete before create)`, `ban-drop-column`.
+    pub action: String,
+    /// Why, when the format says so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} ({}", self.action, self.target, self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        f.write_str(")")?;
+        if let Some(reason) = &self.reason {
+            write!(f, ": {reason}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What the analysers found in a change.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlastRadius {
+    /// Operations that delete or replace something that exists.
+    pub destructive: Vec<Operation>,
+    /// Operations that do not destroy but endanger availability, e.g. a migration that locks a table.
+    pub hazards: Vec<Operation>,
+}
+
+/// Recent commits of the responsible humans, from which their experience in the touched paths is
+/// counted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecentHistory {
+    /// Commits before the change, within the risk window, by the responsible humans' e-mails; each
+    /// with its changed paths.
+    pub commits: Vec<Commit>,
+    /// False when the history ended (shallow clone) or was cut before the window's start.
+    pub complete: bool,
 }

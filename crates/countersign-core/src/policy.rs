@@ -6,8 +6,11 @@ use toml::Spanned;
 
 use crate::diagnostic::{ConfigError, SourceFile};
 use crate::directory::Directory;
-use crate::risk::RiskLevel;
-use crate::services::{Services, compile_globs};
+use std::collections::BTreeMap;
+
+use crate::risk::{RiskLevel, RiskSettings, Thresholds};
+use crate::rollout::{self, Rollout, STRATEGIES, Stage};
+use crate::services::{Services, compile_glob, compile_globs};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,6 +23,77 @@ struct RawPolicy {
     #[serde(default)]
     rule: Vec<RawRule>,
     break_glass: Option<RawBreakGlass>,
+    #[serde(default)]
+    risk: RawRisk,
+    #[serde(default)]
+    rollout: RawRollouts,
+    #[serde(default)]
+    destructive: RawDestructive,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRisk {
+    tiers: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
+    destructive: Option<Spanned<String>>,
+    hazards: Option<Spanned<String>>,
+    gate_config: Option<Spanned<String>>,
+    lines_changed: Option<Spanned<RawThresholds>>,
+    files_changed: Option<Spanned<RawThresholds>>,
+    directories: Option<Spanned<RawThresholds>>,
+    services: Option<Spanned<RawThresholds>>,
+    entropy_bits: Option<Spanned<RawThresholds>>,
+    experience_days: Option<Spanned<i64>>,
+    experience_min_commits: Option<Spanned<i64>>,
+    inexperienced: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThresholds {
+    medium: Option<Spanned<f64>>,
+    high: Option<Spanned<f64>>,
+    critical: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRollouts {
+    low: Option<Spanned<RawRollout>>,
+    medium: Option<Spanned<RawRollout>>,
+    high: Option<Spanned<RawRollout>>,
+    critical: Option<Spanned<RawRollout>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRollout {
+    strategy: Option<Spanned<String>>,
+    stages: Option<Spanned<Vec<Spanned<RawStage>>>>,
+    one_box_first: Option<bool>,
+    business_hours_only: Option<bool>,
+    automatic_rollback: Option<bool>,
+    manual_confirmation: Option<bool>,
+    alone: Option<bool>,
+    notes: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStage {
+    percent: Spanned<i64>,
+    #[serde(default)]
+    bake_minutes: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDestructive {
+    migrations: Option<Vec<Spanned<String>>>,
+    migrations_exclude: Option<Vec<Spanned<String>>>,
+    manifests: Option<Vec<Spanned<String>>>,
+    kinds: Option<Vec<Spanned<String>>>,
+    postgres_version: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -121,12 +195,55 @@ pub struct BreakGlass {
     pub review_within_hours: u32,
 }
 
+/// Where the analysers look for destructive operations in a change (`[destructive]`).
+#[derive(Clone, Debug)]
+pub struct DestructiveSettings {
+    /// SQL migrations to lint; down migrations are excluded, as dropping is what they are for.
+    pub migrations: Globs,
+    pub migrations_exclude: Globs,
+    /// YAML files read as Kubernetes manifests.
+    pub manifests: Globs,
+    /// Kinds whose deletion is destructive; deleting other objects is a hazard.
+    pub kinds: Vec<String>,
+    /// The PostgreSQL version the migrations run on, e.g. `"15"`, for version-dependent rules.
+    pub postgres_version: Option<String>,
+}
+
+pub const DEFAULT_MIGRATIONS: [&str; 3] = ["**/migrations/**/*.sql", "**/migration/**/*.sql", "**/migrate/**/*.sql"];
+pub const DEFAULT_MIGRATIONS_EXCLUDE: [&str; 2] = ["**/*.down.sql", "**/down.sql"];
+pub const DEFAULT_MANIFESTS: [&str; 2] = ["**/*.yaml", "**/*.yml"];
+/// Workloads, namespaces, volumes and CRDs: deleting them loses running service or data.
+pub const DEFAULT_DESTRUCTIVE_KINDS: [&str; 12] = [
+    "Namespace",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "Job",
+    "CronJob",
+    "Pod",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+];
+
 #[derive(Clone, Debug)]
 pub struct Policy {
     pub ai: AiSettings,
     pub approvals: ApprovalSettings,
     pub rules: Vec<Rule>,
     pub break_glass: Option<BreakGlass>,
+    pub risk: RiskSettings,
+    /// Rollout advice by risk level, lowest first.
+    pub rollout: [Rollout; 4],
+    pub destructive: DestructiveSettings,
+}
+
+impl Policy {
+    pub fn rollout_for(&self, level: RiskLevel) -> &Rollout {
+        &self.rollout[level as usize]
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -146,6 +263,18 @@ pub struct Globs {
 }
 
 impl Globs {
+    /// Globs written by countersign itself, known to compile.
+    pub fn builtin(patterns: &[&str]) -> Globs {
+        let mut builder = globset::GlobSetBuilder::new();
+        for pattern in patterns {
+            builder.add(compile_glob(pattern).expect("built-in glob"));
+        }
+        Globs {
+            patterns: patterns.iter().map(|pattern| (*pattern).to_owned()).collect(),
+            set: builder.build().expect("built-in globs"),
+        }
+    }
+
     pub fn matches(&self, value: &str) -> bool {
         self.set.is_match(value)
     }
@@ -264,8 +393,16 @@ impl Policy {
                 .as_ref()
                 .map_or(24, |hours| validator.non_negative(hours, "review_within_hours") as u32),
         });
+        let risk = validator.risk(&raw.risk);
+        let rollout = [
+            validator.rollout(RiskLevel::Low, raw.rollout.low.as_ref()),
+            validator.rollout(RiskLevel::Medium, raw.rollout.medium.as_ref()),
+            validator.rollout(RiskLevel::High, raw.rollout.high.as_ref()),
+            validator.rollout(RiskLevel::Critical, raw.rollout.critical.as_ref()),
+        ];
+        let destructive = validator.destructive(&raw.destructive);
         if validator.errors.is_empty() {
-            Ok(Policy { ai, approvals, rules, break_glass })
+            Ok(Policy { ai, approvals, rules, break_glass, risk, rollout, destructive })
         } else {
             Err(validator.errors)
         }
@@ -459,5 +596,199 @@ impl Validator<'_> {
             people: requires.people.iter().map(|person| person.get_ref().clone()).collect(),
             owners: requires.owners,
         }
+    }
+
+    fn risk_level(&mut self, value: &Spanned<String>, none_allowed: bool) -> Option<RiskLevel> {
+        match value.get_ref().parse::<RiskLevel>() {
+            Ok(level) => Some(level),
+            Err(()) if none_allowed && value.get_ref() == "none" => None,
+            Err(()) => {
+                let help = if none_allowed {
+                    "use one of: low, medium, high, critical, or \"none\" to ignore it"
+                } else {
+                    "use one of: low, medium, high, critical"
+                };
+                self.error(value.span(), format!("unknown risk level `{}`", value.get_ref()), help);
+                None
+            }
+        }
+    }
+
+    fn thresholds(&mut self, raw: Option<&Spanned<RawThresholds>>, default: Thresholds) -> Thresholds {
+        let Some(raw) = raw else { return default };
+        let mut value = |threshold: &Option<Spanned<f64>>| {
+            let threshold = threshold.as_ref()?;
+            if !threshold.get_ref().is_finite() || *threshold.get_ref() < 0.0 {
+                self.error(threshold.span(), "a threshold must be a number of at least 0".to_owned(), "e.g. 1000");
+                return None;
+            }
+            Some(*threshold.get_ref())
+        };
+        let thresholds = Thresholds {
+            medium: value(&raw.get_ref().medium),
+            high: value(&raw.get_ref().high),
+            critical: value(&raw.get_ref().critical),
+        };
+        let given: Vec<f64> = [thresholds.medium, thresholds.high, thresholds.critical].into_iter().flatten().collect();
+        if given.windows(2).any(|pair| pair[0] > pair[1]) {
+            self.error(
+                raw.span(),
+                "thresholds must not decrease from medium to high to critical".to_owned(),
+                "a higher level needs a larger value, e.g. { medium = 1000, high = 5000 }",
+            );
+        }
+        thresholds
+    }
+
+    fn risk(&mut self, raw: &RawRisk) -> RiskSettings {
+        let default = RiskSettings::default();
+        let tiers = match &raw.tiers {
+            None => default.tiers,
+            Some(table) => {
+                let mut tiers: Vec<Option<RiskLevel>> = Vec::new();
+                for (tier, level) in table.get_ref() {
+                    let Ok(tier) = tier.parse::<u8>() else {
+                        self.error(
+                            table.span(),
+                            format!("`{tier}` is not a tier"),
+                            "keys of `tiers` are tier numbers as in services.toml, e.g. { 0 = \"high\", 1 = \"medium\" }",
+                        );
+                        continue;
+                    };
+                    let tier = usize::from(tier);
+                    if tiers.len() <= tier {
+                        tiers.resize(tier + 1, None);
+                    }
+                    tiers[tier] = self.risk_level(level, true);
+                }
+                tiers
+            }
+        };
+        let level_or = |validator: &mut Self, value: &Option<Spanned<String>>, default: RiskLevel| {
+            value.as_ref().map_or(default, |value| validator.risk_level(value, false).unwrap_or(default))
+        };
+        RiskSettings {
+            tiers,
+            destructive: level_or(self, &raw.destructive, default.destructive),
+            hazards: level_or(self, &raw.hazards, default.hazards),
+            gate_config: level_or(self, &raw.gate_config, default.gate_config),
+            lines_changed: self.thresholds(raw.lines_changed.as_ref(), default.lines_changed),
+            files_changed: self.thresholds(raw.files_changed.as_ref(), default.files_changed),
+            directories: self.thresholds(raw.directories.as_ref(), default.directories),
+            services: self.thresholds(raw.services.as_ref(), default.services),
+            entropy_bits: self.thresholds(raw.entropy_bits.as_ref(), default.entropy_bits),
+            experience_days: raw
+                .experience_days
+                .as_ref()
+                .map_or(default.experience_days, |days| self.non_negative(days, "experience_days") as u32),
+            experience_min_commits: raw
+                .experience_min_commits
+                .as_ref()
+                .map_or(default.experience_min_commits, |n| self.non_negative(n, "experience_min_commits") as u32),
+            inexperienced: match &raw.inexperienced {
+                None => default.inexperienced,
+                Some(value) => self.risk_level(value, true),
+            },
+        }
+    }
+
+    fn rollout(&mut self, level: RiskLevel, raw: Option<&Spanned<RawRollout>>) -> Rollout {
+        let mut plan = rollout::default_for(level);
+        let Some(raw) = raw.map(Spanned::get_ref) else { return plan };
+        if let Some(strategy) = &raw.strategy {
+            if STRATEGIES.contains(&strategy.get_ref().as_str()) {
+                plan.strategy = strategy.get_ref().clone();
+            } else {
+                self.error(
+                    strategy.span(),
+                    format!("unknown rollout strategy `{}`", strategy.get_ref()),
+                    &format!("use one of: {}", STRATEGIES.join(", ")),
+                );
+            }
+        }
+        if let Some(stages) = &raw.stages {
+            let mut checked: Vec<Stage> = Vec::new();
+            for stage in stages.get_ref() {
+                let percent = *stage.get_ref().percent.get_ref();
+                let previous = checked.last().map_or(0, |stage| stage.percent);
+                if !(1..=100).contains(&percent) || percent <= i64::from(previous) {
+                    self.error(
+                        stage.get_ref().percent.span(),
+                        format!("stage at {percent}% does not follow {previous}%"),
+                        "stages send a growing share of traffic, from 1 to 100 percent",
+                    );
+                }
+                let bake_minutes = stage
+                    .get_ref()
+                    .bake_minutes
+                    .as_ref()
+                    .map_or(0, |minutes| self.non_negative(minutes, "bake_minutes") as u32);
+                checked.push(Stage { percent: percent.clamp(0, 100) as u32, bake_minutes });
+            }
+            if checked.last().is_none_or(|stage| stage.percent != 100) {
+                self.error(
+                    stages.span(),
+                    "the last stage must send 100% of traffic".to_owned(),
+                    "end with { percent = 100 }",
+                );
+            }
+            plan.stages = checked;
+        }
+        let flags = [
+            (&mut plan.one_box_first, raw.one_box_first),
+            (&mut plan.business_hours_only, raw.business_hours_only),
+            (&mut plan.automatic_rollback, raw.automatic_rollback),
+            (&mut plan.manual_confirmation, raw.manual_confirmation),
+            (&mut plan.alone, raw.alone),
+        ];
+        for (field, value) in flags {
+            if let Some(value) = value {
+                *field = value;
+            }
+        }
+        if let Some(notes) = &raw.notes {
+            plan.notes.clone_from(notes);
+        }
+        plan
+    }
+
+    fn destructive(&mut self, raw: &RawDestructive) -> DestructiveSettings {
+        let mut globs = |patterns: &Option<Vec<Spanned<String>>>, default: &[&str]| match patterns {
+            Some(patterns) => self.globs(patterns),
+            None => Globs::builtin(default),
+        };
+        let migrations = globs(&raw.migrations, &DEFAULT_MIGRATIONS);
+        let migrations_exclude = globs(&raw.migrations_exclude, &DEFAULT_MIGRATIONS_EXCLUDE);
+        let manifests = globs(&raw.manifests, &DEFAULT_MANIFESTS);
+        let kinds = match &raw.kinds {
+            Some(kinds) => {
+                for kind in kinds {
+                    let name = kind.get_ref();
+                    if name.is_empty() || !name.starts_with(|c: char| c.is_ascii_uppercase()) {
+                        self.error(
+                            kind.span(),
+                            format!("`{name}` is not a Kubernetes kind"),
+                            "kinds are written as in manifests, e.g. \"StatefulSet\"",
+                        );
+                    }
+                }
+                kinds.iter().map(|kind| kind.get_ref().clone()).collect()
+            }
+            None => DEFAULT_DESTRUCTIVE_KINDS.iter().map(|kind| (*kind).to_owned()).collect(),
+        };
+        let postgres_version = raw.postgres_version.as_ref().map(|version| {
+            let text = version.get_ref();
+            let valid = text.split('.').count() <= 3
+                && text.split('.').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+            if !valid {
+                self.error(
+                    version.span(),
+                    format!("`{text}` is not a PostgreSQL version"),
+                    "write the server's version, e.g. \"15\" or \"16.2\"",
+                );
+            }
+            text.clone()
+        });
+        DestructiveSettings { migrations, migrations_exclude, manifests, kinds, postgres_version }
     }
 }

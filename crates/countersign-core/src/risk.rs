@@ -1,6 +1,13 @@
-//! Risk level of a change, computed deterministically from what it touches and how large it is.
+//! Risk level of a change, computed deterministically from what it touches, what it destroys, how
+//! large and how spread it is, and how familiar its responsible humans are with the touched code.
+//!
+//! Every factor that raises the level says so in a reason; the level is the highest factor's. Scores
+//! from defect-prediction research are weak classifiers (reference/blast-radius.md §3), so each
+//! factor is a plain threshold a reviewer can check by hand.
 
 use serde::Serialize;
+
+use crate::model::Operation;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -9,6 +16,10 @@ pub enum RiskLevel {
     Medium,
     High,
     Critical,
+}
+
+impl RiskLevel {
+    pub const ALL: [RiskLevel; 4] = [RiskLevel::Low, RiskLevel::Medium, RiskLevel::High, RiskLevel::Critical];
 }
 
 impl std::str::FromStr for RiskLevel {
@@ -36,10 +47,106 @@ impl std::fmt::Display for RiskLevel {
     }
 }
 
+/// A measure reaches a level when it is at least that level's threshold.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Thresholds {
+    pub medium: Option<f64>,
+    pub high: Option<f64>,
+    pub critical: Option<f64>,
+}
+
+impl Thresholds {
+    pub const fn new(medium: f64, high: f64) -> Thresholds {
+        Thresholds { medium: Some(medium), high: Some(high), critical: None }
+    }
+
+    /// The highest level whose threshold the value reaches, with that threshold.
+    pub fn level_of(&self, value: f64) -> Option<(RiskLevel, f64)> {
+        [(RiskLevel::Critical, self.critical), (RiskLevel::High, self.high), (RiskLevel::Medium, self.medium)]
+            .into_iter()
+            .find_map(|(level, threshold)| threshold.filter(|threshold| value >= *threshold).map(|t| (level, t)))
+    }
+}
+
+/// The `[risk]` table of `policy.toml`, with defaults for every key left out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RiskSettings {
+    /// Level given by touching a service of each tier; tiers past the end give nothing.
+    pub tiers: Vec<Option<RiskLevel>>,
+    pub destructive: RiskLevel,
+    pub hazards: RiskLevel,
+    pub gate_config: RiskLevel,
+    pub lines_changed: Thresholds,
+    pub files_changed: Thresholds,
+    pub directories: Thresholds,
+    pub services: Thresholds,
+    /// Shannon entropy, in bits, of how the changed lines spread over files: 2^bits is the number of
+    /// files an even change of the same spread would touch.
+    pub entropy_bits: Thresholds,
+    pub experience_days: u32,
+    /// Fewer commits than this in the touched directories within `experience_days` is inexperience.
+    pub experience_min_commits: u32,
+    pub inexperienced: Option<RiskLevel>,
+}
+
+impl Default for RiskSettings {
+    fn default() -> RiskSettings {
+        RiskSettings {
+            tiers: vec![Some(RiskLevel::High), Some(RiskLevel::Medium)],
+            destructive: RiskLevel::Critical,
+            hazards: RiskLevel::High,
+            gate_config: RiskLevel::High,
+            lines_changed: Thresholds::new(1000.0, 5000.0),
+            files_changed: Thresholds::new(50.0, 200.0),
+            directories: Thresholds::new(15.0, 60.0),
+            services: Thresholds::new(2.0, 3.0),
+            entropy_bits: Thresholds::new(4.0, 6.0),
+            experience_days: 90,
+            experience_min_commits: 1,
+            inexperienced: Some(RiskLevel::Medium),
+        }
+    }
+}
+
+/// One factor that raised the level.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RiskFactor {
+    /// `tier`, `destructive`, `hazard`, `gate-config`, `lines`, `files`, `directories`, `services`,
+    /// `entropy` or `experience`.
+    pub factor: &'static str,
+    pub level: RiskLevel,
+    pub reason: String,
+}
+
+/// The measures of size and diffusion, reported whether or not they raised the level.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RiskMetrics {
+    pub lines_changed: u64,
+    pub files: usize,
+    pub directories: usize,
+    pub services: usize,
+    pub entropy_bits: f64,
+    /// Each responsible human's commits in the touched directories within the window; `None` when
+    /// it could not be counted.
+    pub experience: Vec<Experience>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Experience {
+    pub person: String,
+    pub commits: Option<u32>,
+    /// Why `commits` is unknown, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Risk {
     pub level: RiskLevel,
+    /// The factors' reasons, highest level first.
     pub reasons: Vec<String>,
+    pub factors: Vec<RiskFactor>,
+    pub metrics: RiskMetrics,
 }
 
 /// What the risk is computed from.
@@ -47,39 +154,129 @@ pub struct RiskInput<'a> {
     /// Touched services with their tiers.
     pub services: &'a [(String, u32)],
     pub touches_gate_config: bool,
-    pub destructive: &'a [String],
-    pub lines_changed: u64,
-    pub files_changed: usize,
+    pub destructive: &'a [Operation],
+    pub hazards: &'a [Operation],
+    /// Changed paths with their changed line counts.
+    pub files: &'a [(&'a str, u64)],
+    /// Each responsible author and their commit count in the touched directories.
+    pub experience: Vec<Experience>,
 }
 
-/// Each reason raises the level to at least its own; the level is the highest reason.
-pub fn assess(input: &RiskInput<'_>) -> Risk {
-    let mut reasons: Vec<(RiskLevel, String)> = Vec::new();
+/// Each factor raises the level to at least its own; the level is the highest factor.
+pub fn assess(settings: &RiskSettings, input: &RiskInput<'_>) -> Risk {
+    let mut factors: Vec<RiskFactor> = Vec::new();
+    let mut push = |factor: &'static str, level: RiskLevel, reason: String| {
+        factors.push(RiskFactor { factor, level, reason });
+    };
     for operation in input.destructive {
-        reasons.push((RiskLevel::Critical, format!("destructive: {operation}")));
+        push("destructive", settings.destructive, format!("destructive: {operation}"));
+    }
+    for operation in input.hazards {
+        push("hazard", settings.hazards, format!("hazard: {operation}"));
     }
     for (name, tier) in input.services {
-        match tier {
-            0 => reasons.push((RiskLevel::High, format!("touches tier-0 service {name}"))),
-            1 => reasons.push((RiskLevel::Medium, format!("touches tier-1 service {name}"))),
-            _ => {}
+        if let Some(Some(level)) = settings.tiers.get(*tier as usize) {
+            push("tier", *level, format!("touches tier-{tier} service {name}"));
         }
     }
     if input.touches_gate_config {
-        reasons.push((RiskLevel::High, "changes the gate's own configuration".to_owned()));
+        push("gate-config", settings.gate_config, "changes the gate's own configuration".to_owned());
     }
-    if input.lines_changed > 5000 || input.files_changed > 200 {
-        reasons.push((
-            RiskLevel::High,
-            format!("very large: {} lines in {} files", input.lines_changed, input.files_changed),
-        ));
-    } else if input.lines_changed > 1000 || input.files_changed > 50 {
-        reasons.push((
-            RiskLevel::Medium,
-            format!("large: {} lines in {} files", input.lines_changed, input.files_changed),
-        ));
+
+    let lines_changed: u64 = input.files.iter().map(|(_, lines)| lines).sum();
+    let directories = directories_of(input.files.iter().map(|(path, _)| *path)).len();
+    let entropy_bits = entropy_bits(input.files.iter().map(|(_, lines)| *lines));
+    let measures: [(&'static str, &Thresholds, f64, String); 5] = [
+        ("lines", &settings.lines_changed, lines_changed as f64, format!("{lines_changed} lines changed")),
+        ("files", &settings.files_changed, input.files.len() as f64, format!("{} files changed", input.files.len())),
+        ("directories", &settings.directories, directories as f64, format!("spread over {directories} directories")),
+        (
+            "services",
+            &settings.services,
+            input.services.len() as f64,
+            format!(
+                "touches {} services together ({})",
+                input.services.len(),
+                input.services.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        ),
+        (
+            "entropy",
+            &settings.entropy_bits,
+            entropy_bits,
+            format!(
+                "changed lines spread like an even change of {:.0} files (entropy {entropy_bits:.2} bits)",
+                entropy_bits.exp2()
+            ),
+        ),
+    ];
+    for (factor, thresholds, value, reason) in measures {
+        if let Some((level, threshold)) = thresholds.level_of(value) {
+            push(factor, level, format!("{reason}, at least {threshold} for {level}"));
+        }
     }
-    let level = reasons.iter().map(|(level, _)| *level).max().unwrap_or(RiskLevel::Low);
-    reasons.sort_by_key(|reason| std::cmp::Reverse(reason.0));
-    Risk { level, reasons: reasons.into_iter().map(|(_, reason)| reason).collect() }
+
+    if let Some(level) = settings.inexperienced {
+        let days = settings.experience_days;
+        let minimum = settings.experience_min_commits;
+        for experience in &input.experience {
+            match experience.commits {
+                Some(commits) if commits >= minimum => {}
+                Some(commits) => push(
+                    "experience",
+                    level,
+                    format!(
+                        "{} has {commits} commit{} in the touched directories in the last {days} days (fewer than {minimum})",
+                        experience.person,
+                        if commits == 1 { "" } else { "s" }
+                    ),
+                ),
+                None => push(
+                    "experience",
+                    level,
+                    format!(
+                        "experience of {} in the touched directories is unknown: {}",
+                        experience.person,
+                        experience.unknown.as_deref().unwrap_or("not counted")
+                    ),
+                ),
+            }
+        }
+    }
+
+    factors.sort_by_key(|factor| std::cmp::Reverse(factor.level));
+    let level = factors.first().map_or(RiskLevel::Low, |factor| factor.level);
+    Risk {
+        level,
+        reasons: factors.iter().map(|factor| factor.reason.clone()).collect(),
+        factors,
+        metrics: RiskMetrics {
+            lines_changed,
+            files: input.files.len(),
+            directories,
+            services: input.services.len(),
+            entropy_bits: (entropy_bits * 100.0).round() / 100.0,
+            experience: input.experience.clone(),
+        },
+    }
+}
+
+/// The distinct parent directories of the paths; `""` is the root.
+pub fn directories_of<'a>(paths: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut directories: Vec<&str> =
+        paths.into_iter().map(|path| path.rsplit_once('/').map_or("", |(directory, _)| directory)).collect();
+    directories.sort_unstable();
+    directories.dedup();
+    directories
+}
+
+/// Shannon entropy of the distribution of changed lines over files (Kamei et al.'s diffusion
+/// measure, not normalised). A file changed without line changes (binary, mode) counts as one line.
+pub fn entropy_bits(lines: impl IntoIterator<Item = u64>) -> f64 {
+    let lines: Vec<f64> = lines.into_iter().map(|lines| lines.max(1) as f64).collect();
+    let total: f64 = lines.iter().sum();
+    if lines.len() < 2 {
+        return 0.0;
+    }
+    -lines.iter().map(|lines| lines / total).map(|share| share * share.log2()).sum::<f64>()
 }

@@ -5,7 +5,9 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use countersign_core::evaluate::FoundAttestation;
-use countersign_core::model::{ChangeInput, Commit, FileChange, Identity, PullRequest, TreeChange};
+use countersign_core::model::{
+    BlastRadius, ChangeInput, Commit, FileChange, Identity, PullRequest, RecentHistory, TreeChange,
+};
 pub use gix::ObjectId;
 use gix::bstr::ByteSlice;
 use gix::diff::tree::recorder::Change;
@@ -45,6 +47,15 @@ pub struct ChangeContext {
     pub pull_request: Option<PullRequest>,
 }
 
+/// Whether a tree diff counts changed lines or only names the changed paths.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lines {
+    Count,
+    Skip,
+}
+
+/// A repository; clone it to hand one to each worker thread.
+#[derive(Clone)]
 pub struct Repo {
     repo: gix::Repository,
     path: PathBuf,
@@ -87,8 +98,26 @@ impl Repo {
             .map_err(git_error("merge-base"))?
             .ok_or_else(|| Error::NoMergeBase { base: base.to_owned(), head: head.to_owned() })?
             .detach();
+        self.read_change_between(Some(merge_base), head_id, context, Lines::Count)
+    }
+
+    /// Reads the change one commit of a first-parent history brought: `commit^1..commit`, i.e. the
+    /// commit itself, or for a merge everything it merged. Per-commit paths carry no line counts.
+    pub fn read_merged_change(&self, commit: ObjectId, context: ChangeContext) -> Result<ChangeInput> {
+        let object = self.repo.find_commit(commit).map_err(git_error(format!("read commit {commit}")))?;
+        let first_parent = object.parent_ids().next().map(|id| id.detach());
+        self.read_change_between(first_parent, commit, context, Lines::Skip)
+    }
+
+    fn read_change_between(
+        &self,
+        base: Option<ObjectId>,
+        head_id: ObjectId,
+        context: ChangeContext,
+        commit_lines: Lines,
+    ) -> Result<ChangeInput> {
         let mut commits = Vec::new();
-        let walk = self.repo.rev_walk([head_id]).with_hidden([merge_base]).all().map_err(git_error("walk"))?;
+        let walk = self.repo.rev_walk([head_id]).with_hidden(base).all().map_err(git_error("walk"))?;
         for info in walk {
             let info = info.map_err(git_error("walk"))?;
             let mut commit = self.read_commit(info.id)?;
@@ -96,14 +125,18 @@ impl Repo {
                 Some(parent) => self.tree_of(parse_id(parent)?)?,
                 None => ObjectId::empty_tree(self.repo.object_hash()),
             };
-            let (files, _) = self.diff_trees(parent_tree, self.tree_of(info.id)?)?;
+            let (files, _) = self.diff_trees(parent_tree, self.tree_of(info.id)?, commit_lines)?;
             commit.files = files;
             commits.push(commit);
         }
-        let (files, tree_changes) = self.diff_trees(self.tree_of(merge_base)?, self.tree_of(head_id)?)?;
+        let base_tree = match base {
+            Some(base) => self.tree_of(base)?,
+            None => ObjectId::empty_tree(self.repo.object_hash()),
+        };
+        let (files, tree_changes) = self.diff_trees(base_tree, self.tree_of(head_id)?, Lines::Count)?;
         Ok(ChangeInput {
             repo: self.path.display().to_string(),
-            base: merge_base.to_string(),
+            base: base.map_or_else(|| ObjectId::empty_tree(self.repo.object_hash()).to_string(), |id| id.to_string()),
             head: head_id.to_string(),
             environment: context.environment,
             source_branch: context.source_branch,
@@ -113,7 +146,78 @@ impl Repo {
             commits,
             files,
             tree_changes,
+            blast: BlastRadius::default(),
+            history: None,
         })
+    }
+
+    /// The first-parent chain of `tips` not reachable from `hidden`, newest first: the changes a
+    /// branch received, one per merge or direct commit.
+    pub fn first_parent_chain(&self, tips: &[ObjectId], hidden: &[ObjectId]) -> Result<Vec<ObjectId>> {
+        let walk = self
+            .repo
+            .rev_walk(tips.iter().copied())
+            .with_hidden(hidden.iter().copied())
+            .first_parent_only()
+            .all()
+            .map_err(git_error("walk"))?;
+        walk.map(|info| info.map(|info| info.id).map_err(git_error("walk"))).collect()
+    }
+
+    /// Commits reachable from `from` with a commit time from `since` on, whose author `wanted`
+    /// accepts, each with the paths it changed against its first parent. At most `max_visited`
+    /// commits are looked at; the history is incomplete when it was cut there or at a shallow
+    /// boundary.
+    pub fn recent_history(
+        &self,
+        from: ObjectId,
+        since: i64,
+        wanted: impl Fn(&Identity) -> bool,
+        max_visited: usize,
+    ) -> Result<RecentHistory> {
+        let shallow: Vec<ObjectId> = self
+            .repo
+            .shallow_commits()
+            .map_err(|error| Error::Git { context: "read shallow file".to_owned(), message: error.to_string() })?
+            .map(|commits| commits.iter().copied().collect())
+            .unwrap_or_default();
+        let walk = self
+            .repo
+            .rev_walk([from])
+            .sorting(gix::revision::walk::Sorting::ByCommitTimeCutoff {
+                order: gix::traverse::commit::simple::CommitTimeOrder::NewestFirst,
+                seconds: since,
+            })
+            .all()
+            .map_err(git_error("walk"))?;
+        let mut history = RecentHistory { commits: Vec::new(), complete: true };
+        for (visited, info) in walk.enumerate() {
+            let info = info.map_err(git_error("walk"))?;
+            if visited == max_visited {
+                history.complete = false;
+                break;
+            }
+            if shallow.contains(&info.id) {
+                history.complete = false;
+            }
+            let mut commit = self.read_commit(info.id)?;
+            if !wanted(&commit.author) {
+                continue;
+            }
+            let parent_tree = match commit.parents.first() {
+                Some(parent) if !shallow.contains(&info.id) => self.tree_of(parse_id(parent)?)?,
+                _ => ObjectId::empty_tree(self.repo.object_hash()),
+            };
+            commit.files = self.diff_trees(parent_tree, self.tree_of(info.id)?, Lines::Skip)?.0;
+            history.commits.push(commit);
+        }
+        Ok(history)
+    }
+
+    /// The commit time of a commit, seconds since the epoch.
+    pub fn commit_time(&self, id: ObjectId) -> Result<i64> {
+        let commit = self.repo.find_commit(id).map_err(git_error(format!("read commit {id}")))?;
+        Ok(commit.time().map_err(git_error(format!("read time of {id}")))?.seconds)
     }
 
     fn tree_of(&self, commit: ObjectId) -> Result<ObjectId> {
@@ -313,7 +417,12 @@ impl Repo {
     }
 
     /// Changed blobs between two trees with line counts, plus the fingerprint entries.
-    fn diff_trees(&self, old_tree: ObjectId, new_tree: ObjectId) -> Result<(Vec<FileChange>, Vec<TreeChange>)> {
+    fn diff_trees(
+        &self,
+        old_tree: ObjectId,
+        new_tree: ObjectId,
+        lines: Lines,
+    ) -> Result<(Vec<FileChange>, Vec<TreeChange>)> {
         let old = self.repo.find_tree(old_tree).map_err(git_error("read tree"))?;
         let new = self.repo.find_tree(new_tree).map_err(git_error("read tree"))?;
         let mut recorder = gix::diff::tree::Recorder::default();
@@ -341,7 +450,7 @@ impl Repo {
             let path = path.to_str_lossy().into_owned();
             let old_blob = old.filter(|(_, mode)| mode.is_blob()).map(|(id, _)| id);
             let new_blob = new.filter(|(_, mode)| mode.is_blob()).map(|(id, _)| id);
-            let (added, deleted) = self.count_lines(old_blob, new_blob)?;
+            let (added, deleted) = if lines == Lines::Count { self.count_lines(old_blob, new_blob)? } else { (0, 0) };
             tree_changes.push(TreeChange {
                 path: path.clone(),
                 old_id: old.map(|(id, _)| id.to_string()),

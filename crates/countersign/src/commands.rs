@@ -21,6 +21,8 @@ pub struct CheckContext {
     pub target_branch: Option<String>,
     pub pr_body: Option<PathBuf>,
     pub pr_author: Option<String>,
+    /// Infrastructure plans of the deployment (Terraform, Pulumi, CloudFormation).
+    pub plans: Vec<PathBuf>,
 }
 
 pub fn check(args: &ChangeArgs, context: CheckContext, format: Format) -> u8 {
@@ -43,6 +45,7 @@ pub fn decide(args: &ChangeArgs, context: CheckContext) -> Result<Decision, Fail
     let files = load::config_files_at(&repo, base, args.config.as_deref())?;
     let (config, config_findings) = load::load_config(&files)?;
     let pull_request = load::pull_request(context.pr_body.as_deref(), context.pr_author)?;
+    let context_plans = context.plans;
     let context = ChangeContext {
         environment: args.environment.clone(),
         requester: context.requester,
@@ -56,13 +59,16 @@ pub fn decide(args: &ChangeArgs, context: CheckContext) -> Result<Decision, Fail
             .or_else(|| ci_env(&["GITHUB_BASE_REF", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME"])),
         pull_request,
     };
-    let change = repo.read_change(&args.base, &args.head, context)?;
+    let plans = context_plans;
+    let mut change = repo.read_change(&args.base, &args.head, context)?;
+    let mut analysis_findings = Vec::new();
+    crate::blast::analyse(&repo, &config, &mut change, &plans, &mut analysis_findings)?;
     let attestations = match &args.attestations {
         Some(dir) => load::attestations_in_dir(dir)?,
         None => repo.read_attestations(&fingerprint(&change.tree_changes))?,
     };
     let mut decision = evaluate::evaluate(&config, &change, &attestations, load::now());
-    decision.findings.splice(0..0, config_findings);
+    decision.findings.splice(0..0, config_findings.into_iter().chain(analysis_findings));
     Ok(decision)
 }
 

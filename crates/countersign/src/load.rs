@@ -21,6 +21,8 @@ pub enum Failure {
     Git(#[from] countersign_git::Error),
     #[error("{0}")]
     Input(String),
+    #[error("{} file(s) could not be analysed", .0.len())]
+    Analysis(Vec<countersign_blast::AnalysisError>),
 }
 
 impl Failure {
@@ -40,6 +42,15 @@ impl Failure {
                     errors.len()
                 );
             }
+            Failure::Analysis(errors) => {
+                for error in errors {
+                    eprintln!("{:?}", miette::Report::new(error.clone()));
+                }
+                eprintln!(
+                    "countersign: {} file(s) could not be analysed; the gate fails closed until they can be",
+                    errors.len()
+                );
+            }
             other => eprintln!("countersign: error: {other}"),
         }
         if format == Format::Json {
@@ -47,6 +58,18 @@ impl Failure {
                 Failure::Config(errors) => {
                     errors.iter().map(|error| serde_json::to_value(error.summary()).unwrap_or_default()).collect()
                 }
+                Failure::Analysis(errors) => errors
+                    .iter()
+                    .map(|error| {
+                        serde_json::json!({
+                            "file": error.file,
+                            "line": error.location.map(|(line, _)| line),
+                            "column": error.location.map(|(_, column)| column),
+                            "message": error.message,
+                            "help": error.help,
+                        })
+                    })
+                    .collect(),
                 other => vec![serde_json::json!({ "message": other.to_string() })],
             };
             outln!("{}", serde_json::json!({ "verdict": "error", "errors": errors }));

@@ -18,6 +18,7 @@ macro_rules! out {
     }};
 }
 
+mod blast;
 mod commands;
 mod demo;
 mod load;
@@ -101,6 +102,10 @@ enum Command {
         /// The login that opened the pull request (e.g. `Copilot`, `google-labs-jules[bot]`).
         #[arg(long)]
         pr_author: Option<String>,
+        /// An infrastructure plan the deployment applies: `terraform show -json` (or OpenTofu),
+        /// `pulumi preview --json`, or a CloudFormation `describe-change-set`. Repeatable.
+        #[arg(long = "plan", value_name = "FILE")]
+        plans: Vec<PathBuf>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -186,8 +191,8 @@ fn environment_name(value: &str) -> Result<String, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Check { change, requester, branch, target_branch, pr_body, pr_author, format } => {
-            let context = commands::CheckContext { requester, branch, target_branch, pr_body, pr_author };
+        Command::Check { change, requester, branch, target_branch, pr_body, pr_author, plans, format } => {
+            let context = commands::CheckContext { requester, branch, target_branch, pr_body, pr_author, plans };
             commands::check(&change, context, format)
         }
         Command::Approve(args) => commands::review(&args, countersign_core::attestation::Verdict::Approve),

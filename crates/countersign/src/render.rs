@@ -36,6 +36,13 @@ pub fn decision(decision: &Decision, args: &ChangeArgs) -> String {
         format!(": {}", decision.risk.reasons.join("; "))
     };
     let _ = writeln!(out, "  risk:        {}{risk_reasons}", decision.risk.level);
+    for operation in &decision.destructive {
+        let _ = writeln!(out, "  destructive: {} {operation}", operation.source);
+    }
+    for operation in &decision.hazards {
+        let _ = writeln!(out, "  hazard:      {} {operation}", operation.source);
+    }
+    let _ = writeln!(out, "  rollout:     {}", rollout(&decision.rollout));
     let ai_commits = decision.commits.iter().filter(|commit| commit.ai_assisted).count();
     let _ = writeln!(
         out,
@@ -168,4 +175,30 @@ fn findings_into(out: &mut String, findings: &[Finding]) {
 
 pub fn short(id: &str) -> &str {
     &id[..id.len().min(10)]
+}
+
+/// One line a deployer can follow, e.g. `canary 1% (bake 60 min) → 100%; one box first`.
+pub fn rollout(rollout: &countersign_core::rollout::Rollout) -> String {
+    let stages: Vec<String> = rollout
+        .stages
+        .iter()
+        .map(|stage| {
+            if stage.bake_minutes > 0 {
+                format!("{}% (bake {} min)", stage.percent, stage.bake_minutes)
+            } else {
+                format!("{}%", stage.percent)
+            }
+        })
+        .collect();
+    let mut parts = vec![format!("{} {}", rollout.strategy, stages.join(" → "))];
+    let flags = [
+        (rollout.one_box_first, "one box first"),
+        (rollout.business_hours_only, "business hours only"),
+        (rollout.manual_confirmation, "a person confirms each stage"),
+        (rollout.alone, "deploy alone"),
+        (!rollout.automatic_rollback, "no automatic rollback"),
+    ];
+    parts.extend(flags.iter().filter(|(on, _)| *on).map(|(_, text)| (*text).to_owned()));
+    parts.extend(rollout.notes.iter().cloned());
+    parts.join("; ")
 }

@@ -1,0 +1,123 @@
+//! Feeds the analysers: reads the plan files, the changed migrations and manifests, and the
+//! responsible authors' recent history, and puts what they find into the change.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use countersign_blast::kubernetes::{self, ManifestFile};
+use countersign_blast::migration::{self, MigrationSettings};
+use countersign_blast::{AnalysisError, Findings, plan};
+use countersign_core::config::Config;
+use countersign_core::directory::Member;
+use countersign_core::evaluate;
+use countersign_core::finding::{Finding, Severity};
+use countersign_core::model::ChangeInput;
+use countersign_git::{ObjectId, Repo};
+
+use crate::load::Failure;
+
+/// Commits looked at for the authors' experience before the history counts as incomplete.
+const MAX_HISTORY_COMMITS: usize = 200_000;
+
+/// Fills `change.blast` and `change.history`. Plan files that cannot be read are errors: the gate
+/// does not decide on a plan it could not read.
+pub fn analyse(
+    repo: &Repo,
+    config: &Config,
+    change: &mut ChangeInput,
+    plans: &[PathBuf],
+    findings: &mut Vec<Finding>,
+) -> Result<(), Failure> {
+    let mut found = Findings::default();
+    let mut errors: Vec<AnalysisError> = Vec::new();
+    for path in plans {
+        let name = path.display().to_string();
+        match read_text(path, plan::MAX_PLAN_BYTES) {
+            Ok(text) => match plan::read_plan(&name, &text) {
+                Ok(report) => found.extend(report.findings),
+                Err(error) => errors.push(error),
+            },
+            Err(message) => errors.push(AnalysisError::new(&name, None, message, "pass a file the pipeline wrote")),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Failure::Analysis(errors));
+    }
+    let base = ObjectId::from_hex(change.base.as_bytes()).ok();
+    let head = repo.resolve(&change.head)?;
+    found.extend(changed_files(repo, config, change, base, head)?);
+    for note in found.notes.drain(..) {
+        findings.push(Finding::new(Severity::Warning, "not-analysed", note));
+    }
+    change.blast.destructive.append(&mut found.destructive);
+    change.blast.hazards.append(&mut found.hazards);
+    change.history = Some(recent_history(repo, config, change, base)?);
+    Ok(())
+}
+
+fn read_text(path: &std::path::Path, limit: usize) -> Result<String, String> {
+    let size = std::fs::metadata(path).map_err(|error| format!("cannot read: {error}"))?.len();
+    if size > limit as u64 {
+        return Err(format!("{} MiB is more than the {} MiB countersign reads", size >> 20, limit >> 20));
+    }
+    std::fs::read_to_string(path).map_err(|error| format!("cannot read: {error}"))
+}
+
+/// Lints the migrations the change adds or edits and compares the manifests before and after it.
+fn changed_files(
+    repo: &Repo,
+    config: &Config,
+    change: &ChangeInput,
+    base: Option<ObjectId>,
+    head: ObjectId,
+) -> Result<Findings, Failure> {
+    let settings = &config.policy.destructive;
+    let mut found = Findings::default();
+    let migration_settings = MigrationSettings { postgres_version: settings.postgres_version.clone() };
+    let mut manifests: Vec<(String, Option<String>, Option<String>)> = Vec::new();
+    for file in &change.files {
+        let path = file.path.as_str();
+        if !file.deleted_file && settings.migrations.matches(path) && !settings.migrations_exclude.matches(path) {
+            match repo.read_file_at(head, path) {
+                Ok(Some(sql)) => found.extend(migration::lint(path, &sql, &migration_settings)),
+                Ok(None) => {}
+                Err(error) => found.notes.push(format!("{path}: migration not read: {error}")),
+            }
+        }
+        if settings.manifests.matches(path) {
+            let before = match base {
+                Some(base) => repo.read_file_at(base, path).unwrap_or(None),
+                None => None,
+            };
+            let after = repo.read_file_at(head, path).unwrap_or(None);
+            manifests.push((file.path.clone(), before, after));
+        }
+    }
+    let files: Vec<ManifestFile<'_>> = manifests
+        .iter()
+        .map(|(path, before, after)| ManifestFile { path, before: before.as_deref(), after: after.as_deref() })
+        .collect();
+    found.extend(kubernetes::deleted_objects(&files, &settings.kinds));
+    Ok(found)
+}
+
+/// The responsible authors' commits in the risk window before the change.
+fn recent_history(
+    repo: &Repo,
+    config: &Config,
+    change: &ChangeInput,
+    base: Option<ObjectId>,
+) -> Result<countersign_core::model::RecentHistory, Failure> {
+    let authors: BTreeSet<String> = evaluate::responsible(config, change)
+        .into_iter()
+        .filter(|entry| entry.known && entry.roles.iter().any(|role| matches!(*role, "author" | "co-author")))
+        .map(|entry| entry.id)
+        .collect();
+    let Some(base) = base.filter(|_| !authors.is_empty()) else {
+        return Ok(countersign_core::model::RecentHistory { commits: Vec::new(), complete: true });
+    };
+    let days = i64::from(config.policy.risk.experience_days);
+    let since = repo.commit_time(repo.resolve(&change.head)?)? - days * 86_400;
+    let wanted = |identity: &countersign_core::model::Identity| matches!(config.directory.by_identity(identity), Some(Member::Person(person)) if authors.contains(&person.id));
+    Ok(repo.recent_history(base, since, wanted, MAX_HISTORY_COMMITS)?)
+}
