@@ -140,16 +140,19 @@ pub fn lint(file: &str, sql: &str, settings: &MigrationSettings) -> Findings {
             ));
         }
     }
+    findings.destructive.sort_by_key(|operation| operation.line);
+    findings.hazards.sort_by_key(|operation| operation.line);
     findings
 }
 
 /// The flagged SQL on one line, shortened for a report.
 fn statement_text(sql: &str, start: usize, end: usize) -> String {
     let text: String = sql.get(start..end).unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" ");
-    if text.chars().count() > 100 {
-        let cut: String = text.chars().take(97).collect();
+    let text = text.trim_end_matches(';').trim_end();
+    if text.chars().count() > 160 {
+        let cut: String = text.chars().take(157).collect();
         format!("{cut}...")
     } else {
-        text
+        text.to_owned()
     }
 }

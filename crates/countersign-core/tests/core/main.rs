@@ -2,5 +2,6 @@ mod codeowners;
 mod detect;
 mod policy;
 mod pull_request;
+mod risk;
 mod robustness;
 mod tidy;

@@ -96,9 +96,115 @@ when = { ai_assisted = true, agent_authored = false, author_level_below = "staff
 requires = { count = 2, min_level = "senior", teams = ["checkout"], people = ["alice"], owners = true }
 "#;
     assert_eq!(render(&files(PEOPLE, SERVICES, policy)), "ok");
-    // Until destructive operations are analysed, a policy relying on them is told so.
     let (_, findings) = Config::load(&files(PEOPLE, SERVICES, policy)).expect("valid");
-    assert_eq!(findings.iter().map(|finding| finding.code).collect::<Vec<_>>(), ["destructive-not-analysed"]);
+    assert!(findings.is_empty(), "{findings:?}");
+}
+
+#[test]
+fn risk_rollout_and_destructive_tables_are_accepted() {
+    let policy = format!(
+        r#"{POLICY}
+[risk]
+tiers = {{ 0 = "critical", 1 = "high", 2 = "none" }}
+destructive = "critical"
+hazards = "medium"
+gate_config = "high"
+lines_changed = {{ medium = 500, high = 2000, critical = 10000 }}
+files_changed = {{ high = 80 }}
+directories = {{ medium = 10 }}
+services = {{ medium = 2, high = 4 }}
+entropy_bits = {{ medium = 3.5, high = 5 }}
+experience_days = 60
+experience_min_commits = 3
+inexperienced = "none"
+
+[rollout.high]
+strategy = "canary"
+stages = [{{ percent = 1, bake_minutes = 30 }}, {{ percent = 100 }}]
+business_hours_only = false
+notes = ["page the owning team before starting"]
+
+[rollout.critical]
+strategy = "manual"
+
+[destructive]
+migrations = ["db/migrations/**/*.sql"]
+migrations_exclude = []
+manifests = ["deploy/**/*.yaml"]
+kinds = ["StatefulSet", "Namespace"]
+postgres_version = "15.4"
+"#
+    );
+    let (config, findings) = Config::load(&files(PEOPLE, SERVICES, &policy)).expect("valid");
+    assert!(findings.is_empty(), "{findings:?}");
+    let risk = &config.policy.risk;
+    use countersign_core::risk::RiskLevel::*;
+    assert_eq!(risk.tiers, [Some(Critical), Some(High), None]);
+    assert_eq!(
+        (risk.hazards, risk.experience_days, risk.experience_min_commits, risk.inexperienced),
+        (Medium, 60, 3, None)
+    );
+    assert_eq!(risk.lines_changed.level_of(2000.0), Some((High, 2000.0)));
+    assert_eq!(risk.files_changed.level_of(79.0), None);
+    assert_eq!(risk.entropy_bits.level_of(5.5), Some((High, 5.0)));
+    let high = config.policy.rollout_for(High);
+    assert_eq!((high.stages.len(), high.business_hours_only, high.one_box_first), (2, false, true));
+    assert_eq!(high.notes, ["page the owning team before starting"]);
+    let critical = config.policy.rollout_for(Critical);
+    assert_eq!((critical.strategy.as_str(), critical.manual_confirmation), ("manual", true));
+    let destructive = &config.policy.destructive;
+    assert!(destructive.migrations.matches("db/migrations/2026/001_init.sql"));
+    assert!(!destructive.migrations.matches("migrations/001_init.sql"));
+    assert_eq!(destructive.kinds, ["StatefulSet", "Namespace"]);
+}
+
+#[test]
+fn default_migration_paths_skip_down_migrations() {
+    let (config, _) = Config::load(&files(PEOPLE, SERVICES, POLICY)).expect("valid");
+    let settings = &config.policy.destructive;
+    let linted = |path: &str| settings.migrations.matches(path) && !settings.migrations_exclude.matches(path);
+    assert!(linted("migrations/20261101_add_refunds.sql"));
+    assert!(linted("services/checkout/db/migrations/V3__drop_flag.sql"));
+    assert!(linted("db/migration/V1__init.sql"));
+    assert!(linted("prisma/migrations/20261101_x/migration.sql"));
+    assert!(!linted("migrations/000042_orders.down.sql"));
+    assert!(!linted("migrations/2026-11-01-x/down.sql"));
+    assert!(!linted("scripts/cleanup.sql"));
+}
+
+#[test]
+fn risk_and_rollout_mistakes() {
+    check_policy(
+        "risk_and_rollout_mistakes",
+        &format!(
+            r#"{POLICY}
+[risk]
+tiers = {{ zero = "high" }}
+hazards = "severe"
+lines_changed = {{ medium = 5000, high = 1000 }}
+experience_days = -3
+
+[rollout.medium]
+strategy = "yolo"
+stages = [{{ percent = 50 }}, {{ percent = 10 }}]
+
+[destructive]
+kinds = ["deployment"]
+postgres_version = "latest"
+"#
+        ),
+        &[
+            "`zero` is not a tier",
+            "unknown risk level `severe`",
+            "thresholds must not decrease",
+            "`experience_days` must be a whole number",
+            "unknown rollout strategy `yolo`",
+            "stage at 10% does not follow 50%",
+            "the last stage must send 100% of traffic",
+            "`deployment` is not a Kubernetes kind",
+            "`latest` is not a PostgreSQL version",
+        ],
+    );
 }
 
 #[test]

@@ -1,0 +1,90 @@
+use countersign_blast::kubernetes::{ManifestFile, deleted_objects};
+use countersign_core::policy::DEFAULT_DESTRUCTIVE_KINDS;
+
+use crate::lines;
+
+const DEPLOYMENT: &str =
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: checkout\n  namespace: shop\nspec:\n  replicas: 3\n";
+const SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: checkout\n  namespace: shop\n";
+const VOLUME_CLAIM: &str =
+    "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: orders-data\n  namespace: shop\n";
+
+fn check(files: &[(&str, Option<&str>, Option<&str>)], expected: &[&str]) {
+    let files: Vec<ManifestFile<'_>> =
+        files.iter().map(|(path, before, after)| ManifestFile { path, before: *before, after: *after }).collect();
+    let kinds: Vec<String> = DEFAULT_DESTRUCTIVE_KINDS.iter().map(|kind| (*kind).to_owned()).collect();
+    assert_eq!(lines(&deleted_objects(&files, &kinds)), expected);
+}
+
+#[test]
+fn deleted_workload_is_destructive() {
+    check(
+        &[("deploy/checkout.yaml", Some(DEPLOYMENT), None)],
+        &[
+            "destructive deploy/checkout.yaml Deployment shop/checkout | delete | the manifest no longer defines it, so a prune deletes it",
+        ],
+    );
+}
+
+#[test]
+fn document_removed_from_a_stream() {
+    let before = format!("{DEPLOYMENT}---\n{SERVICE}---\n{VOLUME_CLAIM}");
+    let after = format!("{DEPLOYMENT}---\n# the service moved to the mesh\n");
+    check(
+        &[("deploy/shop.yaml", Some(&before), Some(&after))],
+        &[
+            "destructive deploy/shop.yaml PersistentVolumeClaim shop/orders-data | delete | the manifest no longer defines it, so a prune deletes it",
+            "hazard deploy/shop.yaml Service shop/checkout | delete | the manifest no longer defines it, so a prune deletes it",
+        ],
+    );
+}
+
+#[test]
+fn moving_an_object_between_files_deletes_nothing() {
+    check(
+        &[("deploy/old.yaml", Some(DEPLOYMENT), None), ("deploy/checkout/deployment.yml", None, Some(DEPLOYMENT))],
+        &[],
+    );
+}
+
+#[test]
+fn renamed_namespace_and_crd() {
+    let namespace = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: payments\n";
+    let renamed = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: payments-v2\n";
+    let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: refunds.shop.example\n";
+    check(
+        &[("ns.yaml", Some(namespace), Some(renamed)), ("crds/refunds.yaml", Some(crd), None)],
+        &[
+            "destructive crds/refunds.yaml CustomResourceDefinition refunds.shop.example | delete | the manifest no longer defines it, so a prune deletes it",
+            "destructive ns.yaml Namespace payments | delete | the manifest no longer defines it, so a prune deletes it",
+        ],
+    );
+}
+
+#[test]
+fn list_items_are_objects() {
+    let list = format!(
+        "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: apps/v1\n    kind: StatefulSet\n    metadata:\n      name: db\n"
+    );
+    check(
+        &[("all.yaml", Some(&list), Some("apiVersion: v1\nkind: List\nitems: []\n"))],
+        &["destructive all.yaml StatefulSet db | delete | the manifest no longer defines it, so a prune deletes it"],
+    );
+}
+
+#[test]
+fn other_yaml_and_templates_are_not_objects() {
+    check(
+        &[
+            (".github/workflows/ci.yml", Some("name: ci\non: [push]\njobs: {}\n"), None),
+            (
+                "chart/templates/deployment.yaml",
+                Some("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }\n"),
+                None,
+            ),
+        ],
+        &[
+            "note chart/templates/deployment.yaml: not read as Kubernetes manifests: error: line 4 column 9: unclosed bracket '{'",
+        ],
+    );
+}
