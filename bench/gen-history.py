@@ -253,10 +253,12 @@ def line_pool(rng, lang, size=4000):
                 "",
             ]))
         elif lang == "sql":
+            # Quoted, as some identifiers (order, user, limit, offset) are reserved words in SQL.
+            qb, qc = f'"{b}"', f'"{c}"'
             pool.append(rng.choice([
                 f"ALTER TABLE {a}s ADD COLUMN {b}_{c} BIGINT NOT NULL DEFAULT {n};",
-                f"CREATE INDEX {a}s_{b}_idx ON {a}s ({b}, {c});",
-                f"UPDATE {a}s SET {b} = {c} WHERE {b} IS NULL;",
+                f"CREATE INDEX {a}s_{b}_idx ON {a}s ({qb}, {qc});",
+                f"UPDATE {a}s SET {qb} = {qc} WHERE {qb} IS NULL;",
                 f"-- {a}: backfill {b} from {c}",
             ]))
         elif lang == "md":

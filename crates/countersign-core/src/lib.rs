@@ -15,3 +15,4 @@ pub mod policy;
 pub mod risk;
 pub mod rollout;
 pub mod services;
+pub mod simulate;

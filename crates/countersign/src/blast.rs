@@ -64,7 +64,7 @@ fn read_text(path: &std::path::Path, limit: usize) -> Result<String, String> {
 }
 
 /// Lints the migrations the change adds or edits and compares the manifests before and after it.
-fn changed_files(
+pub(crate) fn changed_files(
     repo: &Repo,
     config: &Config,
     change: &ChangeInput,

@@ -63,11 +63,9 @@ fn renamed_namespace_and_crd() {
 
 #[test]
 fn list_items_are_objects() {
-    let list = format!(
-        "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: apps/v1\n    kind: StatefulSet\n    metadata:\n      name: db\n"
-    );
+    let list = "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: apps/v1\n    kind: StatefulSet\n    metadata:\n      name: db\n";
     check(
-        &[("all.yaml", Some(&list), Some("apiVersion: v1\nkind: List\nitems: []\n"))],
+        &[("all.yaml", Some(list), Some("apiVersion: v1\nkind: List\nitems: []\n"))],
         &["destructive all.yaml StatefulSet db | delete | the manifest no longer defines it, so a prune deletes it"],
     );
 }

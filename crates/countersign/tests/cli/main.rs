@@ -3,4 +3,5 @@
 mod blast;
 mod commands;
 mod gate;
+mod simulate;
 mod util;

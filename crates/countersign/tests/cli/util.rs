@@ -66,7 +66,11 @@ impl TestRepo {
         self.git_as(("Alice Moreau", "alice@shop.example"), args)
     }
 
-    pub fn git_as(&self, (name, email): (&str, &str), args: &[&str]) -> String {
+    pub fn git_as(&self, identity: (&str, &str), args: &[&str]) -> String {
+        self.git_at(identity, "2026-11-20T10:00:00Z", args)
+    }
+
+    pub fn git_at(&self, (name, email): (&str, &str), date: &str, args: &[&str]) -> String {
         let output = Command::new("git")
             .arg("-C")
             .arg(self.path())
@@ -75,8 +79,8 @@ impl TestRepo {
             .env("GIT_AUTHOR_EMAIL", email)
             .env("GIT_COMMITTER_NAME", name)
             .env("GIT_COMMITTER_EMAIL", email)
-            .env("GIT_AUTHOR_DATE", "2026-11-20T10:00:00Z")
-            .env("GIT_COMMITTER_DATE", "2026-11-20T10:00:00Z")
+            .env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date)
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("HOME", self.temp.path())
             .output()
@@ -97,6 +101,15 @@ impl TestRepo {
         self.write(path, contents);
         self.git_as((&identity.0, &identity.1), &["add", "-A"]);
         self.git_as((&identity.0, &identity.1), &["commit", "-q", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// Commits as a fixture person at a given date.
+    pub fn commit_at(&self, who: &str, date: &str, path: &str, contents: &str, message: &str) -> String {
+        let identity = identity(who);
+        self.write(path, contents);
+        self.git_at((&identity.0, &identity.1), date, &["add", "-A"]);
+        self.git_at((&identity.0, &identity.1), date, &["commit", "-q", "-m", message]);
         self.git(&["rev-parse", "HEAD"])
     }
 

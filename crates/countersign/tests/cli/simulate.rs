@@ -1,0 +1,118 @@
+//! `simulate` on a small generated history whose answers are worked out by hand.
+
+use crate::util::{POLICY, TestRepo, stderr};
+
+const CLAUDE: &str = "Co-Authored-By: Claude <noreply@anthropic.com>";
+
+/// Four changes land on `main` after the configuration:
+/// 1. day 1 09:00, bob, AI-assisted, checkout (tier 0);
+/// 2. day 1 09:00, dave, docs;
+/// 3. day 2 09:00, alice, docs;
+/// 4. day 3 09:00, carol merges two commits of bob to checkout, one AI-assisted.
+fn history() -> (TestRepo, String) {
+    let repo = TestRepo::new();
+    let start = repo.git(&["rev-parse", "HEAD"]);
+    repo.commit_at("bob", "2026-11-02T09:00:00Z", "services/checkout/a.py", "A = 1\n", &format!("Add a\n\n{CLAUDE}\n"));
+    repo.commit_at("dave", "2026-11-02T09:00:00Z", "docs/x.md", "# X\n", "Document x");
+    repo.commit_at("alice", "2026-11-03T09:00:00Z", "docs/y.md", "# Y\n", "Document y");
+    repo.branch("topic");
+    repo.commit_at("bob", "2026-11-03T12:00:00Z", "services/checkout/b.py", "B = 1\n", "Add b");
+    repo.commit_at("bob", "2026-11-03T13:00:00Z", "services/checkout/c.py", "C = 1\n", &format!("Add c\n\n{CLAUDE}\n"));
+    repo.git(&["checkout", "-q", "main"]);
+    repo.git_at(
+        ("Carol Diaz", "carol@shop.example"),
+        "2026-11-04T09:00:00Z",
+        &["merge", "-q", "--no-ff", "-m", "Merge topic", "topic"],
+    );
+    (repo, start)
+}
+
+fn simulate(repo: &TestRepo, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["simulate", "--repo", ".", "--format", "json"];
+    all.extend_from_slice(args);
+    let output = repo.countersign(&all);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+#[test]
+fn replays_each_merged_change_and_compares_policies() {
+    let (repo, start) = history();
+    let lenient = repo.temp.path().join("lenient");
+    std::fs::create_dir_all(&lenient).expect("dir");
+    std::fs::copy(repo.path().join(".countersign/people.toml"), lenient.join("people.toml")).expect("copy");
+    let two_person_only = POLICY.split("\n[[rule]]\nname = \"ai-senior-signoff\"").next().expect("policy head");
+    std::fs::write(lenient.join("policy.toml"), two_person_only).expect("write");
+
+    let range = format!("{start}..main");
+    let chart = repo.temp.path().join("chart.svg");
+    let report = simulate(
+        &repo,
+        &[
+            "--range",
+            &range,
+            "--reviewers-per-day",
+            "1",
+            "--compare",
+            lenient.to_str().expect("utf-8"),
+            "--chart",
+            chart.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(report["changes"], 4);
+    let strict = &report["policies"][0];
+    let caught: Vec<(String, u64)> = strict["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|rule| (rule["name"].as_str().expect("name").to_owned(), rule["caught"].as_u64().expect("count")))
+        .collect();
+    let expected = [("two-person", 4), ("ai-senior-signoff", 2), ("tier0-owners", 2), ("gate-config", 0)];
+    assert_eq!(caught, expected.map(|(name, count)| (name.to_owned(), count)));
+    assert_eq!((strict["ai_assisted"].as_u64(), strict["need_review"].as_u64()), (Some(2), Some(4)));
+    assert_eq!(strict["need_senior"], 2, "changes 1 and 4 need a senior");
+    // Everyone reviews one change a day, and each change waits for one day.
+    assert_eq!(strict["delay"]["p50_hours"], 24.0);
+    assert_eq!(strict["delay"]["max_hours"], 24.0);
+
+    let lenient = &report["policies"][1];
+    assert_eq!(lenient["need_senior"], 0);
+    assert_eq!(lenient["rules"].as_array().expect("rules").len(), 1);
+    assert_eq!(lenient["reviews"], 4, "one review per change");
+
+    insta::assert_json_snapshot!("simulate", report, {
+        ".range" => "[range]",
+        ".policies[].name" => "[name]",
+    });
+    let svg = std::fs::read_to_string(&chart).expect("chart written");
+    assert!(svg.starts_with("<svg ") && svg.trim_end().ends_with("</svg>"), "{svg}");
+    assert_eq!(svg.matches("<polyline").count(), 4, "two panels, two policies");
+}
+
+#[test]
+fn queue_delay_grows_when_reviewers_are_scarce() {
+    let (repo, start) = history();
+    let range = format!("{start}..main");
+    let slow = simulate(&repo, &["--range", &range, "--reviewers-per-day", "0.5"]);
+    assert_eq!(slow["policies"][0]["delay"]["max_hours"], 48.0);
+    let text = repo.countersign(&["simulate", "--repo", ".", "--range", &range]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("simulated 4 changes"), "{text}");
+    assert!(text.contains("  rule ai-senior-signoff"), "{text}");
+}
+
+#[test]
+fn unknown_senior_level_is_bad_input() {
+    let (repo, start) = history();
+    let output = repo.countersign(&[
+        "simulate",
+        "--repo",
+        ".",
+        "--range",
+        &format!("{start}..main"),
+        "--senior-level",
+        "wizard",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--senior-level `wizard` is not a level"), "{}", stderr(&output));
+}
