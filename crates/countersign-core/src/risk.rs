@@ -126,8 +126,9 @@ pub struct RiskMetrics {
     pub directories: usize,
     pub services: usize,
     pub entropy_bits: f64,
-    /// Each responsible human's commits in the touched directories within the window; `None` when
-    /// it could not be counted.
+    /// Each responsible author's commits in the touched directories within the window; `None` when
+    /// it could not be counted. `check` stops counting once every author has
+    /// `experience_min_commits`, so a count at that number means "at least".
     pub experience: Vec<Experience>,
 }
 

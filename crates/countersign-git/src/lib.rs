@@ -165,7 +165,8 @@ impl Repo {
     }
 
     /// Commits reachable from `from` with a commit time from `since` on, whose author `wanted`
-    /// accepts, each with the paths it changed against its first parent. At most `max_visited`
+    /// accepts, each with the paths it changed against its first parent, newest first. The walk
+    /// ends early, complete, when `enough` says so after a wanted commit. At most `max_visited`
     /// commits are looked at; the history is incomplete when it was cut there or at a shallow
     /// boundary.
     pub fn recent_history(
@@ -173,6 +174,7 @@ impl Repo {
         from: ObjectId,
         since: i64,
         wanted: impl Fn(&Identity) -> bool,
+        mut enough: impl FnMut(&Commit) -> bool,
         max_visited: usize,
     ) -> Result<RecentHistory> {
         let shallow: Vec<ObjectId> = self
@@ -209,7 +211,11 @@ impl Repo {
                 _ => ObjectId::empty_tree(self.repo.object_hash()),
             };
             commit.files = self.diff_trees(parent_tree, self.tree_of(info.id)?, Lines::Skip)?.0;
+            let done = enough(&commit);
             history.commits.push(commit);
+            if done {
+                break;
+            }
         }
         Ok(history)
     }

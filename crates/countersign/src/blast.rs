@@ -118,6 +118,27 @@ fn recent_history(
     };
     let days = i64::from(config.policy.risk.experience_days);
     let since = repo.commit_time(repo.resolve(&change.head)?)? - days * 86_400;
-    let wanted = |identity: &countersign_core::model::Identity| matches!(config.directory.by_identity(identity), Some(Member::Person(person)) if authors.contains(&person.id));
-    Ok(repo.recent_history(base, since, wanted, MAX_HISTORY_COMMITS)?)
+    let author_of = |identity: &countersign_core::model::Identity| match config.directory.by_identity(identity) {
+        Some(Member::Person(person)) if authors.contains(&person.id) => Some(person.id.clone()),
+        _ => None,
+    };
+    // The level only needs `experience_min_commits` per author; stop once every author has them,
+    // so an active author's history costs a few commits, not the whole window.
+    let directories: BTreeSet<&str> =
+        countersign_core::risk::directories_of(change.files.iter().map(|file| file.path.as_str()))
+            .into_iter()
+            .collect();
+    let minimum = config.policy.risk.experience_min_commits.max(1);
+    let mut found: std::collections::BTreeMap<String, u32> = authors.iter().map(|id| (id.clone(), 0)).collect();
+    let enough = |commit: &countersign_core::model::Commit| {
+        let touches = commit
+            .files
+            .iter()
+            .any(|file| directories.contains(file.path.rsplit_once('/').map_or("", |(directory, _)| directory)));
+        if let (true, Some(id)) = (touches, author_of(&commit.author)) {
+            *found.entry(id).or_default() += 1;
+        }
+        found.values().all(|count| *count >= minimum)
+    };
+    Ok(repo.recent_history(base, since, |identity| author_of(identity).is_some(), enough, MAX_HISTORY_COMMITS)?)
 }

@@ -161,7 +161,7 @@ fn seed_experience(repo: &Repo, hidden: &[ObjectId], replays: &mut [Replay<'_>])
     let Some(start) = hidden.first() else { return Ok(()) };
     let days = replays.iter().map(|replay| replay.config.policy.risk.experience_days).max().unwrap_or(0);
     let since = repo.commit_time(*start)? - i64::from(days) * 86_400;
-    let mut history = repo.recent_history(*start, since, |_| true, 200_000)?;
+    let mut history = repo.recent_history(*start, since, |_| true, |_| false, 200_000)?;
     history.commits.sort_by_key(|commit| commit.time);
     for replay in replays {
         for commit in &history.commits {
