@@ -111,6 +111,17 @@ fn operation(format: PlanFormat, file: &str, target: &str, action: &str, reason:
     }
 }
 
+/// An action this version does not know might destroy; it counts as destructive (fail closed).
+fn unknown(format: PlanFormat, file: &str, target: &str, word: &str, name: &str) -> Operation {
+    operation(
+        format,
+        file,
+        target,
+        &format!("unknown {word} {name}"),
+        Some(format!("countersign does not know this {word}, so it counts as destructive")),
+    )
+}
+
 #[derive(Deserialize)]
 struct TerraformPlan {
     format_version: String,
@@ -199,14 +210,7 @@ fn terraform(file: &str, value: Value) -> Result<PlanReport, AnalysisError> {
             }
             ["no-op"] | ["create"] | ["read"] | ["update"] => None,
             other => {
-                // An action this version does not know might destroy; fail closed.
-                findings.destructive.push(operation(
-                    format,
-                    file,
-                    &target,
-                    &format!("unknown action {}", other.join("+")),
-                    Some("countersign does not know this action, so it counts as destructive".to_owned()),
-                ));
+                findings.destructive.push(unknown(format, file, &target, "action", &other.join("+")));
                 continue;
             }
         };
@@ -310,13 +314,7 @@ fn pulumi(file: &str, value: Value) -> Result<PlanReport, AnalysisError> {
                 continue;
             }
             other => {
-                findings.destructive.push(operation(
-                    format,
-                    file,
-                    &step.urn,
-                    &format!("unknown operation {other}"),
-                    Some("countersign does not know this operation, so it counts as destructive".to_owned()),
-                ));
+                findings.destructive.push(unknown(format, file, &step.urn, "operation", other));
                 continue;
             }
         };
@@ -455,13 +453,7 @@ fn cloudformation(file: &str, value: Value) -> Result<PlanReport, AnalysisError>
                 continue;
             }
             other => {
-                findings.destructive.push(operation(
-                    format,
-                    file,
-                    &target,
-                    &format!("unknown action {other}"),
-                    Some("countersign does not know this action, so it counts as destructive".to_owned()),
-                ));
+                findings.destructive.push(unknown(format, file, &target, "action", other));
                 continue;
             }
         };

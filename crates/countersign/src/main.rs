@@ -143,33 +143,7 @@ enum Command {
     },
     /// Replay a history through a policy as if every change had been gated: what each rule
     /// would have caught, the review load on seniors and the queue delay.
-    Simulate {
-        #[arg(long, default_value = ".")]
-        repo: PathBuf,
-        /// The changes to replay: `A..B` (each commit of B's first-parent line after A), or one
-        /// revision for its whole first-parent history.
-        #[arg(long)]
-        range: String,
-        /// Folder with the policy to replay (default: `.countersign/` at the range's tip).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// A second configuration folder, replayed side by side.
-        #[arg(long, value_name = "OTHER_DIR")]
-        compare: Option<PathBuf>,
-        /// How many reviews each reviewer completes per day.
-        #[arg(long = "reviewers-per-day", value_name = "N", default_value_t = 8.0)]
-        reviews_per_day: f64,
-        /// The lowest level that counts as senior for the load figures.
-        #[arg(long, default_value = "senior")]
-        senior_level: String,
-        #[arg(long = "env", default_value = "production", value_parser = environment_name)]
-        environment: String,
-        /// Write an SVG chart of weekly senior reviews and queue delay here.
-        #[arg(long, value_name = "FILE")]
-        chart: Option<PathBuf>,
-        #[arg(long, value_enum, default_value = "text")]
-        format: Format,
-    },
+    Simulate(simulate::SimulateArgs),
     /// Work with the policy.
     Policy {
         #[command(subcommand)]
@@ -233,27 +207,7 @@ fn main() -> ExitCode {
             commands::owners(&repo, &rev, config.as_deref(), format, &paths)
         }
         Command::Policy { command: PolicyCommand::Check { config, format } } => commands::policy_check(&config, format),
-        Command::Simulate {
-            repo,
-            range,
-            config,
-            compare,
-            reviews_per_day,
-            senior_level,
-            environment,
-            chart,
-            format,
-        } => simulate::run(&simulate::SimulateArgs {
-            repo,
-            range,
-            config,
-            compare,
-            reviews_per_day,
-            senior_level,
-            environment,
-            chart,
-            format,
-        }),
+        Command::Simulate(args) => simulate::run(&args),
         Command::Demo { keep } => demo::run(keep.as_deref()),
     };
     ExitCode::from(code)

@@ -18,15 +18,32 @@ use crate::{Format, chart};
 /// Changes read ahead of the replay, in parallel; bounds memory on long histories.
 const CHUNK: usize = 1024;
 
+#[derive(clap::Args, Clone, Debug)]
 pub struct SimulateArgs {
+    #[arg(long, default_value = ".")]
     pub repo: PathBuf,
+    /// The changes to replay: `A..B` (each commit of B's first-parent line after A), or one
+    /// revision for its whole first-parent history.
+    #[arg(long)]
     pub range: String,
+    /// Folder with the policy to replay (default: `.countersign/` at the range's tip).
+    #[arg(long)]
     pub config: Option<PathBuf>,
+    /// A second configuration folder, replayed side by side.
+    #[arg(long, value_name = "OTHER_DIR")]
     pub compare: Option<PathBuf>,
+    /// How many reviews each reviewer completes per day.
+    #[arg(long = "reviewers-per-day", value_name = "N", default_value_t = 8.0)]
     pub reviews_per_day: f64,
+    /// The lowest level that counts as senior for the load figures.
+    #[arg(long, default_value = "senior")]
     pub senior_level: String,
+    #[arg(long = "env", default_value = "production", value_parser = crate::environment_name)]
     pub environment: String,
+    /// Write an SVG chart of weekly senior reviews and queue delay here.
+    #[arg(long, value_name = "FILE")]
     pub chart: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }
 
