@@ -98,9 +98,10 @@ fn collect(document: &Value, keys: &mut Vec<ObjectKey>) {
     let (Some(_api_version), Some(kind)) = (text(object.get("apiVersion")), text(object.get("kind"))) else {
         return;
     };
-    // `kind: List` (and `FooList`) wraps objects in `items`.
-    if kind == "List" || kind.ends_with("List") {
-        for item in object.get("items").and_then(Value::as_array).into_iter().flatten() {
+    // `kind: List` (and `FooList`) wraps objects in `items`; a custom kind that merely ends in
+    // `List` and has no items is an object like any other.
+    if let Some(items) = object.get("items").and_then(Value::as_array).filter(|_| kind.ends_with("List")) {
+        for item in items {
             collect(item, keys);
         }
         return;

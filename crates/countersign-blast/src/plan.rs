@@ -261,10 +261,17 @@ fn terraform_reason(action_reason: Option<&str>, replace_paths: &[Vec<Value>]) -
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct PulumiPreview {
     #[serde(default)]
     steps: Vec<PulumiStep>,
+    #[serde(default)]
+    change_summary: std::collections::BTreeMap<String, u64>,
 }
+
+/// Operations that destroy or replace, as Pulumi names them in steps and in its summary.
+const PULUMI_DESTRUCTIVE: [&str; 6] =
+    ["delete", "replace", "create-replacement", "delete-replaced", "remove-pending-replace", "import-replacement"];
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -291,6 +298,16 @@ struct PulumiState {
 fn pulumi(file: &str, value: Value) -> Result<PlanReport, AnalysisError> {
     let format = PlanFormat::Pulumi;
     let preview: PulumiPreview = serde_json::from_value(value).map_err(|error| shape_error(file, "Pulumi", &error))?;
+    let summarised: u64 = PULUMI_DESTRUCTIVE.iter().filter_map(|op| preview.change_summary.get(*op)).sum();
+    if preview.steps.is_empty() && summarised > 0 {
+        // The summary counts deletions the file does not name; we cannot show what would go.
+        return Err(AnalysisError::new(
+            file,
+            None,
+            format!("the preview's changeSummary counts {summarised} delete or replace operations but lists no steps"),
+            "pass the full output of `pulumi preview --json`, which lists every step",
+        ));
+    }
     let mut findings = Findings::default();
     let mut other_changes = 0;
     for step in preview.steps {

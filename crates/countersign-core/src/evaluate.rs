@@ -129,6 +129,14 @@ pub struct Decision {
     pub findings: Vec<Finding>,
 }
 
+impl Responsible {
+    /// Whether the person wrote code of the change, as author or co-author: experience is
+    /// judged for them, not for committers or requesters.
+    pub fn wrote_code(&self) -> bool {
+        self.roles.iter().any(|role| matches!(*role, "author" | "co-author"))
+    }
+}
+
 impl Decision {
     pub fn allowed(&self) -> bool {
         self.verdict == GateVerdict::Allowed
@@ -471,10 +479,8 @@ fn experience(
     if let Some(history) = history {
         for commit in &history.commits {
             let Some(Member::Person(person)) = config.directory.by_identity(&commit.author) else { continue };
-            let touches = commit.files.iter().any(|file| {
-                let directory = file.path.rsplit_once('/').map_or("", |(directory, _)| directory);
-                directories.binary_search(&directory).is_ok()
-            });
+            let touches =
+                commit.files.iter().any(|file| directories.binary_search(&risk::directory_of(&file.path)).is_ok());
             if touches && let Some(idx) = config.directory.person_index(&person.id) {
                 counts[idx] += 1;
             }
@@ -482,7 +488,7 @@ fn experience(
     }
     responsible
         .iter()
-        .filter(|entry| entry.roles.iter().any(|role| matches!(*role, "author" | "co-author")))
+        .filter(|entry| entry.wrote_code())
         .map(|entry| {
             let idx = if entry.known { config.directory.person_index(&entry.id) } else { None };
             let unknown = match (idx, history) {

@@ -262,10 +262,14 @@ pub fn assess(settings: &RiskSettings, input: &RiskInput<'_>) -> Risk {
     }
 }
 
-/// The distinct parent directories of the paths; `""` is the root.
+/// The parent directory of a path; `""` is the root.
+pub fn directory_of(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(directory, _)| directory)
+}
+
+/// The distinct parent directories of the paths, sorted.
 pub fn directories_of<'a>(paths: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
-    let mut directories: Vec<&str> =
-        paths.into_iter().map(|path| path.rsplit_once('/').map_or("", |(directory, _)| directory)).collect();
+    let mut directories: Vec<&str> = paths.into_iter().map(directory_of).collect();
     directories.sort_unstable();
     directories.dedup();
     directories

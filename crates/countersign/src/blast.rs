@@ -81,7 +81,15 @@ pub(crate) fn changed_files(
             match repo.read_file_at(head, path) {
                 Ok(Some(sql)) => found.extend(migration::lint(path, &sql, &migration_settings)),
                 Ok(None) => {}
-                Err(error) => found.notes.push(format!("{path}: migration not read: {error}")),
+                // A migration nobody could read may drop anything; fail closed.
+                Err(error) => found.destructive.push(countersign_core::model::Operation {
+                    source: countersign_core::model::OperationSource::Migration,
+                    file: path.to_owned(),
+                    line: None,
+                    target: "(whole file)".to_owned(),
+                    action: "unread migration".to_owned(),
+                    reason: Some(format!("{error}; a migration countersign cannot read counts as destructive")),
+                }),
             }
         }
         if settings.manifests.matches(path) {
@@ -110,7 +118,7 @@ fn recent_history(
 ) -> Result<countersign_core::model::RecentHistory, Failure> {
     let authors: BTreeSet<String> = evaluate::responsible(config, change)
         .into_iter()
-        .filter(|entry| entry.known && entry.roles.iter().any(|role| matches!(*role, "author" | "co-author")))
+        .filter(|entry| entry.known && entry.wrote_code())
         .map(|entry| entry.id)
         .collect();
     let Some(base) = base.filter(|_| !authors.is_empty()) else {
@@ -131,10 +139,8 @@ fn recent_history(
     let minimum = config.policy.risk.experience_min_commits.max(1);
     let mut found: std::collections::BTreeMap<String, u32> = authors.iter().map(|id| (id.clone(), 0)).collect();
     let enough = |commit: &countersign_core::model::Commit| {
-        let touches = commit
-            .files
-            .iter()
-            .any(|file| directories.contains(file.path.rsplit_once('/').map_or("", |(directory, _)| directory)));
+        let touches =
+            commit.files.iter().any(|file| directories.contains(countersign_core::risk::directory_of(&file.path)));
         if let (true, Some(id)) = (touches, author_of(&commit.author)) {
             *found.entry(id).or_default() += 1;
         }

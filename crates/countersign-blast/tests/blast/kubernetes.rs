@@ -71,6 +71,17 @@ fn list_items_are_objects() {
 }
 
 #[test]
+fn a_custom_kind_ending_in_list_is_an_object() {
+    let allow_list = "apiVersion: shop.example/v1\nkind: AllowList\nmetadata:\n  name: partners\n";
+    check(
+        &[("policy/allow.yaml", Some(allow_list), None)],
+        &[
+            "hazard policy/allow.yaml AllowList partners | delete | the manifest no longer defines it, so a prune deletes it",
+        ],
+    );
+}
+
+#[test]
 fn other_yaml_and_templates_are_not_objects() {
     check(
         &[

@@ -155,6 +155,11 @@ fn bad_plans_are_errors_never_allows() {
         "bad-shape.json: not a Terraform plan countersign understands: invalid type: integer `7`, expected a string",
     );
     check_error(
+        "pulumi-summary-only.json",
+        r#"{"changeSummary": {"same": 3, "delete": 2}}"#,
+        "pulumi-summary-only.json: the preview's changeSummary counts 2 delete or replace operations but lists no steps",
+    );
+    check_error(
         "cfn-failed.json",
         r#"{"StackName": "s", "Status": "FAILED", "Changes": []}"#,
         "cfn-failed.json: the change set FAILED, so it does not show what an update would do",

@@ -140,6 +140,19 @@ fn destructive_migrations_and_hazards_in_the_change() {
 }
 
 #[test]
+fn an_unreadable_migration_counts_as_destructive() {
+    let repo = docs_change();
+    // Latin-1, not UTF-8: countersign cannot lint it, so it must not pass as safe.
+    std::fs::create_dir_all(repo.path().join("db/migrations")).expect("dir");
+    std::fs::write(repo.path().join("db/migrations/0009_caf\u{e9}.sql"), b"DROP TABLE caf\xe9s;\n").expect("write");
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "Latin-1 migration"]);
+    let (_, decision) = repo.check(&[]);
+    assert_eq!(decision["destructive"][0]["action"], "unread migration", "{decision:#}");
+    assert_eq!(decision["risk"]["level"], "critical");
+}
+
+#[test]
 fn a_deleted_manifest_deletes_its_workload() {
     let repo = TestRepo::new();
     repo.commit_as("alice", "deploy/checkout.yaml", DEPLOYMENT, "Deploy checkout");
