@@ -4,7 +4,7 @@
 //! verifier does not depend on how a JSON library orders or escapes fields.
 
 use serde::{Deserialize, Serialize};
-use ssh_key::{HashAlg, LineEnding, PrivateKey, SshSig};
+use ssh_key::{HashAlg, LineEnding, PrivateKey, PublicKey, SshSig};
 
 use crate::directory::{Directory, Member, Person};
 
@@ -19,6 +19,18 @@ pub const MAX_ENVELOPE_BYTES: usize = 64 * 1024;
 pub enum Verdict {
     Approve,
     Reject,
+    /// Break-glass: the person lets a blocked change through; the comment is the reason.
+    Override,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Approve => "approve",
+            Verdict::Reject => "reject",
+            Verdict::Override => "override",
+        }
+    }
 }
 
 /// What a reviewer signs.
@@ -97,9 +109,9 @@ pub enum Rejected {
     UnknownPerson(String),
     #[error("names `{0}`, an agent; agents cannot approve")]
     Agent(String),
-    #[error("names `{0}`, who has no key in people.toml")]
+    #[error("names `{0}`, who has no key in people.toml, and no [server] key is configured")]
     NoKey(String),
-    #[error("signature does not verify with any key of `{0}` in people.toml")]
+    #[error("signature does not verify with any key of `{0}` in people.toml nor any [server] key of policy.toml")]
     BadSignature(String),
 }
 
@@ -125,23 +137,31 @@ impl Envelope {
         Ok(statement)
     }
 
-    /// Checks the signature against the named person's keys in the directory.
-    pub fn verify<'d>(&self, directory: &'d Directory) -> Result<(Statement, &'d Person), Rejected> {
+    /// Checks the signature against the named person's keys in the directory, or the keys of the
+    /// approval servers, which sign for people they have authenticated.
+    pub fn verify<'d>(
+        &self,
+        directory: &'d Directory,
+        server_keys: &[PublicKey],
+    ) -> Result<(Statement, &'d Person), Rejected> {
         let statement = self.statement_unverified()?;
         let person = match directory.by_id(&statement.person) {
             Some(Member::Person(person)) => person,
             Some(Member::Agent(agent)) => return Err(Rejected::Agent(agent.id.clone())),
             None => return Err(Rejected::UnknownPerson(statement.person.clone())),
         };
-        if person.keys.is_empty() {
+        if person.keys.is_empty() && server_keys.is_empty() {
             return Err(Rejected::NoKey(person.id.clone()));
         }
         let signature: SshSig = self
             .signature
             .parse()
             .map_err(|error: ssh_key::Error| Rejected::Malformed(format!("signature: {error}")))?;
-        let verified =
-            person.keys.iter().any(|key| key.verify(NAMESPACE, self.statement.as_bytes(), &signature).is_ok());
+        let verified = person
+            .keys
+            .iter()
+            .chain(server_keys)
+            .any(|key| key.verify(NAMESPACE, self.statement.as_bytes(), &signature).is_ok());
         if verified { Ok((statement, person)) } else { Err(Rejected::BadSignature(person.id.clone())) }
     }
 }

@@ -31,6 +31,8 @@ pub struct FoundAttestation {
 pub enum GateVerdict {
     Allowed,
     Blocked,
+    /// Blocked by its rules but let through by break-glass; an after-the-fact review is due.
+    Overridden,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -124,6 +126,9 @@ pub struct Decision {
     pub rejections: Vec<ApprovalRef>,
     /// Every approval that counts for this change, whatever rule it satisfies.
     pub approvals: Vec<ApprovalRef>,
+    /// Break-glass overrides of this change; the comment is the reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<ApprovalRef>,
     /// The fewest reviewers who, approving, would satisfy every unmet rule (greedy), best first.
     pub suggested_reviewers: Vec<String>,
     pub findings: Vec<Finding>,
@@ -138,8 +143,9 @@ impl Responsible {
 }
 
 impl Decision {
+    /// Whether the change may be deployed now: allowed, or overridden by break-glass.
     pub fn allowed(&self) -> bool {
-        self.verdict == GateVerdict::Allowed
+        self.verdict != GateVerdict::Blocked
     }
 }
 
@@ -173,6 +179,27 @@ pub struct Analysis {
     applicability: Vec<(bool, Vec<String>)>,
 }
 
+impl Analysis {
+    /// The head commit the analysis read.
+    pub fn head(&self) -> &str {
+        &self.head
+    }
+
+    /// Whether the person is a responsible human of the change, who may not approve it.
+    pub fn is_responsible(&self, config: &Config, person: &str) -> bool {
+        config.directory.person_index(person).is_some_and(|idx| self.excluded[idx])
+    }
+
+    /// People who own a touched path or service: routing prefers them.
+    pub fn owners(&self, config: &Config) -> Vec<String> {
+        let people = config.directory.people();
+        let mut members: Vec<usize> = self.groups.iter().flat_map(|group| group.members.iter().copied()).collect();
+        members.sort_unstable();
+        members.dedup();
+        members.into_iter().map(|idx| people[idx].id.clone()).collect()
+    }
+}
+
 /// A verified statement with its signer's id, or why the attestation was refused.
 pub type CheckOutcome = Result<(Statement, String), Rejected>;
 
@@ -198,7 +225,9 @@ pub fn check_attestations(config: &Config, fingerprint: &str, found: &[FoundAtte
             if statement.fingerprint != fingerprint {
                 return Ok(None);
             }
-            envelope.verify(&config.directory).map(|(statement, person)| Some((statement, person.id.clone())))
+            envelope
+                .verify(&config.directory, &config.policy.server_keys)
+                .map(|(statement, person)| Some((statement, person.id.clone())))
         });
         match result {
             Ok(None) => other_changes += 1,
@@ -355,7 +384,7 @@ pub fn decide(config: &Config, analysis: &Analysis, attestations: &CheckedAttest
     let mut findings = analysis.findings.clone();
     let policy = &config.policy;
     let n_people = config.directory.people().len();
-    let latest = accepted_attestations(config, analysis, attestations, now, &mut findings);
+    let (latest, overrides) = accepted_attestations(config, analysis, attestations, now, &mut findings);
     let mut approved = vec![false; n_people];
     let mut approvals = Vec::new();
     for (idx, statement) in &latest {
@@ -384,8 +413,14 @@ pub fn decide(config: &Config, analysis: &Analysis, attestations: &CheckedAttest
     let suggested_reviewers = suggest_reviewers(config, &rules, &eligible_by_rule);
     rules.extend(analysis.declaration.clone());
     let blocked = rules.iter().any(|rule| rule.applies && !rule.satisfied) || !rejections.is_empty();
+    let verdict = match (blocked, overrides.is_empty()) {
+        (false, _) => GateVerdict::Allowed,
+        (true, true) => GateVerdict::Blocked,
+        (true, false) => GateVerdict::Overridden,
+    };
+    let overrides = if blocked { overrides.into_iter().map(approval_ref).collect() } else { Vec::new() };
     Decision {
-        verdict: if blocked { GateVerdict::Blocked } else { GateVerdict::Allowed },
+        verdict,
         change: analysis.change.clone(),
         ai_assisted: analysis.ai_assisted,
         commits: analysis.commits.clone(),
@@ -398,6 +433,7 @@ pub fn decide(config: &Config, analysis: &Analysis, attestations: &CheckedAttest
         rules,
         rejections,
         approvals,
+        overrides,
         suggested_reviewers,
         findings,
     }
@@ -625,8 +661,9 @@ fn accepted_attestations<'a>(
     attestations: &'a CheckedAttestations,
     now: i64,
     findings: &mut Vec<Finding>,
-) -> Vec<(usize, &'a Statement)> {
+) -> (Vec<(usize, &'a Statement)>, Vec<&'a Statement>) {
     let mut latest: Vec<(usize, &Statement)> = Vec::new();
+    let mut overrides = Vec::new();
     for (origin, result) in &attestations.checked {
         let (statement, person) = match result {
             Ok(verified) => verified,
@@ -668,6 +705,15 @@ fn accepted_attestations<'a>(
             continue;
         }
         let Some(idx) = config.directory.person_index(person) else { continue };
+        if statement.verdict == Verdict::Override {
+            // Break-glass is for whoever is on call, the author included; the after-the-fact
+            // review by a second person is what keeps it honest.
+            match override_refused(config, idx, statement) {
+                Some(reason) => findings.push(ignore(reason)),
+                None => overrides.push(statement),
+            }
+            continue;
+        }
         if analysis.excluded[idx] {
             findings.push(ignore("a responsible human of the change cannot approve or reject it".to_owned()));
             continue;
@@ -686,7 +732,28 @@ fn accepted_attestations<'a>(
         ));
     }
     latest.sort_by_key(|(idx, _)| *idx);
-    latest
+    (latest, overrides)
+}
+
+/// Why a break-glass statement does not count, if it does not.
+pub fn override_refused(config: &Config, person: usize, statement: &Statement) -> Option<String> {
+    let Some(break_glass) = &config.policy.break_glass else {
+        return Some("break-glass is not enabled: policy.toml has no [break_glass]".to_owned());
+    };
+    let person = &config.directory.people()[person];
+    if person.level < break_glass.min_level {
+        let levels = config.directory.levels();
+        return Some(format!(
+            "{} is {}, below break_glass.min_level {}",
+            person.id,
+            levels[person.level],
+            levels.get(break_glass.min_level).map_or("?", String::as_str)
+        ));
+    }
+    if break_glass.reason_required && statement.comment.trim().is_empty() {
+        return Some("it gives no reason, and break_glass.reason_required is on".to_owned());
+    }
+    None
 }
 
 /// One owner group of the touched paths: a CODEOWNERS line's owners or a service's owners.

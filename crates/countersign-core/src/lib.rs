@@ -2,6 +2,7 @@
 //! Adapters hand it owned values; it returns results plus findings.
 
 pub mod attestation;
+pub mod audit;
 pub mod codeowners;
 pub mod config;
 pub mod detect;
@@ -14,5 +15,6 @@ pub mod model;
 pub mod policy;
 pub mod risk;
 pub mod rollout;
+pub mod routing;
 pub mod services;
 pub mod simulate;

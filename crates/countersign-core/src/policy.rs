@@ -29,6 +29,16 @@ struct RawPolicy {
     rollout: RawRollouts,
     #[serde(default)]
     destructive: RawDestructive,
+    #[serde(default)]
+    server: RawServer,
+}
+
+/// `[server]`: the approval service whose signed attestations this gate trusts.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    #[serde(default)]
+    keys: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -238,6 +248,8 @@ pub struct Policy {
     /// Rollout advice by risk level, lowest first.
     pub rollout: [Rollout; 4],
     pub destructive: DestructiveSettings,
+    /// Public keys of approval servers: an attestation they signed is as good as the person's own.
+    pub server_keys: Vec<ssh_key::PublicKey>,
 }
 
 impl Policy {
@@ -401,8 +413,9 @@ impl Policy {
             validator.rollout(RiskLevel::Critical, raw.rollout.critical.as_ref()),
         ];
         let destructive = validator.destructive(&raw.destructive);
+        let server_keys = validator.server_keys(&raw.server);
         if validator.errors.is_empty() {
-            Ok(Policy { ai, approvals, rules, break_glass, risk, rollout, destructive })
+            Ok(Policy { ai, approvals, rules, break_glass, risk, rollout, destructive, server_keys })
         } else {
             Err(validator.errors)
         }
@@ -410,6 +423,26 @@ impl Policy {
 }
 
 impl Validator<'_> {
+    fn server_keys(&mut self, raw: &RawServer) -> Vec<ssh_key::PublicKey> {
+        let mut keys = Vec::new();
+        for key in &raw.keys {
+            match ssh_key::PublicKey::from_openssh(key.get_ref().trim()) {
+                Ok(public_key) if public_key.algorithm() == ssh_key::Algorithm::Ed25519 => keys.push(public_key),
+                Ok(_) => self.error(
+                    key.span(),
+                    "an approval server signs with ed25519 only".to_owned(),
+                    "paste the line `countersign serve` prints at start, \"ssh-ed25519 AAAAC3Nza… countersign-server\"",
+                ),
+                Err(error) => self.error(
+                    key.span(),
+                    format!("cannot read SSH public key: {error}"),
+                    "paste the line `countersign serve` prints at start, \"ssh-ed25519 AAAAC3Nza… countersign-server\"",
+                ),
+            }
+        }
+        keys
+    }
+
     fn error(&mut self, span: std::ops::Range<usize>, message: String, help: &str) {
         self.errors.push(ConfigError::new(self.source, Some(span), message).with_help(help));
     }

@@ -3,11 +3,13 @@
 use std::path::{Path, PathBuf};
 
 use countersign_core::attestation::{Statement, Verdict};
+use countersign_core::config::Config;
 use countersign_core::directory::Member;
 use countersign_core::evaluate::{self, Decision};
+use countersign_core::finding::Finding;
 use countersign_core::fingerprint::fingerprint;
 use countersign_core::model::{ChangeInput, Identity};
-use countersign_git::{ChangeContext, Repo};
+use countersign_git::{ChangeContext, ObjectId, Repo};
 use serde::Serialize;
 
 use crate::load::{self, Failure};
@@ -25,8 +27,8 @@ pub struct CheckContext {
     pub plans: Vec<PathBuf>,
 }
 
-pub fn check(args: &ChangeArgs, context: CheckContext, format: Format) -> u8 {
-    match decide(args, context) {
+pub fn check(args: &ChangeArgs, context: CheckContext, server: Option<&str>, format: Format) -> u8 {
+    match decide(args, context, server) {
         Ok(decision) => {
             match format {
                 Format::Json => outln!("{}", serde_json::to_string_pretty(&decision).unwrap_or_default()),
@@ -38,12 +40,24 @@ pub fn check(args: &ChangeArgs, context: CheckContext, format: Format) -> u8 {
     }
 }
 
-/// Reads the change and its configuration at the base revision and evaluates it.
-pub fn decide(args: &ChangeArgs, context: CheckContext) -> Result<Decision, Failure> {
+/// A change read with its configuration at the base revision and analysed: everything a decision
+/// needs except the attestations.
+pub struct PreparedChange {
+    pub repo: Repo,
+    /// The base revision resolved: the configuration was read here.
+    pub base: ObjectId,
+    pub config: Config,
+    pub change: ChangeInput,
+    /// Findings about the configuration and the analysers, shown before the decision's own.
+    pub findings: Vec<Finding>,
+}
+
+/// Reads the change and its configuration at the base revision and analyses its blast radius.
+pub fn prepare(args: &ChangeArgs, context: CheckContext) -> Result<PreparedChange, Failure> {
     let repo = Repo::open(&args.repo)?;
     let base = repo.resolve(&args.base)?;
     let files = load::config_files_at(&repo, base, args.config.as_deref())?;
-    let (config, config_findings) = load::load_config(&files)?;
+    let (config, mut findings) = load::load_config(&files)?;
     let pull_request = load::pull_request(context.pr_body.as_deref(), context.pr_author)?;
     let context_plans = context.plans;
     let context = ChangeContext {
@@ -59,16 +73,30 @@ pub fn decide(args: &ChangeArgs, context: CheckContext) -> Result<Decision, Fail
             .or_else(|| ci_env(&["GITHUB_BASE_REF", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME"])),
         pull_request,
     };
-    let plans = context_plans;
     let mut change = repo.read_change(&args.base, &args.head, context)?;
-    let mut analysis_findings = Vec::new();
-    crate::blast::analyse(&repo, &config, &mut change, &plans, &mut analysis_findings)?;
-    let attestations = match &args.attestations {
-        Some(dir) => load::attestations_in_dir(dir)?,
-        None => repo.read_attestations(&fingerprint(&change.tree_changes))?,
+    crate::blast::analyse(&repo, &config, &mut change, &context_plans, &mut findings)?;
+    Ok(PreparedChange { repo, base, config, change, findings })
+}
+
+/// Reads the change and evaluates it with the attestations of the folder, the ref or the server.
+pub fn decide(args: &ChangeArgs, context: CheckContext, server: Option<&str>) -> Result<Decision, Failure> {
+    let prepared = prepare(args, context)?;
+    let fingerprint = fingerprint(&prepared.change.tree_changes);
+    let attestations = match (&args.attestations, server) {
+        (Some(dir), _) => load::attestations_in_dir(dir)?,
+        (None, Some(url)) => {
+            if prepared.config.policy.server_keys.is_empty() {
+                return Err(Failure::input(format!(
+                    "--server {url} is given, but policy.toml lists no [server] keys to verify its attestations; add \
+                     the key that `countersign serve` prints (also at {url}/api/server-key) under [server] keys"
+                )));
+            }
+            crate::client::attestations(url, &fingerprint, &args.environment)?
+        }
+        (None, None) => prepared.repo.read_attestations(&fingerprint)?,
     };
-    let mut decision = evaluate::evaluate(&config, &change, &attestations, load::now());
-    decision.findings.splice(0..0, config_findings.into_iter().chain(analysis_findings));
+    let mut decision = evaluate::evaluate(&prepared.config, &prepared.change, &attestations, load::now());
+    decision.findings.splice(0..0, prepared.findings);
     Ok(decision)
 }
 
@@ -87,6 +115,9 @@ struct ReviewOutput {
 }
 
 pub fn review(args: &ReviewArgs, verdict: Verdict) -> u8 {
+    if let Some(server) = &args.server {
+        return review_with_server(args, server, verdict);
+    }
     match sign_review(args, verdict) {
         Ok(output) => {
             match args.format {
@@ -95,7 +126,7 @@ pub fn review(args: &ReviewArgs, verdict: Verdict) -> u8 {
                     let verb = if verdict == Verdict::Approve { "approved" } else { "rejected" };
                     outln!("{} {verb} {} for {}", output.person, output.fingerprint, output.environment);
                     outln!("stored in {}", output.stored);
-                    if args.change.attestations.is_none() {
+                    if args.attestations.is_none() {
                         outln!("share it with: git push origin {}", countersign_git::ATTESTATION_REF);
                     }
                 }
@@ -106,39 +137,83 @@ pub fn review(args: &ReviewArgs, verdict: Verdict) -> u8 {
     }
 }
 
+/// Through the approval service: the fingerprint is given, or computed from the local checkout
+/// so the reviewer approves exactly what they looked at.
+fn review_with_server(args: &ReviewArgs, server: &str, verdict: Verdict) -> u8 {
+    let located = || -> Result<(String, String), Failure> {
+        let repository = match &args.repository {
+            Some(name) => name.clone(),
+            None => std::fs::canonicalize(&args.repo)
+                .ok()
+                .and_then(|path| {
+                    path.file_name().map(|name| name.to_string_lossy().trim_end_matches(".git").to_owned())
+                })
+                .ok_or_else(|| Failure::input("cannot tell the repository's name; pass --repository NAME"))?,
+        };
+        let fingerprint = match &args.fingerprint {
+            Some(fingerprint) => fingerprint.clone(),
+            None => {
+                let change_args = args.change();
+                let repo = Repo::open(&change_args.repo)?;
+                let change = repo.read_change(
+                    &change_args.base,
+                    &change_args.head,
+                    ChangeContext { environment: change_args.environment.clone(), ..ChangeContext::default() },
+                )?;
+                fingerprint(&change.tree_changes)
+            }
+        };
+        Ok((repository, fingerprint))
+    };
+    match located() {
+        Ok((repository, fingerprint)) => crate::client::review(
+            &crate::client::ServerArgs { server: server.to_owned(), token: args.token.clone() },
+            &repository,
+            &fingerprint,
+            &args.environment,
+            verdict.as_str(),
+            &args.comment,
+            args.format,
+        ),
+        Err(failure) => failure.report(args.format),
+    }
+}
+
 fn sign_review(args: &ReviewArgs, verdict: Verdict) -> Result<ReviewOutput, Failure> {
-    let change_args = &args.change;
+    let change_args = &args.change();
+    let person_id = args.person.clone().unwrap_or_default();
+    let key_path = args.key.clone().unwrap_or_default();
     let repo = Repo::open(&change_args.repo)?;
     let base = repo.resolve(&change_args.base)?;
     let (config, _) = load::load_config(&load::config_files_at(&repo, base, change_args.config.as_deref())?)?;
-    let person = match config.directory.by_id(&args.person) {
+    let person = match config.directory.by_id(&person_id) {
         Some(Member::Person(person)) => person,
         Some(Member::Agent(_)) => {
-            return Err(Failure::input(format!("`{}` is an agent; agents cannot approve or reject", args.person)));
+            return Err(Failure::input(format!("`{person_id}` is an agent; agents cannot approve or reject")));
         }
-        None => return Err(Failure::input(format!("`{}` is not a person of people.toml", args.person))),
+        None => return Err(Failure::input(format!("`{person_id}` is not a person of people.toml"))),
     };
-    let key_text = std::fs::read_to_string(&args.key)
-        .map_err(|error| Failure::input(format!("cannot read key {}: {error}", args.key.display())))?;
+    let key_text = std::fs::read_to_string(&key_path)
+        .map_err(|error| Failure::input(format!("cannot read key {}: {error}", key_path.display())))?;
     let key = ssh_key::PrivateKey::from_openssh(&key_text)
-        .map_err(|error| Failure::input(format!("{} is not an OpenSSH private key: {error}", args.key.display())))?;
+        .map_err(|error| Failure::input(format!("{} is not an OpenSSH private key: {error}", key_path.display())))?;
     if key.is_encrypted() {
         return Err(Failure::input(format!(
             "{} is encrypted; use an unencrypted copy kept for signing",
-            args.key.display()
+            key_path.display()
         )));
     }
     if person.keys.is_empty() {
         return Err(Failure::input(format!(
             "{} has no keys in people.toml; add the public half of {} to their `keys`",
             person.id,
-            args.key.display()
+            key_path.display()
         )));
     }
     if !person.keys.iter().any(|listed| listed.key_data() == key.public_key().key_data()) {
         return Err(Failure::input(format!(
             "the key {} is not one of {}'s keys in people.toml; add its public half there first",
-            args.key.display(),
+            key_path.display(),
             person.id
         )));
     }

@@ -193,13 +193,22 @@ emails = ["ops-agent@shop.example"]
 
     let args = demo.change_args();
     step("3. The deploy job runs `countersign check`: blocked, and it says who can unblock it");
-    expect(commands::check(&args, requested_by_bob(), Format::Text), EXIT_BLOCKED, "check")?;
+    expect(commands::check(&args, requested_by_bob(), None, Format::Text), EXIT_BLOCKED, "check")?;
 
     step("4. Bob tries to approve his own change: refused");
     let review = |person: &str| ReviewArgs {
-        change: args.clone(),
-        person: person.to_owned(),
-        key: keys.join(person),
+        repo: args.repo.clone(),
+        base: Some(args.base.clone()),
+        head: Some(args.head.clone()),
+        environment: args.environment.clone(),
+        config: args.config.clone(),
+        attestations: args.attestations.clone(),
+        person: Some(person.to_owned()),
+        key: Some(keys.join(person)),
+        server: None,
+        token: None,
+        repository: None,
+        fingerprint: None,
         comment: "Reviewed the quantity change and the discount maths".to_owned(),
         format: Format::Text,
     };
@@ -209,7 +218,7 @@ emails = ["ops-agent@shop.example"]
     expect(commands::review(&review("alice"), Verdict::Approve), EXIT_ALLOWED, "alice's approval")?;
 
     step("6. The deploy job runs `countersign check` again: allowed");
-    expect(commands::check(&args, requested_by_bob(), Format::Text), EXIT_ALLOWED, "check")?;
+    expect(commands::check(&args, requested_by_bob(), None, Format::Text), EXIT_ALLOWED, "check")?;
 
     step("7. Bob pushes one more commit: the reviewed content changed, so the approval no longer counts");
     demo.commit(
@@ -219,7 +228,7 @@ emails = ["ops-agent@shop.example"]
         bob,
         "2026-11-21T09:00:00Z",
     )?;
-    expect(commands::check(&args, requested_by_bob(), Format::Text), EXIT_BLOCKED, "check")?;
+    expect(commands::check(&args, requested_by_bob(), None, Format::Text), EXIT_BLOCKED, "check")?;
     outln!("\nDone. Signed approvals live in refs/countersign/attestations of the sample repository:");
     outln!(
         "{}",

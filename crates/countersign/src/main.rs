@@ -20,11 +20,13 @@ macro_rules! out {
 
 mod blast;
 mod chart;
+mod client;
 mod commands;
 mod demo;
 mod load;
 mod render;
 mod scan;
+mod serve;
 mod simulate;
 
 use std::path::PathBuf;
@@ -108,6 +110,10 @@ enum Command {
         /// `pulumi preview --json`, or a CloudFormation `describe-change-set`. Repeatable.
         #[arg(long = "plan", value_name = "FILE")]
         plans: Vec<PathBuf>,
+        /// Verify the approval service's signed attestations (against policy.toml's [server]
+        /// keys) instead of the attestation ref.
+        #[arg(long, env = "COUNTERSIGN_SERVER", conflicts_with = "attestations")]
+        server: Option<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -149,6 +155,30 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Run the approval service: JSON API, reviewer routing, signed approvals, audit log.
+    Serve(serve::ServeArgs),
+    /// Register a change with the approval service and print its decision (exit 0/1).
+    Register(client::RegisterArgs),
+    /// Ask the approval service for the final verdict before deploying; recorded (exit 0/1).
+    Deploy(client::DeployArgs),
+    /// Break-glass: let a blocked change through; a second person must review it afterwards.
+    Override(client::OverrideArgs),
+    /// The mandatory after-the-fact review of a break-glass override.
+    ReviewOverride(client::ReviewOverrideArgs),
+    /// The reviews routed to you, and overrides awaiting their review.
+    Queue(client::QueueArgs),
+    /// Mark yourself away (no reviews routed to you) or back.
+    Away(client::AwayArgs),
+    /// Manage the approval service's API tokens.
+    Token {
+        #[command(subcommand)]
+        command: serve::TokenCommand,
+    },
+    /// Verify or export the approval service's audit log.
+    Audit {
+        #[command(subcommand)]
+        command: serve::AuditCommand,
+    },
     /// Build a sample repository and walk through a blocked and an approved deployment.
     Demo {
         /// Keep the sample repository here instead of a temporary folder.
@@ -171,18 +201,58 @@ enum PolicyCommand {
 
 #[derive(Args, Clone, Debug)]
 pub struct ReviewArgs {
-    #[command(flatten)]
-    pub change: ChangeArgs,
-    /// Your directory id.
-    #[arg(long = "as")]
-    pub person: String,
-    /// Your SSH private key (ed25519, unencrypted, or an OpenSSH key of another supported type).
+    /// The repository to read.
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// The revision deployed today; configuration is read here.
+    #[arg(long, required_unless_present = "fingerprint")]
+    pub base: Option<String>,
+    /// The revision to deploy.
+    #[arg(long, required_unless_present = "fingerprint")]
+    pub head: Option<String>,
+    #[arg(long = "env", default_value = "production", value_parser = environment_name)]
+    pub environment: String,
     #[arg(long)]
-    pub key: PathBuf,
+    pub config: Option<PathBuf>,
+    /// Read and write attestations as files in this folder instead of the attestation ref.
+    #[arg(long, conflicts_with = "server")]
+    pub attestations: Option<PathBuf>,
+    /// Your directory id (signing with your own key).
+    #[arg(long = "as", required_unless_present = "server", conflicts_with = "server")]
+    pub person: Option<String>,
+    /// Your SSH private key (ed25519, unencrypted, or an OpenSSH key of another supported type).
+    #[arg(long, required_unless_present = "server", conflicts_with = "server")]
+    pub key: Option<PathBuf>,
+    /// Record the review with the approval service instead; it signs for you after checking
+    /// your token.
+    #[arg(long, env = "COUNTERSIGN_SERVER")]
+    pub server: Option<String>,
+    #[arg(long, env = "COUNTERSIGN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The repository's name on the server (default: the name of --repo's folder).
+    #[arg(long, requires = "server")]
+    pub repository: Option<String>,
+    /// The change's fingerprint, as `check` or the server shows it (instead of --base/--head).
+    #[arg(long, requires = "server")]
+    pub fingerprint: Option<String>,
     #[arg(long, default_value = "")]
     pub comment: String,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+}
+
+impl ReviewArgs {
+    /// The change as `check` reads it; base and head are present unless a fingerprint was given.
+    pub fn change(&self) -> ChangeArgs {
+        ChangeArgs {
+            repo: self.repo.clone(),
+            base: self.base.clone().unwrap_or_default(),
+            head: self.head.clone().unwrap_or_default(),
+            environment: self.environment.clone(),
+            config: self.config.clone(),
+            attestations: self.attestations.clone(),
+        }
+    }
 }
 
 fn environment_name(value: &str) -> Result<String, String> {
@@ -196,9 +266,9 @@ fn environment_name(value: &str) -> Result<String, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Check { change, requester, branch, target_branch, pr_body, pr_author, plans, format } => {
+        Command::Check { change, requester, branch, target_branch, pr_body, pr_author, plans, server, format } => {
             let context = commands::CheckContext { requester, branch, target_branch, pr_body, pr_author, plans };
-            commands::check(&change, context, format)
+            commands::check(&change, context, server.as_deref(), format)
         }
         Command::Approve(args) => commands::review(&args, countersign_core::attestation::Verdict::Approve),
         Command::Reject(args) => commands::review(&args, countersign_core::attestation::Verdict::Reject),
@@ -209,6 +279,15 @@ fn main() -> ExitCode {
         Command::Policy { command: PolicyCommand::Check { config, format } } => commands::policy_check(&config, format),
         Command::Simulate(args) => simulate::run(&args),
         Command::Demo { keep } => demo::run(keep.as_deref()),
+        Command::Serve(args) => serve::serve(&args),
+        Command::Register(args) => client::register(&args),
+        Command::Deploy(args) => client::deploy(&args),
+        Command::Override(args) => client::override_change(&args),
+        Command::ReviewOverride(args) => client::review_override(&args),
+        Command::Queue(args) => client::queue(&args),
+        Command::Away(args) => client::away(&args),
+        Command::Token { command } => serve::token(&command),
+        Command::Audit { command } => serve::audit(&command),
     };
     ExitCode::from(code)
 }

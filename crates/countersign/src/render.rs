@@ -14,6 +14,7 @@ pub fn decision(decision: &Decision, args: &ChangeArgs) -> String {
     let verdict = match decision.verdict {
         GateVerdict::Allowed => "ALLOWED",
         GateVerdict::Blocked => "BLOCKED",
+        GateVerdict::Overridden => "OVERRIDDEN (break-glass; an after-the-fact review is due)",
     };
     let _ = writeln!(
         out,

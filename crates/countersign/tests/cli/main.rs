@@ -3,5 +3,6 @@
 mod blast;
 mod commands;
 mod gate;
+mod server;
 mod simulate;
 mod util;

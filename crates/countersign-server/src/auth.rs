@@ -1,0 +1,84 @@
+//! Bearer tokens: `cst_<id>_<secret>`. Only the SHA-256 of the whole token is stored; the id is
+//! what lists and revocations name.
+
+use axum::http::HeaderMap;
+use countersign_store::{Store, TokenRow, token_hash};
+use rand_core::RngCore;
+
+use crate::AppState;
+use crate::api::ApiError;
+use crate::writer::Op;
+
+pub const TOKEN_PREFIX: &str = "cst_";
+
+/// A new token for `person`: the secret to hand over once, and the row to store.
+pub fn new_token(person: &str, label: &str, at: i64) -> (String, TokenRow) {
+    let mut id = [0u8; 6];
+    let mut secret = [0u8; 24];
+    rand_core::OsRng.fill_bytes(&mut id);
+    rand_core::OsRng.fill_bytes(&mut secret);
+    let id = hex::encode(id);
+    let token = format!("{TOKEN_PREFIX}{id}_{}", hex::encode(secret));
+    let row = TokenRow {
+        id,
+        person: person.to_owned(),
+        hash: token_hash(&token),
+        label: label.to_owned(),
+        created_at: at,
+        revoked_at: None,
+    };
+    (token, row)
+}
+
+/// Who is calling, from their token.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub person: String,
+    pub token_id: String,
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+/// Authenticates a request. For a write (`action` given), a revoked token's attempt is recorded
+/// in the audit log as refused before the 401 goes out.
+pub async fn authenticate<S: Store>(
+    state: &AppState<S>,
+    headers: &HeaderMap,
+    action: Option<&str>,
+) -> Result<Caller, ApiError> {
+    let Some(token) = bearer(headers) else {
+        return Err(ApiError::unauthenticated(
+            "this call needs a bearer token: send `Authorization: Bearer cst_…` (create one with \
+             `countersign token create --person ID`)",
+        ));
+    };
+    let row = state.store.token(&token_hash(token)).await.map_err(ApiError::store)?;
+    let Some(row) = row else {
+        metrics::counter!(crate::metrics_names::REFUSED, "reason" => "unknown-token").increment(1);
+        return Err(ApiError::unauthenticated("the bearer token is not known to this server"));
+    };
+    if let Some(revoked_at) = row.revoked_at {
+        if let Some(action) = action {
+            let detail = serde_json::json!({
+                "reason": "revoked-token",
+                "token": row.id,
+                "revoked_at": revoked_at,
+                "attempted": action,
+            });
+            state
+                .writer
+                .submit(Op::Refuse { actor: row.person.clone(), action: format!("{action}.refused"), detail })
+                .await?;
+        }
+        metrics::counter!(crate::metrics_names::REFUSED, "reason" => "revoked-token").increment(1);
+        return Err(ApiError::unauthenticated(&format!(
+            "token {} of {} was revoked; ask for a new one",
+            row.id, row.person
+        )));
+    }
+    Ok(Caller { person: row.person, token_id: row.id })
+}

@@ -1,0 +1,692 @@
+//! What each write does inside the writer's transaction. Every refusal and every decision lands
+//! in the audit log in the same transaction as the write it belongs to.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use countersign_core::attestation::{Statement, Verdict};
+use countersign_core::directory::Member;
+use countersign_core::evaluate::{self, CheckedAttestations, Decision, GateVerdict};
+use countersign_core::routing::{self, Candidate};
+use countersign_store::{ChangeRow, NewChange, NewStatement, StatementRow, StoreError, WriteTx};
+use serde_json::json;
+use ssh_key::PrivateKey;
+
+use crate::metrics_names as names;
+use crate::writer::{Op, Outcome, Refusal};
+use crate::{ChangeRequest, Prepared, Settings};
+
+pub struct Context<'a> {
+    pub key: &'a PrivateKey,
+    pub settings: &'a Settings,
+    /// Milliseconds since the epoch, one instant for the whole transaction.
+    pub now: i64,
+    pub events: Vec<Event>,
+}
+
+/// Metrics to emit once the transaction committed.
+pub enum Event {
+    Decision(&'static str),
+    Statement(&'static str),
+    Override,
+    Refused(&'static str),
+    FirstReview(f64),
+    Approved(f64),
+    Escalated,
+}
+
+pub fn emit(events: Vec<Event>) {
+    for event in events {
+        match event {
+            Event::Decision(verdict) => metrics::counter!(names::DECISIONS, "verdict" => verdict).increment(1),
+            Event::Statement(verdict) => metrics::counter!(names::STATEMENTS, "verdict" => verdict).increment(1),
+            Event::Override => metrics::counter!(names::OVERRIDES).increment(1),
+            Event::Refused(reason) => metrics::counter!(names::REFUSED, "reason" => reason).increment(1),
+            Event::FirstReview(seconds) => metrics::histogram!(names::TIME_TO_FIRST_REVIEW).record(seconds),
+            Event::Approved(seconds) => metrics::histogram!(names::TIME_TO_APPROVAL).record(seconds),
+            Event::Escalated => metrics::counter!(names::ESCALATIONS).increment(1),
+        }
+    }
+}
+
+pub async fn apply<T: WriteTx>(tx: &mut T, cx: &mut Context<'_>, op: &Op) -> Result<Outcome, StoreError> {
+    match op {
+        Op::Register { caller, name, prepared } => register(tx, cx, caller, name.as_deref(), prepared).await,
+        Op::Review { caller, repository, environment, fingerprint, verdict, comment, prepared } => {
+            let Some(mut row) = tx.find_change(repository, environment, fingerprint).await? else {
+                let action = if *verdict == Verdict::Approve { "approval" } else { "rejection" };
+                return unknown_change(tx, cx, caller, action, repository, environment, fingerprint).await;
+            };
+            let Some(prepared) = matching(prepared.as_ref(), &row) else { return Ok(Outcome::Stale(request_of(&row))) };
+            review(tx, cx, caller, &mut row, prepared, *verdict, comment).await
+        }
+        Op::Override { caller, repository, environment, fingerprint, reason, prepared } => {
+            let Some(mut row) = tx.find_change(repository, environment, fingerprint).await? else {
+                return unknown_change(tx, cx, caller, "override", repository, environment, fingerprint).await;
+            };
+            let Some(prepared) = matching(prepared.as_ref(), &row) else { return Ok(Outcome::Stale(request_of(&row))) };
+            override_change(tx, cx, caller, &mut row, prepared, reason).await
+        }
+        Op::CompleteReview { caller, override_id, comment, prepared } => {
+            complete_review(tx, cx, caller, *override_id, comment, prepared.as_ref()).await
+        }
+        Op::Deploy { caller, change_id, prepared } => {
+            let Some(mut row) = tx.change(*change_id).await? else {
+                return Ok(Outcome::NotFound(format!("no change {change_id}")));
+            };
+            let Some(prepared) = matching(prepared.as_ref(), &row) else { return Ok(Outcome::Stale(request_of(&row))) };
+            let decision = evaluate_change(tx, cx, caller, &mut row, prepared).await?;
+            let detail = json!({
+                "verdict": verdict_name(decision.verdict),
+                "fingerprint": row.fingerprint,
+                "head": row.head,
+                "environment": row.environment,
+            });
+            tx.audit(caller, "deployment.verdict", &subject(row.id), &detail.to_string(), cx.now).await?;
+            Ok(Outcome::Change(row))
+        }
+        Op::Pick { caller, assignment_id } => {
+            let assignment = tx.assignment(*assignment_id).await?;
+            match assignment {
+                Some(assignment) if assignment.person == *caller && assignment.state == "open" => {
+                    tx.pick_assignment(assignment.id, cx.now).await?;
+                    let detail = json!({"assignment": assignment.id, "rule": assignment.rule});
+                    tx.audit(caller, "review.picked", &subject(assignment.change_id), &detail.to_string(), cx.now)
+                        .await?;
+                    Ok(Outcome::Done)
+                }
+                _ => Ok(Outcome::NotFound(format!("you have no open review {assignment_id}"))),
+            }
+        }
+        Op::Away { caller, away, until, note } => {
+            if *away {
+                tx.set_away(caller, *until, note, cx.now).await?;
+                let detail = json!({"until": until, "note": note});
+                tx.audit(caller, "person.away", &format!("person/{caller}"), &detail.to_string(), cx.now).await?;
+            } else {
+                tx.clear_away(caller).await?;
+                tx.audit(caller, "person.back", &format!("person/{caller}"), "{}", cx.now).await?;
+            }
+            Ok(Outcome::Done)
+        }
+        Op::Refuse { actor, action, detail } => {
+            tx.audit(actor, action, "auth", &detail.to_string(), cx.now).await?;
+            Ok(Outcome::Done)
+        }
+        Op::Escalate => escalate(tx, cx).await,
+    }
+}
+
+fn subject(change_id: i64) -> String {
+    format!("change/{change_id}")
+}
+
+pub fn request_of(row: &ChangeRow) -> ChangeRequest {
+    ChangeRequest {
+        repository: row.repository.clone(),
+        base: row.base.clone(),
+        head: row.head.clone(),
+        environment: row.environment.clone(),
+        requester: row.requester.clone(),
+    }
+}
+
+fn matching<'a>(prepared: Option<&'a Arc<Prepared>>, row: &ChangeRow) -> Option<&'a Prepared> {
+    prepared.map(Arc::as_ref).filter(|prepared| prepared.request == request_of(row))
+}
+
+pub fn verdict_name(verdict: GateVerdict) -> &'static str {
+    match verdict {
+        GateVerdict::Allowed => "allowed",
+        GateVerdict::Blocked => "blocked",
+        GateVerdict::Overridden => "overridden",
+    }
+}
+
+/// The core's decision over the statements the server recorded. They were signed by this
+/// server after it authenticated the person, so they are taken as verified.
+pub fn decide(prepared: &Prepared, statements: &[StatementRow], now_millis: i64) -> Decision {
+    let checked = statements
+        .iter()
+        .filter_map(|row| {
+            let statement: Statement = serde_json::from_str(&row.statement).ok()?;
+            Some((format!("server statement {}", row.id), Ok((statement, row.person.clone()))))
+        })
+        .collect();
+    let attestations =
+        CheckedAttestations { fingerprint: prepared.analysis.change.fingerprint.clone(), checked, other_changes: 0 };
+    let mut decision = evaluate::decide(&prepared.config, &prepared.analysis, &attestations, now_millis / 1000);
+    decision.findings.splice(0..0, prepared.findings.iter().cloned());
+    decision
+}
+
+async fn register<T: WriteTx>(
+    tx: &mut T,
+    cx: &mut Context<'_>,
+    caller: &str,
+    name: Option<&str>,
+    prepared: &Arc<Prepared>,
+) -> Result<Outcome, StoreError> {
+    let request = &prepared.request;
+    let fingerprint = &prepared.analysis.change.fingerprint;
+    let existing = tx.find_change(&request.repository, &request.environment, fingerprint).await?;
+    let new = existing.is_none();
+    let mut row = match existing {
+        Some(mut row) => {
+            row.base.clone_from(&request.base);
+            row.head.clone_from(&request.head);
+            row.requester.clone_from(&request.requester);
+            if let Some(name) = name {
+                row.name = Some(name.to_owned());
+            }
+            row.state = "open".to_owned();
+            row
+        }
+        None => {
+            let id = tx
+                .insert_change(&NewChange {
+                    repository: request.repository.clone(),
+                    environment: request.environment.clone(),
+                    fingerprint: fingerprint.clone(),
+                    name: name.map(str::to_owned),
+                    base: request.base.clone(),
+                    head: request.head.clone(),
+                    requester: request.requester.clone(),
+                    registered_by: caller.to_owned(),
+                    at: cx.now,
+                })
+                .await?;
+            tx.change(id).await?.ok_or_else(|| StoreError::Invalid(format!("change {id} vanished")))?
+        }
+    };
+    let detail = json!({
+        "repository": row.repository,
+        "environment": row.environment,
+        "fingerprint": row.fingerprint,
+        "base": row.base,
+        "head": row.head,
+        "requester": row.requester,
+        "name": row.name,
+        "new": new,
+    });
+    tx.audit(caller, "change.registered", &subject(row.id), &detail.to_string(), cx.now).await?;
+    if let Some(name) = name {
+        for mut older in tx.open_named(&row.repository, &row.environment, name).await? {
+            if older.id == row.id {
+                continue;
+            }
+            older.state = "superseded".to_owned();
+            older.updated_at = cx.now;
+            tx.update_change(&older).await?;
+            for assignment in tx.assignments(older.id).await? {
+                if assignment.state == "open" {
+                    tx.set_assignment_state(assignment.id, "closed", cx.now).await?;
+                }
+            }
+            let detail = json!({"by": row.id, "head": row.head});
+            tx.audit(caller, "change.superseded", &subject(older.id), &detail.to_string(), cx.now).await?;
+        }
+    }
+    evaluate_change(tx, cx, caller, &mut row, prepared).await?;
+    Ok(Outcome::Change(row))
+}
+
+/// Why this person may not approve or reject the change, if they may not.
+fn reviewer_refusal(prepared: &Prepared, person: &str) -> Option<Refusal> {
+    let config = &prepared.config;
+    let repository = &prepared.request.repository;
+    match config.directory.by_id(person) {
+        None => {
+            return Some(Refusal {
+                code: "unknown-person",
+                message: format!(
+                    "{person} is not a person of people.toml in {repository} at the change's base; only people \
+                     of the directory may review"
+                ),
+            });
+        }
+        Some(Member::Agent(_)) => {
+            return Some(Refusal {
+                code: "agent",
+                message: format!("{person} is an agent; agents cannot approve, reject or override"),
+            });
+        }
+        Some(Member::Person(_)) => {}
+    }
+    let responsible = prepared.analysis.responsible.iter().find(|entry| entry.id == person)?;
+    let code = if responsible.roles.iter().all(|role| *role == "co-author") { "co-author" } else { "own-change" };
+    Some(Refusal {
+        code,
+        message: format!(
+            "{person} is a responsible human of this change ({}); they cannot review it",
+            responsible.roles.join(", ")
+        ),
+    })
+}
+
+async fn refuse<T: WriteTx>(
+    tx: &mut T,
+    cx: &mut Context<'_>,
+    caller: &str,
+    action: &str,
+    subject: &str,
+    refusal: Refusal,
+    mut detail: serde_json::Value,
+) -> Result<Outcome, StoreError> {
+    detail["reason"] = json!(refusal.code);
+    detail["message"] = json!(refusal.message);
+    tx.audit(caller, &format!("{action}.refused"), subject, &detail.to_string(), cx.now).await?;
+    cx.events.push(Event::Refused(refusal.code));
+    Ok(Outcome::Refused(refusal))
+}
+
+async fn unknown_change<T: WriteTx>(
+    tx: &mut T,
+    cx: &mut Context<'_>,
+    caller: &str,
+    action: &str,
+    repository: &str,
+    environment: &str,
+    fingerprint: &str,
+) -> Result<Outcome, StoreError> {
+    let refusal = Refusal {
+        code: "unknown-change",
+        message: format!(
+            "no change with fingerprint {fingerprint} is registered for {repository} in {environment}; check the \
+             fingerprint (it changes with every new commit) or register the change first"
+        ),
+    };
+    let detail = json!({"repository": repository, "environment": environment, "fingerprint": fingerprint});
+    refuse(tx, cx, caller, action, &format!("fingerprint/{fingerprint}"), refusal, detail).await
+}
+
+async fn review<T: WriteTx>(
+    tx: &mut T,
+    cx: &mut Context<'_>,
+    caller: &str,
+    row: &mut ChangeRow,
+    prepared: &Prepared,
+    verdict: Verdict,
+    comment: &str,
+) -> Result<Outcome, StoreError> {
+    let action = if verdict == Verdict::Approve { "approval" } else { "rejection" };
+    let detail = json!({"fingerprint": row.fingerprint, "environment": row.environment, "head": row.head});
+    if let Some(refusal) = reviewer_refusal(prepared, caller) {
+        return refuse(tx, cx, caller, action, &subject(row.id), refusal, detail).await;
+    }
+    if row.state != "open" {
+        let refusal = Refusal {
+            code: "superseded",
+            message: format!("change {} was superseded by a newer head; review that one", row.id),
+        };
+        return refuse(tx, cx, caller, action, &subject(row.id), refusal, detail).await;
+    }
+    let statements = tx.statements(row.id).await?;
+    let latest =
+        statements.iter().rev().find(|statement| statement.person == caller && statement.verdict != "override");
+    if let Some(latest) = latest
+        && latest.verdict == verdict.as_str()
+        && serde_json::from_str::<Statement>(&latest.statement).is_ok_and(|statement| statement.head == row.head)
+    {
+        return Ok(Outcome::Recorded { statement: latest.clone(), change: row.clone(), duplicate: true });
+    }
+    let statement = sign(cx, verdict, caller, row, comment)?;
+    let id = tx.insert_statement(&statement).await?;
+    let detail = json!({
+        "statement": id,
+        "verdict": verdict.as_str(),
+        "fingerprint": row.fingerprint,
+        "environment": row.environment,
+        "head": row.head,
+        "comment": comment,
+    });
+    tx.audit(caller, &format!("{action}.recorded"), &subject(row.id), &detail.to_string(), cx.now).await?;
+    cx.events.push(Event::Statement(verdict.as_str()));
+    if row.first_review_at.is_none() {
+        row.first_review_at = Some(cx.now);
+        cx.events.push(Event::FirstReview(seconds_between(row.created_at, cx.now)));
+    }
+    for assignment in tx.assignments(row.id).await? {
+        if assignment.person == caller && assignment.state == "open" {
+            tx.set_assignment_state(assignment.id, "done", cx.now).await?;
+        }
+    }
+    evaluate_change(tx, cx, caller, row, prepared).await?;
+    let statement = StatementRow {
+        id,
+        change_id: row.id,
+        person: statement.person,
+        verdict: statement.verdict,
+        comment: statement.comment,
+        created_at: statement.at,
+        statement: statement.statement,
+        signature: statement.signature,
+    };
+    Ok(Outcome::Recorded { statement, change: row.clone(), duplicate: false })
+}
+
+fn sign(
+    cx: &Context<'_>,
+    verdict: Verdict,
+    person: &str,
+    row: &ChangeRow,
+    comment: &str,
+) -> Result<NewStatement, StoreError> {
+    let statement =
+        Statement::new(verdict, person, &row.fingerprint, &row.environment, &row.head, cx.now / 1000, comment);
+    let envelope = statement.sign(cx.key).map_err(|error| StoreError::Invalid(error.to_string()))?;
+    Ok(NewStatement {
+        change_id: row.id,
+        person: person.to_owned(),
+        verdict: verdict.as_str().to_owned(),
+        comment: comment.to_owned(),
+        at: cx.now,
+        statement: envelope.statement,
+        signature: envelope.signature,
+    })
+}
+
+fn seconds_between(from_millis: i64, to_millis: i64) -> f64 {
+    (to_millis - from_millis).max(0) as f64 / 1000.0
+}
+
+async fn override_change<T: WriteTx>(
+    tx: &mut T,
+    cx: &mut Context<'_>,
+    caller: &str,
+    row: &mut ChangeRow,
+    prepared: &Prepared,
+    reason: &str,
+) -> Result<Outcome, StoreError> {
+    let detail = json!({"fingerprint": row.fingerprint, "environment": row.environment, "reason": reason});
+    let config = &prepared.config;
+    let refusal = match (config.directory.by_id(caller), &config.policy.break_glass) {
+        (None, _) => Some(Refusal {
+            code: "unknown-person",
+            message: format!("{caller} is not a person of people.toml in {}", row.repository),
+        }),
+        (Some(Member::Agent(_)), _) => {
+            Some(Refusal { code: "agent", message: format!("{caller} is an agent; agents cannot break the glass") })
+        }
+        (_, None) => Some(Refusal {
+            code: "break-glass-disabled",
+            message: "policy.toml has no [break_glass] section, so nobody may override".to_owned(),
+        }),
+        (Some(Member::Person(person)), Some(break_glass)) => {
+            let levels = config.directory.levels();
+            if person.level < break_glass.min_level {
+                Some(Refusal {
+                    code: "level-too-low",
+                    message: format!(
+                        "{caller} is {}; break-glass needs {} or above",
+                        levels[person.level],
+                        levels.get(break_glass.min_level).map_or("?", String::as_str)
+                    ),
+                })
+            } else if break_glass.reason_required && reason.trim().is_empty() {
+                Some(Refusal {
+                    code: "reason-required",
+                    message: "break-glass needs a reason (policy: reason_required = true)".to_owned(),
+                })
+            } else if row.verdict != "blocked" || row.state != "open" {
+                Some(Refusal {
+                    code: "not-blocked",
+                    message: format!(
+                        "change {} is {} ({}); there is nothing to override",
+                        row.id, row.verdict, row.state
+                    ),
+                })
+            } else {
+                None
+            }
+        }
+    };
+    if let Some(refusal) = refusal {
+        return refuse(tx, cx, caller, "override", &subject(row.id), refusal, detail).await;
+    }
+    let hours = config.policy.break_glass.as_ref().map_or(24, |break_glass| break_glass.review_within_hours);
+    let statement = sign(cx, Verdict::Override, caller, row, reason)?;
+    let statement_id = tx.insert_statement(&statement).await?;
+    let due_at = cx.now + i64::from(hours) * 3_600_000;
+    let override_id = tx.insert_override(row.id, caller, reason, cx.now, due_at).await?;
+    let detail = json!({
+        "override": override_id,
+        "statement": statement_id,
+        "fingerprint": row.fingerprint,
+        "environment": row.environment,
+        "head": row.head,
+        "reason": reason,
+        "review_due_at": due_at,
+    });
+    tx.audit(caller, "override.recorded", &subject(row.id), &detail.to_string(), cx.now).await?;
+    cx.events.push(Event::Override);
+    evaluate_change(tx, cx, caller, row, prepared).await?;
+    let override_row = tx
+        .override_row(override_id)
+        .await?
+        .ok_or_else(|| StoreError::Invalid(format!("override {override_id} vanished")))?;
+    Ok(Outcome::Overridden { override_row, change: row.clone() })
+}
+
+async fn complete_review<T: WriteTx>(
+    tx: &mut T,
+    cx: &mut Context<'_>,
+    caller: &str,
+    override_id: i64,
+    comment: &str,
+    prepared: Option<&Arc<Prepared>>,
+) -> Result<Outcome, StoreError> {
+    let Some(override_row) = tx.override_row(override_id).await? else {
+        return Ok(Outcome::NotFound(format!("no override {override_id}")));
+    };
+    let row = tx
+        .change(override_row.change_id)
+        .await?
+        .ok_or_else(|| StoreError::Invalid(format!("change {} vanished", override_row.change_id)))?;
+    let Some(prepared) = matching(prepared, &row) else { return Ok(Outcome::Stale(request_of(&row))) };
+    let detail = json!({"override": override_id, "comment": comment});
+    let refusal = if override_row.reviewed_at.is_some() {
+        Some(Refusal {
+            code: "already-reviewed",
+            message: format!(
+                "override {override_id} was already reviewed by {}",
+                override_row.reviewed_by.as_deref().unwrap_or("?")
+            ),
+        })
+    } else if override_row.person == caller {
+        Some(Refusal {
+            code: "overrider-cannot-review",
+            message: format!("{caller} broke the glass; a second person must review the override"),
+        })
+    } else {
+        reviewer_refusal(prepared, caller)
+    };
+    if let Some(refusal) = refusal {
+        return refuse(tx, cx, caller, "override-review", &subject(row.id), refusal, detail).await;
+    }
+    tx.complete_override(override_id, caller, cx.now, comment).await?;
+    let detail = json!({
+        "override": override_id,
+        "comment": comment,
+        "late": cx.now > override_row.due_at,
+        "due_at": override_row.due_at,
+    });
+    tx.audit(caller, "override.reviewed", &subject(row.id), &detail.to_string(), cx.now).await?;
+    let reviewed = tx
+        .override_row(override_id)
+        .await?
+        .ok_or_else(|| StoreError::Invalid(format!("override {override_id} vanished")))?;
+    Ok(Outcome::Reviewed(reviewed))
+}
+
+/// Decides the change again, records the decision, and routes reviews for what is still unmet.
+async fn evaluate_change<T: WriteTx>(
+    tx: &mut T,
+    cx: &mut Context<'_>,
+    actor: &str,
+    row: &mut ChangeRow,
+    prepared: &Prepared,
+) -> Result<Decision, StoreError> {
+    let statements = tx.statements(row.id).await?;
+    let decision = decide(prepared, &statements, cx.now);
+    let verdict = verdict_name(decision.verdict);
+    let previous = std::mem::replace(&mut row.verdict, verdict.to_owned());
+    row.decision = serde_json::to_string(&decision).map_err(|error| StoreError::Invalid(error.to_string()))?;
+    let owners = prepared.analysis.owners(&prepared.config);
+    row.owners = serde_json::to_string(&owners).unwrap_or_else(|_| "[]".to_owned());
+    row.updated_at = cx.now;
+    if decision.verdict == GateVerdict::Allowed && row.allowed_at.is_none() {
+        row.allowed_at = Some(cx.now);
+        cx.events.push(Event::Approved(seconds_between(row.created_at, cx.now)));
+    }
+    tx.update_change(row).await?;
+    let unmet: Vec<_> = decision
+        .rules
+        .iter()
+        .filter(|rule| rule.applies && !rule.satisfied)
+        .map(|rule| json!({"rule": rule.name, "missing": rule.missing}))
+        .collect();
+    let detail = json!({
+        "verdict": verdict,
+        "previous": previous,
+        "fingerprint": row.fingerprint,
+        "head": row.head,
+        "risk": decision.risk.level,
+        "unmet": unmet,
+        "approvals": decision.approvals.iter().map(|approval| &approval.person).collect::<Vec<_>>(),
+        "rejections": decision.rejections.iter().map(|rejection| &rejection.person).collect::<Vec<_>>(),
+        "overrides": decision.overrides.iter().map(|approval| &approval.person).collect::<Vec<_>>(),
+    });
+    tx.audit(actor, "change.evaluated", &subject(row.id), &detail.to_string(), cx.now).await?;
+    cx.events.push(Event::Decision(verdict));
+    let reviewers: BTreeSet<&str> = statements.iter().map(|statement| statement.person.as_str()).collect();
+    route(tx, cx, actor, row, &decision, &owners, &reviewers).await?;
+    Ok(decision)
+}
+
+/// Keeps exactly as many open reviews per unmet rule as it is missing approvals, closing the
+/// ones no longer needed and assigning the best-ranked eligible people for the rest.
+async fn route<T: WriteTx>(
+    tx: &mut T,
+    cx: &mut Context<'_>,
+    actor: &str,
+    row: &ChangeRow,
+    decision: &Decision,
+    owners: &[String],
+    reviewers: &BTreeSet<&str>,
+) -> Result<(), StoreError> {
+    let blocked = decision.verdict == GateVerdict::Blocked && row.state == "open";
+    let assignments = tx.assignments(row.id).await?;
+    let mut open_per_rule: Vec<(String, usize)> = Vec::new();
+    for assignment in assignments.iter().filter(|assignment| assignment.state == "open") {
+        let needed = blocked
+            && decision.rules.iter().any(|rule| {
+                rule.name == assignment.rule
+                    && rule.applies
+                    && !rule.satisfied
+                    && rule.eligible.contains(&assignment.person)
+            });
+        if needed {
+            match open_per_rule.iter_mut().find(|(rule, _)| *rule == assignment.rule) {
+                Some((_, count)) => *count += 1,
+                None => open_per_rule.push((assignment.rule.clone(), 1)),
+            }
+        } else {
+            let state = if reviewers.contains(assignment.person.as_str()) { "done" } else { "closed" };
+            tx.set_assignment_state(assignment.id, state, cx.now).await?;
+        }
+    }
+    if !blocked {
+        return Ok(());
+    }
+    for rule in decision.rules.iter().filter(|rule| rule.applies && !rule.satisfied && rule.missing > 0) {
+        let open = open_per_rule.iter().find(|(name, _)| *name == rule.name).map_or(0, |(_, count)| *count);
+        let needed = (rule.missing as usize).saturating_sub(open);
+        if needed == 0 {
+            continue;
+        }
+        let already: BTreeSet<&str> = assignments
+            .iter()
+            .filter(|assignment| assignment.rule == rule.name)
+            .map(|assignment| assignment.person.as_str())
+            .collect();
+        let pool: Vec<String> = rule
+            .eligible
+            .iter()
+            .filter(|person| !already.contains(person.as_str()) && !reviewers.contains(person.as_str()))
+            .cloned()
+            .collect();
+        for person in ranked(tx, cx, &pool, owners).await?.into_iter().take(needed) {
+            let id = tx.insert_assignment(row.id, &rule.name, &person.person, cx.now, None).await?;
+            let detail = json!({
+                "assignment": id,
+                "rule": rule.name,
+                "person": person.person,
+                "owner": person.owner,
+                "open_reviews": person.open_reviews,
+            });
+            tx.audit(actor, "review.assigned", &subject(row.id), &detail.to_string(), cx.now).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn ranked<T: WriteTx>(
+    tx: &mut T,
+    cx: &Context<'_>,
+    pool: &[String],
+    owners: &[String],
+) -> Result<Vec<Candidate>, StoreError> {
+    if pool.is_empty() {
+        return Ok(Vec::new());
+    }
+    let loads = tx.workload(pool).await?;
+    let away = tx.away(pool, cx.now).await?;
+    let candidates = loads
+        .into_iter()
+        .map(|load| Candidate {
+            owner: owners.contains(&load.person),
+            open_reviews: u32::try_from(load.open).unwrap_or(u32::MAX),
+            last_assigned: load.last_assigned,
+            away: away.contains(&load.person),
+            person: load.person,
+        })
+        .collect();
+    Ok(routing::rank(candidates))
+}
+
+/// Passes each review nobody picked up in time to the next-ranked eligible person.
+async fn escalate<T: WriteTx>(tx: &mut T, cx: &mut Context<'_>) -> Result<Outcome, StoreError> {
+    let threshold = i64::try_from(cx.settings.escalate_after.as_millis()).unwrap_or(i64::MAX);
+    for assignment in tx.unpicked_before(cx.now.saturating_sub(threshold)).await? {
+        let Some(row) = tx.change(assignment.change_id).await? else { continue };
+        let decision: serde_json::Value = serde_json::from_str(&row.decision).unwrap_or_default();
+        let eligible: Vec<String> = decision["rules"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|rule| rule["name"] == assignment.rule.as_str())
+            .flat_map(|rule| rule["eligible"].as_array().cloned().unwrap_or_default())
+            .filter_map(|person| person.as_str().map(str::to_owned))
+            .collect();
+        let owners: Vec<String> = serde_json::from_str(&row.owners).unwrap_or_default();
+        let all = tx.assignments(row.id).await?;
+        let already: BTreeSet<&str> =
+            all.iter().filter(|other| other.rule == assignment.rule).map(|other| other.person.as_str()).collect();
+        let pool: Vec<String> = eligible.into_iter().filter(|person| !already.contains(person.as_str())).collect();
+        let Some(next) = ranked(tx, cx, &pool, &owners).await?.into_iter().next() else { continue };
+        tx.set_assignment_state(assignment.id, "escalated", cx.now).await?;
+        let id = tx.insert_assignment(row.id, &assignment.rule, &next.person, cx.now, Some(assignment.id)).await?;
+        let detail = json!({
+            "assignment": id,
+            "from_assignment": assignment.id,
+            "from": assignment.person,
+            "to": next.person,
+            "rule": assignment.rule,
+            "waited_seconds": seconds_between(assignment.assigned_at, cx.now),
+        });
+        tx.audit("countersign", "review.escalated", &subject(row.id), &detail.to_string(), cx.now).await?;
+        cx.events.push(Event::Escalated);
+    }
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,184 @@
+//! The one writer of a server process. Requests queue here; the writer takes everything queued,
+//! applies it in one transaction under the database's writer lock and answers each request only
+//! after the commit, so an acknowledged write is durable and a failed one left no trace.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use countersign_core::attestation::Verdict;
+use countersign_store::{ChangeRow, OverrideRow, StatementRow, Store, StoreError, WriteTx};
+use ssh_key::PrivateKey;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::api::ApiError;
+use crate::logic::{self, Event};
+use crate::{AppState, ChangeRequest, Prepared, Settings, now_millis};
+
+/// A write, with what it needs to evaluate the change it touches.
+pub enum Op {
+    Register {
+        caller: String,
+        name: Option<String>,
+        prepared: Arc<Prepared>,
+    },
+    Review {
+        caller: String,
+        repository: String,
+        environment: String,
+        fingerprint: String,
+        verdict: Verdict,
+        comment: String,
+        prepared: Option<Arc<Prepared>>,
+    },
+    Override {
+        caller: String,
+        repository: String,
+        environment: String,
+        fingerprint: String,
+        reason: String,
+        prepared: Option<Arc<Prepared>>,
+    },
+    CompleteReview {
+        caller: String,
+        override_id: i64,
+        comment: String,
+        prepared: Option<Arc<Prepared>>,
+    },
+    Deploy {
+        caller: String,
+        change_id: i64,
+        prepared: Option<Arc<Prepared>>,
+    },
+    Pick {
+        caller: String,
+        assignment_id: i64,
+    },
+    Away {
+        caller: String,
+        away: bool,
+        until: Option<i64>,
+        note: String,
+    },
+    /// A refusal decided before the writer, e.g. a revoked token: only recorded.
+    Refuse {
+        actor: String,
+        action: String,
+        detail: serde_json::Value,
+    },
+    Escalate,
+}
+
+/// Why a write was refused: recorded in the audit log and answered with 403.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub message: String,
+}
+
+pub enum Outcome {
+    Change(ChangeRow),
+    Recorded {
+        statement: StatementRow,
+        change: ChangeRow,
+        duplicate: bool,
+    },
+    Overridden {
+        override_row: OverrideRow,
+        change: ChangeRow,
+    },
+    Reviewed(OverrideRow),
+    Refused(Refusal),
+    /// The prepared analysis does not match the change as stored: prepare this and retry.
+    Stale(ChangeRequest),
+    NotFound(String),
+    Done,
+}
+
+struct Job {
+    op: Op,
+    reply: oneshot::Sender<Result<Outcome, StoreError>>,
+}
+
+#[derive(Clone)]
+pub struct Handle {
+    sender: mpsc::Sender<Job>,
+}
+
+impl Handle {
+    pub async fn submit(&self, op: Op) -> Result<Outcome, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender.send(Job { op, reply }).await.map_err(|_| ApiError::unavailable("the server is shutting down"))?;
+        match answer.await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(error)) => Err(ApiError::store(error)),
+            Err(_) => Err(ApiError::unavailable("the writer stopped before answering; the write was not recorded")),
+        }
+    }
+}
+
+pub fn spawn<S: Store>(store: S, key: Arc<PrivateKey>, settings: Settings) -> Handle {
+    let (sender, receiver) = mpsc::channel(settings.max_batch * 4);
+    tokio::spawn(run(store, key, settings, receiver));
+    Handle { sender }
+}
+
+async fn run<S: Store>(store: S, key: Arc<PrivateKey>, settings: Settings, mut receiver: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(settings.max_batch);
+    while receiver.recv_many(&mut batch, settings.max_batch).await > 0 {
+        let jobs = std::mem::take(&mut batch);
+        match apply(&store, &key, &settings, &jobs).await {
+            Ok((outcomes, events)) => {
+                logic::emit(events);
+                for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                    let _ = job.reply.send(Ok(outcome));
+                }
+            }
+            // One failing write must not fail the others queued with it: retry each alone.
+            Err(_) if jobs.len() > 1 => {
+                for job in jobs {
+                    let result = apply(&store, &key, &settings, std::slice::from_ref(&job)).await;
+                    let _ = job.reply.send(result.map(|(mut outcomes, events)| {
+                        logic::emit(events);
+                        outcomes.pop().unwrap_or(Outcome::Done)
+                    }));
+                }
+            }
+            Err(error) => {
+                for job in jobs {
+                    let _ = job.reply.send(Err(StoreError::Invalid(error.to_string())));
+                }
+            }
+        }
+    }
+}
+
+async fn apply<S: Store>(
+    store: &S,
+    key: &PrivateKey,
+    settings: &Settings,
+    jobs: &[Job],
+) -> Result<(Vec<Outcome>, Vec<Event>), StoreError> {
+    let mut tx = store.begin().await?;
+    let mut context = logic::Context { key, settings, now: now_millis(), events: Vec::new() };
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        outcomes.push(logic::apply(&mut tx, &mut context, &job.op).await?);
+    }
+    tx.commit().await?;
+    Ok((outcomes, context.events))
+}
+
+/// Escalates reviews nobody picked up, every `sweep_every`.
+pub fn spawn_sweeper<S: Store>(state: Arc<AppState<S>>) {
+    let every = state.settings.sweep_every.max(Duration::from_millis(100));
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if state.writer.submit(Op::Escalate).await.is_err() {
+                tokio::time::sleep(every).await;
+            }
+        }
+    });
+}

@@ -1,0 +1,743 @@
+//! The two backends. Their SQL is the same text (`$1` placeholders work in both); the macro below
+//! writes each method once and instantiates it for both databases, so they cannot drift apart.
+
+use std::borrow::Cow;
+use std::str::FromStr;
+
+use countersign_core::audit::Entry;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgPool, PgPoolOptions, Postgres};
+use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlSafeStr, Transaction};
+
+use crate::{
+    AssignmentRow, ChangeFilter, ChangeRow, LOCK_TIMEOUT, NewChange, NewStatement, OverrideRow, Result, StatementRow,
+    Store, StoreError, TokenRow, Workload, WriteTx,
+};
+
+/// Any constant key; every countersign write holds it.
+const WRITER_LOCK_KEY: i64 = 0x0063_6f75_6e74_6572;
+
+const CHANGE_COLUMNS: &str = "id, repository, environment, fingerprint, name, base, head, requester, state, verdict, \
+     decision, owners, registered_by, created_at, updated_at, first_review_at, allowed_at";
+const STATEMENT_COLUMNS: &str = "id, change_id, person, verdict, comment, created_at, statement, signature";
+const ASSIGNMENT_COLUMNS: &str =
+    "id, change_id, rule, person, state, assigned_at, picked_up_at, closed_at, escalated_from";
+const OVERRIDE_COLUMNS: &str =
+    "id, change_id, person, reason, created_at, due_at, reviewed_by, reviewed_at, review_comment";
+
+fn migrator(sql: &'static str) -> Migrator {
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        Cow::Borrowed("init"),
+        MigrationType::Simple,
+        sql.into_sql_str(),
+        false,
+    )])
+}
+
+/// SQLite in one file, in WAL mode, with a full sync at every commit: an acknowledged write
+/// survives a crash or power loss.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn open(path: &std::path::Path) -> Result<SqliteStore> {
+        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|error| {
+                StoreError::Invalid(format!("cannot create the directory {}: {error}", parent.display()))
+            })?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(LOCK_TIMEOUT);
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        migrator(include_str!("../migrations/sqlite/0001_init.sql")).run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+/// PostgreSQL, for several server nodes over one database.
+#[derive(Clone, Debug)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    pub async fn open(url: &str) -> Result<PostgresStore> {
+        let pool = PgPoolOptions::new().max_connections(16).acquire_timeout(LOCK_TIMEOUT).connect(url).await?;
+        migrator(include_str!("../migrations/postgres/0001_init.sql")).run(&pool).await?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// A store over an existing pool; the caller has applied the migrations.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+impl SqliteStore {
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+pub struct SqliteTx {
+    tx: Transaction<'static, Sqlite>,
+    last_audit: Option<Option<(i64, String)>>,
+}
+
+pub struct PostgresTx {
+    tx: Transaction<'static, Postgres>,
+    last_audit: Option<Option<(i64, String)>>,
+}
+
+impl SqliteStore {
+    async fn begin_write(&self) -> Result<SqliteTx> {
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(SqliteTx { tx, last_audit: None })
+    }
+}
+
+impl PostgresStore {
+    async fn begin_write(&self) -> Result<PostgresTx> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITER_LOCK_KEY).execute(&mut *tx).await?;
+        Ok(PostgresTx { tx, last_audit: None })
+    }
+}
+
+fn sql(text: String) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(text)
+}
+
+macro_rules! backend {
+    ($store:ident, $tx:ident, $db:ty, $row:ty) => {
+        fn change_row(row: &$row) -> Result<ChangeRow> {
+            Ok(ChangeRow {
+                id: row.try_get("id")?,
+                repository: row.try_get("repository")?,
+                environment: row.try_get("environment")?,
+                fingerprint: row.try_get("fingerprint")?,
+                name: row.try_get("name")?,
+                base: row.try_get("base")?,
+                head: row.try_get("head")?,
+                requester: row.try_get("requester")?,
+                state: row.try_get("state")?,
+                verdict: row.try_get("verdict")?,
+                decision: row.try_get("decision")?,
+                owners: row.try_get("owners")?,
+                registered_by: row.try_get("registered_by")?,
+                created_at: row.try_get("created_at")?,
+                updated_at: row.try_get("updated_at")?,
+                first_review_at: row.try_get("first_review_at")?,
+                allowed_at: row.try_get("allowed_at")?,
+            })
+        }
+
+        fn statement_row(row: &$row) -> Result<StatementRow> {
+            Ok(StatementRow {
+                id: row.try_get("id")?,
+                change_id: row.try_get("change_id")?,
+                person: row.try_get("person")?,
+                verdict: row.try_get("verdict")?,
+                comment: row.try_get("comment")?,
+                created_at: row.try_get("created_at")?,
+                statement: row.try_get("statement")?,
+                signature: row.try_get("signature")?,
+            })
+        }
+
+        fn assignment_row(row: &$row) -> Result<AssignmentRow> {
+            Ok(AssignmentRow {
+                id: row.try_get("id")?,
+                change_id: row.try_get("change_id")?,
+                rule: row.try_get("rule")?,
+                person: row.try_get("person")?,
+                state: row.try_get("state")?,
+                assigned_at: row.try_get("assigned_at")?,
+                picked_up_at: row.try_get("picked_up_at")?,
+                closed_at: row.try_get("closed_at")?,
+                escalated_from: row.try_get("escalated_from")?,
+            })
+        }
+
+        fn override_row(row: &$row) -> Result<OverrideRow> {
+            Ok(OverrideRow {
+                id: row.try_get("id")?,
+                change_id: row.try_get("change_id")?,
+                person: row.try_get("person")?,
+                reason: row.try_get("reason")?,
+                created_at: row.try_get("created_at")?,
+                due_at: row.try_get("due_at")?,
+                reviewed_by: row.try_get("reviewed_by")?,
+                reviewed_at: row.try_get("reviewed_at")?,
+                review_comment: row.try_get("review_comment")?,
+            })
+        }
+
+        fn token_row(row: &$row) -> Result<TokenRow> {
+            Ok(TokenRow {
+                id: row.try_get("id")?,
+                person: row.try_get("person")?,
+                hash: row.try_get("hash")?,
+                label: row.try_get("label")?,
+                created_at: row.try_get("created_at")?,
+                revoked_at: row.try_get("revoked_at")?,
+            })
+        }
+
+        fn entry_row(row: &$row) -> Result<Entry> {
+            Ok(Entry {
+                seq: row.try_get("seq")?,
+                at: row.try_get("at")?,
+                actor: row.try_get("actor")?,
+                action: row.try_get("action")?,
+                subject: row.try_get("subject")?,
+                detail: row.try_get("detail")?,
+                prev_hash: row.try_get("prev_hash")?,
+                hash: row.try_get("hash")?,
+            })
+        }
+
+        impl Store for $store {
+            type Tx = $tx;
+
+            async fn begin(&self) -> Result<$tx> {
+                self.begin_write().await
+            }
+
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn change(&self, id: i64) -> Result<Option<ChangeRow>> {
+                let row = sqlx::query::<$db>(sql(format!("SELECT {CHANGE_COLUMNS} FROM changes WHERE id = $1")))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(change_row).transpose()
+            }
+
+            async fn find_change(
+                &self,
+                repository: &str,
+                environment: &str,
+                fingerprint: &str,
+            ) -> Result<Option<ChangeRow>> {
+                let row = sqlx::query::<$db>(sql(format!(
+                    "SELECT {CHANGE_COLUMNS} FROM changes \
+                     WHERE repository = $1 AND environment = $2 AND fingerprint = $3"
+                )))
+                .bind(repository)
+                .bind(environment)
+                .bind(fingerprint)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(change_row).transpose()
+            }
+
+            async fn changes(&self, filter: &ChangeFilter) -> Result<Vec<ChangeRow>> {
+                let rows = sqlx::query::<$db>(sql(format!(
+                    "SELECT {CHANGE_COLUMNS} FROM changes \
+                     WHERE ($1 IS NULL OR repository = $1) AND ($2 IS NULL OR environment = $2) \
+                       AND ($3 IS NULL OR verdict = $3) AND (NOT $4 OR state = 'open') \
+                     ORDER BY id DESC LIMIT $5"
+                )))
+                .bind(filter.repository.as_deref())
+                .bind(filter.environment.as_deref())
+                .bind(filter.verdict.as_deref())
+                .bind(filter.open_only)
+                .bind(if filter.limit > 0 { filter.limit } else { 100 })
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(change_row).collect()
+            }
+
+            async fn statements(&self, change_id: i64) -> Result<Vec<StatementRow>> {
+                let rows = sqlx::query::<$db>(sql(format!(
+                    "SELECT {STATEMENT_COLUMNS} FROM statements WHERE change_id = $1 ORDER BY id"
+                )))
+                .bind(change_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(statement_row).collect()
+            }
+
+            async fn statements_for(&self, fingerprint: &str, environment: &str) -> Result<Vec<StatementRow>> {
+                let rows = sqlx::query::<$db>(sql(format!(
+                    "SELECT {} FROM statements s JOIN changes c ON c.id = s.change_id \
+                     WHERE c.fingerprint = $1 AND c.environment = $2 ORDER BY s.id",
+                    STATEMENT_COLUMNS.split(", ").map(|column| format!("s.{column}")).collect::<Vec<_>>().join(", ")
+                )))
+                .bind(fingerprint)
+                .bind(environment)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(statement_row).collect()
+            }
+
+            async fn assignments(&self, change_id: i64) -> Result<Vec<AssignmentRow>> {
+                let rows = sqlx::query::<$db>(sql(format!(
+                    "SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE change_id = $1 ORDER BY id"
+                )))
+                .bind(change_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(assignment_row).collect()
+            }
+
+            async fn queue(&self, person: &str) -> Result<Vec<AssignmentRow>> {
+                let rows = sqlx::query::<$db>(sql(format!(
+                    "SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE person = $1 AND state = 'open' \
+                     ORDER BY assigned_at, id"
+                )))
+                .bind(person)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(assignment_row).collect()
+            }
+
+            async fn overrides_of(&self, change_id: i64) -> Result<Vec<OverrideRow>> {
+                let rows = sqlx::query::<$db>(sql(format!(
+                    "SELECT {OVERRIDE_COLUMNS} FROM overrides WHERE change_id = $1 ORDER BY id"
+                )))
+                .bind(change_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(override_row).collect()
+            }
+
+            async fn pending_reviews(&self) -> Result<Vec<OverrideRow>> {
+                let rows = sqlx::query::<$db>(sql(format!(
+                    "SELECT {OVERRIDE_COLUMNS} FROM overrides WHERE reviewed_at IS NULL ORDER BY due_at, id"
+                )))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(override_row).collect()
+            }
+
+            async fn token(&self, hash: &str) -> Result<Option<TokenRow>> {
+                let row = sqlx::query::<$db>(
+                    "SELECT id, person, hash, label, created_at, revoked_at FROM tokens WHERE hash = $1",
+                )
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(token_row).transpose()
+            }
+
+            async fn tokens(&self) -> Result<Vec<TokenRow>> {
+                let rows = sqlx::query::<$db>(
+                    "SELECT id, person, hash, label, created_at, revoked_at FROM tokens ORDER BY created_at, id",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(token_row).collect()
+            }
+
+            async fn audit_page(&self, after_seq: i64, limit: i64) -> Result<Vec<Entry>> {
+                let rows = sqlx::query::<$db>(
+                    "SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit \
+                     WHERE seq > $1 ORDER BY seq LIMIT $2",
+                )
+                .bind(after_seq)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(entry_row).collect()
+            }
+
+            async fn queue_depths(&self) -> Result<Vec<(String, i64)>> {
+                let rows = sqlx::query::<$db>(
+                    "SELECT person, COUNT(*) AS open FROM assignments WHERE state = 'open' \
+                     GROUP BY person ORDER BY person",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(|row| Ok((row.try_get("person")?, row.try_get("open")?))).collect()
+            }
+
+            async fn overdue_reviews(&self, now: i64) -> Result<i64> {
+                let row = sqlx::query::<$db>(
+                    "SELECT COUNT(*) AS overdue FROM overrides WHERE reviewed_at IS NULL AND due_at < $1",
+                )
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(row.try_get("overdue")?)
+            }
+        }
+
+        impl WriteTx for $tx {
+            async fn change(&mut self, id: i64) -> Result<Option<ChangeRow>> {
+                let row = sqlx::query::<$db>(sql(format!("SELECT {CHANGE_COLUMNS} FROM changes WHERE id = $1")))
+                    .bind(id)
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                row.as_ref().map(change_row).transpose()
+            }
+
+            async fn find_change(
+                &mut self,
+                repository: &str,
+                environment: &str,
+                fingerprint: &str,
+            ) -> Result<Option<ChangeRow>> {
+                let row = sqlx::query::<$db>(sql(format!(
+                    "SELECT {CHANGE_COLUMNS} FROM changes \
+                     WHERE repository = $1 AND environment = $2 AND fingerprint = $3"
+                )))
+                .bind(repository)
+                .bind(environment)
+                .bind(fingerprint)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+                row.as_ref().map(change_row).transpose()
+            }
+
+            async fn insert_change(&mut self, change: &NewChange) -> Result<i64> {
+                let row = sqlx::query::<$db>(
+                    "INSERT INTO changes (repository, environment, fingerprint, name, base, head, requester, \
+                       state, verdict, decision, owners, registered_by, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', 'blocked', '{}', '[]', $8, $9, $9) RETURNING id",
+                )
+                .bind(&change.repository)
+                .bind(&change.environment)
+                .bind(&change.fingerprint)
+                .bind(change.name.as_deref())
+                .bind(&change.base)
+                .bind(&change.head)
+                .bind(change.requester.as_deref())
+                .bind(&change.registered_by)
+                .bind(change.at)
+                .fetch_one(&mut *self.tx)
+                .await?;
+                Ok(row.try_get("id")?)
+            }
+
+            async fn update_change(&mut self, change: &ChangeRow) -> Result<()> {
+                sqlx::query::<$db>(
+                    "UPDATE changes SET name = $2, base = $3, head = $4, requester = $5, state = $6, verdict = $7, \
+                       decision = $8, owners = $9, updated_at = $10, first_review_at = $11, allowed_at = $12 \
+                     WHERE id = $1",
+                )
+                .bind(change.id)
+                .bind(change.name.as_deref())
+                .bind(&change.base)
+                .bind(&change.head)
+                .bind(change.requester.as_deref())
+                .bind(&change.state)
+                .bind(&change.verdict)
+                .bind(&change.decision)
+                .bind(&change.owners)
+                .bind(change.updated_at)
+                .bind(change.first_review_at)
+                .bind(change.allowed_at)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn open_named(&mut self, repository: &str, environment: &str, name: &str) -> Result<Vec<ChangeRow>> {
+                let rows = sqlx::query::<$db>(sql(format!(
+                    "SELECT {CHANGE_COLUMNS} FROM changes \
+                     WHERE repository = $1 AND environment = $2 AND name = $3 AND state = 'open' ORDER BY id"
+                )))
+                .bind(repository)
+                .bind(environment)
+                .bind(name)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter().map(change_row).collect()
+            }
+
+            async fn statements(&mut self, change_id: i64) -> Result<Vec<StatementRow>> {
+                let rows = sqlx::query::<$db>(sql(format!(
+                    "SELECT {STATEMENT_COLUMNS} FROM statements WHERE change_id = $1 ORDER BY id"
+                )))
+                .bind(change_id)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter().map(statement_row).collect()
+            }
+
+            async fn insert_statement(&mut self, statement: &NewStatement) -> Result<i64> {
+                let row = sqlx::query::<$db>(
+                    "INSERT INTO statements (change_id, person, verdict, comment, created_at, statement, signature) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                )
+                .bind(statement.change_id)
+                .bind(&statement.person)
+                .bind(&statement.verdict)
+                .bind(&statement.comment)
+                .bind(statement.at)
+                .bind(&statement.statement)
+                .bind(&statement.signature)
+                .fetch_one(&mut *self.tx)
+                .await?;
+                Ok(row.try_get("id")?)
+            }
+
+            async fn assignments(&mut self, change_id: i64) -> Result<Vec<AssignmentRow>> {
+                let rows = sqlx::query::<$db>(sql(format!(
+                    "SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE change_id = $1 ORDER BY id"
+                )))
+                .bind(change_id)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter().map(assignment_row).collect()
+            }
+
+            async fn assignment(&mut self, id: i64) -> Result<Option<AssignmentRow>> {
+                let row =
+                    sqlx::query::<$db>(sql(format!("SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE id = $1")))
+                        .bind(id)
+                        .fetch_optional(&mut *self.tx)
+                        .await?;
+                row.as_ref().map(assignment_row).transpose()
+            }
+
+            async fn insert_assignment(
+                &mut self,
+                change_id: i64,
+                rule: &str,
+                person: &str,
+                at: i64,
+                escalated_from: Option<i64>,
+            ) -> Result<i64> {
+                let row = sqlx::query::<$db>(
+                    "INSERT INTO assignments (change_id, rule, person, state, assigned_at, escalated_from) \
+                     VALUES ($1, $2, $3, 'open', $4, $5) RETURNING id",
+                )
+                .bind(change_id)
+                .bind(rule)
+                .bind(person)
+                .bind(at)
+                .bind(escalated_from)
+                .fetch_one(&mut *self.tx)
+                .await?;
+                Ok(row.try_get("id")?)
+            }
+
+            async fn set_assignment_state(&mut self, id: i64, state: &str, at: i64) -> Result<()> {
+                sqlx::query::<$db>("UPDATE assignments SET state = $2, closed_at = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(state)
+                    .bind(at)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn pick_assignment(&mut self, id: i64, at: i64) -> Result<()> {
+                sqlx::query::<$db>(
+                    "UPDATE assignments SET picked_up_at = $2 WHERE id = $1 AND picked_up_at IS NULL",
+                )
+                .bind(id)
+                .bind(at)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn unpicked_before(&mut self, before: i64) -> Result<Vec<AssignmentRow>> {
+                let rows = sqlx::query::<$db>(sql(format!(
+                    "SELECT {ASSIGNMENT_COLUMNS} FROM assignments \
+                     WHERE state = 'open' AND picked_up_at IS NULL AND assigned_at < $1 ORDER BY id"
+                )))
+                .bind(before)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter().map(assignment_row).collect()
+            }
+
+            async fn workload(&mut self, people: &[String]) -> Result<Vec<Workload>> {
+                let mut loads = Vec::with_capacity(people.len());
+                for person in people {
+                    let row = sqlx::query::<$db>(
+                        "SELECT COALESCE(SUM(CASE WHEN state = 'open' THEN 1 ELSE 0 END), 0) AS open, \
+                           MAX(assigned_at) AS last_assigned FROM assignments WHERE person = $1",
+                    )
+                    .bind(person)
+                    .fetch_one(&mut *self.tx)
+                    .await?;
+                    loads.push(Workload {
+                        person: person.clone(),
+                        open: row.try_get("open")?,
+                        last_assigned: row.try_get("last_assigned")?,
+                    });
+                }
+                Ok(loads)
+            }
+
+            async fn away(&mut self, people: &[String], now: i64) -> Result<Vec<String>> {
+                let mut away = Vec::new();
+                for person in people {
+                    let row = sqlx::query::<$db>(
+                        "SELECT person FROM away WHERE person = $1 AND (until IS NULL OR until > $2)",
+                    )
+                    .bind(person)
+                    .bind(now)
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                    if row.is_some() {
+                        away.push(person.clone());
+                    }
+                }
+                Ok(away)
+            }
+
+            async fn set_away(&mut self, person: &str, until: Option<i64>, note: &str, at: i64) -> Result<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO away (person, until, note, set_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (person) DO UPDATE SET until = excluded.until, note = excluded.note, \
+                       set_at = excluded.set_at",
+                )
+                .bind(person)
+                .bind(until)
+                .bind(note)
+                .bind(at)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn clear_away(&mut self, person: &str) -> Result<bool> {
+                let done =
+                    sqlx::query::<$db>("DELETE FROM away WHERE person = $1").bind(person).execute(&mut *self.tx).await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn insert_override(
+                &mut self,
+                change_id: i64,
+                person: &str,
+                reason: &str,
+                at: i64,
+                due_at: i64,
+            ) -> Result<i64> {
+                let row = sqlx::query::<$db>(
+                    "INSERT INTO overrides (change_id, person, reason, created_at, due_at) \
+                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                )
+                .bind(change_id)
+                .bind(person)
+                .bind(reason)
+                .bind(at)
+                .bind(due_at)
+                .fetch_one(&mut *self.tx)
+                .await?;
+                Ok(row.try_get("id")?)
+            }
+
+            async fn override_row(&mut self, id: i64) -> Result<Option<OverrideRow>> {
+                let row = sqlx::query::<$db>(sql(format!("SELECT {OVERRIDE_COLUMNS} FROM overrides WHERE id = $1")))
+                    .bind(id)
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                row.as_ref().map(override_row).transpose()
+            }
+
+            async fn complete_override(&mut self, id: i64, by: &str, at: i64, comment: &str) -> Result<()> {
+                sqlx::query::<$db>(
+                    "UPDATE overrides SET reviewed_by = $2, reviewed_at = $3, review_comment = $4 \
+                     WHERE id = $1 AND reviewed_at IS NULL",
+                )
+                .bind(id)
+                .bind(by)
+                .bind(at)
+                .bind(comment)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn insert_token(&mut self, token: &TokenRow) -> Result<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO tokens (id, person, hash, label, created_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&token.id)
+                .bind(&token.person)
+                .bind(&token.hash)
+                .bind(&token.label)
+                .bind(token.created_at)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn revoke_token(&mut self, id: &str, at: i64) -> Result<bool> {
+                let done = sqlx::query::<$db>(
+                    "UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                )
+                .bind(id)
+                .bind(at)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn audit(&mut self, actor: &str, action: &str, subject: &str, detail: &str, at: i64) -> Result<Entry> {
+                let last = match self.last_audit.take() {
+                    Some(last) => last,
+                    None => {
+                        let row = sqlx::query::<$db>("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+                            .fetch_optional(&mut *self.tx)
+                            .await?;
+                        match row {
+                            Some(row) => Some((row.try_get("seq")?, row.try_get("hash")?)),
+                            None => None,
+                        }
+                    }
+                };
+                let entry = Entry::next(
+                    last.as_ref().map(|(seq, hash): &(i64, String)| (*seq, hash.as_str())),
+                    at,
+                    actor,
+                    action,
+                    subject,
+                    detail,
+                );
+                sqlx::query::<$db>(
+                    "INSERT INTO audit (seq, at, actor, action, subject, detail, prev_hash, hash) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(entry.seq)
+                .bind(entry.at)
+                .bind(&entry.actor)
+                .bind(&entry.action)
+                .bind(&entry.subject)
+                .bind(&entry.detail)
+                .bind(&entry.prev_hash)
+                .bind(&entry.hash)
+                .execute(&mut *self.tx)
+                .await?;
+                self.last_audit = Some(Some((entry.seq, entry.hash.clone())));
+                Ok(entry)
+            }
+
+            async fn commit(self) -> Result<()> {
+                self.tx.commit().await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+mod sqlite_impl {
+    use super::*;
+    backend!(SqliteStore, SqliteTx, Sqlite, sqlx::sqlite::SqliteRow);
+}
+
+mod postgres_impl {
+    use super::*;
+    backend!(PostgresStore, PostgresTx, Postgres, sqlx::postgres::PgRow);
+}

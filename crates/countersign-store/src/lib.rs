@@ -1,0 +1,313 @@
+//! Storage of the approval service: one trait, with a SQLite backend (embedded, the default) and a
+//! PostgreSQL backend for several server nodes. Both use the same SQL text; each has its own
+//! migrations, applied at open.
+//!
+//! Every write happens in a [`WriteTx`], which holds the database's single writer lock (SQLite's
+//! `BEGIN IMMEDIATE`, a PostgreSQL advisory transaction lock) from its first statement to its
+//! commit. That one lock is what makes the audit chain linear and keeps two nodes from deciding
+//! the same change differently at the same moment.
+
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+
+use countersign_core::audit::Entry;
+
+mod backend;
+
+pub use backend::{PostgresStore, SqliteStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("cannot apply the database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A deployment request as the server tracks it: one repository, environment and fingerprint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeRow {
+    pub id: i64,
+    pub repository: String,
+    pub environment: String,
+    pub fingerprint: String,
+    /// The pipeline's name for the change (a branch or pull request), to supersede older heads.
+    pub name: Option<String>,
+    pub base: String,
+    pub head: String,
+    pub requester: Option<String>,
+    /// `open` or `superseded`.
+    pub state: String,
+    /// `allowed`, `blocked` or `overridden`.
+    pub verdict: String,
+    /// The core's decision, as JSON.
+    pub decision: String,
+    /// People who own a touched path or service, as a JSON array.
+    pub owners: String,
+    pub registered_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub first_review_at: Option<i64>,
+    pub allowed_at: Option<i64>,
+}
+
+/// A signed approval, rejection or override statement, as the server recorded it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatementRow {
+    pub id: i64,
+    pub change_id: i64,
+    pub person: String,
+    /// `approve`, `reject` or `override`.
+    pub verdict: String,
+    pub comment: String,
+    pub created_at: i64,
+    /// The statement's exact JSON text, as signed.
+    pub statement: String,
+    /// The server's SSHSIG signature over `statement`.
+    pub signature: String,
+}
+
+/// A review routed to a person for one unmet rule of a change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssignmentRow {
+    pub id: i64,
+    pub change_id: i64,
+    pub rule: String,
+    pub person: String,
+    /// `open`, `done` (they reviewed), `closed` (no longer needed) or `escalated`.
+    pub state: String,
+    pub assigned_at: i64,
+    pub picked_up_at: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub escalated_from: Option<i64>,
+}
+
+/// A break-glass override and its mandatory after-the-fact review.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OverrideRow {
+    pub id: i64,
+    pub change_id: i64,
+    pub person: String,
+    pub reason: String,
+    pub created_at: i64,
+    pub due_at: i64,
+    pub reviewed_by: Option<String>,
+    pub reviewed_at: Option<i64>,
+    pub review_comment: Option<String>,
+}
+
+/// An API token; only the SHA-256 of the secret is kept.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    pub id: String,
+    pub person: String,
+    pub hash: String,
+    pub label: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+impl std::fmt::Debug for TokenRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRow")
+            .field("id", &self.id)
+            .field("person", &self.person)
+            .field("hash", &"<redacted>")
+            .field("label", &self.label)
+            .field("created_at", &self.created_at)
+            .field("revoked_at", &self.revoked_at)
+            .finish()
+    }
+}
+
+/// A change to be inserted.
+#[derive(Clone, Debug)]
+pub struct NewChange {
+    pub repository: String,
+    pub environment: String,
+    pub fingerprint: String,
+    pub name: Option<String>,
+    pub base: String,
+    pub head: String,
+    pub requester: Option<String>,
+    pub registered_by: String,
+    pub at: i64,
+}
+
+/// A statement to be inserted.
+#[derive(Clone, Debug)]
+pub struct NewStatement {
+    pub change_id: i64,
+    pub person: String,
+    pub verdict: String,
+    pub comment: String,
+    pub at: i64,
+    pub statement: String,
+    pub signature: String,
+}
+
+/// A reviewer's open load and when they were last given a review.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Workload {
+    pub person: String,
+    pub open: i64,
+    pub last_assigned: Option<i64>,
+}
+
+/// Which changes to list.
+#[derive(Clone, Debug, Default)]
+pub struct ChangeFilter {
+    pub repository: Option<String>,
+    pub environment: Option<String>,
+    pub verdict: Option<String>,
+    pub open_only: bool,
+    pub limit: i64,
+}
+
+/// Where a database lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    SqliteFile(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl Location {
+    /// `postgres://…` or `postgresql://…` is PostgreSQL; `sqlite://PATH` or a plain path is a
+    /// SQLite file.
+    pub fn parse(url: &str) -> Location {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Location::Postgres(url.to_owned())
+        } else {
+            let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+            Location::SqliteFile(Path::new(path).to_path_buf())
+        }
+    }
+}
+
+/// How long a write waits for the writer lock before it gives up with an error.
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reads that need no lock, and the writer transaction.
+pub trait Store: Clone + Send + Sync + 'static {
+    type Tx: WriteTx;
+
+    /// Starts a write transaction holding the writer lock.
+    fn begin(&self) -> impl Future<Output = Result<Self::Tx>> + Send;
+    fn ping(&self) -> impl Future<Output = Result<()>> + Send;
+    fn change(&self, id: i64) -> impl Future<Output = Result<Option<ChangeRow>>> + Send;
+    fn find_change(
+        &self,
+        repository: &str,
+        environment: &str,
+        fingerprint: &str,
+    ) -> impl Future<Output = Result<Option<ChangeRow>>> + Send;
+    fn changes(&self, filter: &ChangeFilter) -> impl Future<Output = Result<Vec<ChangeRow>>> + Send;
+    fn statements(&self, change_id: i64) -> impl Future<Output = Result<Vec<StatementRow>>> + Send;
+    /// Statements of every change with this fingerprint and environment, in any repository.
+    fn statements_for(
+        &self,
+        fingerprint: &str,
+        environment: &str,
+    ) -> impl Future<Output = Result<Vec<StatementRow>>> + Send;
+    fn assignments(&self, change_id: i64) -> impl Future<Output = Result<Vec<AssignmentRow>>> + Send;
+    /// A person's open assignments, oldest first.
+    fn queue(&self, person: &str) -> impl Future<Output = Result<Vec<AssignmentRow>>> + Send;
+    fn overrides_of(&self, change_id: i64) -> impl Future<Output = Result<Vec<OverrideRow>>> + Send;
+    /// Overrides whose after-the-fact review is still to do.
+    fn pending_reviews(&self) -> impl Future<Output = Result<Vec<OverrideRow>>> + Send;
+    fn token(&self, hash: &str) -> impl Future<Output = Result<Option<TokenRow>>> + Send;
+    fn tokens(&self) -> impl Future<Output = Result<Vec<TokenRow>>> + Send;
+    /// Up to `limit` audit entries after `after_seq`, in order.
+    fn audit_page(&self, after_seq: i64, limit: i64) -> impl Future<Output = Result<Vec<Entry>>> + Send;
+    /// Open assignments per person.
+    fn queue_depths(&self) -> impl Future<Output = Result<Vec<(String, i64)>>> + Send;
+    fn overdue_reviews(&self, now: i64) -> impl Future<Output = Result<i64>> + Send;
+}
+
+/// A write transaction. Dropping it without [`WriteTx::commit`] rolls everything back.
+pub trait WriteTx: Send {
+    fn change(&mut self, id: i64) -> impl Future<Output = Result<Option<ChangeRow>>> + Send;
+    fn find_change(
+        &mut self,
+        repository: &str,
+        environment: &str,
+        fingerprint: &str,
+    ) -> impl Future<Output = Result<Option<ChangeRow>>> + Send;
+    fn insert_change(&mut self, change: &NewChange) -> impl Future<Output = Result<i64>> + Send;
+    /// Writes every mutable column of the row back.
+    fn update_change(&mut self, change: &ChangeRow) -> impl Future<Output = Result<()>> + Send;
+    /// Open changes with this name, for superseding when a new head is registered.
+    fn open_named(
+        &mut self,
+        repository: &str,
+        environment: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Vec<ChangeRow>>> + Send;
+    fn statements(&mut self, change_id: i64) -> impl Future<Output = Result<Vec<StatementRow>>> + Send;
+    fn insert_statement(&mut self, statement: &NewStatement) -> impl Future<Output = Result<i64>> + Send;
+    fn assignments(&mut self, change_id: i64) -> impl Future<Output = Result<Vec<AssignmentRow>>> + Send;
+    fn assignment(&mut self, id: i64) -> impl Future<Output = Result<Option<AssignmentRow>>> + Send;
+    fn insert_assignment(
+        &mut self,
+        change_id: i64,
+        rule: &str,
+        person: &str,
+        at: i64,
+        escalated_from: Option<i64>,
+    ) -> impl Future<Output = Result<i64>> + Send;
+    fn set_assignment_state(&mut self, id: i64, state: &str, at: i64) -> impl Future<Output = Result<()>> + Send;
+    fn pick_assignment(&mut self, id: i64, at: i64) -> impl Future<Output = Result<()>> + Send;
+    /// Open assignments nobody picked up that were made before `before`.
+    fn unpicked_before(&mut self, before: i64) -> impl Future<Output = Result<Vec<AssignmentRow>>> + Send;
+    fn workload(&mut self, people: &[String]) -> impl Future<Output = Result<Vec<Workload>>> + Send;
+    /// Which of these people are away at `now`.
+    fn away(&mut self, people: &[String], now: i64) -> impl Future<Output = Result<Vec<String>>> + Send;
+    fn set_away(
+        &mut self,
+        person: &str,
+        until: Option<i64>,
+        note: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn clear_away(&mut self, person: &str) -> impl Future<Output = Result<bool>> + Send;
+    fn insert_override(
+        &mut self,
+        change_id: i64,
+        person: &str,
+        reason: &str,
+        at: i64,
+        due_at: i64,
+    ) -> impl Future<Output = Result<i64>> + Send;
+    fn override_row(&mut self, id: i64) -> impl Future<Output = Result<Option<OverrideRow>>> + Send;
+    fn complete_override(
+        &mut self,
+        id: i64,
+        by: &str,
+        at: i64,
+        comment: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn insert_token(&mut self, token: &TokenRow) -> impl Future<Output = Result<()>> + Send;
+    /// Whether a token with this id was live and is now revoked.
+    fn revoke_token(&mut self, id: &str, at: i64) -> impl Future<Output = Result<bool>> + Send;
+    /// Appends to the audit chain, after the last entry committed or appended in this transaction.
+    fn audit(
+        &mut self,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        detail: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<Entry>> + Send;
+    fn commit(self) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// SHA-256 of a token secret, as stored.
+pub fn token_hash(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(token.as_bytes()))
+}

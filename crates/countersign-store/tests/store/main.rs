@@ -1,0 +1,165 @@
+//! The store on both backends: the same story against SQLite and PostgreSQL.
+
+use countersign_core::audit::{Broken, ChainVerifier};
+use countersign_store::{NewChange, NewStatement, PostgresStore, SqliteStore, Store, TokenRow, WriteTx, token_hash};
+
+/// PostgreSQL of this machine; each test gets a database of its own.
+const POSTGRES_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+}
+
+/// A fresh PostgreSQL database, dropped at the end.
+struct PostgresDatabase {
+    name: String,
+}
+
+impl PostgresDatabase {
+    async fn create(label: &str) -> PostgresDatabase {
+        use sqlx::Connection;
+        let name = format!("countersign_store_{label}_{}", std::process::id());
+        let mut admin = sqlx::PgConnection::connect(POSTGRES_ADMIN).await.expect(
+            "PostgreSQL runs at 127.0.0.1:5432 (start it with `pg_ctlcluster --skip-systemctl-redirect 15 main start`)",
+        );
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+            .execute(&mut admin)
+            .await
+            .expect("drop");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.expect("create");
+        PostgresDatabase { name }
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            runtime().block_on(async {
+                use sqlx::Connection;
+                if let Ok(mut admin) = sqlx::PgConnection::connect(POSTGRES_ADMIN).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                        .execute(&mut admin)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+async fn verify<S: Store>(store: &S) -> Result<u64, Broken> {
+    let mut verifier = ChainVerifier::default();
+    for entry in store.audit_page(0, 10_000).await.expect("audit page") {
+        verifier.push(&entry)?;
+    }
+    Ok(verifier.finish().0)
+}
+
+/// Changes, statements, tokens and the audit chain; then an edit and a deletion are caught.
+async fn story<S: Store>(store: S, tamper: impl AsyncFn(&str)) {
+    let mut tx = store.begin().await.expect("begin");
+    let id = tx
+        .insert_change(&NewChange {
+            repository: "shop".to_owned(),
+            environment: "production".to_owned(),
+            fingerprint: "sha256:aa".to_owned(),
+            name: Some("feature".to_owned()),
+            base: "b".to_owned(),
+            head: "h".to_owned(),
+            requester: Some("bob".to_owned()),
+            registered_by: "ci".to_owned(),
+            at: 1_000,
+        })
+        .await
+        .expect("insert change");
+    tx.audit("ci", "change.registered", &format!("change/{id}"), "{}", 1_000).await.expect("audit");
+    tx.insert_statement(&NewStatement {
+        change_id: id,
+        person: "alice".to_owned(),
+        verdict: "approve".to_owned(),
+        comment: "ok".to_owned(),
+        at: 2_000,
+        statement: "{\"type\":\"x\"}".to_owned(),
+        signature: "sig".to_owned(),
+    })
+    .await
+    .expect("statement");
+    tx.audit("alice", "approval.recorded", &format!("change/{id}"), "{\"statement\":1}", 2_000).await.expect("audit");
+    tx.insert_token(&TokenRow {
+        id: "t1".to_owned(),
+        person: "alice".to_owned(),
+        hash: token_hash("cst_t1_secret"),
+        label: "laptop".to_owned(),
+        created_at: 3_000,
+        revoked_at: None,
+    })
+    .await
+    .expect("token");
+    tx.commit().await.expect("commit");
+
+    // A rolled-back transaction leaves nothing, not even its audit entries.
+    let mut tx = store.begin().await.expect("begin");
+    tx.audit("mallory", "approval.recorded", "change/1", "{}", 4_000).await.expect("audit");
+    drop(tx);
+
+    let mut tx = store.begin().await.expect("begin");
+    assert!(tx.revoke_token("t1", 5_000).await.expect("revoke"));
+    assert!(!tx.revoke_token("t1", 6_000).await.expect("revoke twice"));
+    tx.audit("admin", "token.revoked", "token/t1", "{}", 5_000).await.expect("audit");
+    tx.commit().await.expect("commit");
+
+    let change = store.find_change("shop", "production", "sha256:aa").await.expect("find").expect("found");
+    assert_eq!((change.id, change.state.as_str(), change.requester.as_deref()), (id, "open", Some("bob")));
+    assert_eq!(store.statements(id).await.expect("statements").len(), 1);
+    assert_eq!(store.statements_for("sha256:aa", "production").await.expect("by fingerprint").len(), 1);
+    let token = store.token(&token_hash("cst_t1_secret")).await.expect("token").expect("found");
+    assert_eq!((token.person.as_str(), token.revoked_at), ("alice", Some(5_000)));
+    assert!(!format!("{token:?}").contains(&token.hash), "Debug shows no token hash");
+    assert_eq!(verify(&store).await, Ok(3));
+
+    tamper("UPDATE audit SET actor = 'mallory' WHERE seq = 2").await;
+    let broken = verify(&store).await.expect_err("an edited entry is caught");
+    assert_eq!(broken.seq, 2);
+    assert!(broken.problem.contains("altered"), "{broken}");
+
+    tamper("UPDATE audit SET actor = 'alice' WHERE seq = 2").await;
+    assert_eq!(verify(&store).await, Ok(3));
+    tamper("DELETE FROM audit WHERE seq = 2").await;
+    let broken = verify(&store).await.expect_err("a deleted entry is caught");
+    assert_eq!(broken.seq, 3);
+    assert!(broken.problem.contains("missing"), "{broken}");
+}
+
+#[test]
+fn story_on_sqlite() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("nested/countersign.db")).await.expect("open");
+        let pool = store.pool().clone();
+        story(store, async |statement: &str| {
+            sqlx::query(sqlx::AssertSqlSafe(statement.to_owned())).execute(&pool).await.expect("tamper");
+        })
+        .await;
+        // Opening again applies no migration twice.
+        SqliteStore::open(&dir.path().join("nested/countersign.db")).await.expect("reopen");
+    });
+}
+
+#[test]
+fn story_on_postgres() {
+    runtime().block_on(async {
+        let database = PostgresDatabase::create("story").await;
+        let store = PostgresStore::open(&database.url()).await.expect("open");
+        let pool = store.pool().clone();
+        story(store, async |statement: &str| {
+            sqlx::query(sqlx::AssertSqlSafe(statement.to_owned())).execute(&pool).await.expect("tamper");
+        })
+        .await;
+        PostgresStore::open(&database.url()).await.expect("reopen");
+    });
+}

@@ -1,0 +1,742 @@
+//! The approval service end to end: real `countersign serve` processes over SQLite and
+//! PostgreSQL, real clones, the CLI clients and the JSON API.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use ssh_key::LineEnding;
+
+use crate::util::{POLICY, TestRepo, key, stderr, stdout};
+
+const POSTGRES_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+}
+
+/// A database for one test: a SQLite file or a fresh PostgreSQL database (dropped at the end).
+enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Database {
+    fn sqlite(dir: &Path) -> Database {
+        Database::Sqlite(dir.join("countersign.db"))
+    }
+
+    fn postgres(label: &str) -> Database {
+        let name = format!("countersign_cli_{label}_{}", std::process::id());
+        execute(POSTGRES_ADMIN, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        execute(POSTGRES_ADMIN, &format!("CREATE DATABASE {name}"));
+        Database::Postgres(name)
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Database::Sqlite(path) => path.display().to_string(),
+            Database::Postgres(name) => format!("postgres://postgres@127.0.0.1:5432/{name}"),
+        }
+    }
+
+    /// Runs one SQL statement directly, as an attacker with database access would.
+    fn execute(&self, statement: &str) {
+        match self {
+            Database::Sqlite(path) => runtime().block_on(async {
+                let store = countersign_store::SqliteStore::open(path).await.expect("open");
+                sqlx::query(sqlx::AssertSqlSafe(statement.to_owned())).execute(store.pool()).await.expect("execute");
+            }),
+            Database::Postgres(_) => execute(&self.url(), statement),
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Database::Postgres(name) = self {
+            execute(POSTGRES_ADMIN, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+fn execute(url: &str, statement: &str) {
+    runtime().block_on(async {
+        use sqlx::Connection;
+        let mut connection = sqlx::PgConnection::connect(url).await.expect(
+            "PostgreSQL runs at 127.0.0.1:5432 (.ci/run starts it: pg_ctlcluster --skip-systemctl-redirect 15 main start)",
+        );
+        sqlx::query(sqlx::AssertSqlSafe(statement.to_owned())).execute(&mut connection).await.expect("execute");
+    });
+}
+
+/// A fixture repository whose policy trusts the test server's key, a bare mirror of it for the
+/// server's `--repos`, and the key file.
+struct Fixture {
+    repo: TestRepo,
+    repos: PathBuf,
+    signing_key: PathBuf,
+}
+
+const SERVER_KEY_SEED: u8 = 42;
+
+impl Fixture {
+    fn new() -> Fixture {
+        let repo = TestRepo::new();
+        let server_key = key(SERVER_KEY_SEED);
+        let public = server_key.public_key().to_openssh().expect("encodable");
+        repo.write(".countersign/policy.toml", &format!("{POLICY}\n[server]\nkeys = [\"{public}\"]\n"));
+        repo.commit_as(
+            "alice",
+            "docs/server.md",
+            "The approval service signs for people.\n",
+            "Trust the approval service",
+        );
+        let signing_key = repo.temp.path().join("server.key");
+        std::fs::write(&signing_key, server_key.to_openssh(LineEnding::LF).expect("encodable").as_bytes())
+            .expect("key");
+        let repos = repo.temp.path().join("repos");
+        let fixture = Fixture { repo, repos, signing_key };
+        fixture.mirror(&fixture.repos);
+        fixture
+    }
+
+    /// A `--repos` folder with a mirror of the fixture repository, as each server node has.
+    fn mirror(&self, repos: &Path) {
+        std::fs::create_dir_all(repos).expect("repos");
+        let output = Command::new("git")
+            .args(["clone", "--quiet", "--mirror"])
+            .arg(self.repo.path())
+            .arg(repos.join("shop"))
+            .output()
+            .expect("git clone runs");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+
+    /// An AI-assisted change by bob (junior) to the tier-0 checkout service on branch `name`.
+    fn bob_change(&self, name: &str, contents: &str) -> String {
+        self.repo.git(&["checkout", "-q", "-B", name, "main"]);
+        self.repo.commit_as(
+            "bob",
+            "services/checkout/cart.py",
+            contents,
+            "Multiply by quantity\n\nCo-Authored-By: Claude <noreply@anthropic.com>\n",
+        )
+    }
+
+    fn start(&self, database: &Database, extra: &[&str]) -> Server {
+        Server::start(&database.url(), &self.repos, &self.signing_key, extra)
+    }
+
+    fn token(&self, database: &Database, person: &str) -> String {
+        let output = countersign(&["token", "create", "--database-url", &database.url(), "--person", person]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        stdout(&output).trim().to_owned()
+    }
+
+    /// The CLI in the fixture repository, against a server.
+    fn cli(&self, server: &Server, token: &str, args: &[&str]) -> (i32, Value) {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--server", &server.url, "--token", token, "--format", "json"]);
+        let output = self.repo.countersign(&all);
+        let value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+        (output.status.code().expect("exit code"), value)
+    }
+
+    fn register(&self, server: &Server, token: &str, head: &str) -> (i32, Value) {
+        self.cli(
+            server,
+            token,
+            &[
+                "register",
+                "--repository",
+                "shop",
+                "--base",
+                "main",
+                "--head",
+                head,
+                "--requester",
+                "bob",
+                "--name",
+                head,
+            ],
+        )
+    }
+}
+
+fn countersign(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_countersign")).args(args).output().expect("countersign runs")
+}
+
+/// A running `countersign serve`, killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(database_url: &str, repos: &Path, signing_key: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_countersign"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url])
+            .arg("--repos")
+            .arg(repos)
+            .arg("--signing-key")
+            .arg(signing_key)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("serve starts");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let mut seen = Vec::new();
+        let url = loop {
+            let Some(Ok(line)) = lines.next() else {
+                panic!("serve stopped before listening: {seen:?} {:?}", child.wait());
+            };
+            if let Some(url) = line.strip_prefix("countersign: listening on ") {
+                break url.to_owned();
+            }
+            seen.push(line);
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, url }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::new_with_config(
+        ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(30))).build(),
+    )
+}
+
+/// One API call: the status and the JSON (or text) answer.
+fn call(server: &Server, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    let url = format!("{}{path}", server.url);
+    let agent = agent();
+    let bearer = token.map(|token| format!("Bearer {token}"));
+    let response = match method {
+        "GET" => {
+            let mut request = agent.get(&url);
+            if let Some(bearer) = &bearer {
+                request = request.header("Authorization", bearer);
+            }
+            request.call()
+        }
+        _ => {
+            let mut request = agent.post(&url);
+            if let Some(bearer) = &bearer {
+                request = request.header("Authorization", bearer);
+            }
+            request.send_json(body.unwrap_or_else(|| json!({})))
+        }
+    };
+    let mut response = response.expect("the server answers");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+fn approve(server: &Server, token: &str, fingerprint: &str, verdict: &str) -> (u16, Value) {
+    let body = json!({"repository": "shop", "fingerprint": fingerprint, "verdict": verdict, "comment": "checked"});
+    call(server, "POST", "/api/approvals", Some(token), Some(body))
+}
+
+fn audit_entries(database: &Database) -> Vec<Value> {
+    let output = countersign(&["audit", "export", "--database-url", &database.url()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    stdout(&output).lines().map(|line| serde_json::from_str(line).expect("one JSON entry per line")).collect()
+}
+
+fn audit_verify(database: &Database) -> (i32, Value) {
+    let output = countersign(&["audit", "verify", "--database-url", &database.url(), "--format", "json"]);
+    (output.status.code().expect("exit code"), serde_json::from_slice(&output.stdout).unwrap_or(Value::Null))
+}
+
+fn detail(entry: &Value) -> Value {
+    serde_json::from_str(entry["detail"].as_str().expect("detail")).expect("detail is JSON")
+}
+
+/// register → blocked → approve → allowed → new commit → blocked again → override → after-the-fact
+/// review, with `check --server` verifying the server's signatures at each step.
+fn story(database: &Database) {
+    let fixture = Fixture::new();
+    let head = fixture.bob_change("feature", "def total(items):\n    return sum(i.price * i.qty for i in items)\n");
+    let server = fixture.start(database, &[]);
+    let [ci, alice, bob, carol, erin] = ["ci-bot", "alice", "bob", "carol", "erin"].map(|p| fixture.token(database, p));
+    let check = || {
+        let (code, decision) = fixture.repo.check(&["--requester", "bob", "--server", &server.url]);
+        (code, decision["verdict"].as_str().unwrap_or("?").to_owned())
+    };
+
+    // Registered by the pipeline: blocked, and the review goes to the senior owner.
+    let (code, change) = fixture.register(&server, &ci, "feature");
+    assert_eq!((code, change["verdict"].as_str()), (1, Some("blocked")), "{change}");
+    assert_eq!(change["head"], head.as_str());
+    let fingerprint = change["fingerprint"].as_str().expect("fingerprint").to_owned();
+    let routed: Vec<&str> = change["assignments"]
+        .as_array()
+        .expect("assignments")
+        .iter()
+        .map(|a| a["person"].as_str().unwrap_or("?"))
+        .collect();
+    assert!(routed.contains(&"alice"), "tier-0 review goes to the owner: {routed:?}");
+    let metrics = call(&server, "GET", "/metrics", None, None).1;
+    let depth =
+        format!("countersign_queue_depth{{reviewer=\"alice\"}} {}", routed.iter().filter(|p| **p == "alice").count());
+    assert!(metrics.as_str().expect("text").contains(&depth), "{depth} in {metrics}");
+    assert_eq!(check(), (1, "blocked".to_owned()));
+
+    // Alice approves from her checkout: the CLI computes the fingerprint she looked at.
+    let (code, answer) = fixture.cli(
+        &server,
+        &alice,
+        &["approve", "--repo", ".", "--base", "main", "--head", "feature", "--repository", "shop", "--comment", "ok"],
+    );
+    assert_eq!(code, 0, "{answer}");
+    assert_eq!(answer["change"]["verdict"], "allowed");
+    assert_eq!(check(), (0, "allowed".to_owned()), "check --server verifies the server's attestation");
+    let (code, decision) = fixture.repo.check(&["--requester", "bob", "--server", &server.url]);
+    assert_eq!((code, decision["approvals"][0]["person"].as_str()), (0, Some("alice")));
+
+    // A duplicate approval is acknowledged, not recorded twice.
+    let (status, answer) = approve(&server, &alice, &fingerprint, "approve");
+    assert_eq!((status, answer["duplicate"].as_bool()), (200, Some(true)));
+
+    // Bob pushes again: a new fingerprint, blocked again; the old head is superseded.
+    fixture.repo.commit_as("bob", "services/checkout/cart.py", "def total(items):\n    return 1\n", "Simplify");
+    let (code, newer) = fixture.register(&server, &ci, "feature");
+    assert_eq!((code, newer["verdict"].as_str()), (1, Some("blocked")), "{newer}");
+    assert_ne!(newer["fingerprint"], fingerprint.as_str());
+    let new_fingerprint = newer["fingerprint"].as_str().expect("fingerprint").to_owned();
+    assert_eq!(check(), (1, "blocked".to_owned()));
+    let (_, older) = call(&server, "GET", &format!("/api/changes/{}", change["id"]), Some(&ci), None);
+    assert_eq!(older["state"], "superseded");
+
+    // Break-glass: bob is too junior; carol (staff) overrides with a reason.
+    let override_args =
+        ["override", "--repository", "shop", "--fingerprint", &new_fingerprint, "--reason", "checkout is down"];
+    let (code, _) = fixture.cli(&server, &bob, &override_args);
+    assert_eq!(code, 2);
+    let (code, answer) = fixture.cli(&server, &carol, &override_args);
+    assert_eq!(code, 0, "{answer}");
+    assert_eq!(answer["change"]["verdict"], "overridden");
+    assert_eq!(check(), (0, "overridden".to_owned()), "the override is a signed attestation too");
+    let override_id = answer["override"]["id"].as_i64().expect("override id").to_string();
+
+    // The after-the-fact review: pending, not by carol herself nor by bob; erin completes it.
+    let (_, pending) = call(&server, "GET", "/api/overrides", Some(&erin), None);
+    assert_eq!((pending["pending"].as_u64(), pending["overdue"].as_u64()), (Some(1), Some(0)));
+    let (code, _) = fixture.cli(&server, &carol, &["review-override", &override_id, "--comment", "mine"]);
+    assert_eq!(code, 2);
+    let (code, _) = fixture.cli(&server, &bob, &["review-override", &override_id]);
+    assert_eq!(code, 2);
+    let (code, answer) = fixture.cli(&server, &erin, &["review-override", &override_id, "--comment", "fine"]);
+    assert_eq!((code, answer["override"]["reviewed_by"].as_str()), (0, Some("erin")), "{answer}");
+    let (_, pending) = call(&server, "GET", "/api/overrides", Some(&erin), None);
+    assert_eq!(pending["pending"], 0);
+
+    // The pipeline's final question is recorded.
+    let (code, deployed) = fixture.cli(&server, &ci, &["deploy", "--change", &newer["id"].to_string()]);
+    assert_eq!((code, deployed["verdict"].as_str()), (0, Some("overridden")));
+
+    assert_eq!(audit_verify(database).0, 0);
+    let actions: Vec<String> = audit_entries(database)
+        .iter()
+        .map(|entry| format!("{} {}", entry["actor"].as_str().unwrap_or("?"), entry["action"].as_str().unwrap_or("?")))
+        .collect();
+    insta::assert_snapshot!("server_story_audit", actions.join("\n"));
+
+    let metrics = call(&server, "GET", "/metrics", None, None).1;
+    let metrics = metrics.as_str().expect("text");
+    for expected in [
+        "countersign_decisions_total{verdict=\"blocked\"}",
+        "countersign_decisions_total{verdict=\"overridden\"}",
+        "countersign_statements_total{verdict=\"approve\"} 1",
+        "countersign_overrides_total 1",
+        "countersign_refused_total{reason=\"level-too-low\"} 1",
+        "countersign_time_to_first_review_seconds_bucket",
+        "countersign_time_to_approval_seconds_count 1",
+        "countersign_overdue_reviews 0",
+        "countersign_queue_depth{reviewer=\"alice\"} 0",
+    ] {
+        assert!(metrics.contains(expected), "metrics lack {expected}:\n{metrics}");
+    }
+}
+
+#[test]
+fn story_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    story(&Database::sqlite(dir.path()));
+}
+
+#[test]
+fn story_on_postgres() {
+    story(&Database::postgres("story"));
+}
+
+#[test]
+fn forbidden_approvals_are_refused_and_recorded() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = Database::sqlite(dir.path());
+    let fixture = Fixture::new();
+    fixture.repo.git(&["checkout", "-q", "-b", "pair", "main"]);
+    fixture.repo.commit_as(
+        "bob",
+        "services/checkout/cart.py",
+        "def total(items):\n    return 2\n",
+        "Pair on totals\n\nCo-authored-by: Dave Kim <dave@shop.example>\n",
+    );
+    let server = fixture.start(&database, &[]);
+    let ci = fixture.token(&database, "ci-bot");
+    let (_, change) = fixture.register(&server, &ci, "pair");
+    let fingerprint = change["fingerprint"].as_str().expect("fingerprint").to_owned();
+    let revoked = fixture.token(&database, "carol");
+    let revoked_id = revoked.trim_start_matches("cst_").split('_').next().expect("id").to_owned();
+    let output = countersign(&["token", "revoke", "--database-url", &database.url(), &revoked_id]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+
+    let cases = [
+        ("own change", fixture.token(&database, "bob"), fingerprint.clone(), 403, "own-change"),
+        ("co-author", fixture.token(&database, "dave"), fingerprint.clone(), 403, "co-author"),
+        ("agent token", fixture.token(&database, "ops-agent"), fingerprint.clone(), 403, "agent"),
+        ("unknown person", fixture.token(&database, "mallory"), fingerprint.clone(), 403, "unknown-person"),
+        (
+            "wrong fingerprint",
+            fixture.token(&database, "alice"),
+            format!("sha256:{}", "0".repeat(64)),
+            403,
+            "unknown-change",
+        ),
+        ("revoked token", revoked, fingerprint.clone(), 401, "unauthenticated"),
+    ];
+    for (what, token, fingerprint, status, code) in &cases {
+        let (got, answer) = approve(&server, token, fingerprint, "approve");
+        assert_eq!((got, answer["error"]["code"].as_str()), (*status, Some(*code)), "{what}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.len() > 20, "{what}: the refusal explains itself: {message}");
+    }
+    let (status, answer) = call(
+        &server,
+        "POST",
+        "/api/approvals",
+        None,
+        Some(json!({"repository": "shop", "fingerprint": fingerprint, "verdict": "approve"})),
+    );
+    assert_eq!((status, answer["error"]["code"].as_str()), (401, Some("unauthenticated")), "no anonymous write");
+
+    let refused: Vec<String> = audit_entries(&database)
+        .iter()
+        .filter(|entry| entry["action"] == "approval.refused")
+        .map(|entry| {
+            format!("{} {}", entry["actor"].as_str().unwrap_or("?"), detail(entry)["reason"].as_str().unwrap_or("?"))
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            "bob own-change",
+            "dave co-author",
+            "ops-agent agent",
+            "mallory unknown-person",
+            "alice unknown-change",
+            "carol revoked-token"
+        ]
+    );
+    let (_, change) = call(&server, "GET", &format!("/api/changes/{}", change["id"]), Some(&ci), None);
+    assert_eq!(
+        (change["verdict"].as_str(), change["decision"]["approvals"].as_array().map(Vec::len)),
+        (Some("blocked"), Some(0))
+    );
+    assert_eq!(audit_verify(&database).0, 0);
+}
+
+#[test]
+fn two_servers_on_one_postgres_database_agree() {
+    let database = Database::postgres("two_servers");
+    let fixture = Fixture::new();
+    let branches = ["one", "two", "three"];
+    for (index, branch) in branches.iter().enumerate() {
+        fixture.bob_change(branch, &format!("def total(items):\n    return {}\n", index + 10));
+    }
+    let second_node = fixture.repo.temp.path().join("node-2");
+    fixture.mirror(&second_node);
+    let servers =
+        [fixture.start(&database, &[]), Server::start(&database.url(), &second_node, &fixture.signing_key, &[])];
+    let ci = fixture.token(&database, "ci-bot");
+    let reviewers = ["alice", "carol", "dave", "erin"].map(|person| (person, fixture.token(&database, person)));
+
+    // Every branch registered on both nodes at once: one change each.
+    let fingerprints: Arc<Mutex<Vec<String>>> = Arc::default();
+    std::thread::scope(|scope| {
+        for branch in branches {
+            for server in &servers {
+                let (ci, fingerprints) = (&ci, Arc::clone(&fingerprints));
+                let body = json!({"repository": "shop", "base": "main", "head": branch, "requester": "bob"});
+                scope.spawn(move || {
+                    let (status, change) = call(server, "POST", "/api/changes", Some(ci), Some(body));
+                    assert_eq!(status, 200, "{change}");
+                    fingerprints.lock().expect("lock").push(change["fingerprint"].as_str().expect("fp").to_owned());
+                });
+            }
+        }
+    });
+    let mut fingerprints = fingerprints.lock().expect("lock").clone();
+    fingerprints.sort();
+    fingerprints.dedup();
+    assert_eq!(fingerprints.len(), 3);
+    let (_, listed) = call(&servers[0], "GET", "/api/changes?repository=shop", Some(&ci), None);
+    assert_eq!(listed["changes"].as_array().map(Vec::len), Some(3), "no change registered twice: {listed}");
+
+    // Each reviewer approves each change on both nodes at once, twice.
+    let created = Arc::new(Mutex::new(0));
+    std::thread::scope(|scope| {
+        for (_, token) in &reviewers {
+            for server in &servers {
+                let (fingerprints, created) = (&fingerprints, Arc::clone(&created));
+                scope.spawn(move || {
+                    for _ in 0..2 {
+                        for fingerprint in fingerprints {
+                            let (status, answer) = approve(server, token, fingerprint, "approve");
+                            assert!(status == 201 || status == 200, "{answer}");
+                            if status == 201 {
+                                *created.lock().expect("lock") += 1;
+                            }
+                        }
+                    }
+                });
+            }
+        }
+    });
+    assert_eq!(*created.lock().expect("lock"), 12, "one recorded approval per reviewer and change");
+    let (_, listed) = call(&servers[0], "GET", "/api/changes?repository=shop", Some(&ci), None);
+    assert!(listed["changes"].as_array().expect("list").iter().all(|change| change["verdict"] == "allowed"));
+    for fingerprint in &fingerprints {
+        let path = format!("/api/attestations?fingerprint={}", fingerprint.replace(':', "%3A"));
+        let (_, found) = call(&servers[1], "GET", &path, None, None);
+        let mut people: Vec<String> = found["attestations"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|envelope| {
+                let statement: Value =
+                    serde_json::from_str(envelope["statement"].as_str().expect("text")).expect("json");
+                statement["person"].as_str().expect("person").to_owned()
+            })
+            .collect();
+        people.sort();
+        assert_eq!(people, ["alice", "carol", "dave", "erin"], "no approval lost or doubled");
+    }
+    let (code, verified) = audit_verify(&database);
+    assert_eq!((code, verified["intact"].as_bool()), (0, Some(true)), "{verified}");
+    let recorded = audit_entries(&database).iter().filter(|entry| entry["action"] == "approval.recorded").count();
+    assert_eq!(recorded, 12);
+}
+
+#[test]
+fn acknowledged_approvals_survive_sigkill() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = Database::sqlite(dir.path());
+    let fixture = Fixture::new();
+    fixture.bob_change("feature", "def total(items):\n    return 3\n");
+    let mut server = fixture.start(&database, &[]);
+    let ci = fixture.token(&database, "ci-bot");
+    let (_, change) = fixture.register(&server, &ci, "feature");
+    let fingerprint = change["fingerprint"].as_str().expect("fingerprint").to_owned();
+    let reviewers = ["alice", "carol", "dave", "erin"].map(|person| fixture.token(&database, person));
+
+    // Reviewers flip between approve and reject as fast as they can; every flip is a new
+    // statement. The server is killed mid-stream.
+    let acknowledged: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    std::thread::scope(|scope| {
+        for token in &reviewers {
+            let (acknowledged, stop, fingerprint, url) =
+                (Arc::clone(&acknowledged), Arc::clone(&stop), &fingerprint, server.url.clone());
+            scope.spawn(move || {
+                let agent = agent();
+                for verdict in ["reject", "approve"].iter().cycle() {
+                    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        break;
+                    }
+                    let body = json!({"repository": "shop", "fingerprint": fingerprint, "verdict": verdict});
+                    let Ok(mut response) = agent
+                        .post(format!("{url}/api/approvals"))
+                        .header("Authorization", format!("Bearer {token}"))
+                        .send_json(body)
+                    else {
+                        break;
+                    };
+                    if response.status().as_u16() == 201 {
+                        let answer: Value = response.body_mut().read_json().expect("json");
+                        acknowledged.lock().expect("lock").push(answer["statement"]["id"].as_i64().expect("id"));
+                    }
+                }
+            });
+        }
+        let started = Instant::now();
+        while acknowledged.lock().expect("lock").len() < 200 && started.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        server.kill();
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let acknowledged = acknowledged.lock().expect("lock").clone();
+    assert!(acknowledged.len() >= 200, "the stream ran: {}", acknowledged.len());
+
+    let server = fixture.start(&database, &[]);
+    assert_eq!(audit_verify(&database).0, 0, "the chain verifies after the crash");
+    let recorded: std::collections::BTreeSet<i64> = audit_entries(&database)
+        .iter()
+        .filter(|entry| entry["action"] == "approval.recorded" || entry["action"] == "rejection.recorded")
+        .map(|entry| detail(entry)["statement"].as_i64().expect("statement id"))
+        .collect();
+    let lost: Vec<&i64> = acknowledged.iter().filter(|id| !recorded.contains(id)).collect();
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+    let (status, _) = call(&server, "GET", "/healthz", None, None);
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn routing_prefers_owners_skips_away_people_and_escalates() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = Database::sqlite(dir.path());
+    let fixture = Fixture::new();
+    fixture.bob_change("first", "def total(items):\n    return 4\n");
+    fixture.bob_change("second", "def total(items):\n    return 5\n");
+    let server = fixture.start(&database, &["--escalate-after", "1s", "--sweep-every", "200ms"]);
+    let [ci, alice, carol] = ["ci-bot", "alice", "carol"].map(|person| fixture.token(&database, person));
+
+    let owner_rule = |change: &Value| -> Vec<(String, String)> {
+        change["assignments"]
+            .as_array()
+            .expect("assignments")
+            .iter()
+            .filter(|a| a["rule"] == "tier0-owners")
+            .map(|a| (a["person"].as_str().unwrap_or("?").to_owned(), a["state"].as_str().unwrap_or("?").to_owned()))
+            .collect()
+    };
+    let (_, first) = fixture.register(&server, &ci, "first");
+    assert_eq!(owner_rule(&first), [("alice".to_owned(), "open".to_owned())], "the checkout owner first");
+
+    // Alice is away: the owner rule has nobody else, the other rules go to other seniors.
+    let (code, _) = fixture.cli(&server, &alice, &["away", "--note", "holiday"]);
+    assert_eq!(code, 0);
+    let (_, second) = fixture.register(&server, &ci, "second");
+    assert!(owner_rule(&second).is_empty(), "nobody else owns checkout: {second}");
+    assert!(
+        second["assignments"].as_array().expect("list").iter().all(|a| a["person"] != "alice"),
+        "away people get no reviews: {second}"
+    );
+
+    // Carol picks up her review of the second change; unpicked reviews escalate after 1 s.
+    let (_, queue) = call(&server, "GET", "/api/queue", Some(&carol), None);
+    let mine: Vec<i64> = queue["reviews"]
+        .as_array()
+        .expect("reviews")
+        .iter()
+        .filter(|review| review["change"]["id"] == second["id"])
+        .map(|review| review["id"].as_i64().expect("id"))
+        .collect();
+    assert!(!mine.is_empty(), "{queue}");
+    for id in &mine {
+        let (status, _) = call(&server, "POST", &format!("/api/assignments/{id}/pick"), Some(&carol), None);
+        assert_eq!(status, 200);
+    }
+    std::thread::sleep(Duration::from_millis(1800));
+    let (_, second) = call(&server, "GET", &format!("/api/changes/{}", second["id"]), Some(&ci), None);
+    let assignments = second["assignments"].as_array().expect("assignments");
+    for id in &mine {
+        let picked = assignments.iter().find(|a| a["id"] == *id).expect("still there");
+        assert_eq!(picked["state"], "open", "a picked-up review stays with its reviewer");
+    }
+    let escalated: Vec<&Value> = assignments.iter().filter(|a| a["state"] == "escalated").collect();
+    assert!(!escalated.is_empty(), "{second}");
+    for from in escalated {
+        let next = assignments.iter().find(|a| a["escalated_from"] == from["id"]).expect("passed on");
+        assert_ne!(next["person"], from["person"]);
+    }
+    let entries = audit_entries(&database);
+    assert!(entries.iter().any(|entry| entry["action"] == "review.escalated" && entry["actor"] == "countersign"));
+    assert!(entries.iter().any(|entry| entry["action"] == "person.away" && entry["actor"] == "alice"));
+}
+
+#[test]
+fn audit_verify_names_the_first_tampered_entry() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = Database::sqlite(dir.path());
+    let fixture = Fixture::new();
+    fixture.bob_change("feature", "def total(items):\n    return 6\n");
+    let server = fixture.start(&database, &[]);
+    let ci = fixture.token(&database, "ci-bot");
+    fixture.register(&server, &ci, "feature");
+    drop(server);
+    let (code, verified) = audit_verify(&database);
+    assert_eq!((code, verified["intact"].as_bool()), (0, Some(true)));
+    database.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 3");
+    let (code, verified) = audit_verify(&database);
+    assert_eq!((code, verified["first_bad_entry"].as_i64()), (1, Some(3)), "{verified}");
+    let output = countersign(&["audit", "verify", "--database-url", &database.url()]);
+    assert!(stdout(&output).contains("audit chain BROKEN: audit entry 3 was altered"), "{}", stdout(&output));
+}
+
+#[test]
+fn api_describes_itself_and_refuses_bad_requests() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = Database::sqlite(dir.path());
+    let fixture = Fixture::new();
+    let server = fixture.start(&database, &[]);
+    let ci = fixture.token(&database, "ci-bot");
+    let (status, openapi) = call(&server, "GET", "/api/openapi.json", None, None);
+    assert_eq!(status, 200);
+    let paths: Vec<&String> = openapi["paths"].as_object().expect("paths").keys().collect();
+    for path in [
+        "/healthz",
+        "/metrics",
+        "/api/openapi.json",
+        "/api/server-key",
+        "/api/me",
+        "/api/changes",
+        "/api/changes/{id}",
+        "/api/changes/{id}/deploy",
+        "/api/approvals",
+        "/api/overrides",
+        "/api/overrides/{id}/review",
+        "/api/attestations",
+        "/api/queue",
+        "/api/assignments/{id}/pick",
+        "/api/away",
+    ] {
+        assert!(paths.iter().any(|documented| *documented == path), "{path} is not documented");
+    }
+    let (status, key) = call(&server, "GET", "/api/server-key", None, None);
+    let expected = crate::util::key(SERVER_KEY_SEED).public_key().to_openssh().expect("encodable");
+    assert_eq!((status, key["public_key"].as_str()), (200, Some(expected.as_str())));
+
+    let cases = [
+        (json!({"repository": "../etc", "base": "main", "head": "main"}), 400, "bad-change"),
+        (json!({"repository": "nope", "base": "main", "head": "main"}), 400, "bad-change"),
+        (json!({"repository": "shop", "base": "main", "head": "no-such-branch"}), 400, "bad-change"),
+        (json!({"repository": "shop", "base": "main"}), 400, "bad-request"),
+        (json!({"repository": "shop", "base": "main", "head": "main", "colour": "red"}), 400, "bad-request"),
+    ];
+    for (body, status, code) in cases {
+        let (got, answer) = call(&server, "POST", "/api/changes", Some(&ci), Some(body.clone()));
+        assert_eq!((got, answer["error"]["code"].as_str()), (status, Some(code)), "{body}: {answer}");
+    }
+    let (status, me) = call(&server, "GET", "/api/me", Some(&ci), None);
+    assert_eq!((status, me["person"].as_str()), (200, Some("ci-bot")));
+}
