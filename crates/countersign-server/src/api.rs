@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::auth::{Caller, authenticate};
 use crate::logic::request_of;
 use crate::metrics_names as names;
-use crate::writer::{Op, Outcome};
+use crate::writer::{Op, Outcome, Presigned};
 use crate::{AnalysisFailure, AppState, ChangeRequest, PREPARED_CACHE, Prepared, now_millis};
 
 const OPENAPI: &str = include_str!("../openapi.json");
@@ -366,6 +366,21 @@ async fn review<S: Store>(
         .await
         .map_err(ApiError::store)?;
     let hint = cached(&state, row.as_ref());
+    let presigned = match &row {
+        Some(row) if hint.is_some() => {
+            let at = now_millis();
+            let signed = crate::logic::sign(&state.key, verdict, &caller.person, row, &body.comment, at)
+                .map_err(ApiError::store)?;
+            Some(Presigned {
+                change_id: row.id,
+                head: row.head.clone(),
+                at,
+                statement: signed.statement,
+                signature: signed.signature,
+            })
+        }
+        _ => None,
+    };
     let outcome = submit_prepared(&state, hint, |prepared| Op::Review {
         caller: caller.person.clone(),
         repository: body.repository.clone(),
@@ -374,6 +389,7 @@ async fn review<S: Store>(
         verdict,
         comment: body.comment.clone(),
         prepared,
+        presigned: presigned.clone(),
     })
     .await?;
     refused_or(outcome, |outcome| match outcome {

@@ -82,6 +82,7 @@ impl Default for Settings {
 pub struct AppState<S: Store> {
     store: S,
     analyser: Arc<dyn Analyser>,
+    key: Arc<PrivateKey>,
     public_key: String,
     writer: writer::Handle,
     prepared: Mutex<HashMap<ChangeRequest, Arc<Prepared>>>,
@@ -122,6 +123,7 @@ impl<S: Store> AppState<S> {
         let state = Arc::new(AppState {
             store,
             analyser,
+            key,
             public_key,
             writer,
             prepared: Mutex::new(HashMap::new()),

@@ -8,12 +8,12 @@ use countersign_core::attestation::{Statement, Verdict};
 use countersign_core::directory::Member;
 use countersign_core::evaluate::{self, CheckedAttestations, Decision, GateVerdict};
 use countersign_core::routing::{self, Candidate};
-use countersign_store::{ChangeRow, NewChange, NewStatement, StatementRow, StoreError, WriteTx};
+use countersign_store::{AssignmentRow, ChangeRow, NewChange, NewStatement, StatementRow, StoreError, WriteTx};
 use serde_json::json;
 use ssh_key::PrivateKey;
 
 use crate::metrics_names as names;
-use crate::writer::{Op, Outcome, Refusal};
+use crate::writer::{Op, Outcome, Presigned, Refusal};
 use crate::{ChangeRequest, Prepared, Settings};
 
 pub struct Context<'a> {
@@ -52,13 +52,14 @@ pub fn emit(events: Vec<Event>) {
 pub async fn apply<T: WriteTx>(tx: &mut T, cx: &mut Context<'_>, op: &Op) -> Result<Outcome, StoreError> {
     match op {
         Op::Register { caller, name, prepared } => register(tx, cx, caller, name.as_deref(), prepared).await,
-        Op::Review { caller, repository, environment, fingerprint, verdict, comment, prepared } => {
+        Op::Review { caller, repository, environment, fingerprint, verdict, comment, prepared, presigned } => {
             let Some(mut row) = tx.find_change(repository, environment, fingerprint).await? else {
                 let action = if *verdict == Verdict::Approve { "approval" } else { "rejection" };
                 return unknown_change(tx, cx, caller, action, repository, environment, fingerprint).await;
             };
             let Some(prepared) = matching(prepared.as_ref(), &row) else { return Ok(Outcome::Stale(request_of(&row))) };
-            review(tx, cx, caller, &mut row, prepared, *verdict, comment).await
+            let presigned = presigned.as_ref().filter(|signed| signed.change_id == row.id && signed.head == row.head);
+            review(tx, cx, caller, &mut row, prepared, (*verdict, comment), presigned).await
         }
         Op::Override { caller, repository, environment, fingerprint, reason, prepared } => {
             let Some(mut row) = tx.find_change(repository, environment, fingerprint).await? else {
@@ -306,8 +307,8 @@ async fn review<T: WriteTx>(
     caller: &str,
     row: &mut ChangeRow,
     prepared: &Prepared,
-    verdict: Verdict,
-    comment: &str,
+    (verdict, comment): (Verdict, &str),
+    presigned: Option<&Presigned>,
 ) -> Result<Outcome, StoreError> {
     let action = if verdict == Verdict::Approve { "approval" } else { "rejection" };
     let detail = json!({"fingerprint": row.fingerprint, "environment": row.environment, "head": row.head});
@@ -321,7 +322,7 @@ async fn review<T: WriteTx>(
         };
         return refuse(tx, cx, caller, action, &subject(row.id), refusal, detail).await;
     }
-    let statements = tx.statements(row.id).await?;
+    let statements = tx.latest_statements(row.id).await?;
     let latest =
         statements.iter().rev().find(|statement| statement.person == caller && statement.verdict != "override");
     if let Some(latest) = latest
@@ -330,7 +331,18 @@ async fn review<T: WriteTx>(
     {
         return Ok(Outcome::Recorded { statement: latest.clone(), change: row.clone(), duplicate: true });
     }
-    let statement = sign(cx, verdict, caller, row, comment)?;
+    let statement = match presigned {
+        Some(signed) => NewStatement {
+            change_id: row.id,
+            person: caller.to_owned(),
+            verdict: verdict.as_str().to_owned(),
+            comment: comment.to_owned(),
+            at: signed.at,
+            statement: signed.statement.clone(),
+            signature: signed.signature.clone(),
+        },
+        None => sign(cx.key, verdict, caller, row, comment, cx.now)?,
+    };
     let id = tx.insert_statement(&statement).await?;
     let detail = json!({
         "statement": id,
@@ -346,12 +358,13 @@ async fn review<T: WriteTx>(
         row.first_review_at = Some(cx.now);
         cx.events.push(Event::FirstReview(seconds_between(row.created_at, cx.now)));
     }
-    for assignment in tx.assignments(row.id).await? {
+    let mut assignments = tx.assignments(row.id).await?;
+    for assignment in &mut assignments {
         if assignment.person == caller && assignment.state == "open" {
             tx.set_assignment_state(assignment.id, "done", cx.now).await?;
+            assignment.state = "done".to_owned();
         }
     }
-    evaluate_change(tx, cx, caller, row, prepared).await?;
     let statement = StatementRow {
         id,
         change_id: row.id,
@@ -362,25 +375,30 @@ async fn review<T: WriteTx>(
         statement: statement.statement,
         signature: statement.signature,
     };
+    let mut statements = statements;
+    statements.retain(|earlier| earlier.person != caller || earlier.verdict == "override");
+    statements.push(statement.clone());
+    decide_and_route(tx, cx, caller, row, prepared, &statements, assignments).await?;
     Ok(Outcome::Recorded { statement, change: row.clone(), duplicate: false })
 }
 
-fn sign(
-    cx: &Context<'_>,
+/// Signs "person gives verdict on this change's fingerprint, environment and head".
+pub fn sign(
+    key: &PrivateKey,
     verdict: Verdict,
     person: &str,
     row: &ChangeRow,
     comment: &str,
+    now: i64,
 ) -> Result<NewStatement, StoreError> {
-    let statement =
-        Statement::new(verdict, person, &row.fingerprint, &row.environment, &row.head, cx.now / 1000, comment);
-    let envelope = statement.sign(cx.key).map_err(|error| StoreError::Invalid(error.to_string()))?;
+    let statement = Statement::new(verdict, person, &row.fingerprint, &row.environment, &row.head, now / 1000, comment);
+    let envelope = statement.sign(key).map_err(|error| StoreError::Invalid(error.to_string()))?;
     Ok(NewStatement {
         change_id: row.id,
         person: person.to_owned(),
         verdict: verdict.as_str().to_owned(),
         comment: comment.to_owned(),
-        at: cx.now,
+        at: now,
         statement: envelope.statement,
         signature: envelope.signature,
     })
@@ -445,7 +463,7 @@ async fn override_change<T: WriteTx>(
         return refuse(tx, cx, caller, "override", &subject(row.id), refusal, detail).await;
     }
     let hours = config.policy.break_glass.as_ref().map_or(24, |break_glass| break_glass.review_within_hours);
-    let statement = sign(cx, Verdict::Override, caller, row, reason)?;
+    let statement = sign(cx.key, Verdict::Override, caller, row, reason, cx.now)?;
     let statement_id = tx.insert_statement(&statement).await?;
     let due_at = cx.now + i64::from(hours) * 3_600_000;
     let override_id = tx.insert_override(row.id, caller, reason, cx.now, due_at).await?;
@@ -519,7 +537,7 @@ async fn complete_review<T: WriteTx>(
     Ok(Outcome::Reviewed(reviewed))
 }
 
-/// Decides the change again, records the decision, and routes reviews for what is still unmet.
+/// Decides the change again from what the database holds now.
 async fn evaluate_change<T: WriteTx>(
     tx: &mut T,
     cx: &mut Context<'_>,
@@ -527,8 +545,23 @@ async fn evaluate_change<T: WriteTx>(
     row: &mut ChangeRow,
     prepared: &Prepared,
 ) -> Result<Decision, StoreError> {
-    let statements = tx.statements(row.id).await?;
-    let decision = decide(prepared, &statements, cx.now);
+    let statements = tx.latest_statements(row.id).await?;
+    let assignments = tx.assignments(row.id).await?;
+    decide_and_route(tx, cx, actor, row, prepared, &statements, assignments).await
+}
+
+/// Decides the change over its statements, records the decision, and routes reviews for what
+/// is still unmet. The caller passes what it already read, saving round trips per approval.
+async fn decide_and_route<T: WriteTx>(
+    tx: &mut T,
+    cx: &mut Context<'_>,
+    actor: &str,
+    row: &mut ChangeRow,
+    prepared: &Prepared,
+    statements: &[StatementRow],
+    assignments: Vec<AssignmentRow>,
+) -> Result<Decision, StoreError> {
+    let decision = decide(prepared, statements, cx.now);
     let verdict = verdict_name(decision.verdict);
     let previous = std::mem::replace(&mut row.verdict, verdict.to_owned());
     row.decision = serde_json::to_string(&decision).map_err(|error| StoreError::Invalid(error.to_string()))?;
@@ -560,8 +593,18 @@ async fn evaluate_change<T: WriteTx>(
     tx.audit(actor, "change.evaluated", &subject(row.id), &detail.to_string(), cx.now).await?;
     cx.events.push(Event::Decision(verdict));
     let reviewers: BTreeSet<&str> = statements.iter().map(|statement| statement.person.as_str()).collect();
-    route(tx, cx, actor, row, &decision, &owners, &reviewers).await?;
+    let routing = Routing { decision: &decision, owners: &owners, reviewers: &reviewers, assignments: &assignments };
+    route(tx, cx, actor, row, routing).await?;
     Ok(decision)
+}
+
+/// What routing weighs for one change.
+struct Routing<'a> {
+    decision: &'a Decision,
+    owners: &'a [String],
+    /// People who already stated something on the change.
+    reviewers: &'a BTreeSet<&'a str>,
+    assignments: &'a [AssignmentRow],
 }
 
 /// Keeps exactly as many open reviews per unmet rule as it is missing approvals, closing the
@@ -571,12 +614,10 @@ async fn route<T: WriteTx>(
     cx: &mut Context<'_>,
     actor: &str,
     row: &ChangeRow,
-    decision: &Decision,
-    owners: &[String],
-    reviewers: &BTreeSet<&str>,
+    routing: Routing<'_>,
 ) -> Result<(), StoreError> {
+    let Routing { decision, owners, reviewers, assignments } = routing;
     let blocked = decision.verdict == GateVerdict::Blocked && row.state == "open";
-    let assignments = tx.assignments(row.id).await?;
     let mut open_per_rule: Vec<(String, usize)> = Vec::new();
     for assignment in assignments.iter().filter(|assignment| assignment.state == "open") {
         let needed = blocked

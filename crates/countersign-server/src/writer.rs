@@ -29,6 +29,9 @@ pub enum Op {
         verdict: Verdict,
         comment: String,
         prepared: Option<Arc<Prepared>>,
+        /// Signed by the request handler, off the writer's serial path; used when it still
+        /// names the change's current head.
+        presigned: Option<Presigned>,
     },
     Override {
         caller: String,
@@ -66,6 +69,17 @@ pub enum Op {
         detail: serde_json::Value,
     },
     Escalate,
+}
+
+/// A statement signed ahead of the transaction.
+#[derive(Clone, Debug)]
+pub struct Presigned {
+    pub change_id: i64,
+    pub head: String,
+    /// Milliseconds since the epoch.
+    pub at: i64,
+    pub statement: String,
+    pub signature: String,
 }
 
 /// Why a write was refused: recorded in the audit log and answered with 403.

@@ -91,17 +91,45 @@ impl SqliteStore {
 pub struct SqliteTx {
     tx: Transaction<'static, Sqlite>,
     last_audit: Option<Option<(i64, String)>>,
+    /// Audit entries appended in this transaction, written together at commit.
+    pending_audit: Vec<Entry>,
 }
 
 pub struct PostgresTx {
     tx: Transaction<'static, Postgres>,
     last_audit: Option<Option<(i64, String)>>,
+    pending_audit: Vec<Entry>,
+}
+
+/// Audit rows per INSERT statement: 8 parameters each, well under both databases' limits.
+const AUDIT_ROWS_PER_INSERT: usize = 256;
+
+fn audit_insert(rows: usize) -> String {
+    let mut text = String::from("INSERT INTO audit (seq, at, actor, action, subject, detail, prev_hash, hash) VALUES ");
+    for row in 0..rows {
+        if row > 0 {
+            text.push_str(", ");
+        }
+        let first = row * 8 + 1;
+        text.push_str(&format!(
+            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+            first,
+            first + 1,
+            first + 2,
+            first + 3,
+            first + 4,
+            first + 5,
+            first + 6,
+            first + 7
+        ));
+    }
+    text
 }
 
 impl SqliteStore {
     async fn begin_write(&self) -> Result<SqliteTx> {
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(SqliteTx { tx, last_audit: None })
+        Ok(SqliteTx { tx, last_audit: None, pending_audit: Vec::new() })
     }
 }
 
@@ -109,7 +137,7 @@ impl PostgresStore {
     async fn begin_write(&self) -> Result<PostgresTx> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITER_LOCK_KEY).execute(&mut *tx).await?;
-        Ok(PostgresTx { tx, last_audit: None })
+        Ok(PostgresTx { tx, last_audit: None, pending_audit: Vec::new() })
     }
 }
 
@@ -459,9 +487,11 @@ macro_rules! backend {
                 rows.iter().map(change_row).collect()
             }
 
-            async fn statements(&mut self, change_id: i64) -> Result<Vec<StatementRow>> {
+            async fn latest_statements(&mut self, change_id: i64) -> Result<Vec<StatementRow>> {
                 let rows = sqlx::query::<$db>(sql(format!(
-                    "SELECT {STATEMENT_COLUMNS} FROM statements WHERE change_id = $1 ORDER BY id"
+                    "SELECT {STATEMENT_COLUMNS} FROM statements WHERE id IN ( \
+                       SELECT MAX(id) FROM statements WHERE change_id = $1 \
+                       GROUP BY person, verdict = 'override') ORDER BY id"
                 )))
                 .bind(change_id)
                 .fetch_all(&mut *self.tx)
@@ -706,25 +736,27 @@ macro_rules! backend {
                     subject,
                     detail,
                 );
-                sqlx::query::<$db>(
-                    "INSERT INTO audit (seq, at, actor, action, subject, detail, prev_hash, hash) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(entry.seq)
-                .bind(entry.at)
-                .bind(&entry.actor)
-                .bind(&entry.action)
-                .bind(&entry.subject)
-                .bind(&entry.detail)
-                .bind(&entry.prev_hash)
-                .bind(&entry.hash)
-                .execute(&mut *self.tx)
-                .await?;
                 self.last_audit = Some(Some((entry.seq, entry.hash.clone())));
+                self.pending_audit.push(entry.clone());
                 Ok(entry)
             }
 
-            async fn commit(self) -> Result<()> {
+            async fn commit(mut self) -> Result<()> {
+                for chunk in self.pending_audit.chunks(AUDIT_ROWS_PER_INSERT) {
+                    let mut query = sqlx::query::<$db>(sql(audit_insert(chunk.len())));
+                    for entry in chunk {
+                        query = query
+                            .bind(entry.seq)
+                            .bind(entry.at)
+                            .bind(&entry.actor)
+                            .bind(&entry.action)
+                            .bind(&entry.subject)
+                            .bind(&entry.detail)
+                            .bind(&entry.prev_hash)
+                            .bind(&entry.hash);
+                    }
+                    query.execute(&mut *self.tx).await?;
+                }
                 self.tx.commit().await?;
                 Ok(())
             }

@@ -248,7 +248,9 @@ pub trait WriteTx: Send {
         environment: &str,
         name: &str,
     ) -> impl Future<Output = Result<Vec<ChangeRow>>> + Send;
-    fn statements(&mut self, change_id: i64) -> impl Future<Output = Result<Vec<StatementRow>>> + Send;
+    /// What a decision needs of a change's statements: each person's latest approval or
+    /// rejection and their latest override. Older ones never count, so they are not read.
+    fn latest_statements(&mut self, change_id: i64) -> impl Future<Output = Result<Vec<StatementRow>>> + Send;
     fn insert_statement(&mut self, statement: &NewStatement) -> impl Future<Output = Result<i64>> + Send;
     fn assignments(&mut self, change_id: i64) -> impl Future<Output = Result<Vec<AssignmentRow>>> + Send;
     fn assignment(&mut self, id: i64) -> impl Future<Output = Result<Option<AssignmentRow>>> + Send;

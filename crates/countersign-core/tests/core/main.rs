@@ -4,4 +4,5 @@ mod policy;
 mod pull_request;
 mod risk;
 mod robustness;
+mod server;
 mod tidy;

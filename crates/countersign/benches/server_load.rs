@@ -1,0 +1,262 @@
+//! Load on the approval service: 64 clients recording approvals, then 64 clients reading
+//! decisions, against a real `countersign serve` over SQLite or PostgreSQL on loopback.
+//!
+//! `bench/server-load.sh` runs it for both backends. Settings come from the environment:
+//! `LOAD_BACKEND` (sqlite | postgres), `LOAD_SECONDS` per phase (default 10), `LOAD_CLIENTS`
+//! (default 64) and, for PostgreSQL, `LOAD_POSTGRES` (an admin URL; a scratch database is made).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Barrier;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@shop.example")
+        .env("GIT_COMMITTER_NAME", "Dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@shop.example")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+fn countersign(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_countersign")).args(args).output().expect("countersign runs");
+    assert!(output.status.success(), "countersign {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn psql(url: &str, statement: &str) {
+    let output = Command::new("psql").args([url, "-q", "-c", statement]).output().expect("psql runs");
+    assert!(output.status.success(), "psql: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// A repository with `changes` branches by one junior, reviewed by `reviewers` seniors.
+fn fixture(dir: &Path, reviewers: usize, changes: usize) {
+    let repo = dir.join("origin");
+    std::fs::create_dir_all(repo.join(".countersign")).expect("dirs");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    let mut people = String::from(
+        "levels = [\"junior\", \"senior\"]\n\n[[person]]\nid = \"dev\"\nemails = [\"dev@shop.example\"]\nlevel = \"junior\"\n",
+    );
+    for index in 0..reviewers {
+        people.push_str(&format!(
+            "\n[[person]]\nid = \"r{index:02}\"\nemails = [\"r{index:02}@shop.example\"]\nlevel = \"senior\"\n"
+        ));
+    }
+    std::fs::write(repo.join(".countersign/people.toml"), people).expect("people");
+    std::fs::write(
+        repo.join(".countersign/policy.toml"),
+        "version = 1\n\n[[rule]]\nname = \"two-seniors\"\nrequires = { count = 2, min_level = \"senior\" }\n",
+    )
+    .expect("policy");
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "Gate"]);
+    for index in 0..changes {
+        git(&repo, &["checkout", "-q", "-b", &format!("change-{index}"), "main"]);
+        std::fs::write(repo.join("app.txt"), format!("version {index}\n")).expect("change");
+        git(&repo, &["add", "-A"]);
+        git(&repo, &["commit", "-q", "-m", &format!("Change {index}")]);
+    }
+    git(&repo, &["checkout", "-q", "main"]);
+    std::fs::create_dir_all(dir.join("repos")).expect("repos");
+    let output = Command::new("git")
+        .args(["clone", "-q", "--mirror"])
+        .arg(&repo)
+        .arg(dir.join("repos/shop"))
+        .output()
+        .expect("clone");
+    assert!(output.status.success());
+}
+
+struct Server(Child, String);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(dir: &Path, database_url: &str) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_countersign"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url])
+        .arg("--repos")
+        .arg(dir.join("repos"))
+        .arg("--signing-key")
+        .arg(dir.join("server.key"))
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let url = loop {
+        let line = lines.next().expect("serve printed its address").expect("line");
+        if let Some(url) = line.strip_prefix("countersign: listening on ") {
+            break url.to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Server(child, url)
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::new_with_config(
+        ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(30))).build(),
+    )
+}
+
+struct Phase {
+    latencies: Vec<Duration>,
+    errors: usize,
+    elapsed: Duration,
+}
+
+/// Runs `clients` threads for `seconds`, each calling `request(client, n)` in a loop.
+fn phase(clients: usize, seconds: u64, request: impl Fn(&ureq::Agent, usize, usize) -> bool + Sync) -> Phase {
+    let stop = AtomicBool::new(false);
+    let barrier = Barrier::new(clients + 1);
+    let (results, elapsed) = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..clients)
+            .map(|client| {
+                let (stop, barrier, request) = (&stop, &barrier, &request);
+                scope.spawn(move || {
+                    let agent = agent();
+                    let mut latencies = Vec::new();
+                    let mut errors = 0;
+                    barrier.wait();
+                    let mut n = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        let started = Instant::now();
+                        if request(&agent, client, n) {
+                            latencies.push(started.elapsed());
+                        } else {
+                            errors += 1;
+                        }
+                        n += 1;
+                    }
+                    (latencies, errors)
+                })
+            })
+            .collect();
+        barrier.wait();
+        let started = Instant::now();
+        std::thread::sleep(Duration::from_secs(seconds));
+        stop.store(true, Ordering::Relaxed);
+        let results: Vec<_> = handles.into_iter().map(|handle| handle.join().expect("client")).collect();
+        (results, started.elapsed())
+    });
+    let mut latencies: Vec<Duration> = results.iter().flat_map(|(latencies, _)| latencies.iter().copied()).collect();
+    latencies.sort_unstable();
+    Phase { latencies, errors: results.iter().map(|(_, errors)| errors).sum(), elapsed }
+}
+
+fn report(backend: &str, what: &str, clients: usize, phase: &Phase) {
+    let quantile = |q: f64| {
+        let index = ((phase.latencies.len() as f64 * q) as usize).min(phase.latencies.len().saturating_sub(1));
+        phase.latencies.get(index).map_or(0.0, |latency| latency.as_secs_f64() * 1000.0)
+    };
+    println!(
+        "{backend:<8} {what:<18} clients {clients:>3}  {:>7} ok  {:>4} errors  {:>8.0}/s  p50 {:>6.2} ms  p90 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms",
+        phase.latencies.len(),
+        phase.errors,
+        phase.latencies.len() as f64 / phase.elapsed.as_secs_f64(),
+        quantile(0.50),
+        quantile(0.90),
+        quantile(0.99),
+        quantile(1.0),
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a plain `cargo test --benches` passes nothing to run.
+    if !std::env::args().any(|arg| arg == "--bench") {
+        return;
+    }
+    let backend = env_or("LOAD_BACKEND", "sqlite");
+    let seconds: u64 = env_or("LOAD_SECONDS", "10").parse().expect("LOAD_SECONDS is a number");
+    let clients: usize = env_or("LOAD_CLIENTS", "64").parse().expect("LOAD_CLIENTS is a number");
+    let changes = 256;
+    let temp = tempfile::tempdir().expect("temp dir");
+    fixture(temp.path(), clients, changes);
+    let admin = env_or("LOAD_POSTGRES", "postgres://postgres@127.0.0.1:5432/test");
+    let scratch = format!("countersign_load_{}", std::process::id());
+    let database_url = match backend.as_str() {
+        "sqlite" => temp.path().join("countersign.db").display().to_string(),
+        "postgres" => {
+            psql(&admin, &format!("DROP DATABASE IF EXISTS {scratch} WITH (FORCE)"));
+            psql(&admin, &format!("CREATE DATABASE {scratch}"));
+            admin.rsplit_once('/').map(|(server, _)| format!("{server}/{scratch}")).expect("URL with a database")
+        }
+        other => panic!("LOAD_BACKEND must be sqlite or postgres, not {other}"),
+    };
+    let server = serve(temp.path(), &database_url);
+    let pipeline = countersign(&["token", "create", "--database-url", &database_url, "--person", "ci"]);
+    let tokens: Vec<String> = (0..clients)
+        .map(|index| {
+            countersign(&["token", "create", "--database-url", &database_url, "--person", &format!("r{index:02}")])
+        })
+        .collect();
+    let setup = agent();
+    let mut fingerprints = Vec::new();
+    let mut ids = Vec::new();
+    for index in 0..changes {
+        let body = json!({"repository": "shop", "base": "main", "head": format!("change-{index}"), "requester": "dev"});
+        let change: Value = setup
+            .post(format!("{}/api/changes", server.1))
+            .header("Authorization", format!("Bearer {pipeline}"))
+            .send_json(body)
+            .expect("register")
+            .body_mut()
+            .read_json()
+            .expect("json");
+        fingerprints.push(change["fingerprint"].as_str().expect("fingerprint").to_owned());
+        ids.push(change["id"].as_i64().expect("id"));
+    }
+
+    // Every request records a new signed statement: each client is one reviewer, who approves
+    // each change once and then keeps flipping between reject and approve.
+    let approvals = phase(clients, seconds, |agent, client, n| {
+        let change = (client + n) % changes;
+        let verdict = if (n / changes) % 2 == 0 { "approve" } else { "reject" };
+        let body = json!({"repository": "shop", "fingerprint": fingerprints[change], "verdict": verdict});
+        agent
+            .post(format!("{}/api/approvals", server.1))
+            .header("Authorization", format!("Bearer {}", tokens[client]))
+            .send_json(body)
+            .is_ok_and(|response| response.status().as_u16() == 201)
+    });
+    report(&backend, "record approvals", clients, &approvals);
+
+    let reads = phase(clients, seconds, |agent, client, n| {
+        let id = ids[(client + n) % changes];
+        agent
+            .get(format!("{}/api/changes/{id}", server.1))
+            .header("Authorization", format!("Bearer {}", tokens[client]))
+            .call()
+            .is_ok_and(|mut response| {
+                response.status().as_u16() == 200
+                    && response.body_mut().read_to_string().is_ok_and(|text| !text.is_empty())
+            })
+    });
+    report(&backend, "read decisions", clients, &reads);
+    drop(server);
+    let verified = countersign(&["audit", "verify", "--database-url", &database_url]);
+    println!("{backend:<8} {verified}");
+    if backend == "postgres" {
+        psql(&admin, &format!("DROP DATABASE IF EXISTS {scratch} WITH (FORCE)"));
+    }
+}
