@@ -208,6 +208,15 @@ fn refused_or<T>(outcome: Outcome, ok: impl FnOnce(Outcome) -> Result<T, ApiErro
     }
 }
 
+/// The change a write left behind, in full.
+async fn change_answer<S: Store>(state: &AppState<S>, outcome: Outcome) -> ApiResult {
+    let row = refused_or(outcome, |outcome| match outcome {
+        Outcome::Change(row) => Ok(row),
+        _ => Err(unexpected()),
+    })?;
+    Ok(Json(change_view(state, &row).await?).into_response())
+}
+
 fn unexpected() -> ApiError {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the writer answered something unexpected")
 }
@@ -265,11 +274,7 @@ async fn register<S: Store>(
     };
     let prepared = prepared_for(&state, request, true).await?;
     let outcome = state.writer.submit(Op::Register { caller: caller.person, name: body.name, prepared }).await?;
-    let row = refused_or(outcome, |outcome| match outcome {
-        Outcome::Change(row) => Ok(row),
-        _ => Err(unexpected()),
-    })?;
-    Ok(Json(change_view(&state, &row).await?).into_response())
+    change_answer(&state, outcome).await
 }
 
 #[derive(Deserialize)]
@@ -323,11 +328,7 @@ async fn deploy<S: Store>(State(state): State<Arc<AppState<S>>>, headers: Header
     let outcome =
         submit_prepared(&state, hint, |prepared| Op::Deploy { caller: caller.person.clone(), change_id: id, prepared })
             .await?;
-    let row = refused_or(outcome, |outcome| match outcome {
-        Outcome::Change(row) => Ok(row),
-        _ => Err(unexpected()),
-    })?;
-    Ok(Json(change_view(&state, &row).await?).into_response())
+    change_answer(&state, outcome).await
 }
 
 #[derive(Deserialize)]

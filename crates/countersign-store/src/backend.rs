@@ -234,6 +234,48 @@ macro_rules! backend {
             })
         }
 
+        async fn select_change<'e, E: sqlx::Executor<'e, Database = $db>>(
+            executor: E,
+            id: i64,
+        ) -> Result<Option<ChangeRow>> {
+            let row = sqlx::query::<$db>(sql(format!("SELECT {CHANGE_COLUMNS} FROM changes WHERE id = $1")))
+                .bind(id)
+                .fetch_optional(executor)
+                .await?;
+            row.as_ref().map(change_row).transpose()
+        }
+
+        async fn select_change_by_key<'e, E: sqlx::Executor<'e, Database = $db>>(
+            executor: E,
+            repository: &str,
+            environment: &str,
+            fingerprint: &str,
+        ) -> Result<Option<ChangeRow>> {
+            let row = sqlx::query::<$db>(sql(format!(
+                "SELECT {CHANGE_COLUMNS} FROM changes \
+                 WHERE repository = $1 AND environment = $2 AND fingerprint = $3"
+            )))
+            .bind(repository.to_owned())
+            .bind(environment.to_owned())
+            .bind(fingerprint.to_owned())
+            .fetch_optional(executor)
+            .await?;
+            row.as_ref().map(change_row).transpose()
+        }
+
+        async fn select_assignments<'e, E: sqlx::Executor<'e, Database = $db>>(
+            executor: E,
+            change_id: i64,
+        ) -> Result<Vec<AssignmentRow>> {
+            let rows = sqlx::query::<$db>(sql(format!(
+                "SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE change_id = $1 ORDER BY id"
+            )))
+            .bind(change_id)
+            .fetch_all(executor)
+            .await?;
+            rows.iter().map(assignment_row).collect()
+        }
+
         impl Store for $store {
             type Tx = $tx;
 
@@ -247,11 +289,7 @@ macro_rules! backend {
             }
 
             async fn change(&self, id: i64) -> Result<Option<ChangeRow>> {
-                let row = sqlx::query::<$db>(sql(format!("SELECT {CHANGE_COLUMNS} FROM changes WHERE id = $1")))
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.as_ref().map(change_row).transpose()
+                select_change(&self.pool, id).await
             }
 
             async fn find_change(
@@ -260,16 +298,7 @@ macro_rules! backend {
                 environment: &str,
                 fingerprint: &str,
             ) -> Result<Option<ChangeRow>> {
-                let row = sqlx::query::<$db>(sql(format!(
-                    "SELECT {CHANGE_COLUMNS} FROM changes \
-                     WHERE repository = $1 AND environment = $2 AND fingerprint = $3"
-                )))
-                .bind(repository)
-                .bind(environment)
-                .bind(fingerprint)
-                .fetch_optional(&self.pool)
-                .await?;
-                row.as_ref().map(change_row).transpose()
+                select_change_by_key(&self.pool, repository, environment, fingerprint).await
             }
 
             async fn changes(&self, filter: &ChangeFilter) -> Result<Vec<ChangeRow>> {
@@ -313,13 +342,7 @@ macro_rules! backend {
             }
 
             async fn assignments(&self, change_id: i64) -> Result<Vec<AssignmentRow>> {
-                let rows = sqlx::query::<$db>(sql(format!(
-                    "SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE change_id = $1 ORDER BY id"
-                )))
-                .bind(change_id)
-                .fetch_all(&self.pool)
-                .await?;
-                rows.iter().map(assignment_row).collect()
+                select_assignments(&self.pool, change_id).await
             }
 
             async fn queue(&self, person: &str) -> Result<Vec<AssignmentRow>> {
@@ -406,11 +429,7 @@ macro_rules! backend {
 
         impl WriteTx for $tx {
             async fn change(&mut self, id: i64) -> Result<Option<ChangeRow>> {
-                let row = sqlx::query::<$db>(sql(format!("SELECT {CHANGE_COLUMNS} FROM changes WHERE id = $1")))
-                    .bind(id)
-                    .fetch_optional(&mut *self.tx)
-                    .await?;
-                row.as_ref().map(change_row).transpose()
+                select_change(&mut *self.tx, id).await
             }
 
             async fn find_change(
@@ -419,16 +438,7 @@ macro_rules! backend {
                 environment: &str,
                 fingerprint: &str,
             ) -> Result<Option<ChangeRow>> {
-                let row = sqlx::query::<$db>(sql(format!(
-                    "SELECT {CHANGE_COLUMNS} FROM changes \
-                     WHERE repository = $1 AND environment = $2 AND fingerprint = $3"
-                )))
-                .bind(repository)
-                .bind(environment)
-                .bind(fingerprint)
-                .fetch_optional(&mut *self.tx)
-                .await?;
-                row.as_ref().map(change_row).transpose()
+                select_change_by_key(&mut *self.tx, repository, environment, fingerprint).await
             }
 
             async fn insert_change(&mut self, change: &NewChange) -> Result<i64> {
@@ -517,13 +527,7 @@ macro_rules! backend {
             }
 
             async fn assignments(&mut self, change_id: i64) -> Result<Vec<AssignmentRow>> {
-                let rows = sqlx::query::<$db>(sql(format!(
-                    "SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE change_id = $1 ORDER BY id"
-                )))
-                .bind(change_id)
-                .fetch_all(&mut *self.tx)
-                .await?;
-                rows.iter().map(assignment_row).collect()
+                select_assignments(&mut *self.tx, change_id).await
             }
 
             async fn assignment(&mut self, id: i64) -> Result<Option<AssignmentRow>> {
