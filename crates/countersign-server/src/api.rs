@@ -1,5 +1,6 @@
 //! The JSON API. Reads go straight to the store; writes go through the writer.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -194,6 +195,28 @@ async fn submit_prepared<S: Store>(
     Err(ApiError::new(StatusCode::CONFLICT, "moving", "the change kept moving while this request was applied; retry"))
 }
 
+/// Changes as this node last wrote them, by repository, environment and fingerprint: a hint
+/// that spares approvals a read; the writer checks it against the database.
+pub type Recent = HashMap<(String, String, String), ChangeRow>;
+
+fn remember<S: Store>(state: &AppState<S>, row: &ChangeRow) {
+    let mut recent = state.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if recent.len() >= PREPARED_CACHE * 4 {
+        recent.clear();
+    }
+    recent.insert((row.repository.clone(), row.environment.clone(), row.fingerprint.clone()), row.clone());
+}
+
+fn recalled<S: Store>(
+    state: &AppState<S>,
+    repository: &str,
+    environment: &str,
+    fingerprint: &str,
+) -> Option<ChangeRow> {
+    let recent = state.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    recent.get(&(repository.to_owned(), environment.to_owned(), fingerprint.to_owned())).cloned()
+}
+
 /// The cached analysis for a stored change, if there is one; saves the writer a round trip.
 fn cached<S: Store>(state: &AppState<S>, row: Option<&ChangeRow>) -> Option<Arc<Prepared>> {
     let request = request_of(row?);
@@ -214,6 +237,7 @@ async fn change_answer<S: Store>(state: &AppState<S>, outcome: Outcome) -> ApiRe
         Outcome::Change(row) => Ok(row),
         _ => Err(unexpected()),
     })?;
+    remember(state, &row);
     Ok(Json(change_view(state, &row).await?).into_response())
 }
 
@@ -361,11 +385,14 @@ async fn review<S: Store>(
         ReviewVerdict::Approve => Verdict::Approve,
         ReviewVerdict::Reject => Verdict::Reject,
     };
-    let row = state
-        .store
-        .find_change(&body.repository, &body.environment, &body.fingerprint)
-        .await
-        .map_err(ApiError::store)?;
+    let row = match recalled(&state, &body.repository, &body.environment, &body.fingerprint) {
+        Some(row) => Some(row),
+        None => state
+            .store
+            .find_change(&body.repository, &body.environment, &body.fingerprint)
+            .await
+            .map_err(ApiError::store)?,
+    };
     let hint = cached(&state, row.as_ref());
     let presigned = match &row {
         Some(row) if hint.is_some() => {
@@ -395,6 +422,7 @@ async fn review<S: Store>(
     .await?;
     refused_or(outcome, |outcome| match outcome {
         Outcome::Recorded { statement, change, duplicate } => {
+            remember(&state, &change);
             let status = if duplicate { StatusCode::OK } else { StatusCode::CREATED };
             let body = json!({
                 "statement": statement_view(&statement),

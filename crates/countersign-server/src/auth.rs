@@ -1,6 +1,9 @@
 //! Bearer tokens: `cst_<id>_<secret>`. Only the SHA-256 of the whole token is stored; the id is
 //! what lists and revocations name.
 
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
 use axum::http::HeaderMap;
 use countersign_store::{Store, TokenRow, token_hash};
 use rand_core::RngCore;
@@ -56,7 +59,11 @@ pub async fn authenticate<S: Store>(
              `countersign token create --person ID`)",
         ));
     };
-    let row = state.store.token(&token_hash(token)).await.map_err(ApiError::store)?;
+    let hash = token_hash(token);
+    if let Some(caller) = recently_live(state, &hash) {
+        return Ok(caller);
+    }
+    let row = state.store.token(&hash).await.map_err(ApiError::store)?;
     let Some(row) = row else {
         metrics::counter!(crate::metrics_names::REFUSED, "reason" => "unknown-token").increment(1);
         return Err(ApiError::unauthenticated("the bearer token is not known to this server"));
@@ -80,5 +87,27 @@ pub async fn authenticate<S: Store>(
             row.id, row.person
         )));
     }
-    Ok(Caller { person: row.person, token_id: row.id })
+    let caller = Caller { person: row.person, token_id: row.id };
+    let mut live = state.live_tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if live.len() >= LIVE_TOKENS {
+        live.clear();
+    }
+    live.insert(hash, (Instant::now(), caller.clone()));
+    Ok(caller)
 }
+
+/// How long a token found live is trusted without asking the database again: a revocation
+/// takes effect on every node within this time.
+pub const REVOCATION_DELAY: Duration = Duration::from_secs(1);
+
+/// Live tokens remembered at most; beyond, the memory starts over.
+const LIVE_TOKENS: usize = 4096;
+
+/// Who a token stood for, if it was found live less than [`REVOCATION_DELAY`] ago.
+fn recently_live<S: Store>(state: &AppState<S>, hash: &str) -> Option<Caller> {
+    let live = state.live_tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    live.get(hash).filter(|(seen, _)| seen.elapsed() < REVOCATION_DELAY).map(|(_, caller)| caller.clone())
+}
+
+/// Tokens found live, by hash, with when.
+pub type LiveTokens = HashMap<String, (Instant, Caller)>;

@@ -18,6 +18,7 @@ use ssh_key::PrivateKey;
 
 mod api;
 mod auth;
+mod batch;
 mod logic;
 mod metrics_names;
 mod writer;
@@ -86,6 +87,8 @@ pub struct AppState<S: Store> {
     public_key: String,
     writer: writer::Handle,
     prepared: Mutex<HashMap<ChangeRequest, Arc<Prepared>>>,
+    recent: Mutex<api::Recent>,
+    live_tokens: Mutex<auth::LiveTokens>,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Reviewers whose queue depth was ever reported, so an emptied queue reads 0, not stale.
     reviewers_seen: Mutex<BTreeSet<String>>,
@@ -127,6 +130,8 @@ impl<S: Store> AppState<S> {
             public_key,
             writer,
             prepared: Mutex::new(HashMap::new()),
+            recent: Mutex::new(HashMap::new()),
+            live_tokens: Mutex::new(HashMap::new()),
             metrics,
             reviewers_seen: Mutex::new(BTreeSet::new()),
             settings,

@@ -11,6 +11,7 @@ use ssh_key::PrivateKey;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::api::ApiError;
+use crate::batch::BatchTx;
 use crate::logic::{self, Event};
 use crate::{AppState, ChangeRequest, Prepared, Settings, now_millis};
 
@@ -69,6 +70,24 @@ pub enum Op {
         detail: serde_json::Value,
     },
     Escalate,
+}
+
+impl Op {
+    /// The change a write is about, when the request names it: read up front for the batch.
+    fn change_key(&self) -> Option<(String, String, String)> {
+        match self {
+            Op::Register { prepared, .. } => Some((
+                prepared.request.repository.clone(),
+                prepared.request.environment.clone(),
+                prepared.analysis.change.fingerprint.clone(),
+            )),
+            Op::Review { repository, environment, fingerprint, .. }
+            | Op::Override { repository, environment, fingerprint, .. } => {
+                Some((repository.clone(), environment.clone(), fingerprint.clone()))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A statement signed ahead of the transaction.
@@ -172,7 +191,8 @@ async fn apply<S: Store>(
     settings: &Settings,
     jobs: &[Job],
 ) -> Result<(Vec<Outcome>, Vec<Event>), StoreError> {
-    let mut tx = store.begin().await?;
+    let mut tx = BatchTx::new(store.begin().await?);
+    tx.prefetch(jobs.iter().filter_map(|job| job.op.change_key()).collect()).await?;
     let mut context = logic::Context { key, settings, now: now_millis(), events: Vec::new() };
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {

@@ -141,6 +141,14 @@ impl PostgresStore {
     }
 }
 
+/// `$first, $first+1, …` for an `IN (…)` list of `count` values.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|index| format!("${index}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Values per `IN (…)` list: well under both databases' parameter limits.
+const IN_LIST: usize = 500;
+
 fn sql(text: String) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(text)
 }
@@ -439,6 +447,59 @@ macro_rules! backend {
                 fingerprint: &str,
             ) -> Result<Option<ChangeRow>> {
                 select_change_by_key(&mut *self.tx, repository, environment, fingerprint).await
+            }
+
+            async fn changes_with_fingerprints(&mut self, fingerprints: &[String]) -> Result<Vec<ChangeRow>> {
+                let mut found = Vec::new();
+                for chunk in fingerprints.chunks(IN_LIST) {
+                    let mut query = sqlx::query::<$db>(sql(format!(
+                        "SELECT {CHANGE_COLUMNS} FROM changes WHERE fingerprint IN ({})",
+                        placeholders(1, chunk.len())
+                    )));
+                    for fingerprint in chunk {
+                        query = query.bind(fingerprint.clone());
+                    }
+                    for row in query.fetch_all(&mut *self.tx).await? {
+                        found.push(change_row(&row)?);
+                    }
+                }
+                Ok(found)
+            }
+
+            async fn latest_statements_of(&mut self, change_ids: &[i64]) -> Result<Vec<StatementRow>> {
+                let mut found = Vec::new();
+                for chunk in change_ids.chunks(IN_LIST) {
+                    let mut query = sqlx::query::<$db>(sql(format!(
+                        "SELECT {STATEMENT_COLUMNS} FROM statements WHERE id IN ( \
+                           SELECT MAX(id) FROM statements WHERE change_id IN ({}) \
+                           GROUP BY change_id, person, verdict = 'override') ORDER BY id",
+                        placeholders(1, chunk.len())
+                    )));
+                    for id in chunk {
+                        query = query.bind(*id);
+                    }
+                    for row in query.fetch_all(&mut *self.tx).await? {
+                        found.push(statement_row(&row)?);
+                    }
+                }
+                Ok(found)
+            }
+
+            async fn assignments_of(&mut self, change_ids: &[i64]) -> Result<Vec<AssignmentRow>> {
+                let mut found = Vec::new();
+                for chunk in change_ids.chunks(IN_LIST) {
+                    let mut query = sqlx::query::<$db>(sql(format!(
+                        "SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE change_id IN ({}) ORDER BY id",
+                        placeholders(1, chunk.len())
+                    )));
+                    for id in chunk {
+                        query = query.bind(*id);
+                    }
+                    for row in query.fetch_all(&mut *self.tx).await? {
+                        found.push(assignment_row(&row)?);
+                    }
+                }
+                Ok(found)
             }
 
             async fn insert_change(&mut self, change: &NewChange) -> Result<i64> {

@@ -238,6 +238,15 @@ pub trait WriteTx: Send {
         environment: &str,
         fingerprint: &str,
     ) -> impl Future<Output = Result<Option<ChangeRow>>> + Send;
+    /// Changes with any of these fingerprints, for reading a batch's changes in one query.
+    fn changes_with_fingerprints(
+        &mut self,
+        fingerprints: &[String],
+    ) -> impl Future<Output = Result<Vec<ChangeRow>>> + Send;
+    /// [`WriteTx::latest_statements`] of several changes in one query.
+    fn latest_statements_of(&mut self, change_ids: &[i64]) -> impl Future<Output = Result<Vec<StatementRow>>> + Send;
+    /// Assignments of several changes in one query.
+    fn assignments_of(&mut self, change_ids: &[i64]) -> impl Future<Output = Result<Vec<AssignmentRow>>> + Send;
     fn insert_change(&mut self, change: &NewChange) -> impl Future<Output = Result<i64>> + Send;
     /// Writes every mutable column of the row back.
     fn update_change(&mut self, change: &ChangeRow) -> impl Future<Output = Result<()>> + Send;
