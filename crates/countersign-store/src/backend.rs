@@ -90,15 +90,67 @@ impl SqliteStore {
 
 pub struct SqliteTx {
     tx: Transaction<'static, Sqlite>,
-    last_audit: Option<Option<(i64, String)>>,
-    /// Audit entries appended in this transaction, written together at commit.
-    pending_audit: Vec<Entry>,
+    pending: Pending,
 }
 
 pub struct PostgresTx {
     tx: Transaction<'static, Postgres>,
+    pending: Pending,
+}
+
+/// Writes held back and sent together, before the next read that could see them and at commit:
+/// a batch of approvals costs a few statements, not a few per approval. Safe because every
+/// write happens under the writer lock, which also lets statement ids be handed out here.
+#[derive(Default)]
+struct Pending {
     last_audit: Option<Option<(i64, String)>>,
-    pending_audit: Vec<Entry>,
+    audit: Vec<Entry>,
+    next_statement_id: Option<i64>,
+    statements: Vec<(i64, NewStatement)>,
+    /// The last written state of each updated change, in the order first updated.
+    changes: Vec<ChangeRow>,
+}
+
+/// Changes per multi-row UPDATE: 12 parameters each.
+const CHANGES_PER_UPDATE: usize = 128;
+
+fn change_update(rows: usize) -> String {
+    let columns = [
+        "id",
+        "name",
+        "base",
+        "head",
+        "requester",
+        "state",
+        "verdict",
+        "decision",
+        "owners",
+        "updated_at",
+        "first_review_at",
+        "allowed_at",
+    ];
+    let values = (0..rows)
+        .map(|row| {
+            let fields = columns
+                .iter()
+                .enumerate()
+                .map(|(index, column)| format!("${} AS {column}", row * columns.len() + index + 1))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("SELECT {fields}")
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let assignments = columns[1..].iter().map(|column| format!("{column} = v.{column}")).collect::<Vec<_>>().join(", ");
+    format!("UPDATE changes SET {assignments} FROM ({values}) AS v WHERE changes.id = v.id")
+}
+
+fn statement_insert(rows: usize) -> String {
+    let values = (0..rows).map(|row| format!("({})", placeholders(row * 8 + 1, 8))).collect::<Vec<_>>().join(", ");
+    format!(
+        "INSERT INTO statements (id, change_id, person, verdict, comment, created_at, statement, signature) \
+         VALUES {values}"
+    )
 }
 
 /// Audit rows per INSERT statement: 8 parameters each, well under both databases' limits.
@@ -129,7 +181,7 @@ fn audit_insert(rows: usize) -> String {
 impl SqliteStore {
     async fn begin_write(&self) -> Result<SqliteTx> {
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(SqliteTx { tx, last_audit: None, pending_audit: Vec::new() })
+        Ok(SqliteTx { tx, pending: Pending::default() })
     }
 }
 
@@ -137,7 +189,7 @@ impl PostgresStore {
     async fn begin_write(&self) -> Result<PostgresTx> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITER_LOCK_KEY).execute(&mut *tx).await?;
-        Ok(PostgresTx { tx, last_audit: None, pending_audit: Vec::new() })
+        Ok(PostgresTx { tx, pending: Pending::default() })
     }
 }
 
@@ -435,8 +487,52 @@ macro_rules! backend {
             }
         }
 
+        impl $tx {
+            /// Sends the held-back statement inserts and change updates.
+            async fn flush_writes(&mut self) -> Result<()> {
+                let statements = std::mem::take(&mut self.pending.statements);
+                for chunk in statements.chunks(AUDIT_ROWS_PER_INSERT) {
+                    let mut query = sqlx::query::<$db>(sql(statement_insert(chunk.len())));
+                    for (id, statement) in chunk {
+                        query = query
+                            .bind(*id)
+                            .bind(statement.change_id)
+                            .bind(statement.person.clone())
+                            .bind(statement.verdict.clone())
+                            .bind(statement.comment.clone())
+                            .bind(statement.at)
+                            .bind(statement.statement.clone())
+                            .bind(statement.signature.clone());
+                    }
+                    query.execute(&mut *self.tx).await?;
+                }
+                let changes = std::mem::take(&mut self.pending.changes);
+                for chunk in changes.chunks(CHANGES_PER_UPDATE) {
+                    let mut query = sqlx::query::<$db>(sql(change_update(chunk.len())));
+                    for change in chunk {
+                        query = query
+                            .bind(change.id)
+                            .bind(change.name.clone())
+                            .bind(change.base.clone())
+                            .bind(change.head.clone())
+                            .bind(change.requester.clone())
+                            .bind(change.state.clone())
+                            .bind(change.verdict.clone())
+                            .bind(change.decision.clone())
+                            .bind(change.owners.clone())
+                            .bind(change.updated_at)
+                            .bind(change.first_review_at)
+                            .bind(change.allowed_at);
+                    }
+                    query.execute(&mut *self.tx).await?;
+                }
+                Ok(())
+            }
+        }
+
         impl WriteTx for $tx {
             async fn change(&mut self, id: i64) -> Result<Option<ChangeRow>> {
+                self.flush_writes().await?;
                 select_change(&mut *self.tx, id).await
             }
 
@@ -446,10 +542,12 @@ macro_rules! backend {
                 environment: &str,
                 fingerprint: &str,
             ) -> Result<Option<ChangeRow>> {
+                self.flush_writes().await?;
                 select_change_by_key(&mut *self.tx, repository, environment, fingerprint).await
             }
 
             async fn changes_with_fingerprints(&mut self, fingerprints: &[String]) -> Result<Vec<ChangeRow>> {
+                self.flush_writes().await?;
                 let mut found = Vec::new();
                 for chunk in fingerprints.chunks(IN_LIST) {
                     let mut query = sqlx::query::<$db>(sql(format!(
@@ -467,6 +565,7 @@ macro_rules! backend {
             }
 
             async fn latest_statements_of(&mut self, change_ids: &[i64]) -> Result<Vec<StatementRow>> {
+                self.flush_writes().await?;
                 let mut found = Vec::new();
                 for chunk in change_ids.chunks(IN_LIST) {
                     let mut query = sqlx::query::<$db>(sql(format!(
@@ -523,29 +622,15 @@ macro_rules! backend {
             }
 
             async fn update_change(&mut self, change: &ChangeRow) -> Result<()> {
-                sqlx::query::<$db>(
-                    "UPDATE changes SET name = $2, base = $3, head = $4, requester = $5, state = $6, verdict = $7, \
-                       decision = $8, owners = $9, updated_at = $10, first_review_at = $11, allowed_at = $12 \
-                     WHERE id = $1",
-                )
-                .bind(change.id)
-                .bind(change.name.as_deref())
-                .bind(&change.base)
-                .bind(&change.head)
-                .bind(change.requester.as_deref())
-                .bind(&change.state)
-                .bind(&change.verdict)
-                .bind(&change.decision)
-                .bind(&change.owners)
-                .bind(change.updated_at)
-                .bind(change.first_review_at)
-                .bind(change.allowed_at)
-                .execute(&mut *self.tx)
-                .await?;
+                match self.pending.changes.iter_mut().find(|pending| pending.id == change.id) {
+                    Some(pending) => pending.clone_from(change),
+                    None => self.pending.changes.push(change.clone()),
+                }
                 Ok(())
             }
 
             async fn open_named(&mut self, repository: &str, environment: &str, name: &str) -> Result<Vec<ChangeRow>> {
+                self.flush_writes().await?;
                 let rows = sqlx::query::<$db>(sql(format!(
                     "SELECT {CHANGE_COLUMNS} FROM changes \
                      WHERE repository = $1 AND environment = $2 AND name = $3 AND state = 'open' ORDER BY id"
@@ -559,6 +644,7 @@ macro_rules! backend {
             }
 
             async fn latest_statements(&mut self, change_id: i64) -> Result<Vec<StatementRow>> {
+                self.flush_writes().await?;
                 let rows = sqlx::query::<$db>(sql(format!(
                     "SELECT {STATEMENT_COLUMNS} FROM statements WHERE id IN ( \
                        SELECT MAX(id) FROM statements WHERE change_id = $1 \
@@ -571,20 +657,18 @@ macro_rules! backend {
             }
 
             async fn insert_statement(&mut self, statement: &NewStatement) -> Result<i64> {
-                let row = sqlx::query::<$db>(
-                    "INSERT INTO statements (change_id, person, verdict, comment, created_at, statement, signature) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-                )
-                .bind(statement.change_id)
-                .bind(&statement.person)
-                .bind(&statement.verdict)
-                .bind(&statement.comment)
-                .bind(statement.at)
-                .bind(&statement.statement)
-                .bind(&statement.signature)
-                .fetch_one(&mut *self.tx)
-                .await?;
-                Ok(row.try_get("id")?)
+                let id = match self.pending.next_statement_id {
+                    Some(id) => id,
+                    None => {
+                        let row = sqlx::query::<$db>("SELECT COALESCE(MAX(id), 0) AS last FROM statements")
+                            .fetch_one(&mut *self.tx)
+                            .await?;
+                        row.try_get::<i64, _>("last")? + 1
+                    }
+                };
+                self.pending.next_statement_id = Some(id + 1);
+                self.pending.statements.push((id, statement.clone()));
+                Ok(id)
             }
 
             async fn assignments(&mut self, change_id: i64) -> Result<Vec<AssignmentRow>> {
@@ -781,7 +865,7 @@ macro_rules! backend {
             }
 
             async fn audit(&mut self, actor: &str, action: &str, subject: &str, detail: &str, at: i64) -> Result<Entry> {
-                let last = match self.last_audit.take() {
+                let last = match self.pending.last_audit.take() {
                     Some(last) => last,
                     None => {
                         let row = sqlx::query::<$db>("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
@@ -801,13 +885,14 @@ macro_rules! backend {
                     subject,
                     detail,
                 );
-                self.last_audit = Some(Some((entry.seq, entry.hash.clone())));
-                self.pending_audit.push(entry.clone());
+                self.pending.last_audit = Some(Some((entry.seq, entry.hash.clone())));
+                self.pending.audit.push(entry.clone());
                 Ok(entry)
             }
 
             async fn commit(mut self) -> Result<()> {
-                for chunk in self.pending_audit.chunks(AUDIT_ROWS_PER_INSERT) {
+                self.flush_writes().await?;
+                for chunk in self.pending.audit.chunks(AUDIT_ROWS_PER_INSERT) {
                     let mut query = sqlx::query::<$db>(sql(audit_insert(chunk.len())));
                     for entry in chunk {
                         query = query
