@@ -102,6 +102,40 @@ async fn story<S: Store>(store: S, tamper: impl AsyncFn(&str)) {
     .expect("token");
     tx.commit().await.expect("commit");
 
+    // Held-back writes are visible to the transaction's own reads, and ids keep counting.
+    let mut tx = store.begin().await.expect("begin");
+    let statement = |verdict: &str, at: i64| NewStatement {
+        change_id: id,
+        person: "carol".to_owned(),
+        verdict: verdict.to_owned(),
+        comment: String::new(),
+        at,
+        statement: "{}".to_owned(),
+        signature: "sig".to_owned(),
+    };
+    let first = tx.insert_statement(&statement("approve", 2_100)).await.expect("statement");
+    let second = tx.insert_statement(&statement("reject", 2_200)).await.expect("statement");
+    let broke_glass = tx.insert_statement(&statement("override", 2_300)).await.expect("statement");
+    assert_eq!((first, second, broke_glass), (2, 3, 4));
+    let latest: Vec<(String, String)> =
+        tx.latest_statements(id).await.expect("latest").into_iter().map(|row| (row.person, row.verdict)).collect();
+    let expected = [("alice", "approve"), ("carol", "reject"), ("carol", "override")];
+    assert_eq!(latest, expected.map(|(person, verdict)| (person.to_owned(), verdict.to_owned())));
+    let mut change = tx.change(id).await.expect("change").expect("found");
+    change.verdict = "allowed".to_owned();
+    change.allowed_at = Some(2_300);
+    tx.update_change(&change).await.expect("update");
+    change.decision = "{\"verdict\":\"allowed\"}".to_owned();
+    tx.update_change(&change).await.expect("update again");
+    let read = tx.find_change("shop", "production", "sha256:aa").await.expect("find").expect("found");
+    assert_eq!(
+        (read.verdict.as_str(), read.allowed_at, read.decision.as_str()),
+        ("allowed", Some(2_300), change.decision.as_str())
+    );
+    tx.commit().await.expect("commit");
+    assert_eq!(store.statements(id).await.expect("statements").len(), 4);
+    assert_eq!(store.change(id).await.expect("change").expect("found").verdict, "allowed");
+
     // A rolled-back transaction leaves nothing, not even its audit entries.
     let mut tx = store.begin().await.expect("begin");
     tx.audit("mallory", "approval.recorded", "change/1", "{}", 4_000).await.expect("audit");
@@ -115,8 +149,7 @@ async fn story<S: Store>(store: S, tamper: impl AsyncFn(&str)) {
 
     let change = store.find_change("shop", "production", "sha256:aa").await.expect("find").expect("found");
     assert_eq!((change.id, change.state.as_str(), change.requester.as_deref()), (id, "open", Some("bob")));
-    assert_eq!(store.statements(id).await.expect("statements").len(), 1);
-    assert_eq!(store.statements_for("sha256:aa", "production").await.expect("by fingerprint").len(), 1);
+    assert_eq!(store.statements_for("sha256:aa", "production").await.expect("by fingerprint").len(), 4);
     let token = store.token(&token_hash("cst_t1_secret")).await.expect("token").expect("found");
     assert_eq!((token.person.as_str(), token.revoked_at), ("alice", Some(5_000)));
     assert!(!format!("{token:?}").contains(&token.hash), "Debug shows no token hash");
