@@ -42,7 +42,42 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .route("/api/assignments/{id}/pick", post(pick::<S>))
         .route("/api/away", axum::routing::put(set_away::<S>).delete(clear_away::<S>))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(state)
+}
+
+/// Gives axum's own refusals (an unknown route, a path id that is not a number, a bad query, a
+/// body over the limit) the same JSON shape as every other error.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let code = match status {
+        StatusCode::NOT_FOUND => "not-found",
+        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "too-large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
+        status if status.is_server_error() => "internal",
+        _ => "bad-request",
+    };
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_BODY).await.map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+    let message = match text {
+        Ok(text) if !text.trim().is_empty() => text.trim().to_owned(),
+        _ => status.canonical_reason().unwrap_or("error").to_owned(),
+    };
+    let mut answer = ApiError::new(status, code, message).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            answer.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    answer
 }
 
 /// An error answer: `{"error": {"code": …, "message": …}}`.

@@ -737,6 +737,15 @@ fn api_describes_itself_and_refuses_bad_requests() {
         let (got, answer) = call(&server, "POST", "/api/changes", Some(&ci), Some(body.clone()));
         assert_eq!((got, answer["error"]["code"].as_str()), (status, Some(code)), "{body}: {answer}");
     }
+    for (method, path, body, status, code) in [
+        ("GET", "/api/changes/twelve", None, 400, "bad-request"),
+        ("GET", "/api/nowhere", None, 404, "not-found"),
+        ("GET", "/api/attestations?environment=production", None, 400, "bad-request"),
+        ("POST", "/api/approvals", Some(json!({"comment": "x".repeat(70_000)})), 413, "too-large"),
+    ] {
+        let (got, answer) = call(&server, method, path, Some(&ci), body);
+        assert_eq!((got, answer["error"]["code"].as_str()), (status, Some(code)), "{path}: {answer}");
+    }
     let (status, me) = call(&server, "GET", "/api/me", Some(&ci), None);
     assert_eq!((status, me["person"].as_str()), (200, Some("ci-bot")));
 }
