@@ -749,3 +749,76 @@ fn api_describes_itself_and_refuses_bad_requests() {
     let (status, me) = call(&server, "GET", "/api/me", Some(&ci), None);
     assert_eq!((status, me["person"].as_str()), (200, Some("ci-bot")));
 }
+
+#[test]
+fn overdue_after_the_fact_reviews_are_listed_and_counted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = Database::sqlite(dir.path());
+    let fixture = Fixture::new();
+    // A policy whose after-the-fact reviews are due at once.
+    let policy = std::fs::read_to_string(fixture.repo.path().join(".countersign/policy.toml")).expect("policy");
+    let policy = policy.replace("review_within_hours = 24", "review_within_hours = 0");
+    assert!(policy.contains("review_within_hours = 0"));
+    fixture.repo.write(".countersign/policy.toml", &policy);
+    fixture.repo.commit_as("alice", "docs/glass.md", "Reviews of overrides are due at once.\n", "Tighten break-glass");
+    fixture.mirror(&fixture.repo.temp.path().join("repos-tight"));
+    fixture.bob_change("hotfix", "def total(items):\n    return 7\n");
+    let server =
+        Server::start(&database.url(), &fixture.repo.temp.path().join("repos-tight"), &fixture.signing_key, &[]);
+    let [ci, carol, erin] = ["ci-bot", "carol", "erin"].map(|person| fixture.token(&database, person));
+    let (_, change) = fixture.register(&server, &ci, "hotfix");
+    let fingerprint = change["fingerprint"].as_str().expect("fingerprint");
+    let body = json!({"repository": "shop", "fingerprint": fingerprint, "reason": "outage"});
+    let (status, overridden) = call(&server, "POST", "/api/overrides", Some(&carol), Some(body));
+    assert_eq!(status, 201, "{overridden}");
+    std::thread::sleep(Duration::from_millis(20));
+
+    let (_, pending) = call(&server, "GET", "/api/overrides", Some(&erin), None);
+    assert_eq!((pending["pending"].as_u64(), pending["overdue"].as_u64()), (Some(1), Some(1)), "{pending}");
+    assert_eq!(pending["reviews"][0]["overdue"], true);
+    let metrics = call(&server, "GET", "/metrics", None, None).1;
+    assert!(metrics.as_str().expect("text").contains("countersign_overdue_reviews 1"), "{metrics}");
+    let (_, queue) = call(&server, "GET", "/api/queue", Some(&erin), None);
+    assert_eq!(queue["after_the_fact"][0]["overdue"], true, "{queue}");
+
+    let id = overridden["override"]["id"].as_i64().expect("id");
+    let (status, reviewed) =
+        call(&server, "POST", &format!("/api/overrides/{id}/review"), Some(&erin), Some(json!({"comment": "ok"})));
+    assert_eq!((status, reviewed["override"]["late"].as_bool()), (200, Some(true)), "{reviewed}");
+    let metrics = call(&server, "GET", "/metrics", None, None).1;
+    assert!(metrics.as_str().expect("text").contains("countersign_overdue_reviews 0"), "{metrics}");
+    let late =
+        audit_entries(&database).into_iter().find(|entry| entry["action"] == "override.reviewed").expect("recorded");
+    assert_eq!(detail(&late)["late"], true);
+}
+
+#[test]
+fn a_rebase_that_keeps_the_content_keeps_the_approvals() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = Database::sqlite(dir.path());
+    let fixture = Fixture::new();
+    let first_head = fixture.bob_change("feature", "def total(items):\n    return 8\n");
+    let server = fixture.start(&database, &[]);
+    let [ci, alice] = ["ci-bot", "alice"].map(|person| fixture.token(&database, person));
+    let (_, change) = fixture.register(&server, &ci, "feature");
+    let fingerprint = change["fingerprint"].as_str().expect("fingerprint").to_owned();
+    let (status, _) = approve(&server, &alice, &fingerprint, "approve");
+    assert_eq!(status, 201);
+
+    // main moves on elsewhere; bob rebases: a new head, the same reviewed content.
+    fixture.repo.git(&["checkout", "-q", "main"]);
+    fixture.repo.commit_as("carol", "docs/other.md", "Unrelated.\n", "Document something else");
+    fixture.repo.git(&["checkout", "-q", "feature"]);
+    fixture.repo.git_as(("Bob Tran", "bob@shop.example"), &["rebase", "-q", "main"]);
+    let new_head = fixture.repo.git(&["rev-parse", "HEAD"]);
+    assert_ne!(new_head, first_head);
+    let (code, moved) = fixture.register(&server, &ci, "feature");
+    assert_eq!((code, moved["id"].as_i64()), (0, change["id"].as_i64()), "the same change: {moved}");
+    assert_eq!((moved["head"].as_str(), moved["verdict"].as_str()), (Some(new_head.as_str()), Some("allowed")));
+    let registered: Vec<bool> = audit_entries(&database)
+        .iter()
+        .filter(|entry| entry["action"] == "change.registered")
+        .map(|entry| detail(entry)["new"].as_bool().expect("new"))
+        .collect();
+    assert_eq!(registered, [true, false]);
+}
