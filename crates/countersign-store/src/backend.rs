@@ -378,16 +378,6 @@ macro_rules! backend {
                 rows.iter().map(change_row).collect()
             }
 
-            async fn statements(&self, change_id: i64) -> Result<Vec<StatementRow>> {
-                let rows = sqlx::query::<$db>(sql(format!(
-                    "SELECT {STATEMENT_COLUMNS} FROM statements WHERE change_id = $1 ORDER BY id"
-                )))
-                .bind(change_id)
-                .fetch_all(&self.pool)
-                .await?;
-                rows.iter().map(statement_row).collect()
-            }
-
             async fn statements_for(&self, fingerprint: &str, environment: &str) -> Result<Vec<StatementRow>> {
                 let rows = sqlx::query::<$db>(sql(format!(
                     "SELECT {} FROM statements s JOIN changes c ON c.id = s.change_id \

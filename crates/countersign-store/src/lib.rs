@@ -207,7 +207,6 @@ pub trait Store: Clone + Send + Sync + 'static {
         fingerprint: &str,
     ) -> impl Future<Output = Result<Option<ChangeRow>>> + Send;
     fn changes(&self, filter: &ChangeFilter) -> impl Future<Output = Result<Vec<ChangeRow>>> + Send;
-    fn statements(&self, change_id: i64) -> impl Future<Output = Result<Vec<StatementRow>>> + Send;
     /// Statements of every change with this fingerprint and environment, in any repository.
     fn statements_for(
         &self,

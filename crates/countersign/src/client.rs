@@ -57,12 +57,22 @@ impl Client {
     }
 
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Answer, Failure> {
+        self.call_with_query(method, path, &[], body)
+    }
+
+    fn call_with_query(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Result<Answer, Failure> {
         let url = format!("{}{path}", self.base);
         let unreachable = |error: ureq::Error| Failure::input(format!("cannot reach {url}: {error}"));
         let authorization = self.token.as_ref().map(|token| format!("Bearer {token}"));
         let mut response = match (method, body) {
             ("GET", _) => {
-                let mut request = self.agent.get(&url);
+                let mut request = self.agent.get(&url).query_pairs(query.iter().copied());
                 if let Some(value) = &authorization {
                     request = request.header("Authorization", value);
                 }
@@ -113,8 +123,9 @@ fn first_line(text: &str) -> &str {
 /// The server's signed statements about a fingerprint, for `check --server`.
 pub fn attestations(server: &str, fingerprint: &str, environment: &str) -> Result<Vec<FoundAttestation>, Failure> {
     let client = Client::new(server, std::env::var("COUNTERSIGN_TOKEN").ok().as_deref());
-    let path = format!("/api/attestations?fingerprint={}&environment={}", encode(fingerprint), encode(environment));
-    let body = client.call("GET", &path, None).and_then(|answer| client.expect_ok(answer))?;
+    let query = [("fingerprint", fingerprint), ("environment", environment)];
+    let body =
+        client.call_with_query("GET", "/api/attestations", &query, None).and_then(|answer| client.expect_ok(answer))?;
     let list = body["attestations"]
         .as_array()
         .ok_or_else(|| Failure::input(format!("{server} answered without an `attestations` list")))?;
@@ -126,19 +137,6 @@ pub fn attestations(server: &str, fingerprint: &str, environment: &str) -> Resul
             bytes: envelope.to_string().into_bytes(),
         })
         .collect())
-}
-
-/// Percent-encodes a query value.
-fn encode(value: &str) -> String {
-    let mut encoded = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            encoded.push(byte as char);
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
 }
 
 fn print(format: Format, value: &Value, text: impl FnOnce(&Value) -> String) {

@@ -133,7 +133,7 @@ async fn story<S: Store>(store: S, tamper: impl AsyncFn(&str)) {
         ("allowed", Some(2_300), change.decision.as_str())
     );
     tx.commit().await.expect("commit");
-    assert_eq!(store.statements(id).await.expect("statements").len(), 4);
+    assert_eq!(store.statements_for("sha256:aa", "production").await.expect("statements").len(), 4);
     assert_eq!(store.change(id).await.expect("change").expect("found").verdict, "allowed");
 
     // A rolled-back transaction leaves nothing, not even its audit entries.
