@@ -180,16 +180,6 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    /// The head commit the analysis read.
-    pub fn head(&self) -> &str {
-        &self.head
-    }
-
-    /// Whether the person is a responsible human of the change, who may not approve it.
-    pub fn is_responsible(&self, config: &Config, person: &str) -> bool {
-        config.directory.person_index(person).is_some_and(|idx| self.excluded[idx])
-    }
-
     /// People who own a touched path or service: routing prefers them.
     pub fn owners(&self, config: &Config) -> Vec<String> {
         let people = config.directory.people();
@@ -706,10 +696,8 @@ fn accepted_attestations<'a>(
         }
         let Some(idx) = config.directory.person_index(person) else { continue };
         if statement.verdict == Verdict::Override {
-            // Break-glass is for whoever is on call, the author included; the after-the-fact
-            // review by a second person is what keeps it honest.
-            match override_refused(config, idx, statement) {
-                Some(reason) => findings.push(ignore(reason)),
+            match override_refused(config, idx, &statement.comment) {
+                Some(refusal) => findings.push(ignore(refusal.to_string())),
                 None => overrides.push(statement),
             }
             continue;
@@ -735,23 +723,61 @@ fn accepted_attestations<'a>(
     (latest, overrides)
 }
 
-/// Why a break-glass statement does not count, if it does not.
-pub fn override_refused(config: &Config, person: usize, statement: &Statement) -> Option<String> {
+/// Why a person may not break the glass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OverrideRefusal {
+    /// policy.toml has no `[break_glass]`.
+    Disabled,
+    LevelTooLow {
+        person: String,
+        level: String,
+        needed: String,
+    },
+    ReasonRequired,
+}
+
+impl OverrideRefusal {
+    /// A stable code for APIs and audit entries.
+    pub fn code(&self) -> &'static str {
+        match self {
+            OverrideRefusal::Disabled => "break-glass-disabled",
+            OverrideRefusal::LevelTooLow { .. } => "level-too-low",
+            OverrideRefusal::ReasonRequired => "reason-required",
+        }
+    }
+}
+
+impl std::fmt::Display for OverrideRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OverrideRefusal::Disabled => write!(f, "break-glass is not enabled: policy.toml has no [break_glass]"),
+            OverrideRefusal::LevelTooLow { person, level, needed } => {
+                write!(f, "{person} is {level}; break-glass needs {needed} or above (break_glass.min_level)")
+            }
+            OverrideRefusal::ReasonRequired => {
+                write!(f, "break-glass needs a reason, and break_glass.reason_required is on")
+            }
+        }
+    }
+}
+
+/// Whether the person (by position in the directory) may override with this reason. Break-glass
+/// is for whoever is on call, the author included; a second person's review keeps it honest.
+pub fn override_refused(config: &Config, person: usize, reason: &str) -> Option<OverrideRefusal> {
     let Some(break_glass) = &config.policy.break_glass else {
-        return Some("break-glass is not enabled: policy.toml has no [break_glass]".to_owned());
+        return Some(OverrideRefusal::Disabled);
     };
     let person = &config.directory.people()[person];
     if person.level < break_glass.min_level {
         let levels = config.directory.levels();
-        return Some(format!(
-            "{} is {}, below break_glass.min_level {}",
-            person.id,
-            levels[person.level],
-            levels.get(break_glass.min_level).map_or("?", String::as_str)
-        ));
+        return Some(OverrideRefusal::LevelTooLow {
+            person: person.id.clone(),
+            level: levels[person.level].clone(),
+            needed: levels.get(break_glass.min_level).cloned().unwrap_or_default(),
+        });
     }
-    if break_glass.reason_required && statement.comment.trim().is_empty() {
-        return Some("it gives no reason, and break_glass.reason_required is on".to_owned());
+    if break_glass.reason_required && reason.trim().is_empty() {
+        return Some(OverrideRefusal::ReasonRequired);
     }
     None
 }

@@ -418,46 +418,22 @@ async fn override_change<T: WriteTx>(
 ) -> Result<Outcome, StoreError> {
     let detail = json!({"fingerprint": row.fingerprint, "environment": row.environment, "reason": reason});
     let config = &prepared.config;
-    let refusal = match (config.directory.by_id(caller), &config.policy.break_glass) {
+    let refusal = match (config.directory.person_index(caller), config.directory.by_id(caller)) {
+        (Some(position), _) => match evaluate::override_refused(config, position, reason) {
+            Some(refusal) => Some(Refusal { code: refusal.code(), message: refusal.to_string() }),
+            None if row.verdict != "blocked" || row.state != "open" => Some(Refusal {
+                code: "not-blocked",
+                message: format!("change {} is {} ({}); there is nothing to override", row.id, row.verdict, row.state),
+            }),
+            None => None,
+        },
+        (None, Some(Member::Agent(_))) => {
+            Some(Refusal { code: "agent", message: format!("{caller} is an agent; agents cannot break the glass") })
+        }
         (None, _) => Some(Refusal {
             code: "unknown-person",
             message: format!("{caller} is not a person of people.toml in {}", row.repository),
         }),
-        (Some(Member::Agent(_)), _) => {
-            Some(Refusal { code: "agent", message: format!("{caller} is an agent; agents cannot break the glass") })
-        }
-        (_, None) => Some(Refusal {
-            code: "break-glass-disabled",
-            message: "policy.toml has no [break_glass] section, so nobody may override".to_owned(),
-        }),
-        (Some(Member::Person(person)), Some(break_glass)) => {
-            let levels = config.directory.levels();
-            if person.level < break_glass.min_level {
-                Some(Refusal {
-                    code: "level-too-low",
-                    message: format!(
-                        "{caller} is {}; break-glass needs {} or above",
-                        levels[person.level],
-                        levels.get(break_glass.min_level).map_or("?", String::as_str)
-                    ),
-                })
-            } else if break_glass.reason_required && reason.trim().is_empty() {
-                Some(Refusal {
-                    code: "reason-required",
-                    message: "break-glass needs a reason (policy: reason_required = true)".to_owned(),
-                })
-            } else if row.verdict != "blocked" || row.state != "open" {
-                Some(Refusal {
-                    code: "not-blocked",
-                    message: format!(
-                        "change {} is {} ({}); there is nothing to override",
-                        row.id, row.verdict, row.state
-                    ),
-                })
-            } else {
-                None
-            }
-        }
     };
     if let Some(refusal) = refusal {
         return refuse(tx, cx, caller, "override", &subject(row.id), refusal, detail).await;

@@ -116,6 +116,13 @@ impl Client {
     }
 }
 
+/// One authenticated call whose answer must be a success.
+fn ask(server: &ServerArgs, method: &str, path: &str, body: Option<Value>) -> Result<Value, Failure> {
+    let client = Client::from_args(server)?;
+    let answer = client.call(method, path, body)?;
+    client.expect_ok(answer)
+}
+
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default()
 }
@@ -206,25 +213,20 @@ pub struct RegisterArgs {
 }
 
 pub fn register(args: &RegisterArgs) -> u8 {
-    let run = || -> Result<Value, Failure> {
-        let client = Client::from_args(&args.server)?;
-        let body = json!({
-            "repository": args.repository,
-            "base": args.base,
-            "head": args.head,
-            "environment": args.environment,
-            "requester": args.requester,
-            "name": args.name,
-        });
-        client.call("POST", "/api/changes", Some(body)).and_then(|answer| client.expect_ok(answer))
+    let body = json!({
+        "repository": args.repository,
+        "base": args.base,
+        "head": args.head,
+        "environment": args.environment,
+        "requester": args.requester,
+        "name": args.name,
+    });
+    let view = match ask(&args.server, "POST", "/api/changes", Some(body)) {
+        Ok(value) => value,
+        Err(failure) => return failure.report(args.format),
     };
-    match run() {
-        Ok(view) => {
-            print(args.format, &view, decision_text);
-            exit_for_verdict(view["verdict"].as_str().unwrap_or_default())
-        }
-        Err(failure) => failure.report(args.format),
-    }
+    print(args.format, &view, decision_text);
+    exit_for_verdict(view["verdict"].as_str().unwrap_or_default())
 }
 
 /// `countersign deploy`: the final verdict before deploying, recorded in the audit log.
@@ -240,19 +242,12 @@ pub struct DeployArgs {
 }
 
 pub fn deploy(args: &DeployArgs) -> u8 {
-    let run = || -> Result<Value, Failure> {
-        let client = Client::from_args(&args.server)?;
-        client
-            .call("POST", &format!("/api/changes/{}/deploy", args.change), None)
-            .and_then(|answer| client.expect_ok(answer))
+    let view = match ask(&args.server, "POST", &format!("/api/changes/{}/deploy", args.change), None) {
+        Ok(value) => value,
+        Err(failure) => return failure.report(args.format),
     };
-    match run() {
-        Ok(view) => {
-            print(args.format, &view, decision_text);
-            exit_for_verdict(view["verdict"].as_str().unwrap_or_default())
-        }
-        Err(failure) => failure.report(args.format),
-    }
+    print(args.format, &view, decision_text);
+    exit_for_verdict(view["verdict"].as_str().unwrap_or_default())
 }
 
 /// Approves or rejects through the server, which signs the statement with its key.
@@ -265,32 +260,27 @@ pub fn review(
     comment: &str,
     format: Format,
 ) -> u8 {
-    let run = || -> Result<Value, Failure> {
-        let client = Client::from_args(server)?;
-        let body = json!({
-            "repository": repository,
-            "fingerprint": fingerprint,
-            "environment": environment,
-            "verdict": verdict,
-            "comment": comment,
-        });
-        client.call("POST", "/api/approvals", Some(body)).and_then(|answer| client.expect_ok(answer))
+    let body = json!({
+        "repository": repository,
+        "fingerprint": fingerprint,
+        "environment": environment,
+        "verdict": verdict,
+        "comment": comment,
+    });
+    let answer = match ask(server, "POST", "/api/approvals", Some(body)) {
+        Ok(value) => value,
+        Err(failure) => return failure.report(format),
     };
-    match run() {
-        Ok(answer) => {
-            print(format, &answer, |answer| {
-                let verb = if verdict == "approve" { "approved" } else { "rejected" };
-                let again = if answer["duplicate"] == true { " (already recorded)" } else { "" };
-                format!(
-                    "{} {verb} {fingerprint} for {environment}{again}\n{}",
-                    answer["statement"]["person"].as_str().unwrap_or("?"),
-                    change_line(&answer["change"])
-                )
-            });
-            EXIT_ALLOWED
-        }
-        Err(failure) => failure.report(format),
-    }
+    print(format, &answer, |answer| {
+        let verb = if verdict == "approve" { "approved" } else { "rejected" };
+        let again = if answer["duplicate"] == true { " (already recorded)" } else { "" };
+        format!(
+            "{} {verb} {fingerprint} for {environment}{again}\n{}",
+            answer["statement"]["person"].as_str().unwrap_or("?"),
+            change_line(&answer["change"])
+        )
+    });
+    EXIT_ALLOWED
 }
 
 /// `countersign override`: break-glass through the server.
@@ -312,30 +302,25 @@ pub struct OverrideArgs {
 }
 
 pub fn override_change(args: &OverrideArgs) -> u8 {
-    let run = || -> Result<Value, Failure> {
-        let client = Client::from_args(&args.server)?;
-        let body = json!({
-            "repository": args.repository,
-            "fingerprint": args.fingerprint,
-            "environment": args.environment,
-            "reason": args.reason,
-        });
-        client.call("POST", "/api/overrides", Some(body)).and_then(|answer| client.expect_ok(answer))
+    let body = json!({
+        "repository": args.repository,
+        "fingerprint": args.fingerprint,
+        "environment": args.environment,
+        "reason": args.reason,
+    });
+    let answer = match ask(&args.server, "POST", "/api/overrides", Some(body)) {
+        Ok(value) => value,
+        Err(failure) => return failure.report(args.format),
     };
-    match run() {
-        Ok(answer) => {
-            print(args.format, &answer, |answer| {
-                format!(
-                    "{}override {} recorded; a second person must review it by {} (ms since epoch)\n",
-                    change_line(&answer["change"]),
-                    answer["override"]["id"],
-                    answer["override"]["review_due_at"]
-                )
-            });
-            EXIT_ALLOWED
-        }
-        Err(failure) => failure.report(args.format),
-    }
+    print(args.format, &answer, |answer| {
+        format!(
+            "{}override {} recorded; a second person must review it by {} (ms since epoch)\n",
+            change_line(&answer["change"]),
+            answer["override"]["id"],
+            answer["override"]["review_due_at"]
+        )
+    });
+    EXIT_ALLOWED
 }
 
 /// `countersign review-override`: the mandatory after-the-fact review of a break-glass.
@@ -352,26 +337,24 @@ pub struct ReviewOverrideArgs {
 }
 
 pub fn review_override(args: &ReviewOverrideArgs) -> u8 {
-    let run = || -> Result<Value, Failure> {
-        let client = Client::from_args(&args.server)?;
-        client
-            .call("POST", &format!("/api/overrides/{}/review", args.id), Some(json!({"comment": args.comment})))
-            .and_then(|answer| client.expect_ok(answer))
+    let answer = match ask(
+        &args.server,
+        "POST",
+        &format!("/api/overrides/{}/review", args.id),
+        Some(json!({"comment": args.comment})),
+    ) {
+        Ok(value) => value,
+        Err(failure) => return failure.report(args.format),
     };
-    match run() {
-        Ok(answer) => {
-            print(args.format, &answer, |answer| {
-                let late = if answer["override"]["late"] == true { " (late)" } else { "" };
-                format!(
-                    "override {} reviewed by {}{late}\n",
-                    args.id,
-                    answer["override"]["reviewed_by"].as_str().unwrap_or("?")
-                )
-            });
-            EXIT_ALLOWED
-        }
-        Err(failure) => failure.report(args.format),
-    }
+    print(args.format, &answer, |answer| {
+        let late = if answer["override"]["late"] == true { " (late)" } else { "" };
+        format!(
+            "override {} reviewed by {}{late}\n",
+            args.id,
+            answer["override"]["reviewed_by"].as_str().unwrap_or("?")
+        )
+    });
+    EXIT_ALLOWED
 }
 
 /// `countersign queue`: the reviews routed to me, and overrides awaiting review.
@@ -384,42 +367,36 @@ pub struct QueueArgs {
 }
 
 pub fn queue(args: &QueueArgs) -> u8 {
-    let run = || -> Result<Value, Failure> {
-        let client = Client::from_args(&args.server)?;
-        client.call("GET", "/api/queue", None).and_then(|answer| client.expect_ok(answer))
+    let answer = match ask(&args.server, "GET", "/api/queue", None) {
+        Ok(value) => value,
+        Err(failure) => return failure.report(args.format),
     };
-    match run() {
-        Ok(answer) => {
-            print(args.format, &answer, |answer| {
-                let reviews = answer["reviews"].as_array().cloned().unwrap_or_default();
-                let mut text =
-                    format!("{} review(s) for {}\n", reviews.len(), answer["person"].as_str().unwrap_or("?"));
-                for review in &reviews {
-                    text.push_str(&format!(
-                        "  #{} {} rule {}, waiting {} s: {}",
-                        review["id"],
-                        review["change"]["repository"].as_str().unwrap_or("?"),
-                        review["rule"].as_str().unwrap_or("?"),
-                        review["waiting_seconds"],
-                        change_line(&review["change"])
-                    ));
-                }
-                for pending in answer["after_the_fact"].as_array().into_iter().flatten() {
-                    let overdue = if pending["overdue"] == true { " OVERDUE" } else { "" };
-                    text.push_str(&format!(
-                        "  override {} of change {} by {} awaits review{overdue}: {}\n",
-                        pending["id"],
-                        pending["change"],
-                        pending["person"].as_str().unwrap_or("?"),
-                        pending["reason"].as_str().unwrap_or("")
-                    ));
-                }
-                text
-            });
-            EXIT_ALLOWED
+    print(args.format, &answer, |answer| {
+        let reviews = answer["reviews"].as_array().cloned().unwrap_or_default();
+        let mut text = format!("{} review(s) for {}\n", reviews.len(), answer["person"].as_str().unwrap_or("?"));
+        for review in &reviews {
+            text.push_str(&format!(
+                "  #{} {} rule {}, waiting {} s: {}",
+                review["id"],
+                review["change"]["repository"].as_str().unwrap_or("?"),
+                review["rule"].as_str().unwrap_or("?"),
+                review["waiting_seconds"],
+                change_line(&review["change"])
+            ));
         }
-        Err(failure) => failure.report(args.format),
-    }
+        for pending in answer["after_the_fact"].as_array().into_iter().flatten() {
+            let overdue = if pending["overdue"] == true { " OVERDUE" } else { "" };
+            text.push_str(&format!(
+                "  override {} of change {} by {} awaits review{overdue}: {}\n",
+                pending["id"],
+                pending["change"],
+                pending["person"].as_str().unwrap_or("?"),
+                pending["reason"].as_str().unwrap_or("")
+            ));
+        }
+        text
+    });
+    EXIT_ALLOWED
 }
 
 /// `countersign away`: stop (or resume) getting reviews routed to me.
@@ -440,24 +417,23 @@ pub struct AwayArgs {
 }
 
 pub fn away(args: &AwayArgs) -> u8 {
-    let run = || -> Result<Value, Failure> {
-        let client = Client::from_args(&args.server)?;
-        let answer = if args.back {
-            client.call("DELETE", "/api/away", None)?
-        } else {
-            let body = json!({"until": args.until.map(|until| until.as_millisecond()), "note": args.note});
-            client.call("PUT", "/api/away", Some(body))?
-        };
-        client.expect_ok(answer)
+    let result = if args.back {
+        ask(&args.server, "DELETE", "/api/away", None)
+    } else {
+        let body = json!({"until": args.until.map(|until| until.as_millisecond()), "note": args.note});
+        ask(&args.server, "PUT", "/api/away", Some(body))
     };
-    match run() {
-        Ok(answer) => {
-            print(args.format, &answer, |answer| {
-                let state = if answer["away"] == true { "away" } else { "back" };
-                format!("{} is {state}\n", answer["person"].as_str().unwrap_or("?"))
-            });
-            EXIT_ALLOWED
-        }
-        Err(failure) => failure.report(args.format),
-    }
+    let answer = match result {
+        Ok(value) => value,
+        Err(failure) => return failure.report(args.format),
+    };
+    print(args.format, &answer, |answer| {
+        let state = if answer["away"] == true { "away" } else { "back" };
+        format!(
+            "{} is {state}
+",
+            answer["person"].as_str().unwrap_or("?")
+        )
+    });
+    EXIT_ALLOWED
 }
