@@ -14,27 +14,18 @@ pub const NAMESPACE: &str = "countersign-attestation";
 /// Larger envelopes are refused before parsing.
 pub const MAX_ENVELOPE_BYTES: usize = 64 * 1024;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Approve,
-    Reject,
-    /// Break-glass: the person lets a blocked change through; the comment is the reason.
-    Override,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Approve => "approve",
-            Verdict::Reject => "reject",
-            Verdict::Override => "override",
-        }
+named! {
+    /// What a statement says about a change.
+    Verdict {
+        Approve = "approve",
+        Reject = "reject",
+        /// Break-glass: the person lets a blocked change through; the comment is the reason.
+        Override = "override",
     }
 }
 
 /// What a reviewer signs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Statement {
     /// Always `countersign/attestation/v1`.
@@ -55,7 +46,7 @@ pub struct Statement {
 pub const STATEMENT_TYPE: &str = "countersign/attestation/v1";
 
 /// The stored form: the exact statement text and its SSHSIG signature (PEM armoured).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Envelope {
     pub statement: String,

@@ -5,11 +5,11 @@
 //! tool names count only together with their vendor e-mail or bot id, and non-AI bots or aider's
 //! committer-only suffix never count.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{Commit, Identity};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SignalKind {
     Identity,
@@ -35,7 +35,7 @@ impl SignalKind {
 
 /// How much a signal proves. Strong and declared signals mark a commit; contextual ones only
 /// when the policy says so.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Strength {
     Contextual,
@@ -54,10 +54,10 @@ impl Strength {
 }
 
 /// One piece of evidence that a commit is AI-assisted, with the exact text it was read from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Signal {
     pub kind: SignalKind,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool: Option<String>,
     pub strength: Strength,
     pub text: String,

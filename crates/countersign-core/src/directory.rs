@@ -339,6 +339,37 @@ impl Person {
 }
 
 /// Ids and environment names end up in file names and refs: letters, digits, `.`, `_`, `-`.
+/// Why someone cannot sign a statement as a person of the directory.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SignerRefusal {
+    #[error("`{0}` is not a person of people.toml")]
+    Unknown(String),
+    #[error("`{0}` is an agent; agents cannot approve or reject")]
+    Agent(String),
+    #[error("{0} has no keys in people.toml; add the public half of the signing key to their `keys`")]
+    NoKeys(String),
+    #[error("the key is not one of {0}'s keys in people.toml; add its public half there first")]
+    OtherKey(String),
+}
+
+impl Directory {
+    /// The person `id` names, if `key` is one of their keys: who may sign as them.
+    pub fn signer(&self, id: &str, key: &ssh_key::PublicKey) -> Result<&Person, SignerRefusal> {
+        let person = match self.by_id(id) {
+            Some(Member::Person(person)) => person,
+            Some(Member::Agent(agent)) => return Err(SignerRefusal::Agent(agent.id.clone())),
+            None => return Err(SignerRefusal::Unknown(id.to_owned())),
+        };
+        if person.keys.is_empty() {
+            return Err(SignerRefusal::NoKeys(person.id.clone()));
+        }
+        if !person.keys.iter().any(|listed| listed.key_data() == key.key_data()) {
+            return Err(SignerRefusal::OtherKey(person.id.clone()));
+        }
+        Ok(person)
+    }
+}
+
 pub fn is_simple_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('.')

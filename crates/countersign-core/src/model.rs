@@ -1,6 +1,6 @@
 //! Owned values the adapters hand to the core. Nothing here knows where they came from.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A name and e-mail pair as git records it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -100,7 +100,7 @@ pub struct ChangeInput {
 }
 
 /// Which analyser found an operation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OperationSource {
     Terraform,
@@ -123,19 +123,19 @@ impl std::fmt::Display for OperationSource {
 }
 
 /// One operation of a change that destroys something, or puts it at risk, as an analyser read it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Operation {
     pub source: OperationSource,
     /// The plan file or the changed path it was read from.
     pub file: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
     /// What is affected: a resource address, a URN, a table, `Kind namespace/name`.
     pub target: String,
     /// What happens to it, e.g. `delete`, `replace (delete before create)`, `ban-drop-column`.
     pub action: String,
     /// Why, when the format says so.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 

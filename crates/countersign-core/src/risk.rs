@@ -5,11 +5,11 @@
 //! from defect-prediction research are weak classifiers (reference/blast-radius.md §3), so each
 //! factor is a plain threshold a reviewer can check by hand.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::Operation;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RiskLevel {
     Low,
@@ -109,17 +109,17 @@ impl Default for RiskSettings {
 }
 
 /// One factor that raised the level.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RiskFactor {
     /// `tier`, `destructive`, `hazard`, `gate-config`, `lines`, `files`, `directories`, `services`,
     /// `entropy` or `experience`.
-    pub factor: &'static str,
+    pub factor: std::borrow::Cow<'static, str>,
     pub level: RiskLevel,
     pub reason: String,
 }
 
 /// The measures of size and diffusion, reported whether or not they raised the level.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RiskMetrics {
     pub lines_changed: u64,
     pub files: usize,
@@ -132,16 +132,16 @@ pub struct RiskMetrics {
     pub experience: Vec<Experience>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Experience {
     pub person: String,
     pub commits: Option<u32>,
     /// Why `commits` is unknown, when it is.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unknown: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Risk {
     pub level: RiskLevel,
     /// The factors' reasons, highest level first.
@@ -167,7 +167,7 @@ pub struct RiskInput<'a> {
 pub fn assess(settings: &RiskSettings, input: &RiskInput<'_>) -> Risk {
     let mut factors: Vec<RiskFactor> = Vec::new();
     let mut push = |factor: &'static str, level: RiskLevel, reason: String| {
-        factors.push(RiskFactor { factor, level, reason });
+        factors.push(RiskFactor { factor: std::borrow::Cow::Borrowed(factor), level, reason });
     };
     for operation in input.destructive {
         push("destructive", settings.destructive, format!("destructive: {operation}"));

@@ -1,19 +1,19 @@
 //! Rollout advice: how a change of each risk level should reach production, so the deployment
 //! pipeline can read it from the decision. Defaults follow reference/blast-radius.md §4.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::risk::RiskLevel;
 
 /// One step of a progressive rollout: send this share of traffic, then watch it for a while.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Stage {
     pub percent: u32,
     /// How long to watch the alarms before the next stage; 0 for the last one.
     pub bake_minutes: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Rollout {
     /// `rolling`, `canary`, `blue-green` or `manual`.
     pub strategy: String,
@@ -26,7 +26,7 @@ pub struct Rollout {
     pub manual_confirmation: bool,
     /// Deploy apart from any other change, so a rollback undoes only this one.
     pub alone: bool,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
 
@@ -82,5 +82,36 @@ pub fn default_for(level: RiskLevel) -> Rollout {
                 "apply destructive infrastructure changes apart from the code deploy, never by an agent".to_owned(),
             ],
         },
+    }
+}
+
+/// One line a deployer can follow, e.g. `canary 1% (bake 60 min) → 100%; one box first`.
+impl std::fmt::Display for Rollout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let stages: Vec<String> = self
+            .stages
+            .iter()
+            .map(|stage| {
+                if stage.bake_minutes > 0 {
+                    format!("{}% (bake {} min)", stage.percent, stage.bake_minutes)
+                } else {
+                    format!("{}%", stage.percent)
+                }
+            })
+            .collect();
+        write!(f, "{} {}", self.strategy, stages.join(" → "))?;
+        let flags = [
+            (self.one_box_first, "one box first"),
+            (self.business_hours_only, "business hours only"),
+            (self.manual_confirmation, "a person confirms each stage"),
+            (self.alone, "deploy alone"),
+            (!self.automatic_rollback, "no automatic rollback"),
+        ];
+        for text in
+            flags.iter().filter(|(on, _)| *on).map(|(_, text)| *text).chain(self.notes.iter().map(String::as_str))
+        {
+            write!(f, "; {text}")?;
+        }
+        Ok(())
     }
 }

@@ -568,6 +568,24 @@ impl Repo {
     }
 }
 
+/// Fetches every remote of the repository at `path` with the git CLI (gix is built without
+/// network support); a repository without remotes has nothing to fetch.
+pub fn fetch_all(path: &Path) -> Result<()> {
+    let git = |args: &[&str]| std::process::Command::new("git").arg("-C").arg(path).args(args).output();
+    let fetch_error = |message: String| Error::Git { context: format!("fetch in {}", path.display()), message };
+    let remotes = git(&["remote"]).map_err(|error| fetch_error(format!("cannot run git: {error}")))?;
+    if !remotes.status.success() || remotes.stdout.is_empty() {
+        return Ok(());
+    }
+    let output = git(&["fetch", "--quiet", "--prune", "--all"])
+        .map_err(|error| fetch_error(format!("cannot run git: {error}")))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(fetch_error(String::from_utf8_lossy(&output.stderr).trim().to_owned()))
+    }
+}
+
 /// One commit for the workers of [`Repo::walk_map`]: an id to read, or a commit the walker
 /// already read.
 enum WorkItem {

@@ -8,18 +8,22 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use countersign_core::attestation::Verdict;
+use countersign_core::attestation::Envelope;
+use countersign_core::evaluate::{Decision, GateVerdict};
+use countersign_core::lifecycle::Attempt;
 use countersign_store::{AssignmentRow, ChangeFilter, ChangeRow, OverrideRow, StatementRow, Store, StoreError};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::auth::{Caller, authenticate};
+use crate::contract::{
+    Assignment, AttestationList, AwayBody, AwayState, ChangeEntry, ChangeList, ChangeView, CompleteReviewBody,
+    ErrorBody, ErrorDetail, Health, Me, Override, OverrideBody, OverrideResult, OverrideReviewResult, PendingReviews,
+    PickResult, Queue, QueueEntry, RegisterBody, ReviewBody, ReviewResult, ServerKey, StatementView,
+};
 use crate::logic::request_of;
 use crate::metrics_names as names;
 use crate::writer::{Op, Outcome, Presigned};
 use crate::{AnalysisFailure, AppState, ChangeRequest, PREPARED_CACHE, Prepared, now_millis};
-
-const OPENAPI: &str = include_str!("../openapi.json");
 
 /// Largest accepted request body.
 const MAX_BODY: usize = 64 * 1024;
@@ -28,7 +32,7 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
     Router::new()
         .route("/healthz", get(healthz::<S>))
         .route("/metrics", get(metrics::<S>))
-        .route("/api/openapi.json", get(openapi))
+        .route("/api/openapi.json", get(crate::openapi::serve))
         .route("/api/server-key", get(server_key::<S>))
         .route("/api/me", get(me::<S>))
         .route("/api/changes", post(register::<S>).get(list_changes::<S>))
@@ -116,7 +120,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message}});
+        let body = ErrorBody { error: ErrorDetail { code: self.code.to_owned(), message: self.message } };
         (self.status, Json(body)).into_response()
     }
 }
@@ -142,7 +146,7 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
 
 async fn healthz<S: Store>(State(state): State<Arc<AppState<S>>>) -> ApiResult {
     match state.store.ping().await {
-        Ok(()) => Ok(Json(json!({"status": "ok"})).into_response()),
+        Ok(()) => Ok(Json(Health { status: "ok".to_owned() }).into_response()),
         Err(error) => Err(ApiError::store(error)),
     }
 }
@@ -172,21 +176,17 @@ async fn metrics<S: Store>(State(state): State<Arc<AppState<S>>>) -> ApiResult {
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render()).into_response())
 }
 
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
-}
-
 async fn server_key<S: Store>(State(state): State<Arc<AppState<S>>>) -> Response {
-    Json(json!({
-        "public_key": state.public_key,
-        "policy_toml": format!("[server]\nkeys = [\"{}\"]", state.public_key),
-    }))
+    Json(ServerKey {
+        public_key: state.public_key.clone(),
+        policy_toml: format!("[server]\nkeys = [\"{}\"]", state.public_key),
+    })
     .into_response()
 }
 
 async fn me<S: Store>(State(state): State<Arc<AppState<S>>>, headers: HeaderMap) -> ApiResult {
     let caller = authenticate(&state, &headers, None).await?;
-    Ok(Json(json!({"person": caller.person, "token": caller.token_id})).into_response())
+    Ok(Json(Me { person: caller.person, token: caller.token_id }).into_response())
 }
 
 /// The analysis of a change, from the cache or freshly read.
@@ -280,23 +280,6 @@ fn unexpected() -> ApiError {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the writer answered something unexpected")
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RegisterBody {
-    repository: String,
-    base: String,
-    head: String,
-    #[serde(default = "production")]
-    environment: String,
-    requester: Option<String>,
-    /// The pipeline's name for the change, e.g. a branch: a newer head supersedes older ones.
-    name: Option<String>,
-}
-
-fn production() -> String {
-    "production".to_owned()
-}
-
 fn check_name(what: &str, value: &str) -> Result<(), ApiError> {
     let ok = !value.is_empty()
         && value.len() <= 200
@@ -314,7 +297,7 @@ async fn register<S: Store>(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult {
-    let caller = authenticate(&state, &headers, Some("change")).await?;
+    let caller = authenticate(&state, &headers, Some(Attempt::Change)).await?;
     let body: RegisterBody = parse_body(&body)?;
     for (what, value) in [
         ("repository", &body.repository),
@@ -341,7 +324,7 @@ async fn register<S: Store>(
 struct ListQuery {
     repository: Option<String>,
     environment: Option<String>,
-    verdict: Option<String>,
+    verdict: Option<GateVerdict>,
     #[serde(default)]
     open: bool,
     limit: Option<i64>,
@@ -361,8 +344,7 @@ async fn list_changes<S: Store>(
         limit: query.limit.unwrap_or(100).clamp(1, 1000),
     };
     let rows = state.store.changes(&filter).await.map_err(ApiError::store)?;
-    let changes: Vec<Value> = rows.iter().map(change_summary).collect();
-    Ok(Json(json!({"changes": changes})).into_response())
+    Ok(Json(ChangeList { changes: rows.iter().map(change_entry).collect() }).into_response())
 }
 
 async fn show_change<S: Store>(
@@ -381,7 +363,7 @@ async fn show_change<S: Store>(
 }
 
 async fn deploy<S: Store>(State(state): State<Arc<AppState<S>>>, headers: HeaderMap, Path(id): Path<i64>) -> ApiResult {
-    let caller = authenticate(&state, &headers, Some("deployment")).await?;
+    let caller = authenticate(&state, &headers, Some(Attempt::Deployment)).await?;
     let row = state.store.change(id).await.map_err(ApiError::store)?;
     let hint = cached(&state, row.as_ref());
     let outcome =
@@ -390,36 +372,14 @@ async fn deploy<S: Store>(State(state): State<Arc<AppState<S>>>, headers: Header
     change_answer(&state, outcome).await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReviewBody {
-    repository: String,
-    fingerprint: String,
-    #[serde(default = "production")]
-    environment: String,
-    verdict: ReviewVerdict,
-    #[serde(default)]
-    comment: String,
-}
-
-#[derive(Clone, Copy, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum ReviewVerdict {
-    Approve,
-    Reject,
-}
-
 async fn review<S: Store>(
     State(state): State<Arc<AppState<S>>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult {
-    let caller = authenticate(&state, &headers, Some("approval")).await?;
+    let caller = authenticate(&state, &headers, Some(Attempt::Approval)).await?;
     let body: ReviewBody = parse_body(&body)?;
-    let verdict = match body.verdict {
-        ReviewVerdict::Approve => Verdict::Approve,
-        ReviewVerdict::Reject => Verdict::Reject,
-    };
+    let verdict = body.verdict.verdict();
     let row = match recalled(&state, &body.repository, &body.environment, &body.fingerprint) {
         Some(row) => Some(row),
         None => state
@@ -459,26 +419,11 @@ async fn review<S: Store>(
         Outcome::Recorded { statement, change, duplicate } => {
             remember(&state, &change);
             let status = if duplicate { StatusCode::OK } else { StatusCode::CREATED };
-            let body = json!({
-                "statement": statement_view(&statement),
-                "duplicate": duplicate,
-                "change": change_summary(&change),
-            });
+            let body = ReviewResult { statement: statement_view(&statement), duplicate, change: change_entry(&change) };
             Ok((status, Json(body)).into_response())
         }
         _ => Err(unexpected()),
     })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OverrideBody {
-    repository: String,
-    fingerprint: String,
-    #[serde(default = "production")]
-    environment: String,
-    #[serde(default)]
-    reason: String,
 }
 
 async fn override_change<S: Store>(
@@ -486,7 +431,7 @@ async fn override_change<S: Store>(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult {
-    let caller = authenticate(&state, &headers, Some("override")).await?;
+    let caller = authenticate(&state, &headers, Some(Attempt::Override)).await?;
     let body: OverrideBody = parse_body(&body)?;
     let row = state
         .store
@@ -506,7 +451,7 @@ async fn override_change<S: Store>(
     refused_or(outcome, |outcome| match outcome {
         Outcome::Overridden { override_row, change } => {
             let body =
-                json!({"override": override_view(&override_row, now_millis()), "change": change_summary(&change)});
+                OverrideResult { override_: override_view(&override_row, now_millis()), change: change_entry(&change) };
             Ok((StatusCode::CREATED, Json(body)).into_response())
         }
         _ => Err(unexpected()),
@@ -518,15 +463,8 @@ async fn pending_reviews<S: Store>(State(state): State<Arc<AppState<S>>>, header
     let now = now_millis();
     let rows = state.store.pending_reviews().await.map_err(ApiError::store)?;
     let overdue = rows.iter().filter(|row| row.due_at < now).count();
-    let reviews: Vec<Value> = rows.iter().map(|row| override_view(row, now)).collect();
-    Ok(Json(json!({"pending": rows.len(), "overdue": overdue, "reviews": reviews})).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CompleteBody {
-    #[serde(default)]
-    comment: String,
+    let reviews = rows.iter().map(|row| override_view(row, now)).collect();
+    Ok(Json(PendingReviews { pending: rows.len(), overdue, reviews }).into_response())
 }
 
 async fn complete_review<S: Store>(
@@ -535,8 +473,8 @@ async fn complete_review<S: Store>(
     Path(id): Path<i64>,
     body: axum::body::Bytes,
 ) -> ApiResult {
-    let caller = authenticate(&state, &headers, Some("override-review")).await?;
-    let body: CompleteBody = if body.is_empty() { CompleteBody { comment: String::new() } } else { parse_body(&body)? };
+    let caller = authenticate(&state, &headers, Some(Attempt::OverrideReview)).await?;
+    let body: CompleteReviewBody = if body.is_empty() { CompleteReviewBody::default() } else { parse_body(&body)? };
     let outcome = submit_prepared(&state, None, |prepared| Op::CompleteReview {
         caller: caller.person.clone(),
         override_id: id,
@@ -545,7 +483,9 @@ async fn complete_review<S: Store>(
     })
     .await?;
     refused_or(outcome, |outcome| match outcome {
-        Outcome::Reviewed(row) => Ok(Json(json!({"override": override_view(&row, now_millis())})).into_response()),
+        Outcome::Reviewed(row) => {
+            Ok(Json(OverrideReviewResult { override_: override_view(&row, now_millis()) }).into_response())
+        }
         _ => Err(unexpected()),
     })
 }
@@ -554,7 +494,7 @@ async fn complete_review<S: Store>(
 #[serde(deny_unknown_fields)]
 struct AttestationQuery {
     fingerprint: String,
-    #[serde(default = "production")]
+    #[serde(default = "crate::contract::production")]
     environment: String,
 }
 
@@ -564,9 +504,11 @@ async fn attestations<S: Store>(
     Query(query): Query<AttestationQuery>,
 ) -> ApiResult {
     let rows = state.store.statements_for(&query.fingerprint, &query.environment).await.map_err(ApiError::store)?;
-    let envelopes: Vec<Value> =
-        rows.iter().map(|row| json!({"statement": row.statement, "signature": row.signature})).collect();
-    Ok(Json(json!({"fingerprint": query.fingerprint, "environment": query.environment, "attestations": envelopes}))
+    let attestations = rows
+        .iter()
+        .map(|row| Envelope { statement: row.statement.clone(), signature: row.signature.clone() })
+        .collect();
+    Ok(Json(AttestationList { fingerprint: query.fingerprint, environment: query.environment, attestations })
         .into_response())
 }
 
@@ -576,30 +518,28 @@ async fn queue<S: Store>(State(state): State<Arc<AppState<S>>>, headers: HeaderM
     let mut reviews = Vec::new();
     for assignment in state.store.queue(&caller.person).await.map_err(ApiError::store)? {
         let change = state.store.change(assignment.change_id).await.map_err(ApiError::store)?;
-        let mut view = assignment_view(&assignment);
-        view["waiting_seconds"] = json!((now - assignment.assigned_at).max(0) / 1000);
-        view["change"] = change.as_ref().map(change_summary).unwrap_or(Value::Null);
-        reviews.push(view);
+        reviews.push(QueueEntry {
+            id: assignment.id,
+            rule: assignment.rule,
+            person: assignment.person,
+            state: assignment.state,
+            assigned_at: assignment.assigned_at,
+            picked_up_at: assignment.picked_up_at,
+            escalated_from: assignment.escalated_from,
+            waiting_seconds: (now - assignment.assigned_at).max(0) / 1000,
+            change: change.as_ref().map(change_entry),
+        });
     }
     let pending = state.store.pending_reviews().await.map_err(ApiError::store)?;
-    let after_the_fact: Vec<Value> =
+    let after_the_fact =
         pending.iter().filter(|row| row.person != caller.person).map(|row| override_view(row, now)).collect();
-    Ok(Json(json!({"person": caller.person, "reviews": reviews, "after_the_fact": after_the_fact})).into_response())
+    Ok(Json(Queue { person: caller.person, reviews, after_the_fact }).into_response())
 }
 
 async fn pick<S: Store>(State(state): State<Arc<AppState<S>>>, headers: HeaderMap, Path(id): Path<i64>) -> ApiResult {
-    let caller = authenticate(&state, &headers, Some("review-pick")).await?;
+    let caller = authenticate(&state, &headers, Some(Attempt::ReviewPick)).await?;
     let outcome = state.writer.submit(Op::Pick { caller: caller.person, assignment_id: id }).await?;
-    refused_or(outcome, |_| Ok(Json(json!({"picked": id})).into_response()))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AwayBody {
-    /// Milliseconds since the epoch; absent means until cleared.
-    until: Option<i64>,
-    #[serde(default)]
-    note: String,
+    refused_or(outcome, |_| Ok(Json(PickResult { picked: id }).into_response()))
 }
 
 async fn set_away<S: Store>(
@@ -607,85 +547,92 @@ async fn set_away<S: Store>(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult {
-    let caller = authenticate(&state, &headers, Some("away")).await?;
-    let body: AwayBody =
-        if body.is_empty() { AwayBody { until: None, note: String::new() } } else { parse_body(&body)? };
+    let caller = authenticate(&state, &headers, Some(Attempt::Away)).await?;
+    let body: AwayBody = if body.is_empty() { AwayBody::default() } else { parse_body(&body)? };
     let person = caller.person.clone();
     state.writer.submit(Op::Away { caller: caller.person, away: true, until: body.until, note: body.note }).await?;
-    Ok(Json(json!({"person": person, "away": true, "until": body.until})).into_response())
+    Ok(Json(AwayState { person, away: true, until: body.until }).into_response())
 }
 
 async fn clear_away<S: Store>(State(state): State<Arc<AppState<S>>>, headers: HeaderMap) -> ApiResult {
-    let caller = authenticate(&state, &headers, Some("away")).await?;
+    let caller = authenticate(&state, &headers, Some(Attempt::Away)).await?;
     let person = caller.person.clone();
     state.writer.submit(Op::Away { caller: caller.person, away: false, until: None, note: String::new() }).await?;
-    Ok(Json(json!({"person": person, "away": false})).into_response())
+    Ok(Json(AwayState { person, away: false, until: None }).into_response())
 }
 
-fn change_summary(row: &ChangeRow) -> Value {
-    json!({
-        "id": row.id,
-        "repository": row.repository,
-        "environment": row.environment,
-        "fingerprint": row.fingerprint,
-        "name": row.name,
-        "base": row.base,
-        "head": row.head,
-        "requester": row.requester,
-        "state": row.state,
-        "verdict": row.verdict,
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-    })
+fn change_entry(row: &ChangeRow) -> ChangeEntry {
+    ChangeEntry {
+        id: row.id,
+        repository: row.repository.clone(),
+        environment: row.environment.clone(),
+        fingerprint: row.fingerprint.clone(),
+        name: row.name.clone(),
+        base: row.base.clone(),
+        head: row.head.clone(),
+        requester: row.requester.clone(),
+        state: row.state,
+        verdict: row.verdict,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
 }
 
-async fn change_view<S: Store>(state: &AppState<S>, row: &ChangeRow) -> Result<Value, ApiError> {
+async fn change_view<S: Store>(state: &AppState<S>, row: &ChangeRow) -> Result<ChangeView, ApiError> {
     let now = now_millis();
     let assignments = state.store.assignments(row.id).await.map_err(ApiError::store)?;
     let overrides = state.store.overrides_of(row.id).await.map_err(ApiError::store)?;
-    let mut view = change_summary(row);
-    view["decision"] = serde_json::from_str(&row.decision).unwrap_or(Value::Null);
-    view["assignments"] = assignments.iter().map(assignment_view).collect();
-    view["overrides"] = overrides.iter().map(|row| override_view(row, now)).collect();
-    Ok(view)
-}
-
-fn assignment_view(row: &AssignmentRow) -> Value {
-    json!({
-        "id": row.id,
-        "change": row.change_id,
-        "rule": row.rule,
-        "person": row.person,
-        "state": row.state,
-        "assigned_at": row.assigned_at,
-        "picked_up_at": row.picked_up_at,
-        "escalated_from": row.escalated_from,
+    let decision: Decision = serde_json::from_str(&row.decision).map_err(|error| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("the stored decision of change {} is unreadable: {error}", row.id),
+        )
+    })?;
+    Ok(ChangeView {
+        change: change_entry(row),
+        decision,
+        assignments: assignments.iter().map(assignment_view).collect(),
+        overrides: overrides.iter().map(|row| override_view(row, now)).collect(),
     })
 }
 
-fn override_view(row: &OverrideRow, now: i64) -> Value {
-    json!({
-        "id": row.id,
-        "change": row.change_id,
-        "person": row.person,
-        "reason": row.reason,
-        "created_at": row.created_at,
-        "review_due_at": row.due_at,
-        "reviewed_by": row.reviewed_by,
-        "reviewed_at": row.reviewed_at,
-        "review_comment": row.review_comment,
-        "overdue": row.reviewed_at.is_none() && row.due_at < now,
-        "late": row.reviewed_at.is_some_and(|at| at > row.due_at),
-    })
+fn assignment_view(row: &AssignmentRow) -> Assignment {
+    Assignment {
+        id: row.id,
+        change: row.change_id,
+        rule: row.rule.clone(),
+        person: row.person.clone(),
+        state: row.state,
+        assigned_at: row.assigned_at,
+        picked_up_at: row.picked_up_at,
+        escalated_from: row.escalated_from,
+    }
 }
 
-fn statement_view(row: &StatementRow) -> Value {
-    json!({
-        "id": row.id,
-        "person": row.person,
-        "verdict": row.verdict,
-        "comment": row.comment,
-        "created_at": row.created_at,
-        "attestation": {"statement": row.statement, "signature": row.signature},
-    })
+fn override_view(row: &OverrideRow, now: i64) -> Override {
+    Override {
+        id: row.id,
+        change: row.change_id,
+        person: row.person.clone(),
+        reason: row.reason.clone(),
+        created_at: row.created_at,
+        review_due_at: row.due_at,
+        reviewed_by: row.reviewed_by.clone(),
+        reviewed_at: row.reviewed_at,
+        review_comment: row.review_comment.clone(),
+        overdue: row.reviewed_at.is_none() && row.due_at < now,
+        late: row.reviewed_at.is_some_and(|at| at > row.due_at),
+    }
+}
+
+fn statement_view(row: &StatementRow) -> StatementView {
+    StatementView {
+        id: row.id,
+        person: row.person.clone(),
+        verdict: row.verdict,
+        comment: row.comment.clone(),
+        created_at: row.created_at,
+        attestation: Envelope { statement: row.statement.clone(), signature: row.signature.clone() },
+    }
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
+use countersign_core::lifecycle::Attempt;
 use countersign_store::{Store, TokenRow, token_hash};
 use rand_core::RngCore;
 
@@ -46,12 +47,12 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
 }
 
-/// Authenticates a request. For a write (`action` given), a revoked token's attempt is recorded
+/// Authenticates a request. For a write (`attempt` given), a revoked token's attempt is recorded
 /// in the audit log as refused before the 401 goes out.
 pub async fn authenticate<S: Store>(
     state: &AppState<S>,
     headers: &HeaderMap,
-    action: Option<&str>,
+    attempt: Option<Attempt>,
 ) -> Result<Caller, ApiError> {
     let Some(token) = bearer(headers) else {
         return Err(ApiError::unauthenticated(
@@ -69,17 +70,14 @@ pub async fn authenticate<S: Store>(
         return Err(ApiError::unauthenticated("the bearer token is not known to this server"));
     };
     if let Some(revoked_at) = row.revoked_at {
-        if let Some(action) = action {
+        if let Some(attempt) = attempt {
             let detail = serde_json::json!({
                 "reason": "revoked-token",
                 "token": row.id,
                 "revoked_at": revoked_at,
-                "attempted": action,
+                "attempted": attempt,
             });
-            state
-                .writer
-                .submit(Op::Refuse { actor: row.person.clone(), action: format!("{action}.refused"), detail })
-                .await?;
+            state.writer.submit(Op::Refuse { actor: row.person.clone(), action: attempt.refused(), detail }).await?;
         }
         metrics::counter!(crate::metrics_names::REFUSED, "reason" => "revoked-token").increment(1);
         return Err(ApiError::unauthenticated(&format!(

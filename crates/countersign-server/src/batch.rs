@@ -5,7 +5,9 @@
 
 use std::collections::{HashMap, HashSet};
 
+use countersign_core::attestation::Verdict;
 use countersign_core::audit::Entry;
+use countersign_core::lifecycle::{AssignmentState, AuditAction};
 use countersign_store::{
     AssignmentRow, ChangeRow, NewChange, NewStatement, OverrideRow, Result, StatementRow, TokenRow, Workload, WriteTx,
 };
@@ -153,14 +155,15 @@ impl<T: WriteTx> WriteTx for BatchTx<T> {
     async fn insert_statement(&mut self, statement: &NewStatement) -> Result<i64> {
         let id = self.inner.insert_statement(statement).await?;
         if let Some(latest) = self.statements.get_mut(&statement.change_id) {
-            let is_override = statement.verdict == "override";
-            latest
-                .retain(|earlier| earlier.person != statement.person || (earlier.verdict == "override") != is_override);
+            let is_override = statement.verdict == Verdict::Override;
+            latest.retain(|earlier| {
+                earlier.person != statement.person || (earlier.verdict == Verdict::Override) != is_override
+            });
             latest.push(StatementRow {
                 id,
                 change_id: statement.change_id,
                 person: statement.person.clone(),
-                verdict: statement.verdict.clone(),
+                verdict: statement.verdict,
                 comment: statement.comment.clone(),
                 created_at: statement.at,
                 statement: statement.statement.clone(),
@@ -201,7 +204,7 @@ impl<T: WriteTx> WriteTx for BatchTx<T> {
                 change_id,
                 rule: rule.to_owned(),
                 person: person.to_owned(),
-                state: "open".to_owned(),
+                state: AssignmentState::Open,
                 assigned_at: at,
                 picked_up_at: None,
                 closed_at: None,
@@ -211,10 +214,10 @@ impl<T: WriteTx> WriteTx for BatchTx<T> {
         Ok(id)
     }
 
-    async fn set_assignment_state(&mut self, id: i64, state: &str, at: i64) -> Result<()> {
+    async fn set_assignment_state(&mut self, id: i64, state: AssignmentState, at: i64) -> Result<()> {
         self.inner.set_assignment_state(id, state, at).await?;
         if let Some(assignment) = self.cached_assignment(id) {
-            assignment.state = state.to_owned();
+            assignment.state = state;
             assignment.closed_at = Some(at);
         }
         Ok(())
@@ -275,7 +278,7 @@ impl<T: WriteTx> WriteTx for BatchTx<T> {
         self.inner.revoke_token(id, at).await
     }
 
-    async fn audit(&mut self, actor: &str, action: &str, subject: &str, detail: &str, at: i64) -> Result<Entry> {
+    async fn audit(&mut self, actor: &str, action: AuditAction, subject: &str, detail: &str, at: i64) -> Result<Entry> {
         self.inner.audit(actor, action, subject, detail, at).await
     }
 

@@ -3,8 +3,8 @@
 //! a decision goes through one writer per process, which batches concurrent requests into one
 //! transaction (one lock, one fsync) and appends each to the audit chain in that transaction.
 //!
-//! The server does no git itself: the binary hands it an [`Analyser`] that fetches and reads a
-//! change with the same code as `countersign check`.
+//! The server reaches git only through an [`Analyser`]; the real one, [`RepoAnalyser`], fetches
+//! and reads a change with the read stage `countersign check` uses, filled from the request alone.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -16,15 +16,22 @@ use countersign_core::finding::Finding;
 use countersign_store::Store;
 use ssh_key::PrivateKey;
 
+pub mod admin;
 mod api;
 mod auth;
 mod batch;
+pub mod client;
+pub mod contract;
 mod logic;
 mod metrics_names;
+pub mod openapi;
+mod repos;
 mod writer;
 
+pub use admin::Backend;
 pub use api::router;
 pub use auth::{TOKEN_PREFIX, new_token};
+pub use repos::RepoAnalyser;
 
 /// What a pipeline asks the server to evaluate.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

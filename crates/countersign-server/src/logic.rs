@@ -7,6 +7,7 @@ use std::sync::Arc;
 use countersign_core::attestation::{Statement, Verdict};
 use countersign_core::directory::Member;
 use countersign_core::evaluate::{self, CheckedAttestations, Decision, GateVerdict};
+use countersign_core::lifecycle::{AssignmentState, Attempt, AuditAction, ChangeState};
 use countersign_core::routing::{self, Candidate};
 use countersign_store::{AssignmentRow, ChangeRow, NewChange, NewStatement, StatementRow, StoreError, WriteTx};
 use serde_json::json;
@@ -54,8 +55,8 @@ pub async fn apply<T: WriteTx>(tx: &mut T, cx: &mut Context<'_>, op: &Op) -> Res
         Op::Register { caller, name, prepared } => register(tx, cx, caller, name.as_deref(), prepared).await,
         Op::Review { caller, repository, environment, fingerprint, verdict, comment, prepared, presigned } => {
             let Some(mut row) = tx.find_change(repository, environment, fingerprint).await? else {
-                let action = if *verdict == Verdict::Approve { "approval" } else { "rejection" };
-                return unknown_change(tx, cx, caller, action, repository, environment, fingerprint).await;
+                return unknown_change(tx, cx, caller, review_attempt(*verdict), repository, environment, fingerprint)
+                    .await;
             };
             let Some(prepared) = matching(prepared.as_ref(), &row) else { return Ok(Outcome::Stale(request_of(&row))) };
             let presigned = presigned.as_ref().filter(|signed| signed.change_id == row.id && signed.head == row.head);
@@ -63,7 +64,7 @@ pub async fn apply<T: WriteTx>(tx: &mut T, cx: &mut Context<'_>, op: &Op) -> Res
         }
         Op::Override { caller, repository, environment, fingerprint, reason, prepared } => {
             let Some(mut row) = tx.find_change(repository, environment, fingerprint).await? else {
-                return unknown_change(tx, cx, caller, "override", repository, environment, fingerprint).await;
+                return unknown_change(tx, cx, caller, Attempt::Override, repository, environment, fingerprint).await;
             };
             let Some(prepared) = matching(prepared.as_ref(), &row) else { return Ok(Outcome::Stale(request_of(&row))) };
             override_change(tx, cx, caller, &mut row, prepared, reason).await
@@ -78,22 +79,28 @@ pub async fn apply<T: WriteTx>(tx: &mut T, cx: &mut Context<'_>, op: &Op) -> Res
             let Some(prepared) = matching(prepared.as_ref(), &row) else { return Ok(Outcome::Stale(request_of(&row))) };
             let decision = evaluate_change(tx, cx, caller, &mut row, prepared).await?;
             let detail = json!({
-                "verdict": verdict_name(decision.verdict),
+                "verdict": decision.verdict,
                 "fingerprint": row.fingerprint,
                 "head": row.head,
                 "environment": row.environment,
             });
-            tx.audit(caller, "deployment.verdict", &subject(row.id), &detail.to_string(), cx.now).await?;
+            tx.audit(caller, AuditAction::DeploymentVerdict, &subject(row.id), &detail.to_string(), cx.now).await?;
             Ok(Outcome::Change(row))
         }
         Op::Pick { caller, assignment_id } => {
             let assignment = tx.assignment(*assignment_id).await?;
             match assignment {
-                Some(assignment) if assignment.person == *caller && assignment.state == "open" => {
+                Some(assignment) if assignment.person == *caller && assignment.state == AssignmentState::Open => {
                     tx.pick_assignment(assignment.id, cx.now).await?;
                     let detail = json!({"assignment": assignment.id, "rule": assignment.rule});
-                    tx.audit(caller, "review.picked", &subject(assignment.change_id), &detail.to_string(), cx.now)
-                        .await?;
+                    tx.audit(
+                        caller,
+                        AuditAction::ReviewPicked,
+                        &subject(assignment.change_id),
+                        &detail.to_string(),
+                        cx.now,
+                    )
+                    .await?;
                     Ok(Outcome::Done)
                 }
                 _ => Ok(Outcome::NotFound(format!("you have no open review {assignment_id}"))),
@@ -103,15 +110,16 @@ pub async fn apply<T: WriteTx>(tx: &mut T, cx: &mut Context<'_>, op: &Op) -> Res
             if *away {
                 tx.set_away(caller, *until, note, cx.now).await?;
                 let detail = json!({"until": until, "note": note});
-                tx.audit(caller, "person.away", &format!("person/{caller}"), &detail.to_string(), cx.now).await?;
+                tx.audit(caller, AuditAction::PersonAway, &format!("person/{caller}"), &detail.to_string(), cx.now)
+                    .await?;
             } else {
                 tx.clear_away(caller).await?;
-                tx.audit(caller, "person.back", &format!("person/{caller}"), "{}", cx.now).await?;
+                tx.audit(caller, AuditAction::PersonBack, &format!("person/{caller}"), "{}", cx.now).await?;
             }
             Ok(Outcome::Done)
         }
         Op::Refuse { actor, action, detail } => {
-            tx.audit(actor, action, "auth", &detail.to_string(), cx.now).await?;
+            tx.audit(actor, *action, "auth", &detail.to_string(), cx.now).await?;
             Ok(Outcome::Done)
         }
         Op::Escalate => escalate(tx, cx).await,
@@ -136,12 +144,9 @@ fn matching<'a>(prepared: Option<&'a Arc<Prepared>>, row: &ChangeRow) -> Option<
     prepared.map(Arc::as_ref).filter(|prepared| prepared.request == request_of(row))
 }
 
-pub fn verdict_name(verdict: GateVerdict) -> &'static str {
-    match verdict {
-        GateVerdict::Allowed => "allowed",
-        GateVerdict::Blocked => "blocked",
-        GateVerdict::Overridden => "overridden",
-    }
+/// What a review's refusal is recorded as.
+fn review_attempt(verdict: Verdict) -> Attempt {
+    if verdict == Verdict::Approve { Attempt::Approval } else { Attempt::Rejection }
 }
 
 /// The core's decision over the statements the server recorded. They were signed by this
@@ -180,7 +185,7 @@ async fn register<T: WriteTx>(
             if let Some(name) = name {
                 row.name = Some(name.to_owned());
             }
-            row.state = "open".to_owned();
+            row.state = ChangeState::Open;
             row
         }
         None => {
@@ -210,73 +215,46 @@ async fn register<T: WriteTx>(
         "name": row.name,
         "new": new,
     });
-    tx.audit(caller, "change.registered", &subject(row.id), &detail.to_string(), cx.now).await?;
+    tx.audit(caller, AuditAction::ChangeRegistered, &subject(row.id), &detail.to_string(), cx.now).await?;
     if let Some(name) = name {
         for mut older in tx.open_named(&row.repository, &row.environment, name).await? {
             if older.id == row.id {
                 continue;
             }
-            older.state = "superseded".to_owned();
+            older.state = ChangeState::Superseded;
             older.updated_at = cx.now;
             tx.update_change(&older).await?;
             for assignment in tx.assignments(older.id).await? {
-                if assignment.state == "open" {
-                    tx.set_assignment_state(assignment.id, "closed", cx.now).await?;
+                if assignment.state == AssignmentState::Open {
+                    tx.set_assignment_state(assignment.id, AssignmentState::Closed, cx.now).await?;
                 }
             }
             let detail = json!({"by": row.id, "head": row.head});
-            tx.audit(caller, "change.superseded", &subject(older.id), &detail.to_string(), cx.now).await?;
+            tx.audit(caller, AuditAction::ChangeSuperseded, &subject(older.id), &detail.to_string(), cx.now).await?;
         }
     }
     evaluate_change(tx, cx, caller, &mut row, prepared).await?;
     Ok(Outcome::Change(row))
 }
 
-/// Why this person may not approve or reject the change, if they may not.
+/// Why this person may not approve or reject the change, if they may not: the core's one rule.
 fn reviewer_refusal(prepared: &Prepared, person: &str) -> Option<Refusal> {
-    let config = &prepared.config;
-    let repository = &prepared.request.repository;
-    match config.directory.by_id(person) {
-        None => {
-            return Some(Refusal {
-                code: "unknown-person",
-                message: format!(
-                    "{person} is not a person of people.toml in {repository} at the change's base; only people \
-                     of the directory may review"
-                ),
-            });
-        }
-        Some(Member::Agent(_)) => {
-            return Some(Refusal {
-                code: "agent",
-                message: format!("{person} is an agent; agents cannot approve, reject or override"),
-            });
-        }
-        Some(Member::Person(_)) => {}
-    }
-    let responsible = prepared.analysis.responsible.iter().find(|entry| entry.id == person)?;
-    let code = if responsible.roles.iter().all(|role| *role == "co-author") { "co-author" } else { "own-change" };
-    Some(Refusal {
-        code,
-        message: format!(
-            "{person} is a responsible human of this change ({}); they cannot review it",
-            responsible.roles.join(", ")
-        ),
-    })
+    let refusal = evaluate::review_refused(&prepared.config, &prepared.analysis.responsible, person)?;
+    Some(Refusal { code: refusal.code(), message: refusal.to_string() })
 }
 
 async fn refuse<T: WriteTx>(
     tx: &mut T,
     cx: &mut Context<'_>,
     caller: &str,
-    action: &str,
+    attempt: Attempt,
     subject: &str,
     refusal: Refusal,
     mut detail: serde_json::Value,
 ) -> Result<Outcome, StoreError> {
     detail["reason"] = json!(refusal.code);
     detail["message"] = json!(refusal.message);
-    tx.audit(caller, &format!("{action}.refused"), subject, &detail.to_string(), cx.now).await?;
+    tx.audit(caller, attempt.refused(), subject, &detail.to_string(), cx.now).await?;
     cx.events.push(Event::Refused(refusal.code));
     Ok(Outcome::Refused(refusal))
 }
@@ -285,7 +263,7 @@ async fn unknown_change<T: WriteTx>(
     tx: &mut T,
     cx: &mut Context<'_>,
     caller: &str,
-    action: &str,
+    attempt: Attempt,
     repository: &str,
     environment: &str,
     fingerprint: &str,
@@ -298,7 +276,7 @@ async fn unknown_change<T: WriteTx>(
         ),
     };
     let detail = json!({"repository": repository, "environment": environment, "fingerprint": fingerprint});
-    refuse(tx, cx, caller, action, &format!("fingerprint/{fingerprint}"), refusal, detail).await
+    refuse(tx, cx, caller, attempt, &format!("fingerprint/{fingerprint}"), refusal, detail).await
 }
 
 async fn review<T: WriteTx>(
@@ -310,23 +288,23 @@ async fn review<T: WriteTx>(
     (verdict, comment): (Verdict, &str),
     presigned: Option<&Presigned>,
 ) -> Result<Outcome, StoreError> {
-    let action = if verdict == Verdict::Approve { "approval" } else { "rejection" };
+    let attempt = review_attempt(verdict);
     let detail = json!({"fingerprint": row.fingerprint, "environment": row.environment, "head": row.head});
     if let Some(refusal) = reviewer_refusal(prepared, caller) {
-        return refuse(tx, cx, caller, action, &subject(row.id), refusal, detail).await;
+        return refuse(tx, cx, caller, attempt, &subject(row.id), refusal, detail).await;
     }
-    if row.state != "open" {
+    if row.state != ChangeState::Open {
         let refusal = Refusal {
             code: "superseded",
             message: format!("change {} was superseded by a newer head; review that one", row.id),
         };
-        return refuse(tx, cx, caller, action, &subject(row.id), refusal, detail).await;
+        return refuse(tx, cx, caller, attempt, &subject(row.id), refusal, detail).await;
     }
     let statements = tx.latest_statements(row.id).await?;
     let latest =
-        statements.iter().rev().find(|statement| statement.person == caller && statement.verdict != "override");
+        statements.iter().rev().find(|statement| statement.person == caller && statement.verdict != Verdict::Override);
     if let Some(latest) = latest
-        && latest.verdict == verdict.as_str()
+        && latest.verdict == verdict
         && serde_json::from_str::<Statement>(&latest.statement).is_ok_and(|statement| statement.head == row.head)
     {
         return Ok(Outcome::Recorded { statement: latest.clone(), change: row.clone(), duplicate: true });
@@ -335,7 +313,7 @@ async fn review<T: WriteTx>(
         Some(signed) => NewStatement {
             change_id: row.id,
             person: caller.to_owned(),
-            verdict: verdict.as_str().to_owned(),
+            verdict,
             comment: comment.to_owned(),
             at: signed.at,
             statement: signed.statement.clone(),
@@ -352,7 +330,9 @@ async fn review<T: WriteTx>(
         "head": row.head,
         "comment": comment,
     });
-    tx.audit(caller, &format!("{action}.recorded"), &subject(row.id), &detail.to_string(), cx.now).await?;
+    let recorded =
+        if verdict == Verdict::Approve { AuditAction::ApprovalRecorded } else { AuditAction::RejectionRecorded };
+    tx.audit(caller, recorded, &subject(row.id), &detail.to_string(), cx.now).await?;
     cx.events.push(Event::Statement(verdict.as_str()));
     if row.first_review_at.is_none() {
         row.first_review_at = Some(cx.now);
@@ -360,9 +340,9 @@ async fn review<T: WriteTx>(
     }
     let mut assignments = tx.assignments(row.id).await?;
     for assignment in &mut assignments {
-        if assignment.person == caller && assignment.state == "open" {
-            tx.set_assignment_state(assignment.id, "done", cx.now).await?;
-            assignment.state = "done".to_owned();
+        if assignment.person == caller && assignment.state == AssignmentState::Open {
+            tx.set_assignment_state(assignment.id, AssignmentState::Done, cx.now).await?;
+            assignment.state = AssignmentState::Done;
         }
     }
     let statement = StatementRow {
@@ -376,7 +356,7 @@ async fn review<T: WriteTx>(
         signature: statement.signature,
     };
     let mut statements = statements;
-    statements.retain(|earlier| earlier.person != caller || earlier.verdict == "override");
+    statements.retain(|earlier| earlier.person != caller || earlier.verdict == Verdict::Override);
     statements.push(statement.clone());
     decide_and_route(tx, cx, caller, row, prepared, &statements, assignments).await?;
     Ok(Outcome::Recorded { statement, change: row.clone(), duplicate: false })
@@ -396,7 +376,7 @@ pub fn sign(
     Ok(NewStatement {
         change_id: row.id,
         person: person.to_owned(),
-        verdict: verdict.as_str().to_owned(),
+        verdict,
         comment: comment.to_owned(),
         at: now,
         statement: envelope.statement,
@@ -421,7 +401,7 @@ async fn override_change<T: WriteTx>(
     let refusal = match (config.directory.person_index(caller), config.directory.by_id(caller)) {
         (Some(position), _) => match evaluate::override_refused(config, position, reason) {
             Some(refusal) => Some(Refusal { code: refusal.code(), message: refusal.to_string() }),
-            None if row.verdict != "blocked" || row.state != "open" => Some(Refusal {
+            None if row.verdict != GateVerdict::Blocked || row.state != ChangeState::Open => Some(Refusal {
                 code: "not-blocked",
                 message: format!("change {} is {} ({}); there is nothing to override", row.id, row.verdict, row.state),
             }),
@@ -436,7 +416,7 @@ async fn override_change<T: WriteTx>(
         }),
     };
     if let Some(refusal) = refusal {
-        return refuse(tx, cx, caller, "override", &subject(row.id), refusal, detail).await;
+        return refuse(tx, cx, caller, Attempt::Override, &subject(row.id), refusal, detail).await;
     }
     let hours = config.policy.break_glass.as_ref().map_or(24, |break_glass| break_glass.review_within_hours);
     let statement = sign(cx.key, Verdict::Override, caller, row, reason, cx.now)?;
@@ -452,7 +432,7 @@ async fn override_change<T: WriteTx>(
         "reason": reason,
         "review_due_at": due_at,
     });
-    tx.audit(caller, "override.recorded", &subject(row.id), &detail.to_string(), cx.now).await?;
+    tx.audit(caller, AuditAction::OverrideRecorded, &subject(row.id), &detail.to_string(), cx.now).await?;
     cx.events.push(Event::Override);
     evaluate_change(tx, cx, caller, row, prepared).await?;
     let override_row = tx
@@ -496,7 +476,7 @@ async fn complete_review<T: WriteTx>(
         reviewer_refusal(prepared, caller)
     };
     if let Some(refusal) = refusal {
-        return refuse(tx, cx, caller, "override-review", &subject(row.id), refusal, detail).await;
+        return refuse(tx, cx, caller, Attempt::OverrideReview, &subject(row.id), refusal, detail).await;
     }
     tx.complete_override(override_id, caller, cx.now, comment).await?;
     let detail = json!({
@@ -505,7 +485,7 @@ async fn complete_review<T: WriteTx>(
         "late": cx.now > override_row.due_at,
         "due_at": override_row.due_at,
     });
-    tx.audit(caller, "override.reviewed", &subject(row.id), &detail.to_string(), cx.now).await?;
+    tx.audit(caller, AuditAction::OverrideReviewed, &subject(row.id), &detail.to_string(), cx.now).await?;
     let reviewed = tx
         .override_row(override_id)
         .await?
@@ -538,8 +518,8 @@ async fn decide_and_route<T: WriteTx>(
     assignments: Vec<AssignmentRow>,
 ) -> Result<Decision, StoreError> {
     let decision = decide(prepared, statements, cx.now);
-    let verdict = verdict_name(decision.verdict);
-    let previous = std::mem::replace(&mut row.verdict, verdict.to_owned());
+    let verdict = decision.verdict;
+    let previous = std::mem::replace(&mut row.verdict, verdict);
     row.decision = serde_json::to_string(&decision).map_err(|error| StoreError::Invalid(error.to_string()))?;
     let owners = prepared.analysis.owners(&prepared.config);
     row.owners = serde_json::to_string(&owners).unwrap_or_else(|_| "[]".to_owned());
@@ -566,8 +546,8 @@ async fn decide_and_route<T: WriteTx>(
         "rejections": decision.rejections.iter().map(|rejection| &rejection.person).collect::<Vec<_>>(),
         "overrides": decision.overrides.iter().map(|approval| &approval.person).collect::<Vec<_>>(),
     });
-    tx.audit(actor, "change.evaluated", &subject(row.id), &detail.to_string(), cx.now).await?;
-    cx.events.push(Event::Decision(verdict));
+    tx.audit(actor, AuditAction::ChangeEvaluated, &subject(row.id), &detail.to_string(), cx.now).await?;
+    cx.events.push(Event::Decision(verdict.as_str()));
     let reviewers: BTreeSet<&str> = statements.iter().map(|statement| statement.person.as_str()).collect();
     let routing = Routing { decision: &decision, owners: &owners, reviewers: &reviewers, assignments: &assignments };
     route(tx, cx, actor, row, routing).await?;
@@ -593,9 +573,9 @@ async fn route<T: WriteTx>(
     routing: Routing<'_>,
 ) -> Result<(), StoreError> {
     let Routing { decision, owners, reviewers, assignments } = routing;
-    let blocked = decision.verdict == GateVerdict::Blocked && row.state == "open";
+    let blocked = decision.verdict == GateVerdict::Blocked && row.state == ChangeState::Open;
     let mut open_per_rule: Vec<(String, usize)> = Vec::new();
-    for assignment in assignments.iter().filter(|assignment| assignment.state == "open") {
+    for assignment in assignments.iter().filter(|assignment| assignment.state == AssignmentState::Open) {
         let needed = blocked
             && decision.rules.iter().any(|rule| {
                 rule.name == assignment.rule
@@ -609,7 +589,11 @@ async fn route<T: WriteTx>(
                 None => open_per_rule.push((assignment.rule.clone(), 1)),
             }
         } else {
-            let state = if reviewers.contains(assignment.person.as_str()) { "done" } else { "closed" };
+            let state = if reviewers.contains(assignment.person.as_str()) {
+                AssignmentState::Done
+            } else {
+                AssignmentState::Closed
+            };
             tx.set_assignment_state(assignment.id, state, cx.now).await?;
         }
     }
@@ -642,7 +626,7 @@ async fn route<T: WriteTx>(
                 "owner": person.owner,
                 "open_reviews": person.open_reviews,
             });
-            tx.audit(actor, "review.assigned", &subject(row.id), &detail.to_string(), cx.now).await?;
+            tx.audit(actor, AuditAction::ReviewAssigned, &subject(row.id), &detail.to_string(), cx.now).await?;
         }
     }
     Ok(())
@@ -677,22 +661,25 @@ async fn escalate<T: WriteTx>(tx: &mut T, cx: &mut Context<'_>) -> Result<Outcom
     let threshold = i64::try_from(cx.settings.escalate_after.as_millis()).unwrap_or(i64::MAX);
     for assignment in tx.unpicked_before(cx.now.saturating_sub(threshold)).await? {
         let Some(row) = tx.change(assignment.change_id).await? else { continue };
-        let decision: serde_json::Value = serde_json::from_str(&row.decision).unwrap_or_default();
-        let eligible: Vec<String> = decision["rules"]
-            .as_array()
+        // Typed reads: a stored decision that does not read back is an error, never an empty
+        // list of people that would silently stop escalation.
+        let unreadable = |error: serde_json::Error| {
+            StoreError::Invalid(format!("the stored decision of change {} is unreadable: {error}", row.id))
+        };
+        let decision: Decision = serde_json::from_str(&row.decision).map_err(unreadable)?;
+        let eligible: Vec<String> = decision
+            .rules
             .into_iter()
-            .flatten()
-            .filter(|rule| rule["name"] == assignment.rule.as_str())
-            .flat_map(|rule| rule["eligible"].as_array().cloned().unwrap_or_default())
-            .filter_map(|person| person.as_str().map(str::to_owned))
+            .filter(|rule| rule.name == assignment.rule)
+            .flat_map(|rule| rule.eligible)
             .collect();
-        let owners: Vec<String> = serde_json::from_str(&row.owners).unwrap_or_default();
+        let owners: Vec<String> = serde_json::from_str(&row.owners).map_err(unreadable)?;
         let all = tx.assignments(row.id).await?;
         let already: BTreeSet<&str> =
             all.iter().filter(|other| other.rule == assignment.rule).map(|other| other.person.as_str()).collect();
         let pool: Vec<String> = eligible.into_iter().filter(|person| !already.contains(person.as_str())).collect();
         let Some(next) = ranked(tx, cx, &pool, &owners).await?.into_iter().next() else { continue };
-        tx.set_assignment_state(assignment.id, "escalated", cx.now).await?;
+        tx.set_assignment_state(assignment.id, AssignmentState::Escalated, cx.now).await?;
         let id = tx.insert_assignment(row.id, &assignment.rule, &next.person, cx.now, Some(assignment.id)).await?;
         let detail = json!({
             "assignment": id,
@@ -702,7 +689,7 @@ async fn escalate<T: WriteTx>(tx: &mut T, cx: &mut Context<'_>) -> Result<Outcom
             "rule": assignment.rule,
             "waited_seconds": seconds_between(assignment.assigned_at, cx.now),
         });
-        tx.audit("countersign", "review.escalated", &subject(row.id), &detail.to_string(), cx.now).await?;
+        tx.audit("countersign", AuditAction::ReviewEscalated, &subject(row.id), &detail.to_string(), cx.now).await?;
         cx.events.push(Event::Escalated);
     }
     Ok(Outcome::Done)

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use countersign_core::attestation::Verdict;
+use countersign_core::lifecycle::AuditAction;
 use countersign_store::{ChangeRow, OverrideRow, StatementRow, Store, StoreError, WriteTx};
 use ssh_key::PrivateKey;
 use tokio::sync::{mpsc, oneshot};
@@ -66,7 +67,7 @@ pub enum Op {
     /// A refusal decided before the writer, e.g. a revoked token: only recorded.
     Refuse {
         actor: String,
-        action: String,
+        action: AuditAction,
         detail: serde_json::Value,
     },
     Escalate,

@@ -10,6 +10,9 @@ use sqlx::postgres::{PgPool, PgPoolOptions, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlSafeStr, Transaction};
 
+use countersign_core::evaluate::GateVerdict;
+use countersign_core::lifecycle::{AssignmentState, AuditAction};
+
 use crate::{
     AssignmentRow, ChangeFilter, ChangeRow, LOCK_TIMEOUT, NewChange, NewStatement, OverrideRow, Result, StatementRow,
     Store, StoreError, TokenRow, Workload, WriteTx,
@@ -25,6 +28,15 @@ const ASSIGNMENT_COLUMNS: &str =
     "id, change_id, rule, person, state, assigned_at, picked_up_at, closed_at, escalated_from";
 const OVERRIDE_COLUMNS: &str =
     "id, change_id, person, reason, created_at, due_at, reviewed_by, reviewed_at, review_comment";
+
+/// A stored name read back into its type; a name this version never writes is an error, not a
+/// silent default.
+fn parse<T: std::str::FromStr>(text: String) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse().map_err(|error: T::Err| StoreError::Invalid(error.to_string()))
+}
 
 fn migrator(sql: &'static str) -> Migrator {
     Migrator::with_migrations(vec![Migration::new(
@@ -217,8 +229,8 @@ macro_rules! backend {
                 base: row.try_get("base")?,
                 head: row.try_get("head")?,
                 requester: row.try_get("requester")?,
-                state: row.try_get("state")?,
-                verdict: row.try_get("verdict")?,
+                state: parse(row.try_get("state")?)?,
+                verdict: parse(row.try_get("verdict")?)?,
                 decision: row.try_get("decision")?,
                 owners: row.try_get("owners")?,
                 registered_by: row.try_get("registered_by")?,
@@ -234,7 +246,7 @@ macro_rules! backend {
                 id: row.try_get("id")?,
                 change_id: row.try_get("change_id")?,
                 person: row.try_get("person")?,
-                verdict: row.try_get("verdict")?,
+                verdict: parse(row.try_get("verdict")?)?,
                 comment: row.try_get("comment")?,
                 created_at: row.try_get("created_at")?,
                 statement: row.try_get("statement")?,
@@ -248,7 +260,7 @@ macro_rules! backend {
                 change_id: row.try_get("change_id")?,
                 rule: row.try_get("rule")?,
                 person: row.try_get("person")?,
-                state: row.try_get("state")?,
+                state: parse(row.try_get("state")?)?,
                 assigned_at: row.try_get("assigned_at")?,
                 picked_up_at: row.try_get("picked_up_at")?,
                 closed_at: row.try_get("closed_at")?,
@@ -370,7 +382,7 @@ macro_rules! backend {
                 )))
                 .bind(filter.repository.as_deref())
                 .bind(filter.environment.as_deref())
-                .bind(filter.verdict.as_deref())
+                .bind(filter.verdict.map(GateVerdict::as_str))
                 .bind(filter.open_only)
                 .bind(if filter.limit > 0 { filter.limit } else { 100 })
                 .fetch_all(&self.pool)
@@ -488,7 +500,7 @@ macro_rules! backend {
                             .bind(*id)
                             .bind(statement.change_id)
                             .bind(statement.person.clone())
-                            .bind(statement.verdict.clone())
+                            .bind(statement.verdict.as_str())
                             .bind(statement.comment.clone())
                             .bind(statement.at)
                             .bind(statement.statement.clone())
@@ -506,8 +518,8 @@ macro_rules! backend {
                             .bind(change.base.clone())
                             .bind(change.head.clone())
                             .bind(change.requester.clone())
-                            .bind(change.state.clone())
-                            .bind(change.verdict.clone())
+                            .bind(change.state.as_str())
+                            .bind(change.verdict.as_str())
                             .bind(change.decision.clone())
                             .bind(change.owners.clone())
                             .bind(change.updated_at)
@@ -696,10 +708,10 @@ macro_rules! backend {
                 Ok(row.try_get("id")?)
             }
 
-            async fn set_assignment_state(&mut self, id: i64, state: &str, at: i64) -> Result<()> {
+            async fn set_assignment_state(&mut self, id: i64, state: AssignmentState, at: i64) -> Result<()> {
                 sqlx::query::<$db>("UPDATE assignments SET state = $2, closed_at = $3 WHERE id = $1")
                     .bind(id)
-                    .bind(state)
+                    .bind(state.as_str())
                     .bind(at)
                     .execute(&mut *self.tx)
                     .await?;
@@ -854,7 +866,7 @@ macro_rules! backend {
                 Ok(done.rows_affected() > 0)
             }
 
-            async fn audit(&mut self, actor: &str, action: &str, subject: &str, detail: &str, at: i64) -> Result<Entry> {
+            async fn audit(&mut self, actor: &str, action: AuditAction, subject: &str, detail: &str, at: i64) -> Result<Entry> {
                 let last = match self.pending.last_audit.take() {
                     Some(last) => last,
                     None => {
@@ -871,7 +883,7 @@ macro_rules! backend {
                     last.as_ref().map(|(seq, hash): &(i64, String)| (*seq, hash.as_str())),
                     at,
                     actor,
-                    action,
+                    action.as_str(),
                     subject,
                     detail,
                 );

@@ -11,7 +11,10 @@ use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
+use countersign_core::attestation::Verdict;
 use countersign_core::audit::Entry;
+use countersign_core::evaluate::GateVerdict;
+use countersign_core::lifecycle::{AssignmentState, AuditAction, ChangeState};
 
 mod backend;
 
@@ -41,10 +44,8 @@ pub struct ChangeRow {
     pub base: String,
     pub head: String,
     pub requester: Option<String>,
-    /// `open` or `superseded`.
-    pub state: String,
-    /// `allowed`, `blocked` or `overridden`.
-    pub verdict: String,
+    pub state: ChangeState,
+    pub verdict: GateVerdict,
     /// The core's decision, as JSON.
     pub decision: String,
     /// People who own a touched path or service, as a JSON array.
@@ -62,8 +63,7 @@ pub struct StatementRow {
     pub id: i64,
     pub change_id: i64,
     pub person: String,
-    /// `approve`, `reject` or `override`.
-    pub verdict: String,
+    pub verdict: Verdict,
     pub comment: String,
     pub created_at: i64,
     /// The statement's exact JSON text, as signed.
@@ -79,8 +79,7 @@ pub struct AssignmentRow {
     pub change_id: i64,
     pub rule: String,
     pub person: String,
-    /// `open`, `done` (they reviewed), `closed` (no longer needed) or `escalated`.
-    pub state: String,
+    pub state: AssignmentState,
     pub assigned_at: i64,
     pub picked_up_at: Option<i64>,
     pub closed_at: Option<i64>,
@@ -101,11 +100,12 @@ pub struct OverrideRow {
     pub review_comment: Option<String>,
 }
 
-/// An API token; only the SHA-256 of the secret is kept.
-#[derive(Clone, PartialEq, Eq)]
+/// An API token; only the SHA-256 of the secret is kept, and it is never serialized.
+#[derive(Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TokenRow {
     pub id: String,
     pub person: String,
+    #[serde(skip)]
     pub hash: String,
     pub label: String,
     pub created_at: i64,
@@ -144,7 +144,7 @@ pub struct NewChange {
 pub struct NewStatement {
     pub change_id: i64,
     pub person: String,
-    pub verdict: String,
+    pub verdict: Verdict,
     pub comment: String,
     pub at: i64,
     pub statement: String,
@@ -164,7 +164,7 @@ pub struct Workload {
 pub struct ChangeFilter {
     pub repository: Option<String>,
     pub environment: Option<String>,
-    pub verdict: Option<String>,
+    pub verdict: Option<GateVerdict>,
     pub open_only: bool,
     pub limit: i64,
 }
@@ -270,7 +270,12 @@ pub trait WriteTx: Send {
         at: i64,
         escalated_from: Option<i64>,
     ) -> impl Future<Output = Result<i64>> + Send;
-    fn set_assignment_state(&mut self, id: i64, state: &str, at: i64) -> impl Future<Output = Result<()>> + Send;
+    fn set_assignment_state(
+        &mut self,
+        id: i64,
+        state: AssignmentState,
+        at: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
     fn pick_assignment(&mut self, id: i64, at: i64) -> impl Future<Output = Result<()>> + Send;
     /// Open assignments nobody picked up that were made before `before`.
     fn unpicked_before(&mut self, before: i64) -> impl Future<Output = Result<Vec<AssignmentRow>>> + Send;
@@ -308,7 +313,7 @@ pub trait WriteTx: Send {
     fn audit(
         &mut self,
         actor: &str,
-        action: &str,
+        action: AuditAction,
         subject: &str,
         detail: &str,
         at: i64,

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use countersign_core::evaluate::{Decision, GateVerdict, plural};
-use countersign_core::finding::{Finding, Severity};
+use countersign_core::finding::Finding;
 
 use crate::ChangeArgs;
 
@@ -43,7 +43,7 @@ pub fn decision(decision: &Decision, args: &ChangeArgs) -> String {
     for operation in &decision.hazards {
         let _ = writeln!(out, "  hazard:      {} {operation}", operation.source);
     }
-    let _ = writeln!(out, "  rollout:     {}", rollout(&decision.rollout));
+    let _ = writeln!(out, "  rollout:     {}", decision.rollout);
     let ai_commits = decision.commits.iter().filter(|commit| commit.ai_assisted).count();
     let _ = writeln!(
         out,
@@ -156,50 +156,14 @@ pub fn findings(findings: &[Finding]) {
 }
 
 fn findings_into(out: &mut String, findings: &[Finding]) {
-    if findings.is_empty() {
-        return;
-    }
-    let _ = writeln!(out, "\nfindings:");
-    for finding in findings {
-        let severity = match finding.severity {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        };
-        let place = match (&finding.file, finding.line) {
-            (Some(file), Some(line)) => format!(" {file}:{line}:"),
-            _ => String::new(),
-        };
-        let _ = writeln!(out, "  {severity}[{}]:{place} {}", finding.code, finding.message);
+    if !findings.is_empty() {
+        let _ = writeln!(out, "\nfindings:");
+        for finding in findings {
+            let _ = writeln!(out, "  {finding}");
+        }
     }
 }
 
 pub fn short(id: &str) -> &str {
     &id[..id.len().min(10)]
-}
-
-/// One line a deployer can follow, e.g. `canary 1% (bake 60 min) → 100%; one box first`.
-pub fn rollout(rollout: &countersign_core::rollout::Rollout) -> String {
-    let stages: Vec<String> = rollout
-        .stages
-        .iter()
-        .map(|stage| {
-            if stage.bake_minutes > 0 {
-                format!("{}% (bake {} min)", stage.percent, stage.bake_minutes)
-            } else {
-                format!("{}%", stage.percent)
-            }
-        })
-        .collect();
-    let mut parts = vec![format!("{} {}", rollout.strategy, stages.join(" → "))];
-    let flags = [
-        (rollout.one_box_first, "one box first"),
-        (rollout.business_hours_only, "business hours only"),
-        (rollout.manual_confirmation, "a person confirms each stage"),
-        (rollout.alone, "deploy alone"),
-        (!rollout.automatic_rollback, "no automatic rollback"),
-    ];
-    parts.extend(flags.iter().filter(|(on, _)| *on).map(|(_, text)| (*text).to_owned()));
-    parts.extend(rollout.notes.iter().cloned());
-    parts.join("; ")
 }

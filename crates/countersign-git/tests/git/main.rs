@@ -48,8 +48,8 @@ impl Fixture {
 
     fn write(&self, path: &str, contents: &[u8]) {
         let full = self.path().join(path);
-        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-        std::fs::write(full, contents).unwrap();
+        std::fs::create_dir_all(full.parent().expect("a file in a folder")).expect("create folders");
+        std::fs::write(full, contents).expect("write file");
     }
 
     fn commit(&self, message: &str) -> String {

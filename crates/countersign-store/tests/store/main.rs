@@ -1,6 +1,9 @@
 //! The store on both backends: the same story against SQLite and PostgreSQL.
 
+use countersign_core::attestation::Verdict;
 use countersign_core::audit::{Broken, ChainVerifier};
+use countersign_core::evaluate::GateVerdict;
+use countersign_core::lifecycle::AuditAction;
 use countersign_store::{NewChange, NewStatement, PostgresStore, SqliteStore, Store, TokenRow, WriteTx, token_hash};
 
 /// PostgreSQL of this machine; each test gets a database of its own.
@@ -77,11 +80,11 @@ async fn story<S: Store>(store: S, tamper: impl AsyncFn(&str)) {
         })
         .await
         .expect("insert change");
-    tx.audit("ci", "change.registered", &format!("change/{id}"), "{}", 1_000).await.expect("audit");
+    tx.audit("ci", AuditAction::ChangeRegistered, &format!("change/{id}"), "{}", 1_000).await.expect("audit");
     tx.insert_statement(&NewStatement {
         change_id: id,
         person: "alice".to_owned(),
-        verdict: "approve".to_owned(),
+        verdict: Verdict::Approve,
         comment: "ok".to_owned(),
         at: 2_000,
         statement: "{\"type\":\"x\"}".to_owned(),
@@ -89,7 +92,9 @@ async fn story<S: Store>(store: S, tamper: impl AsyncFn(&str)) {
     })
     .await
     .expect("statement");
-    tx.audit("alice", "approval.recorded", &format!("change/{id}"), "{\"statement\":1}", 2_000).await.expect("audit");
+    tx.audit("alice", AuditAction::ApprovalRecorded, &format!("change/{id}"), "{\"statement\":1}", 2_000)
+        .await
+        .expect("audit");
     tx.insert_token(&TokenRow {
         id: "t1".to_owned(),
         person: "alice".to_owned(),
@@ -104,25 +109,25 @@ async fn story<S: Store>(store: S, tamper: impl AsyncFn(&str)) {
 
     // Held-back writes are visible to the transaction's own reads, and ids keep counting.
     let mut tx = store.begin().await.expect("begin");
-    let statement = |verdict: &str, at: i64| NewStatement {
+    let statement = |verdict: Verdict, at: i64| NewStatement {
         change_id: id,
         person: "carol".to_owned(),
-        verdict: verdict.to_owned(),
+        verdict,
         comment: String::new(),
         at,
         statement: "{}".to_owned(),
         signature: "sig".to_owned(),
     };
-    let first = tx.insert_statement(&statement("approve", 2_100)).await.expect("statement");
-    let second = tx.insert_statement(&statement("reject", 2_200)).await.expect("statement");
-    let broke_glass = tx.insert_statement(&statement("override", 2_300)).await.expect("statement");
+    let first = tx.insert_statement(&statement(Verdict::Approve, 2_100)).await.expect("statement");
+    let second = tx.insert_statement(&statement(Verdict::Reject, 2_200)).await.expect("statement");
+    let broke_glass = tx.insert_statement(&statement(Verdict::Override, 2_300)).await.expect("statement");
     assert_eq!((first, second, broke_glass), (2, 3, 4));
-    let latest: Vec<(String, String)> =
+    let latest: Vec<(String, Verdict)> =
         tx.latest_statements(id).await.expect("latest").into_iter().map(|row| (row.person, row.verdict)).collect();
-    let expected = [("alice", "approve"), ("carol", "reject"), ("carol", "override")];
-    assert_eq!(latest, expected.map(|(person, verdict)| (person.to_owned(), verdict.to_owned())));
+    let expected = [("alice", Verdict::Approve), ("carol", Verdict::Reject), ("carol", Verdict::Override)];
+    assert_eq!(latest, expected.map(|(person, verdict)| (person.to_owned(), verdict)));
     let mut change = tx.change(id).await.expect("change").expect("found");
-    change.verdict = "allowed".to_owned();
+    change.verdict = GateVerdict::Allowed;
     change.allowed_at = Some(2_300);
     tx.update_change(&change).await.expect("update");
     change.decision = "{\"verdict\":\"allowed\"}".to_owned();
@@ -134,17 +139,17 @@ async fn story<S: Store>(store: S, tamper: impl AsyncFn(&str)) {
     );
     tx.commit().await.expect("commit");
     assert_eq!(store.statements_for("sha256:aa", "production").await.expect("statements").len(), 4);
-    assert_eq!(store.change(id).await.expect("change").expect("found").verdict, "allowed");
+    assert_eq!(store.change(id).await.expect("change").expect("found").verdict, GateVerdict::Allowed);
 
     // A rolled-back transaction leaves nothing, not even its audit entries.
     let mut tx = store.begin().await.expect("begin");
-    tx.audit("mallory", "approval.recorded", "change/1", "{}", 4_000).await.expect("audit");
+    tx.audit("mallory", AuditAction::ApprovalRecorded, "change/1", "{}", 4_000).await.expect("audit");
     drop(tx);
 
     let mut tx = store.begin().await.expect("begin");
     assert!(tx.revoke_token("t1", 5_000).await.expect("revoke"));
     assert!(!tx.revoke_token("t1", 6_000).await.expect("revoke twice"));
-    tx.audit("admin", "token.revoked", "token/t1", "{}", 5_000).await.expect("audit");
+    tx.audit("admin", AuditAction::TokenRevoked, "token/t1", "{}", 5_000).await.expect("audit");
     tx.commit().await.expect("commit");
 
     let change = store.find_change("shop", "production", "sha256:aa").await.expect("find").expect("found");

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use countersign_core::simulate::PolicyReport;
+use crate::simulate::PolicyReport;
 
 const WIDTH: f64 = 860.0;
 const PANEL_HEIGHT: f64 = 220.0;
@@ -56,7 +56,7 @@ fn panel(
     start: Option<i64>,
     top: f64,
     title: &str,
-    value: impl Fn(&countersign_core::simulate::Week) -> f64,
+    value: impl Fn(&crate::simulate::Week) -> f64,
 ) {
     let plot_width = WIDTH - LEFT - RIGHT;
     let bottom = top + PANEL_HEIGHT;

@@ -14,7 +14,7 @@ use countersign_core::finding::{Finding, Severity};
 use countersign_core::model::ChangeInput;
 use countersign_git::{ObjectId, Repo};
 
-use crate::load::Failure;
+use crate::ReadError;
 
 /// Commits looked at for the authors' experience before the history counts as incomplete.
 const MAX_HISTORY_COMMITS: usize = 200_000;
@@ -27,7 +27,7 @@ pub fn analyse(
     change: &mut ChangeInput,
     plans: &[PathBuf],
     findings: &mut Vec<Finding>,
-) -> Result<(), Failure> {
+) -> Result<(), ReadError> {
     let mut found = Findings::default();
     let mut errors: Vec<AnalysisError> = Vec::new();
     for path in plans {
@@ -41,7 +41,7 @@ pub fn analyse(
         }
     }
     if !errors.is_empty() {
-        return Err(Failure::Analysis(errors));
+        return Err(ReadError::Analysis(errors));
     }
     let base = ObjectId::from_hex(change.base.as_bytes()).ok();
     let head = repo.resolve(&change.head)?;
@@ -64,13 +64,13 @@ fn read_text(path: &std::path::Path, limit: usize) -> Result<String, String> {
 }
 
 /// Lints the migrations the change adds or edits and compares the manifests before and after it.
-pub(crate) fn changed_files(
+pub fn changed_files(
     repo: &Repo,
     config: &Config,
     change: &ChangeInput,
     base: Option<ObjectId>,
     head: ObjectId,
-) -> Result<Findings, Failure> {
+) -> Result<Findings, ReadError> {
     let settings = &config.policy.destructive;
     let mut found = Findings::default();
     let migration_settings = MigrationSettings { postgres_version: settings.postgres_version.clone() };
@@ -82,23 +82,29 @@ pub(crate) fn changed_files(
                 Ok(Some(sql)) => found.extend(migration::lint(path, &sql, &migration_settings)),
                 Ok(None) => {}
                 // A migration nobody could read may drop anything; fail closed.
-                Err(error) => found.destructive.push(countersign_core::model::Operation {
-                    source: countersign_core::model::OperationSource::Migration,
-                    file: path.to_owned(),
-                    line: None,
-                    target: "(whole file)".to_owned(),
-                    action: "unread migration".to_owned(),
-                    reason: Some(format!("{error}; a migration countersign cannot read counts as destructive")),
-                }),
+                Err(error) => found.destructive.push(unread(
+                    countersign_core::model::OperationSource::Migration,
+                    path,
+                    "unread migration",
+                    format!("{error}; a migration countersign cannot read counts as destructive"),
+                )),
             }
         }
         if settings.manifests.matches(path) {
             let before = match base {
-                Some(base) => repo.read_file_at(base, path).unwrap_or(None),
-                None => None,
+                Some(base) => repo.read_file_at(base, path),
+                None => Ok(None),
             };
-            let after = repo.read_file_at(head, path).unwrap_or(None);
-            manifests.push((file.path.clone(), before, after));
+            match (before, repo.read_file_at(head, path)) {
+                (Ok(before), Ok(after)) => manifests.push((file.path.clone(), before, after)),
+                // A manifest nobody could read may delete any object; fail closed.
+                (Err(error), _) | (_, Err(error)) => found.destructive.push(unread(
+                    countersign_core::model::OperationSource::Kubernetes,
+                    path,
+                    "unread manifest",
+                    format!("{error}; a manifest countersign cannot read counts as destructive"),
+                )),
+            }
         }
     }
     let files: Vec<ManifestFile<'_>> = manifests
@@ -109,13 +115,30 @@ pub(crate) fn changed_files(
     Ok(found)
 }
 
+/// A whole file the analysers could not read, as an operation that blocks like a destructive one.
+fn unread(
+    source: countersign_core::model::OperationSource,
+    path: &str,
+    action: &str,
+    reason: String,
+) -> countersign_core::model::Operation {
+    countersign_core::model::Operation {
+        source,
+        file: path.to_owned(),
+        line: None,
+        target: "(whole file)".to_owned(),
+        action: action.to_owned(),
+        reason: Some(reason),
+    }
+}
+
 /// The responsible authors' commits in the risk window before the change.
 fn recent_history(
     repo: &Repo,
     config: &Config,
     change: &ChangeInput,
     base: Option<ObjectId>,
-) -> Result<countersign_core::model::RecentHistory, Failure> {
+) -> Result<countersign_core::model::RecentHistory, ReadError> {
     let authors: BTreeSet<String> = evaluate::responsible(config, change)
         .into_iter()
         .filter(|entry| entry.known && entry.wrote_code())

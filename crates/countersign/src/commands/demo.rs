@@ -4,15 +4,16 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use countersign_core::attestation::Verdict;
 use ssh_key::private::{Ed25519Keypair, KeypairData};
 use ssh_key::{LineEnding, PrivateKey};
 
-use crate::{ChangeArgs, EXIT_ALLOWED, EXIT_BAD_INPUT, EXIT_BLOCKED, Format, ReviewArgs, commands};
+use crate::{EXIT_ALLOWED, EXIT_BAD_INPUT, EXIT_BLOCKED};
 
-const POLICY: &str = include_str!("../../../examples/policy.toml");
+const POLICY: &str = include_str!("../../../../examples/policy.toml");
 
-const SERVICES: &str = include_str!("../../../examples/services.toml");
+const SERVICES: &str = include_str!("../../../../examples/services.toml");
+
+const PEOPLE: &str = include_str!("../../../../examples/demo/people.toml");
 
 const CODEOWNERS: &str =
     "# Checkout is owned by its team; docs by anyone.\n* @shop/platform\n/services/checkout/ @shop/checkout\n/docs/\n";
@@ -57,17 +58,6 @@ impl Demo {
         self.git(&["add", "-A"], who, date)?;
         self.git(&["commit", "-q", "-m", message], who, date).map(|_| ())
     }
-
-    fn change_args(&self) -> ChangeArgs {
-        ChangeArgs {
-            repo: self.repo.clone(),
-            base: "main".to_owned(),
-            head: "feature/faster-checkout".to_owned(),
-            environment: "production".to_owned(),
-            config: None,
-            attestations: None,
-        }
-    }
 }
 
 /// A deterministic demo key, so the sample directory can list its public half.
@@ -81,20 +71,18 @@ fn step(title: &str) {
 }
 
 pub fn run(keep: Option<&Path>) -> u8 {
-    let temp = match tempfile::tempdir() {
-        Ok(temp) => temp,
-        Err(error) => {
-            eprintln!("countersign demo: cannot create a temporary folder: {error}");
-            return EXIT_BAD_INPUT;
-        }
-    };
-    let dir = keep.map_or_else(|| temp.path().to_owned(), Path::to_owned);
-    match walk_through(&dir) {
-        Ok(()) => {
-            match keep {
-                Some(_) => outln!("\nThe sample repository is kept in {}", dir.join("shop").display()),
-                None => outln!("\nThe sample repository was temporary; run `countersign demo --keep DIR` to keep it."),
-            }
+    let result =
+        tempfile::tempdir().map_err(|error| format!("cannot create a temporary folder: {error}")).and_then(|temp| {
+            let dir = keep.map_or_else(|| temp.path().to_owned(), Path::to_owned);
+            walk_through(&dir)?;
+            Ok(match keep {
+                Some(_) => format!("The sample repository is kept in {}", dir.join("shop").display()),
+                None => "The sample repository was temporary; run `countersign demo --keep DIR` to keep it.".to_owned(),
+            })
+        });
+    match result {
+        Ok(closing) => {
+            outln!("\n{closing}");
             EXIT_ALLOWED
         }
         Err(message) => {
@@ -116,41 +104,10 @@ fn walk_through(dir: &Path) -> Result<(), String> {
         std::fs::write(keys.join(person), private.as_bytes()).map_err(|error| error.to_string())?;
         public_keys.push(key.public_key().to_openssh().map_err(|error| error.to_string())?);
     }
-    let people = format!(
-        r#"levels = ["intern", "junior", "mid", "senior", "staff", "principal"]
-
-[[person]]
-id = "alice"
-name = "Alice Moreau"
-emails = ["alice@shop.example"]
-github = "alice-m"
-level = "senior"
-teams = ["checkout", "platform"]
-keys = ["{}"]
-
-[[person]]
-id = "carol"
-name = "Carol Diaz"
-emails = ["carol@shop.example"]
-github = "carol-d"
-level = "staff"
-teams = ["platform"]
-keys = ["{}"]
-
-[[person]]
-id = "bob"
-name = "Bob Tran"
-emails = ["bob@shop.example", "1234+bobt@users.noreply.github.com"]
-level = "junior"
-teams = ["checkout"]
-keys = ["{}"]
-
-[[agent]]
-id = "ops-agent"
-emails = ["ops-agent@shop.example"]
-"#,
-        public_keys[0], public_keys[1], public_keys[2]
-    );
+    let people = PEOPLE
+        .replace("{alice}", &public_keys[0])
+        .replace("{carol}", &public_keys[1])
+        .replace("{bob}", &public_keys[2]);
 
     let alice = ("Alice Moreau", "alice@shop.example");
     let bob = ("Bob Tran", "bob@shop.example");
@@ -191,34 +148,25 @@ emails = ["ops-agent@shop.example"]
     )?;
     outln!("{}", demo.git(&["log", "--format=  %h %an: %s", "main..HEAD"], bob, "2026-11-20T11:00:00Z")?);
 
-    let args = demo.change_args();
+    let repo = demo.repo.display().to_string();
+    let check = ["check", "--repo", &repo, "--base", "main", "--head", "feature/faster-checkout", "--requester", "bob"];
     step("3. The deploy job runs `countersign check`: blocked, and it says who can unblock it");
-    expect(commands::check(&args, requested_by_bob(), None, Format::Text), EXIT_BLOCKED, "check")?;
+    expect(crate::run_line(&check), EXIT_BLOCKED, "check")?;
 
     step("4. Bob tries to approve his own change: refused");
-    let review = |person: &str| ReviewArgs {
-        repo: args.repo.clone(),
-        base: Some(args.base.clone()),
-        head: Some(args.head.clone()),
-        environment: args.environment.clone(),
-        config: args.config.clone(),
-        attestations: args.attestations.clone(),
-        person: Some(person.to_owned()),
-        key: Some(keys.join(person)),
-        server: None,
-        token: None,
-        repository: None,
-        fingerprint: None,
-        comment: "Reviewed the quantity change and the discount maths".to_owned(),
-        format: Format::Text,
+    let comment = "Reviewed the quantity change and the discount maths";
+    let approve = |person: &str| {
+        let key = keys.join(person).display().to_string();
+        let line = ["approve", "--repo", &repo, "--base", "main", "--head", "feature/faster-checkout"];
+        crate::run_line(&[&line[..], &["--as", person, "--key", &key, "--comment", comment]].concat())
     };
-    expect(commands::review(&review("bob"), Verdict::Approve), EXIT_BAD_INPUT, "bob's approval")?;
+    expect(approve("bob"), EXIT_BAD_INPUT, "bob's approval")?;
 
     step("5. Alice, a senior checkout owner, reviews and signs an approval with her SSH key");
-    expect(commands::review(&review("alice"), Verdict::Approve), EXIT_ALLOWED, "alice's approval")?;
+    expect(approve("alice"), EXIT_ALLOWED, "alice's approval")?;
 
     step("6. The deploy job runs `countersign check` again: allowed");
-    expect(commands::check(&args, requested_by_bob(), None, Format::Text), EXIT_ALLOWED, "check")?;
+    expect(crate::run_line(&check), EXIT_ALLOWED, "check")?;
 
     step("7. Bob pushes one more commit: the reviewed content changed, so the approval no longer counts");
     demo.commit(
@@ -228,17 +176,13 @@ emails = ["ops-agent@shop.example"]
         bob,
         "2026-11-21T09:00:00Z",
     )?;
-    expect(commands::check(&args, requested_by_bob(), None, Format::Text), EXIT_BLOCKED, "check")?;
+    expect(crate::run_line(&check), EXIT_BLOCKED, "check")?;
     outln!("\nDone. Signed approvals live in refs/countersign/attestations of the sample repository:");
     outln!(
         "{}",
         demo.git(&["log", "--format=  %h %an: %s", countersign_git::ATTESTATION_REF], bob, "2026-11-21T09:00:00Z")?
     );
     Ok(())
-}
-
-fn requested_by_bob() -> commands::CheckContext {
-    commands::CheckContext { requester: Some("bob".to_owned()), ..commands::CheckContext::default() }
 }
 
 fn expect(code: u8, wanted: u8, what: &str) -> Result<(), String> {

@@ -1,0 +1,62 @@
+//! Break-glass: who may let a blocked change through.
+
+use crate::config::Config;
+
+/// Why a person may not break the glass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OverrideRefusal {
+    /// policy.toml has no `[break_glass]`.
+    Disabled,
+    LevelTooLow {
+        person: String,
+        level: String,
+        needed: String,
+    },
+    ReasonRequired,
+}
+
+impl OverrideRefusal {
+    /// A stable code for APIs and audit entries.
+    pub fn code(&self) -> &'static str {
+        match self {
+            OverrideRefusal::Disabled => "break-glass-disabled",
+            OverrideRefusal::LevelTooLow { .. } => "level-too-low",
+            OverrideRefusal::ReasonRequired => "reason-required",
+        }
+    }
+}
+
+impl std::fmt::Display for OverrideRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OverrideRefusal::Disabled => write!(f, "break-glass is not enabled: policy.toml has no [break_glass]"),
+            OverrideRefusal::LevelTooLow { person, level, needed } => {
+                write!(f, "{person} is {level}; break-glass needs {needed} or above (break_glass.min_level)")
+            }
+            OverrideRefusal::ReasonRequired => {
+                write!(f, "break-glass needs a reason, and break_glass.reason_required is on")
+            }
+        }
+    }
+}
+
+/// Whether the person (by position in the directory) may override with this reason. Break-glass
+/// is for whoever is on call, the author included; a second person's review keeps it honest.
+pub fn override_refused(config: &Config, person: usize, reason: &str) -> Option<OverrideRefusal> {
+    let Some(break_glass) = &config.policy.break_glass else {
+        return Some(OverrideRefusal::Disabled);
+    };
+    let person = &config.directory.people()[person];
+    if person.level < break_glass.min_level {
+        let levels = config.directory.levels();
+        return Some(OverrideRefusal::LevelTooLow {
+            person: person.id.clone(),
+            level: levels[person.level].clone(),
+            needed: levels.get(break_glass.min_level).cloned().unwrap_or_default(),
+        });
+    }
+    if break_glass.reason_required && reason.trim().is_empty() {
+        return Some(OverrideRefusal::ReasonRequired);
+    }
+    None
+}

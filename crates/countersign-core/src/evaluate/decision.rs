@@ -1,0 +1,80 @@
+//! The second stage: the policy proper, over an analysis and its verified attestations.
+
+use crate::attestation::{Statement, Verdict};
+use crate::config::Config;
+use crate::model::ChangeInput;
+
+use super::analysis::{Analysis, analyze};
+use super::attestations::{CheckedAttestations, FoundAttestation, accepted_attestations, check_attestations};
+use super::output::{ApprovalRef, Decision, GateVerdict, RuleOutcome};
+use super::rules::{evaluate_rule, suggest_reviewers};
+
+/// Reads every part of the decision from its inputs; never stops at the first problem.
+pub fn evaluate(config: &Config, change: &ChangeInput, attestations: &[FoundAttestation], now: i64) -> Decision {
+    let analysis = analyze(config, change);
+    decide(config, &analysis, &check_attestations(config, &analysis.change.fingerprint, attestations), now)
+}
+
+/// The decision for an analysed change and its checked attestations: the policy proper.
+pub fn decide(config: &Config, analysis: &Analysis, attestations: &CheckedAttestations, now: i64) -> Decision {
+    let mut findings = analysis.findings.clone();
+    let policy = &config.policy;
+    let n_people = config.directory.people().len();
+    let (latest, overrides) = accepted_attestations(config, analysis, attestations, now, &mut findings);
+    let mut approved = vec![false; n_people];
+    let mut approvals = Vec::new();
+    for (idx, statement) in &latest {
+        if statement.verdict == Verdict::Approve {
+            approved[*idx] = true;
+            approvals.push(approval_ref(statement));
+        }
+    }
+    let rejections: Vec<ApprovalRef> = if policy.approvals.rejections_block {
+        latest
+            .iter()
+            .filter(|(_, statement)| statement.verdict == Verdict::Reject)
+            .map(|(_, statement)| approval_ref(statement))
+            .collect()
+    } else {
+        Vec::new()
+    };
+
+    let mut eligible_by_rule = Vec::with_capacity(policy.rules.len());
+    let mut rules: Vec<RuleOutcome> = Vec::with_capacity(policy.rules.len() + 1);
+    for (rule_idx, rule) in policy.rules.iter().enumerate() {
+        let (outcome, eligible) = evaluate_rule(config, rule_idx, rule, analysis, &approved);
+        rules.push(outcome);
+        eligible_by_rule.push(eligible);
+    }
+    let suggested_reviewers = suggest_reviewers(config, &rules, &eligible_by_rule);
+    rules.extend(analysis.declaration.clone());
+    let blocked = rules.iter().any(|rule| rule.applies && !rule.satisfied) || !rejections.is_empty();
+    let verdict = match (blocked, overrides.is_empty()) {
+        (false, _) => GateVerdict::Allowed,
+        (true, true) => GateVerdict::Blocked,
+        (true, false) => GateVerdict::Overridden,
+    };
+    let overrides = if blocked { overrides.into_iter().map(approval_ref).collect() } else { Vec::new() };
+    Decision {
+        verdict,
+        change: analysis.change.clone(),
+        ai_assisted: analysis.ai_assisted,
+        commits: analysis.commits.clone(),
+        change_signals: analysis.change_signals.clone(),
+        responsible: analysis.responsible.clone(),
+        risk: analysis.risk.clone(),
+        destructive: analysis.destructive.clone(),
+        hazards: analysis.hazards.clone(),
+        rollout: policy.rollout_for(analysis.risk.level).clone(),
+        rules,
+        rejections,
+        approvals,
+        overrides,
+        suggested_reviewers,
+        findings,
+    }
+}
+
+fn approval_ref(statement: &Statement) -> ApprovalRef {
+    ApprovalRef { person: statement.person.clone(), time: statement.time, comment: statement.comment.clone() }
+}

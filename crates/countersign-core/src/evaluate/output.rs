@@ -1,0 +1,183 @@
+//! What a decision says: the public JSON contract of `check` and the server.
+
+use serde::{Deserialize, Serialize};
+
+use crate::detect::Signal;
+use crate::finding::Finding;
+use crate::model::Operation;
+use crate::risk::Risk;
+use crate::rollout::Rollout;
+
+named! {
+    /// The gate's answer.
+    GateVerdict {
+        Allowed = "allowed",
+        Blocked = "blocked",
+        /// Blocked by its rules but let through by break-glass; an after-the-fact review is due.
+        Overridden = "overridden",
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ServiceRef {
+    pub name: String,
+    pub tier: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ChangeSummary {
+    pub repo: String,
+    pub base: String,
+    pub head: String,
+    pub fingerprint: String,
+    pub environment: String,
+    pub commits: usize,
+    pub files: usize,
+    pub lines_added: u64,
+    pub lines_deleted: u64,
+    pub services: Vec<ServiceRef>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CommitReport {
+    pub id: String,
+    pub ai_assisted: bool,
+    pub signals: Vec<Signal>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Responsible {
+    pub id: String,
+    pub level: String,
+    pub known: bool,
+    /// How the person is tied to the change.
+    pub roles: Vec<Role>,
+}
+
+/// How a responsible human is tied to a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Author,
+    Committer,
+    CoAuthor,
+    Requester,
+    /// Nobody: the change has no human at all, and stands for an unknown one.
+    None,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Author => "author",
+            Role::Committer => "committer",
+            Role::CoAuthor => "co-author",
+            Role::Requester => "requester",
+            Role::None => "none",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ApprovalRef {
+    pub person: String,
+    pub time: i64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub comment: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct OwnerGroup {
+    /// The CODEOWNERS owners or the service whose owners form this group.
+    pub owners: String,
+    /// The touched paths that gave this group.
+    pub paths: Vec<String>,
+    pub covered_by: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RuleOutcome {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub applies: bool,
+    pub satisfied: bool,
+    pub why: Vec<String>,
+    pub approvals: Vec<String>,
+    pub missing: u32,
+    pub eligible: Vec<String>,
+    pub suggested: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owner_groups: Vec<OwnerGroup>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Decision {
+    pub verdict: GateVerdict,
+    pub change: ChangeSummary,
+    pub ai_assisted: bool,
+    pub commits: Vec<CommitReport>,
+    /// Signals of the change as a whole: its branch name and its pull request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub change_signals: Vec<Signal>,
+    pub responsible: Vec<Responsible>,
+    pub risk: Risk,
+    /// Operations that delete or replace something that exists, each with where it was found.
+    pub destructive: Vec<Operation>,
+    /// Operations that endanger availability without destroying, e.g. a locking migration.
+    pub hazards: Vec<Operation>,
+    /// How a change of this risk should be rolled out.
+    pub rollout: Rollout,
+    pub rules: Vec<RuleOutcome>,
+    /// Rejections that block the change until their authors approve.
+    pub rejections: Vec<ApprovalRef>,
+    /// Every approval that counts for this change, whatever rule it satisfies.
+    pub approvals: Vec<ApprovalRef>,
+    /// Break-glass overrides of this change; the comment is the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<ApprovalRef>,
+    /// The fewest reviewers who, approving, would satisfy every unmet rule (greedy), best first.
+    pub suggested_reviewers: Vec<String>,
+    pub findings: Vec<Finding>,
+}
+
+impl Responsible {
+    /// Whether the person wrote code of the change, as author or co-author: experience is
+    /// judged for them, not for committers or requesters.
+    pub fn wrote_code(&self) -> bool {
+        self.roles.iter().any(|role| matches!(role, Role::Author | Role::CoAuthor))
+    }
+}
+
+impl Decision {
+    /// Whether the change may be deployed now: allowed, or overridden by break-glass.
+    pub fn allowed(&self) -> bool {
+        self.verdict != GateVerdict::Blocked
+    }
+}
+
+/// Who owns a path, as `countersign owners` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PathOwners {
+    pub path: String,
+    /// The CODEOWNERS line that decided, if any matched.
+    pub codeowners: Option<CodeOwnersMatch>,
+    pub services: Vec<ServiceRef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CodeOwnersMatch {
+    pub file: String,
+    pub line: usize,
+    pub pattern: String,
+    /// The owners as written; none means explicitly unowned.
+    pub owners: Vec<String>,
+    /// The directory people they stand for.
+    pub people: Vec<String>,
+}

@@ -1,0 +1,75 @@
+//! The configuration files, read at a revision or from a folder.
+
+use std::path::Path;
+
+use countersign_core::codeowners::CODEOWNERS_LOCATIONS;
+use countersign_core::config::{Config, ConfigFiles};
+use countersign_core::diagnostic::SourceFile;
+use countersign_core::finding::Finding;
+use countersign_git::{ObjectId, Repo};
+
+use crate::ReadError;
+
+/// Reads the configuration files at a revision, or from `config_dir` when given; CODEOWNERS is
+/// always read from the revision, as GitHub reads it from the base branch.
+pub fn config_files_at(repo: &Repo, rev: ObjectId, config_dir: Option<&Path>) -> Result<ConfigFiles, ReadError> {
+    let short = &rev.to_string()[..10];
+    let read = |name: &str| -> Result<Option<SourceFile>, ReadError> {
+        match config_dir {
+            Some(dir) => read_dir_file(&dir.join(name)),
+            None => {
+                let path = format!(".countersign/{name}");
+                Ok(repo.read_file_at(rev, &path)?.map(|text| SourceFile::new(format!("{path}@{short}"), text)))
+            }
+        }
+    };
+    let missing = |name: &str| match config_dir {
+        Some(dir) => ReadError::MissingConfig(format!(
+            "{} not found; the gate cannot decide without it",
+            dir.join(name).display()
+        )),
+        None => ReadError::MissingConfig(format!(
+            ".countersign/{name} not found at base revision {short}; commit it to the target branch or pass --config DIR"
+        )),
+    };
+    let people = read("people.toml")?.ok_or_else(|| missing("people.toml"))?;
+    let policy = read("policy.toml")?.ok_or_else(|| missing("policy.toml"))?;
+    let services = read("services.toml")?;
+    let mut codeowners = None;
+    for location in CODEOWNERS_LOCATIONS {
+        if let Some(text) = repo.read_file_at(rev, location)? {
+            codeowners = Some(SourceFile::new(format!("{location}@{short}"), text));
+            break;
+        }
+    }
+    Ok(ConfigFiles { people, services, policy, codeowners })
+}
+
+fn read_dir_file(path: &Path) -> Result<Option<SourceFile>, ReadError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(SourceFile::new(path.display().to_string(), text))),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(ReadError::input(format!("cannot read {}: {error}", path.display()))),
+    }
+}
+
+/// Reads the configuration files of a plain folder, CODEOWNERS from its parent's usual places.
+pub fn config_files_in_dir(dir: &Path) -> Result<ConfigFiles, ReadError> {
+    let missing = |name: &str| ReadError::MissingConfig(format!("{} not found", dir.join(name).display()));
+    let people = read_dir_file(&dir.join("people.toml"))?.ok_or_else(|| missing("people.toml"))?;
+    let policy = read_dir_file(&dir.join("policy.toml"))?.ok_or_else(|| missing("policy.toml"))?;
+    let services = read_dir_file(&dir.join("services.toml"))?;
+    let root = dir.parent().unwrap_or(Path::new("."));
+    let mut codeowners = None;
+    for location in CODEOWNERS_LOCATIONS {
+        if let Some(file) = read_dir_file(&root.join(location))? {
+            codeowners = Some(file);
+            break;
+        }
+    }
+    Ok(ConfigFiles { people, services, policy, codeowners })
+}
+
+pub fn load_config(files: &ConfigFiles) -> Result<(Config, Vec<Finding>), ReadError> {
+    Config::load(files).map_err(ReadError::Config)
+}

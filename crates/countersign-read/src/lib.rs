@@ -1,0 +1,208 @@
+//! The read stage: turns an explicit specification of a change into the core's inputs. It opens
+//! the repository, reads the configuration at the base (or from a folder), reads the commits and
+//! the tree diff, feeds the blast-radius analysers and reads the authors' recent history.
+//!
+//! It never looks at the process environment: whatever a CI system knows about the change (the
+//! branches, the pull request) comes in as an [`Ambient`] that the caller fills, the binary from
+//! its flags and environment, the server from the request.
+
+mod attestations;
+mod blast;
+mod config;
+mod pull_request;
+mod replay;
+
+use std::path::PathBuf;
+
+use countersign_core::config::Config;
+use countersign_core::diagnostic::ConfigError;
+use countersign_core::evaluate::{self, Decision};
+use countersign_core::finding::Finding;
+use countersign_core::fingerprint::fingerprint;
+use countersign_core::model::{ChangeInput, PullRequest};
+use countersign_git::{ChangeContext, ObjectId, Repo};
+
+pub use attestations::{AttestationSource, RemoteStatements, gather, record, write_atomically};
+pub use blast::{analyse, changed_files};
+pub use config::{config_files_at, config_files_in_dir, load_config};
+pub use pull_request::{
+    AmbientFlags, MAX_PR_BODY_BYTES, ambient_from_ci, pull_request_body, pull_request_from_github_event,
+};
+pub use replay::{Progress, ReplayReport, ReplaySpec, replay};
+
+/// Everything that makes the read stage answer "bad input": the gate cannot decide (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("configuration is invalid")]
+    Config(Vec<ConfigError>),
+    #[error(transparent)]
+    Git(#[from] countersign_git::Error),
+    #[error("{0}")]
+    Input(String),
+    /// A configuration file the gate needs does not exist.
+    #[error("{0}")]
+    MissingConfig(String),
+    #[error("{} file(s) could not be analysed", .0.len())]
+    Analysis(Vec<countersign_blast::AnalysisError>),
+}
+
+impl ReadError {
+    pub fn input(message: impl Into<String>) -> ReadError {
+        ReadError::Input(message.into())
+    }
+
+    /// Each problem as `{file, line, column, message, help}` for JSON output; fields that do not
+    /// apply are absent.
+    pub fn summaries(&self) -> Vec<ErrorSummary> {
+        match self {
+            ReadError::Config(errors) => errors
+                .iter()
+                .map(|error| ErrorSummary {
+                    file: Some(error.file.clone()),
+                    line: Some(error.line),
+                    column: Some(error.column),
+                    message: error.message.clone(),
+                    help: error.help.clone(),
+                })
+                .collect(),
+            ReadError::Analysis(errors) => errors
+                .iter()
+                .map(|error| ErrorSummary {
+                    file: Some(error.file.clone()),
+                    line: error.location.map(|(line, _)| line as usize),
+                    column: error.location.map(|(_, column)| column as usize),
+                    message: error.message.clone(),
+                    help: Some(error.help.clone()),
+                })
+                .collect(),
+            other => vec![ErrorSummary { message: other.to_string(), ..ErrorSummary::default() }],
+        }
+    }
+}
+
+/// One problem of a failed read, for JSON output.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ErrorSummary {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+/// Where the gate's configuration comes from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// `.countersign/` and CODEOWNERS at the base revision: a change cannot weaken its own gate.
+    #[default]
+    AtBase,
+    /// people.toml, services.toml and policy.toml from this folder; CODEOWNERS still at the base.
+    Dir(PathBuf),
+}
+
+/// What to read: a change of one repository for one environment.
+#[derive(Clone, Debug)]
+pub struct ChangeSpec {
+    pub repo: PathBuf,
+    /// The revision deployed today; the configuration is read here.
+    pub base: String,
+    /// The revision to deploy.
+    pub head: String,
+    pub environment: String,
+    pub config: ConfigSource,
+    /// The person who asks for the deployment (directory id, e-mail or GitHub login).
+    pub requester: Option<String>,
+    /// Infrastructure plans the deployment applies.
+    pub plans: Vec<PathBuf>,
+}
+
+/// What the surroundings of a change say about it, beyond its revisions: contextual evidence
+/// that only the caller can know. Empty by default; never read from the process environment here.
+#[derive(Clone, Debug, Default)]
+pub struct Ambient {
+    /// The branch the change comes from (`claude/…` is a contextual AI signal).
+    pub source_branch: Option<String>,
+    /// The branch the change goes to.
+    pub target_branch: Option<String>,
+    pub pull_request: Option<PullRequest>,
+}
+
+/// The configuration of a change, read at its base: the first step of every command that judges.
+pub struct Gate {
+    pub repo: Repo,
+    /// The base revision resolved: the configuration was read here.
+    pub base: ObjectId,
+    pub config: Config,
+    /// Findings about the configuration (e.g. invalid CODEOWNERS lines).
+    pub findings: Vec<Finding>,
+}
+
+impl Gate {
+    /// Opens the repository, resolves the base and reads the configuration there.
+    pub fn open(spec: &ChangeSpec) -> Result<Gate, ReadError> {
+        let repo = Repo::open(&spec.repo)?;
+        let base = repo.resolve(&spec.base)?;
+        let config_dir = match &spec.config {
+            ConfigSource::AtBase => None,
+            ConfigSource::Dir(dir) => Some(dir.as_path()),
+        };
+        let (config, findings) = load_config(&config_files_at(&repo, base, config_dir)?)?;
+        Ok(Gate { repo, base, config, findings })
+    }
+
+    /// Reads the commits and the tree diff of `merge-base(base, head)..head`, without analysis.
+    pub fn read_change(&self, spec: &ChangeSpec, ambient: Ambient) -> Result<ChangeInput, ReadError> {
+        let context = ChangeContext {
+            environment: spec.environment.clone(),
+            requester: spec.requester.clone(),
+            source_branch: ambient.source_branch.or_else(|| self.repo.branch_name(&spec.head)),
+            target_branch: ambient.target_branch.or_else(|| self.repo.branch_name(&spec.base)),
+            pull_request: ambient.pull_request,
+        };
+        Ok(self.repo.read_change(&spec.base, &spec.head, context)?)
+    }
+}
+
+/// A change read with its configuration at the base and analysed: everything a decision needs
+/// except the attestations.
+pub struct Prepared {
+    pub repo: Repo,
+    pub base: ObjectId,
+    pub head: ObjectId,
+    pub config: Config,
+    pub change: ChangeInput,
+    /// Findings about the configuration and the analysers, shown before the decision's own.
+    pub findings: Vec<Finding>,
+}
+
+/// Reads the change, gathers its attestations from every source and decides it at `now`
+/// (seconds since the epoch): `countersign check` end to end.
+pub fn decide(
+    spec: &ChangeSpec,
+    ambient: Ambient,
+    sources: &[AttestationSource],
+    remote: &dyn RemoteStatements,
+    now: i64,
+) -> Result<Decision, ReadError> {
+    let prepared = prepare(spec, ambient)?;
+    let fingerprint = fingerprint(&prepared.change.tree_changes);
+    let attestations = gather(&prepared.repo, &prepared.config, &fingerprint, &spec.environment, sources, remote)?;
+    let mut decision = evaluate::evaluate(&prepared.config, &prepared.change, &attestations, now);
+    decision.findings.splice(0..0, prepared.findings);
+    Ok(decision)
+}
+
+/// The whole read stage: configuration at the base, the change, its blast radius and the
+/// authors' recent history.
+pub fn prepare(spec: &ChangeSpec, ambient: Ambient) -> Result<Prepared, ReadError> {
+    let gate = Gate::open(spec)?;
+    let mut change = gate.read_change(spec, ambient)?;
+    let head = gate.repo.resolve(&spec.head)?;
+    let Gate { repo, base, config, mut findings } = gate;
+    analyse(&repo, &config, &mut change, &spec.plans, &mut findings)?;
+    Ok(Prepared { repo, base, head, config, change, findings })
+}

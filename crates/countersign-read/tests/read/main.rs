@@ -1,0 +1,1 @@
+//! The read stage against real repositories built with the git CLI.

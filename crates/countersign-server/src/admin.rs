@@ -1,0 +1,168 @@
+//! Administration of a service's database, for the CLI: which backend a URL names, tokens, and
+//! the audit log's verification and export. Token writes are audited like every other write.
+
+use std::io::Write;
+
+use countersign_core::audit::{Broken, ChainVerifier, Entry};
+use countersign_core::lifecycle::AuditAction;
+use countersign_store::{Location, PostgresStore, SqliteStore, Store, StoreError, TokenRow, WriteTx};
+
+/// Entries read per database round trip while verifying or exporting.
+const AUDIT_PAGE: i64 = 5000;
+
+/// An open database of either kind.
+pub enum Backend {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+/// Calls the same generic function on whichever store a [`Backend`] holds.
+macro_rules! dispatch {
+    ($backend:expr, $store:ident => $body:expr) => {
+        match $backend {
+            Backend::Sqlite($store) => $body,
+            Backend::Postgres($store) => $body,
+        }
+    };
+}
+
+impl Backend {
+    /// Opens the database a URL names: `postgres://…`, or a SQLite file. A missing SQLite file is
+    /// created only with `create`: administration of a server that never started is a mistake,
+    /// except for tokens made before the first start.
+    pub async fn open(url: &str, create: bool) -> Result<Backend, String> {
+        match Location::parse(url) {
+            Location::SqliteFile(path) => {
+                if !create && !path.exists() {
+                    return Err(format!(
+                        "{} does not exist; start `countersign serve` once, or pass --database-url",
+                        path.display()
+                    ));
+                }
+                let store = SqliteStore::open(&path).await.map_err(|error| format!("{}: {error}", path.display()))?;
+                Ok(Backend::Sqlite(store))
+            }
+            Location::Postgres(url) => {
+                let store = PostgresStore::open(&url).await.map_err(|error| format!("PostgreSQL: {error}"))?;
+                Ok(Backend::Postgres(store))
+            }
+        }
+    }
+
+    /// Creates a token for a person; returns the secret, shown once, and the stored row.
+    pub async fn create_token(&self, person: &str, label: &str, at: i64) -> Result<(String, TokenRow), StoreError> {
+        dispatch!(self, store => create_token(store, person, label, at).await)
+    }
+
+    /// Revokes a live token; false when there was none with this id.
+    pub async fn revoke_token(&self, id: &str, at: i64) -> Result<bool, StoreError> {
+        dispatch!(self, store => revoke_token(store, id, at).await)
+    }
+
+    pub async fn tokens(&self) -> Result<Vec<TokenRow>, StoreError> {
+        dispatch!(self, store => store.tokens().await)
+    }
+
+    /// Checks the whole chain: its length and head hash, or the first bad entry.
+    pub async fn verify_audit(&self) -> Result<Result<(u64, String), Broken>, StoreError> {
+        let mut verifier = ChainVerifier::default();
+        let mut broken = None;
+        dispatch!(self, store => for_each_entry(store, |entry| {
+            if broken.is_none() && let Err(error) = verifier.push(entry) {
+                broken = Some(error);
+            }
+            broken.is_none()
+        }).await)?;
+        Ok(match broken {
+            Some(broken) => Err(broken),
+            None => Ok(verifier.finish()),
+        })
+    }
+
+    /// Writes every entry as a JSON line; returns how many.
+    pub async fn export_audit(&self, out: &mut dyn Write) -> Result<u64, String> {
+        let mut count = 0;
+        let mut failure = None;
+        dispatch!(self, store => for_each_entry(store, |entry| {
+            let written = serde_json::to_string(entry)
+                .map_err(|error| error.to_string())
+                .and_then(|line| writeln!(out, "{line}").map_err(|error| format!("cannot write: {error}")));
+            match written {
+                Ok(()) => count += 1,
+                Err(error) => failure = Some(error),
+            }
+            failure.is_none()
+        }).await)
+        .map_err(|error| error.to_string())?;
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(count),
+        }
+    }
+}
+
+async fn create_token<S: Store>(
+    store: &S,
+    person: &str,
+    label: &str,
+    at: i64,
+) -> Result<(String, TokenRow), StoreError> {
+    let (secret, row) = crate::auth::new_token(person, label, at);
+    let mut tx = store.begin().await?;
+    tx.insert_token(&row).await?;
+    let detail = serde_json::json!({"token": row.id, "person": row.person, "label": row.label});
+    tx.audit("admin", AuditAction::TokenCreated, &format!("token/{}", row.id), &detail.to_string(), at).await?;
+    tx.commit().await?;
+    Ok((secret, row))
+}
+
+async fn revoke_token<S: Store>(store: &S, id: &str, at: i64) -> Result<bool, StoreError> {
+    let mut tx = store.begin().await?;
+    let revoked = tx.revoke_token(id, at).await?;
+    if revoked {
+        let detail = serde_json::json!({"token": id});
+        tx.audit("admin", AuditAction::TokenRevoked, &format!("token/{id}"), &detail.to_string(), at).await?;
+    }
+    tx.commit().await?;
+    Ok(revoked)
+}
+
+/// Hands every audit entry to `visit`, in order, a page at a time; stops when it says so.
+async fn for_each_entry<S: Store>(store: &S, mut visit: impl FnMut(&Entry) -> bool) -> Result<(), StoreError> {
+    let mut after = 0;
+    loop {
+        let page = store.audit_page(after, AUDIT_PAGE).await?;
+        let Some(last) = page.last() else { return Ok(()) };
+        after = last.seq;
+        for entry in &page {
+            if !visit(entry) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl Backend {
+    /// Serves the API on `listener` until `shutdown` completes. `ready` is told the address and
+    /// the server's public key once the server accepts requests.
+    pub async fn serve(
+        self,
+        analyser: std::sync::Arc<dyn crate::Analyser>,
+        key: ssh_key::PrivateKey,
+        settings: crate::Settings,
+        listener: tokio::net::TcpListener,
+        ready: impl FnOnce(std::net::SocketAddr, &str),
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), String> {
+        let address = listener.local_addr().map_err(|error| error.to_string())?;
+        let app = dispatch!(self, store => {
+            let state = crate::AppState::start(store, analyser, key, settings);
+            ready(address, state.public_key());
+            crate::router(state)
+        });
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|error| format!("the server stopped: {error}"))
+    }
+}

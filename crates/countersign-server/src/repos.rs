@@ -1,0 +1,110 @@
+//! The real [`Analyser`]: reads changes from the server's clones with the same read stage as
+//! `countersign check`. Everything it knows about a change comes from the request, never from the
+//! server process's environment.
+
+use std::path::{Path, PathBuf};
+
+use countersign_read::{Ambient, ChangeSpec, ConfigSource, ReadError};
+
+use crate::{Analyser, AnalysisFailure, ChangeRequest, Prepared};
+
+/// One clone per repository under a folder (`git clone --mirror URL DIR/NAME`).
+pub struct RepoAnalyser {
+    repos: PathBuf,
+    /// Two fetches into one clone at once fail on git's ref locks; one at a time.
+    fetching: std::sync::Mutex<()>,
+}
+
+impl RepoAnalyser {
+    pub fn new(repos: PathBuf) -> RepoAnalyser {
+        RepoAnalyser { repos, fetching: std::sync::Mutex::new(()) }
+    }
+
+    fn clone_of(&self, name: &str) -> Result<PathBuf, AnalysisFailure> {
+        if !countersign_core::directory::is_simple_name(name) {
+            return Err(AnalysisFailure::BadRequest(format!(
+                "`{name}` is not a repository name: use the clone's directory name under --repos"
+            )));
+        }
+        let path = self.repos.join(name);
+        if !path.is_dir() {
+            return Err(AnalysisFailure::BadRequest(format!(
+                "the server has no repository `{name}`: clone it with `git clone --mirror URL {}`",
+                path.display()
+            )));
+        }
+        Ok(path)
+    }
+
+    fn fetch(&self, path: &Path) -> Result<(), AnalysisFailure> {
+        let _one_at_a_time = self.fetching.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        countersign_git::fetch_all(path).map_err(|error| {
+            AnalysisFailure::Unjudgeable(format!("{error}; the change cannot be judged on current data"))
+        })
+    }
+
+    fn read(&self, path: &Path, request: &ChangeRequest) -> Result<Prepared, ReadError> {
+        let spec = ChangeSpec {
+            repo: path.to_path_buf(),
+            base: request.base.clone(),
+            head: request.head.clone(),
+            environment: request.environment.clone(),
+            config: ConfigSource::AtBase,
+            requester: request.requester.clone(),
+            plans: Vec::new(),
+        };
+        let prepared = countersign_read::prepare(&spec, Ambient::default())?;
+        let analysis = countersign_core::evaluate::analyze(&prepared.config, &prepared.change);
+        Ok(Prepared {
+            config: prepared.config,
+            analysis,
+            findings: prepared.findings,
+            request: ChangeRequest {
+                repository: request.repository.clone(),
+                base: prepared.base.to_string(),
+                head: prepared.head.to_string(),
+                environment: request.environment.clone(),
+                requester: request.requester.clone(),
+            },
+        })
+    }
+}
+
+fn describe(failure: &ReadError) -> AnalysisFailure {
+    match failure {
+        ReadError::Config(errors) => AnalysisFailure::Unjudgeable(format!(
+            "the configuration at the base is invalid, so the gate fails closed: {}",
+            errors
+                .iter()
+                .map(|error| {
+                    let summary = error.summary();
+                    format!("{}:{}:{}: {}", summary.file, summary.line, summary.column, summary.message)
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+        ReadError::Analysis(errors) => AnalysisFailure::Unjudgeable(format!(
+            "the change could not be analysed, so the gate fails closed: {}",
+            errors.iter().map(|error| format!("{}: {}", error.file, error.message)).collect::<Vec<_>>().join("; ")
+        )),
+        other => AnalysisFailure::BadRequest(other.to_string()),
+    }
+}
+
+impl Analyser for RepoAnalyser {
+    fn prepare(&self, request: &ChangeRequest, fetch: bool) -> Result<Prepared, AnalysisFailure> {
+        let path = self.clone_of(&request.repository)?;
+        if fetch {
+            self.fetch(&path)?;
+        }
+        match self.read(&path, request) {
+            Ok(prepared) => Ok(prepared),
+            // Another node may have registered a head this clone has not fetched yet.
+            Err(ReadError::Git(_)) if !fetch => {
+                self.fetch(&path)?;
+                self.read(&path, request).map_err(|failure| describe(&failure))
+            }
+            Err(failure) => Err(describe(&failure)),
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! One module per command.
+
+pub mod check;
+pub mod demo;
+pub mod owners;
+pub mod policy;
+pub mod review;
+pub mod scan;
+pub mod serve;
+pub mod service;
+pub mod simulate;

@@ -1,0 +1,195 @@
+//! `countersign approve` and `reject`: sign a review with your SSH key, or record it through the
+//! approval service.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use countersign_core::attestation::{Statement, Verdict};
+use countersign_core::evaluate;
+use countersign_core::fingerprint::fingerprint;
+use countersign_core::model::Identity;
+use countersign_read::{Ambient, ChangeSpec, ConfigSource, Gate};
+use serde::Serialize;
+
+use crate::failure::{self, Failure, input};
+use crate::{EXIT_ALLOWED, Format};
+
+#[derive(Args, Clone, Debug)]
+pub struct ReviewArgs {
+    /// The repository to read.
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// The revision deployed today; configuration is read here.
+    #[arg(long, required_unless_present = "fingerprint")]
+    pub base: Option<String>,
+    /// The revision to deploy.
+    #[arg(long, required_unless_present = "fingerprint")]
+    pub head: Option<String>,
+    #[arg(long = "env", default_value = "production", value_parser = crate::environment_name)]
+    pub environment: String,
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Read and write attestations as files in this folder instead of the attestation ref.
+    #[arg(long, conflicts_with = "server")]
+    pub attestations: Option<PathBuf>,
+    /// Your directory id (signing with your own key).
+    #[arg(long = "as", required_unless_present = "server", conflicts_with = "server")]
+    pub person: Option<String>,
+    /// Your SSH private key (ed25519, unencrypted, or an OpenSSH key of another supported type).
+    #[arg(long, required_unless_present = "server", conflicts_with = "server")]
+    pub key: Option<PathBuf>,
+    /// Record the review with the approval service instead; it signs for you after checking
+    /// your token.
+    #[arg(long, env = "COUNTERSIGN_SERVER")]
+    pub server: Option<String>,
+    #[arg(long, env = "COUNTERSIGN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The repository's name on the server (default: the name of --repo's folder).
+    #[arg(long, requires = "server")]
+    pub repository: Option<String>,
+    /// The change's fingerprint, as `check` or the server shows it (instead of --base/--head).
+    #[arg(long, requires = "server")]
+    pub fingerprint: Option<String>,
+    #[arg(long, default_value = "")]
+    pub comment: String,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+impl ReviewArgs {
+    /// The change as `check` reads it; base and head are present unless a fingerprint was given.
+    fn spec(&self) -> ChangeSpec {
+        ChangeSpec {
+            repo: self.repo.clone(),
+            base: self.base.clone().unwrap_or_default(),
+            head: self.head.clone().unwrap_or_default(),
+            environment: self.environment.clone(),
+            config: self.config.clone().map_or(ConfigSource::AtBase, ConfigSource::Dir),
+            requester: None,
+            plans: Vec::new(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ReviewOutput {
+    verdict: Verdict,
+    person: String,
+    fingerprint: String,
+    environment: String,
+    head: String,
+    stored: String,
+}
+
+pub fn run(args: &ReviewArgs, verdict: Verdict) -> u8 {
+    if let Some(server) = &args.server {
+        return with_server(args, server, verdict);
+    }
+    match sign(args, verdict) {
+        Ok(output) => {
+            match args.format {
+                Format::Json => outln!("{}", serde_json::to_string_pretty(&output).unwrap_or_default()),
+                Format::Text => {
+                    let verb = if verdict == Verdict::Approve { "approved" } else { "rejected" };
+                    outln!("{} {verb} {} for {}", output.person, output.fingerprint, output.environment);
+                    outln!("stored in {}", output.stored);
+                    if args.attestations.is_none() {
+                        outln!("share it with: git push origin {}", countersign_git::ATTESTATION_REF);
+                    }
+                }
+            }
+            EXIT_ALLOWED
+        }
+        Err(failure) => failure::report(&failure, args.format),
+    }
+}
+
+/// Through the approval service: the fingerprint is given, or computed from the local checkout
+/// so the reviewer approves exactly what they looked at.
+fn with_server(args: &ReviewArgs, server: &str, verdict: Verdict) -> u8 {
+    let located = || -> Result<(String, String), Failure> {
+        let repository = match &args.repository {
+            Some(name) => name.clone(),
+            None => std::fs::canonicalize(&args.repo)
+                .ok()
+                .and_then(|path| {
+                    path.file_name().map(|name| name.to_string_lossy().trim_end_matches(".git").to_owned())
+                })
+                .ok_or_else(|| input("cannot tell the repository's name; pass --repository NAME"))?,
+        };
+        let fingerprint = match &args.fingerprint {
+            Some(fingerprint) => fingerprint.clone(),
+            None => {
+                let spec = args.spec();
+                let gate = Gate::open(&spec)?;
+                fingerprint(&gate.read_change(&spec, Ambient::default())?.tree_changes)
+            }
+        };
+        Ok((repository, fingerprint))
+    };
+    match located() {
+        Ok((repository, fingerprint)) => crate::commands::service::review(
+            &crate::commands::service::ServerArgs { server: server.to_owned(), token: args.token.clone() },
+            &repository,
+            &fingerprint,
+            &args.environment,
+            verdict,
+            &args.comment,
+            args.format,
+        ),
+        Err(failure) => failure::report(&failure, args.format),
+    }
+}
+
+fn sign(args: &ReviewArgs, verdict: Verdict) -> Result<ReviewOutput, Failure> {
+    let spec = args.spec();
+    let person_id = args.person.clone().unwrap_or_default();
+    let key_path = args.key.clone().unwrap_or_default();
+    let gate = Gate::open(&spec)?;
+    let key_text = std::fs::read_to_string(&key_path)
+        .map_err(|error| input(format!("cannot read key {}: {error}", key_path.display())))?;
+    let key = ssh_key::PrivateKey::from_openssh(&key_text)
+        .map_err(|error| input(format!("{} is not an OpenSSH private key: {error}", key_path.display())))?;
+    if key.is_encrypted() {
+        return Err(input(format!("{} is encrypted; use an unencrypted copy kept for signing", key_path.display())));
+    }
+    let person = gate
+        .config
+        .directory
+        .signer(&person_id, key.public_key())
+        .map_err(|refusal| input(format!("{refusal} (key {})", key_path.display())))?;
+    let change = gate.read_change(&spec, Ambient::default())?;
+    // The author of a change signing their own approval is refused here already, not only by
+    // `check`: the same rule as the server's.
+    let responsible = evaluate::responsible(&gate.config, &change);
+    if let Some(refusal) = evaluate::review_refused(&gate.config, &responsible, &person.id) {
+        return Err(input(refusal.to_string()));
+    }
+    let now = crate::commands::check::now();
+    let fingerprint = fingerprint(&change.tree_changes);
+    let statement =
+        Statement::new(verdict, &person.id, &fingerprint, &change.environment, &change.head, now, &args.comment);
+    let envelope = statement.sign(&key).map_err(|error| input(error.to_string()))?;
+    let file_name = format!("{}-{}-{}-{now}.json", change.environment, person.id, verdict.as_str());
+    let signer = Identity::new(
+        person.name.clone(),
+        person.emails.first().cloned().unwrap_or_else(|| format!("{}@countersign", person.id)),
+    );
+    let stored = countersign_read::record(
+        &gate.repo,
+        args.attestations.as_deref(),
+        &fingerprint,
+        &file_name,
+        &envelope,
+        &signer,
+        now,
+    )?;
+    Ok(ReviewOutput {
+        verdict,
+        person: person.id.clone(),
+        fingerprint,
+        environment: change.environment,
+        head: change.head,
+        stored,
+    })
+}

@@ -1,0 +1,275 @@
+//! `countersign serve`, `token` and `audit`: the approval service and its administration, over
+//! the server crate's [`Backend`].
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use countersign_server::{Analyser, Backend, RepoAnalyser, Settings};
+
+use crate::{EXIT_ALLOWED, EXIT_BAD_INPUT, EXIT_BLOCKED, Format};
+
+/// Where the service keeps its data.
+#[derive(Args, Clone, Debug)]
+pub struct DatabaseArgs {
+    /// `postgres://…` for PostgreSQL, or a SQLite file (created on first start).
+    #[arg(long, env = "COUNTERSIGN_DATABASE_URL", default_value = "countersign.db")]
+    pub database_url: String,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// One clone per repository (`git clone --mirror URL DIR/NAME`); fetched before each
+    /// registration.
+    #[arg(long, default_value = "repos")]
+    pub repos: PathBuf,
+    /// The server's ed25519 signing key (OpenSSH format), created when missing. Every node of
+    /// one deployment must share it.
+    #[arg(long, default_value = "countersign-server.key")]
+    pub signing_key: PathBuf,
+    /// How long a routed review may wait unpicked before it goes to the next person, e.g. 4h.
+    #[arg(long, default_value = "4h", value_parser = duration)]
+    pub escalate_after: Duration,
+    /// How often to look for reviews to escalate.
+    #[arg(long, default_value = "1m", value_parser = duration)]
+    pub sweep_every: Duration,
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    let parsed: jiff::SignedDuration =
+        text.parse().map_err(|error| format!("`{text}` is not a duration like 30s, 15m or 4h: {error}"))?;
+    Duration::try_from(parsed).map_err(|_| format!("`{text}` is negative"))
+}
+
+#[derive(Subcommand, Clone, Debug)]
+pub enum TokenCommand {
+    /// Create an API token for a person or a pipeline; it is printed once and stored as a hash.
+    Create {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The directory id the token acts as.
+        #[arg(long)]
+        person: String,
+        /// What the token is for, e.g. "laptop" or "deploy pipeline".
+        #[arg(long, default_value = "")]
+        label: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Revoke a token by its id (the part after `cst_` and before the next `_`).
+    Revoke {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        id: String,
+    },
+    /// List tokens: id, person, label, created and revoked times. Never the secrets.
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+}
+
+#[derive(Subcommand, Clone, Debug)]
+pub enum AuditCommand {
+    /// Prove the audit chain intact; names the first bad entry when it is not (exit 1).
+    Verify {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Write the audit log as JSON lines, one entry each, in order.
+    Export {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Write here (atomically) instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+/// Runs `work` over the database on a fresh runtime.
+fn with_backend<T>(
+    database: &DatabaseArgs,
+    create: bool,
+    work: impl AsyncFnOnce(Backend) -> Result<T, String>,
+) -> Result<T, String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start the runtime: {error}"))?;
+    runtime.block_on(async {
+        let backend = Backend::open(&database.database_url, create).await?;
+        work(backend).await
+    })
+}
+
+fn report(message: &str) -> u8 {
+    eprintln!("countersign: error: {message}");
+    EXIT_BAD_INPUT
+}
+
+fn now_millis() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+pub fn serve(args: &ServeArgs) -> u8 {
+    let key = match countersign_server::load_or_create_key(&args.signing_key) {
+        Ok(key) => key,
+        Err(message) => return report(&message),
+    };
+    let settings =
+        Settings { escalate_after: args.escalate_after, sweep_every: args.sweep_every, ..Settings::default() };
+    let analyser: Arc<dyn Analyser> = Arc::new(RepoAnalyser::new(args.repos.clone()));
+    let result = with_backend(&args.database, true, async |backend| {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .map_err(|error| format!("cannot listen on {}: {error}", args.listen))?;
+        let ready = |address: std::net::SocketAddr, public_key: &str| {
+            eprintln!("countersign: listening on http://{address}");
+            eprintln!("countersign: attestations are signed with this key; list it in policy.toml:");
+            eprintln!("[server]\nkeys = [\"{public_key}\"]");
+        };
+        backend.serve(analyser, key, settings, listener, ready, shutdown()).await
+    });
+    match result {
+        Ok(()) => EXIT_ALLOWED,
+        Err(message) => report(&message),
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM: the server finishes what it answers, then stops.
+async fn shutdown() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        () = terminate => {},
+    }
+}
+
+/// Prints a result as JSON or text and gives its exit code; an error is bad input.
+fn finish<T>(
+    format: Format,
+    result: Result<T, String>,
+    json: impl Fn(&T) -> serde_json::Value,
+    text: impl Fn(&T) -> String,
+    code: impl Fn(&T) -> u8,
+) -> u8 {
+    match result {
+        Ok(value) => {
+            match format {
+                Format::Json => outln!("{}", serde_json::to_string_pretty(&json(&value)).unwrap_or_default()),
+                Format::Text => out!("{}", text(&value)),
+            }
+            code(&value)
+        }
+        Err(message) => report(&message),
+    }
+}
+
+pub fn token(command: &TokenCommand) -> u8 {
+    let at = now_millis();
+    match command {
+        TokenCommand::Create { database, person, label, format } => {
+            if !countersign_core::directory::is_simple_name(person) {
+                return report(&format!("`{person}` is not a directory id (letters, digits, `.`, `_`, `-`)"));
+            }
+            let created = with_backend(database, true, async |backend| {
+                backend.create_token(person, label, at).await.map_err(|error| error.to_string())
+            });
+            if created.is_ok() && *format == Format::Text {
+                eprintln!("countersign: token for {person} created; it is shown only this once");
+            }
+            let json = |(secret, _): &(String, _)| serde_json::json!({"person": person, "token": secret});
+            finish(*format, created, json, |(secret, _)| format!("{secret}\n"), |_| EXIT_ALLOWED)
+        }
+        TokenCommand::Revoke { database, id } => {
+            let id = id.strip_prefix(countersign_server::TOKEN_PREFIX).unwrap_or(id);
+            let id = id.split('_').next().unwrap_or(id);
+            let revoked = with_backend(database, false, async |backend| {
+                backend.revoke_token(id, at).await.map_err(|error| error.to_string())
+            })
+            .and_then(|revoked| {
+                revoked
+                    .then_some(())
+                    .ok_or_else(|| format!("no live token {id}; `countersign token list` shows the ids"))
+            });
+            finish(
+                Format::Text,
+                revoked,
+                |_| serde_json::Value::Null,
+                |()| format!("token {id} revoked\n"),
+                |_| EXIT_ALLOWED,
+            )
+        }
+        TokenCommand::List { database, format } => {
+            let rows = with_backend(database, false, async |backend| backend.tokens().await.map_err(|e| e.to_string()));
+            let text = |rows: &Vec<countersign_store::TokenRow>| {
+                let line = |row: &countersign_store::TokenRow| {
+                    let state = if row.revoked_at.is_some() { "revoked" } else { "live" };
+                    format!("{}  {:<16} {:<8} {}\n", row.id, row.person, state, row.label)
+                };
+                rows.iter().map(line).collect()
+            };
+            finish(*format, rows, |rows| serde_json::json!(rows), text, |_| EXIT_ALLOWED)
+        }
+    }
+}
+
+pub fn audit(command: &AuditCommand) -> u8 {
+    match command {
+        AuditCommand::Verify { database, format } => {
+            let verified = with_backend(database, false, async |backend| {
+                backend.verify_audit().await.map_err(|error| error.to_string())
+            });
+            let json = |verified: &Result<(u64, String), countersign_core::audit::Broken>| match verified {
+                Ok((entries, head)) => serde_json::json!({"intact": true, "entries": entries, "head": head}),
+                Err(broken) => {
+                    serde_json::json!({"intact": false, "first_bad_entry": broken.seq, "problem": broken.problem})
+                }
+            };
+            let text = |verified: &Result<(u64, String), countersign_core::audit::Broken>| match verified {
+                Ok((entries, head)) => format!("audit chain intact: {entries} entries, head {head}\n"),
+                Err(broken) => format!("audit chain BROKEN: {broken}\n"),
+            };
+            finish(*format, verified, json, text, |verified| if verified.is_ok() { EXIT_ALLOWED } else { EXIT_BLOCKED })
+        }
+        AuditCommand::Export { database, output } => {
+            let result = match output {
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut out = std::io::BufWriter::new(stdout.lock());
+                    with_backend(database, false, async |backend| backend.export_audit(&mut out).await)
+                        .and_then(|count| out.flush().map(|()| count).map_err(|error| error.to_string()))
+                }
+                Some(path) => countersign_read::write_atomically(path, false, |out| {
+                    with_backend(database, false, async |backend| backend.export_audit(out).await)
+                })
+                .map_err(|failure| failure.to_string()),
+            };
+            match result {
+                Ok(count) => {
+                    eprintln!("countersign: exported {count} audit entries");
+                    EXIT_ALLOWED
+                }
+                Err(message) => report(&message),
+            }
+        }
+    }
+}
