@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `countersign check` on a 50-commit, 500-file change in a 200,000-commit repository (DESIGN.md §8:
+# `countersign check` on a 50-commit, 500-file change in a 200,000-commit repository (bench/README.md, performance targets:
 # under 100 ms).
 #
 #   bench/check.sh                  # 10 timed runs after one warm-up

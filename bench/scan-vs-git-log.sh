@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `countersign scan` against `git log` over the same history, in one run (DESIGN.md §8).
+# `countersign scan` against `git log` over the same history, in one run (bench/README.md, performance targets).
 #
 #   bench/scan-vs-git-log.sh            # 200,000 commits, best of 3
 #   COMMITS=20000 REPS=5 bench/scan-vs-git-log.sh

@@ -86,6 +86,8 @@ pub fn lint(file: &str, sql: &str, settings: &MigrationSettings) -> Findings {
     }
     let mut linter = Linter::from(DESTRUCTIVE.into_iter().chain(HAZARDS));
     linter.settings = LinterSettings {
+        // policy.toml's validation admits only dotted digits here; squawk's default is the newest
+        // version it knows, for which every rule is active.
         pg_version: settings
             .postgres_version
             .as_deref()

@@ -102,7 +102,7 @@ pub enum Rejected {
     Agent(String),
     #[error("names `{0}`, who has no key in people.toml, and no [server] key is configured")]
     NoKey(String),
-    #[error("signature does not verify with any key of `{0}` in people.toml nor any [server] key of policy.toml")]
+    #[error("has a signature that verifies with no key of `{0}` in people.toml and no [server] key of policy.toml")]
     BadSignature(String),
 }
 

@@ -70,7 +70,19 @@ pub fn compile_globs(source: &SourceFile, patterns: &[Spanned<String>], errors: 
             ),
         }
     }
-    builder.build().unwrap_or_else(|_| GlobSet::empty())
+    match builder.build() {
+        Ok(set) => set,
+        // Each glob compiled alone, but not all together (the matcher grew too large): no glob
+        // may silently match nothing, so this is a configuration error.
+        Err(error) => {
+            let span = patterns.first().map(Spanned::span);
+            errors.push(
+                ConfigError::new(source, span, format!("these globs cannot be compiled together: {error}"))
+                    .with_help("use fewer or simpler globs in this list"),
+            );
+            GlobSet::empty()
+        }
+    }
 }
 
 impl Services {

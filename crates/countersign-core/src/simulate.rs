@@ -306,7 +306,8 @@ impl ExperienceIndex {
     pub fn history_for(&self, config: &Config, change: &ChangeInput, time: i64) -> RecentHistory {
         let directories = risk::directories_of(change.files.iter().map(|file| file.path.as_str()));
         let mut commits = Vec::new();
-        for entry in evaluate::responsible(config, change).into_iter().filter(|entry| entry.wrote_code()) {
+        let responsible = evaluate::responsible(config, change);
+        for entry in evaluate::Responsible::judged_for_experience(&responsible) {
             let Some(idx) = config.directory.person_index(&entry.id).filter(|_| entry.known) else { continue };
             let person = &config.directory.people()[idx];
             let email = match (person.emails.first(), &person.github) {

@@ -139,10 +139,10 @@ fn recent_history(
     change: &ChangeInput,
     base: Option<ObjectId>,
 ) -> Result<countersign_core::model::RecentHistory, ReadError> {
-    let authors: BTreeSet<String> = evaluate::responsible(config, change)
-        .into_iter()
-        .filter(|entry| entry.known && entry.wrote_code())
-        .map(|entry| entry.id)
+    let responsible = evaluate::responsible(config, change);
+    let authors: BTreeSet<String> = evaluate::Responsible::judged_for_experience(&responsible)
+        .filter(|entry| entry.known)
+        .map(|entry| entry.id.clone())
         .collect();
     let Some(base) = base.filter(|_| !authors.is_empty()) else {
         return Ok(countersign_core::model::RecentHistory { commits: Vec::new(), complete: true });

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use countersign_core::attestation::{Statement, Verdict};
+use countersign_core::attestation::{Rejected, Statement, Verdict};
 use countersign_core::directory::Member;
 use countersign_core::evaluate::{self, CheckedAttestations, Decision, GateVerdict};
 use countersign_core::lifecycle::{AssignmentState, Attempt, AuditAction, ChangeState};
@@ -150,13 +150,17 @@ fn review_attempt(verdict: Verdict) -> Attempt {
 }
 
 /// The core's decision over the statements the server recorded. They were signed by this
-/// server after it authenticated the person, so they are taken as verified.
+/// server after it authenticated the person, so they are taken as verified; one that does not
+/// read back is reported, never silently dropped.
 pub fn decide(prepared: &Prepared, statements: &[StatementRow], now_millis: i64) -> Decision {
     let checked = statements
         .iter()
-        .filter_map(|row| {
-            let statement: Statement = serde_json::from_str(&row.statement).ok()?;
-            Some((format!("server statement {}", row.id), Ok((statement, row.person.clone()))))
+        .map(|row| {
+            let origin = format!("server statement {}", row.id);
+            match serde_json::from_str::<Statement>(&row.statement) {
+                Ok(statement) => (origin, Ok((statement, row.person.clone()))),
+                Err(error) => (origin, Err(Rejected::Malformed(error.to_string()))),
+            }
         })
         .collect();
     let attestations =
@@ -522,6 +526,7 @@ async fn decide_and_route<T: WriteTx>(
     let previous = std::mem::replace(&mut row.verdict, verdict);
     row.decision = serde_json::to_string(&decision).map_err(|error| StoreError::Invalid(error.to_string()))?;
     let owners = prepared.analysis.owners(&prepared.config);
+    // A list of strings always serializes.
     row.owners = serde_json::to_string(&owners).unwrap_or_else(|_| "[]".to_owned());
     row.updated_at = cx.now;
     if decision.verdict == GateVerdict::Allowed && row.allowed_at.is_none() {

@@ -218,9 +218,7 @@ fn experience(
             }
         }
     }
-    responsible
-        .iter()
-        .filter(|entry| entry.wrote_code())
+    Responsible::judged_for_experience(responsible)
         .map(|entry| {
             let idx = if entry.known { config.directory.person_index(&entry.id) } else { None };
             let unknown = match (idx, history) {

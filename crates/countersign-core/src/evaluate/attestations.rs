@@ -8,7 +8,7 @@ use crate::finding::{Finding, Severity};
 use super::analysis::Analysis;
 use super::break_glass::override_refused;
 use super::review_refused;
-use super::short;
+use super::{plural, short};
 
 /// Seconds an attestation may be dated ahead of the verifier's clock.
 const CLOCK_SKEW_SECS: i64 = 300;
@@ -130,7 +130,11 @@ pub(super) fn accepted_attestations<'a>(
         findings.push(Finding::new(
             Severity::Info,
             "attestations-for-other-changes",
-            format!("{} attestations name other fingerprints and were not considered", attestations.other_changes),
+            format!(
+                "{} {} other fingerprints and were not considered",
+                plural(attestations.other_changes, "attestation"),
+                if attestations.other_changes == 1 { "names" } else { "name" }
+            ),
         ));
     }
     latest.sort_by_key(|(idx, _)| *idx);

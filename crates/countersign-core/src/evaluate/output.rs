@@ -148,10 +148,17 @@ pub struct Decision {
 }
 
 impl Responsible {
-    /// Whether the person wrote code of the change, as author or co-author: experience is
-    /// judged for them, not for committers or requesters.
+    /// Whether the person wrote code of the change, as author or co-author.
     pub fn wrote_code(&self) -> bool {
         self.roles.iter().any(|role| matches!(role, Role::Author | Role::CoAuthor))
+    }
+
+    /// Whose experience the risk is judged on: the humans who wrote the code; when agents wrote
+    /// all of it, every human who answers for it (a change cannot lower its risk by having an
+    /// agent author it).
+    pub fn judged_for_experience(responsible: &[Responsible]) -> impl Iterator<Item = &Responsible> {
+        let any_writer = responsible.iter().any(Responsible::wrote_code);
+        responsible.iter().filter(move |entry| !any_writer || entry.wrote_code())
     }
 }
 

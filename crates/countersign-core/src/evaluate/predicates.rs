@@ -123,6 +123,7 @@ pub(super) fn holds(config: &Config, predicate: &Predicate, facts: &Analysis, wh
                 result,
                 match outside {
                     Some(path) => format!("{path} is outside {}", globs.patterns.join(", ")),
+                    None if facts.paths.is_empty() => "no path changed".to_owned(),
                     None => format!("every path matches {}", globs.patterns.join(", ")),
                 },
             )

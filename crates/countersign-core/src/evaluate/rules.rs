@@ -43,6 +43,9 @@ pub(super) fn suggest_reviewers(
                     continue;
                 }
                 let covers = missing.iter().filter(|(left, mask, _)| *left > 0 && mask[*person]).count();
+                if covers == 0 {
+                    continue;
+                }
                 let position = rule_idx * n_people.max(1) * 2 + rank;
                 if best.is_none_or(|(best_covers, best_position, _)| {
                     covers > best_covers || (covers == best_covers && position < best_position)
@@ -168,8 +171,12 @@ pub(super) fn evaluate_rule(
         .filter(|idx| !picks.contains(idx))
         .map(|idx| (!groups.iter().any(|group| group.members.binary_search(idx).is_ok()), people[*idx].level, *idx))
         .collect();
-    // Only the first `missing` are suggested: select them rather than sort everyone.
-    let wanted = (outcome.missing as usize).saturating_sub(picks.len()).min(others.len());
+    // When only owners can lower what is missing, only they can unblock the rule.
+    let owners_decide = !uncovered.is_empty() && by_owners >= by_count;
+    // Others are suggested only for approvals anyone eligible can give: never for owner groups
+    // nobody eligible owns. Only the first of them are wanted: select them, do not sort everyone.
+    let open_to_others = if owners_decide { 0 } else { by_count as usize };
+    let wanted = open_to_others.saturating_sub(picks.len()).min(others.len());
     if wanted > 0 && wanted < others.len() {
         others.select_nth_unstable(wanted - 1);
         others.truncate(wanted);
@@ -178,8 +185,6 @@ pub(super) fn evaluate_rule(
     let others: Vec<usize> = others.into_iter().take(wanted).map(|(_, _, idx)| idx).collect();
     outcome.suggested =
         picks.iter().chain(others.iter()).take(outcome.missing as usize).map(|idx| people[*idx].id.clone()).collect();
-    // When only owners can lower what is missing, only they can unblock the rule.
-    let owners_decide = !uncovered.is_empty() && by_owners >= by_count;
     let unblockers: Vec<usize> = candidates
         .into_iter()
         .filter(|idx| !owners_decide || uncovered.iter().any(|group| group.members.binary_search(idx).is_ok()))

@@ -1,4 +1,5 @@
 mod codeowners;
+mod decision;
 mod detect;
 mod policy;
 mod pull_request;

@@ -6,14 +6,11 @@ use countersign_core::evaluate::GateVerdict;
 use countersign_core::lifecycle::AuditAction;
 use countersign_store::{NewChange, NewStatement, PostgresStore, SqliteStore, Store, TokenRow, WriteTx, token_hash};
 
-/// PostgreSQL of this machine; each test gets a database of its own.
-const POSTGRES_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
-
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
 }
 
-/// A fresh PostgreSQL database, dropped at the end.
+/// A fresh PostgreSQL database of the tests' server (see countersign-testkit), dropped at the end.
 struct PostgresDatabase {
     name: String,
 }
@@ -22,9 +19,9 @@ impl PostgresDatabase {
     async fn create(label: &str) -> PostgresDatabase {
         use sqlx::Connection;
         let name = format!("countersign_store_{label}_{}", std::process::id());
-        let mut admin = sqlx::PgConnection::connect(POSTGRES_ADMIN).await.expect(
-            "PostgreSQL runs at 127.0.0.1:5432 (start it with `pg_ctlcluster --skip-systemctl-redirect 15 main start`)",
-        );
+        let mut admin = sqlx::PgConnection::connect(&countersign_testkit::postgres().admin_url())
+            .await
+            .expect("the tests' PostgreSQL accepts connections");
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
             .execute(&mut admin)
             .await
@@ -34,7 +31,7 @@ impl PostgresDatabase {
     }
 
     fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
+        countersign_testkit::postgres().url(&self.name)
     }
 }
 
@@ -44,7 +41,7 @@ impl Drop for PostgresDatabase {
         let _ = std::thread::spawn(move || {
             runtime().block_on(async {
                 use sqlx::Connection;
-                if let Ok(mut admin) = sqlx::PgConnection::connect(POSTGRES_ADMIN).await {
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&countersign_testkit::postgres().admin_url()).await {
                     let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
                         .execute(&mut admin)
                         .await;

@@ -234,8 +234,8 @@ fn forged_and_mis_signed_attestations_are_ignored() {
     assert_eq!(code, 1);
     let findings = decision["findings"].to_string();
     for expected in [
-        "forged.json ignored: it signature does not verify",
-        "tampered.json ignored: it signature does not verify",
+        "forged.json ignored: it has a signature that verifies with no key",
+        "tampered.json ignored: it has a signature that verifies with no key",
         "not `production`",
         "garbage.json ignored: it is not a valid attestation",
         "older than max_age_days = 14",
@@ -333,7 +333,8 @@ fn merge_commits_are_judged_by_the_commits_they_bring_in() {
 }
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("the clock is after 1970").as_secs() as i64
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("the clock is after 1970").as_secs()
+        as i64
 }
 
 #[test]

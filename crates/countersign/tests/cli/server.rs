@@ -12,8 +12,6 @@ use ssh_key::LineEnding;
 
 use crate::util::{POLICY, TestRepo, key, stderr, stdout};
 
-const POSTGRES_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/test";
-
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
 }
@@ -31,15 +29,15 @@ impl Database {
 
     fn postgres(label: &str) -> Database {
         let name = format!("countersign_cli_{label}_{}", std::process::id());
-        execute(POSTGRES_ADMIN, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-        execute(POSTGRES_ADMIN, &format!("CREATE DATABASE {name}"));
+        execute(&countersign_testkit::postgres().admin_url(), &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        execute(&countersign_testkit::postgres().admin_url(), &format!("CREATE DATABASE {name}"));
         Database::Postgres(name)
     }
 
     fn url(&self) -> String {
         match self {
             Database::Sqlite(path) => path.display().to_string(),
-            Database::Postgres(name) => format!("postgres://postgres@127.0.0.1:5432/{name}"),
+            Database::Postgres(name) => countersign_testkit::postgres().url(name),
         }
     }
 
@@ -58,7 +56,10 @@ impl Database {
 impl Drop for Database {
     fn drop(&mut self) {
         if let Database::Postgres(name) = self {
-            execute(POSTGRES_ADMIN, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            execute(
+                &countersign_testkit::postgres().admin_url(),
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
         }
     }
 }
@@ -66,9 +67,7 @@ impl Drop for Database {
 fn execute(url: &str, statement: &str) {
     runtime().block_on(async {
         use sqlx::Connection;
-        let mut connection = sqlx::PgConnection::connect(url).await.expect(
-            "PostgreSQL runs at 127.0.0.1:5432 (.ci/run starts it: pg_ctlcluster --skip-systemctl-redirect 15 main start)",
-        );
+        let mut connection = sqlx::PgConnection::connect(url).await.expect("the tests' PostgreSQL accepts connections");
         sqlx::query(sqlx::AssertSqlSafe(statement.to_owned())).execute(&mut connection).await.expect("execute");
     });
 }
@@ -128,7 +127,7 @@ impl Fixture {
     }
 
     fn start(&self, database: &Database, extra: &[&str]) -> Server {
-        Server::start(&database.url(), &self.repos, &self.signing_key, extra)
+        Server::start(&database.url(), &self.repos, &self.signing_key, extra, &[])
     }
 
     fn token(&self, database: &Database, person: &str) -> String {
@@ -178,8 +177,9 @@ struct Server {
 }
 
 impl Server {
-    fn start(database_url: &str, repos: &Path, signing_key: &Path, extra: &[&str]) -> Server {
+    fn start(database_url: &str, repos: &Path, signing_key: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_countersign"))
+            .envs(env.iter().copied())
             .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url])
             .arg("--repos")
             .arg(repos)
@@ -475,7 +475,7 @@ fn two_servers_on_one_postgres_database_agree() {
     let second_node = fixture.repo.temp.path().join("node-2");
     fixture.mirror(&second_node);
     let servers =
-        [fixture.start(&database, &[]), Server::start(&database.url(), &second_node, &fixture.signing_key, &[])];
+        [fixture.start(&database, &[]), Server::start(&database.url(), &second_node, &fixture.signing_key, &[], &[])];
     let ci = fixture.token(&database, "ci-bot");
     let reviewers = ["alice", "carol", "dave", "erin"].map(|person| (person, fixture.token(&database, person)));
 
@@ -764,7 +764,7 @@ fn overdue_after_the_fact_reviews_are_listed_and_counted() {
     fixture.mirror(&fixture.repo.temp.path().join("repos-tight"));
     fixture.bob_change("hotfix", "def total(items):\n    return 7\n");
     let server =
-        Server::start(&database.url(), &fixture.repo.temp.path().join("repos-tight"), &fixture.signing_key, &[]);
+        Server::start(&database.url(), &fixture.repo.temp.path().join("repos-tight"), &fixture.signing_key, &[], &[]);
     let [ci, carol, erin] = ["ci-bot", "carol", "erin"].map(|person| fixture.token(&database, person));
     let (_, change) = fixture.register(&server, &ci, "hotfix");
     let fingerprint = change["fingerprint"].as_str().expect("fingerprint");
@@ -821,4 +821,57 @@ fn a_rebase_that_keeps_the_content_keeps_the_approvals() {
         .map(|entry| detail(entry)["new"].as_bool().expect("new"))
         .collect();
     assert_eq!(registered, [true, false]);
+}
+
+/// A `serve` started inside a CI job must not judge every change by that job's branch and pull
+/// request: the read stage takes its context from the request, never from the process.
+#[test]
+fn the_servers_decision_does_not_depend_on_its_process_environment() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = Database::sqlite(dir.path());
+    let fixture = Fixture::new();
+    // A policy that counts contextual evidence: a CI job's branch or pull request would mark a
+    // change AI-assisted, and the AI rule would then apply.
+    let policy = std::fs::read_to_string(fixture.repo.path().join(".countersign/policy.toml")).expect("policy");
+    fixture.repo.git(&["checkout", "-q", "main"]);
+    fixture
+        .repo
+        .write(".countersign/policy.toml", &policy.replace("contextual_counts = false", "contextual_counts = true"));
+    fixture.repo.commit_as("alice", "docs/context.md", "Context counts.\n", "Count contextual evidence");
+    fixture.repo.git(&["checkout", "-q", "-b", "plain"]);
+    fixture.repo.commit_as("dave", "docs/guide.md", "# Guide\n", "Write the guide by hand");
+    let event = dir.path().join("event.json");
+    let body = "🤖 Generated with [Claude Code](https://claude.com/claude-code)";
+    std::fs::write(&event, json!({"pull_request": {"user": {"login": "Copilot"}, "body": body}}).to_string())
+        .expect("event");
+    let event = event.to_str().expect("UTF-8 path");
+    let ci_job = [
+        ("GITHUB_HEAD_REF", "claude/fix-everything"),
+        ("GITHUB_BASE_REF", "main"),
+        ("GITHUB_EVENT_NAME", "pull_request"),
+        ("GITHUB_EVENT_PATH", event),
+        ("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "codex/fix-everything"),
+    ];
+
+    // The same environment does change what `check` sees: it is the CLI's context to read.
+    let output = Command::new(env!("CARGO_BIN_EXE_countersign"))
+        .current_dir(fixture.repo.path())
+        .envs(ci_job)
+        .args(["check", "--base", "main", "--head", "plain", "--format", "json"])
+        .output()
+        .expect("check runs");
+    let decision: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(decision["ai_assisted"], true, "{decision:#}");
+
+    let server = Server::start(&database.url(), &fixture.repos, &fixture.signing_key, &[], &ci_job);
+    let ci = fixture.token(&database, "ci-bot");
+    let (code, view) = fixture.cli(
+        &server,
+        &ci,
+        &["register", "--repository", "shop", "--base", "main", "--head", "plain", "--requester", "dave"],
+    );
+    assert_eq!(code, 1, "{view:#}");
+    assert_eq!(view["decision"]["ai_assisted"], false, "{view:#}");
+    assert_eq!(view["decision"].get("change_signals"), None, "{view:#}");
+    assert!(!view.to_string().contains("fix-everything"), "{view:#}");
 }
