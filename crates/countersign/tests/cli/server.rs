@@ -722,6 +722,20 @@ fn api_describes_itself_and_refuses_bad_requests() {
     ] {
         assert!(paths.iter().any(|documented| *documented == path), "{path} is not documented");
     }
+    // Every schema the paths name is generated from the contract's types.
+    let schemas = openapi["components"]["schemas"].as_object().expect("generated schemas");
+    let text = openapi.to_string();
+    let refs: Vec<&str> =
+        text.split("\"#/components/schemas/").skip(1).filter_map(|rest| rest.split('"').next()).collect();
+    assert!(refs.len() > 20, "{refs:?}");
+    for name in refs {
+        assert!(schemas.contains_key(name), "#/components/schemas/{name} is referenced but not generated");
+    }
+    assert!(
+        schemas["ChangeEntry"]["properties"]["state"].to_string().contains("ChangeState"),
+        "{}",
+        schemas["ChangeEntry"]
+    );
     let (status, key) = call(&server, "GET", "/api/server-key", None, None);
     let expected = crate::util::key(SERVER_KEY_SEED).public_key().to_openssh().expect("encodable");
     assert_eq!((status, key["public_key"].as_str()), (200, Some(expected.as_str())));
