@@ -43,6 +43,7 @@ pub fn deleted_objects(files: &[ManifestFile<'_>], destructive_kinds: &[String])
     let mut before: BTreeMap<ObjectKey, String> = BTreeMap::new();
     let mut after: BTreeMap<ObjectKey, String> = BTreeMap::new();
     for file in files {
+        let mut unreadable = false;
         for (text, objects) in [(file.before, &mut before), (file.after, &mut after)] {
             let Some(text) = text else { continue };
             match objects_of(text) {
@@ -51,8 +52,14 @@ pub fn deleted_objects(files: &[ManifestFile<'_>], destructive_kinds: &[String])
                         objects.entry(key).or_insert_with(|| file.path.to_owned());
                     }
                 }
-                Err(why) => findings.notes.push(format!("{}: not read as Kubernetes manifests: {why}", file.path)),
+                Err(why) => {
+                    unreadable = true;
+                    findings.notes.push(format!("{}: not read as Kubernetes manifests: {why}", file.path));
+                }
             }
+        }
+        if unreadable {
+            removed_template_kinds(file, destructive_kinds, &mut findings);
         }
     }
     for (key, path) in before {
@@ -74,6 +81,45 @@ pub fn deleted_objects(files: &[ManifestFile<'_>], destructive_kinds: &[String])
         }
     }
     findings
+}
+
+/// A file that is not plain YAML (a Helm template, say) is still read line by line for the kinds
+/// it declares: a kind declared before the change and no longer after it (the template was
+/// removed or emptied) deletes its objects when rendered, rendered here or not.
+fn removed_template_kinds(file: &ManifestFile<'_>, destructive_kinds: &[String], findings: &mut Findings) {
+    let before = declared_kinds(file.before.unwrap_or(""));
+    let mut after = declared_kinds(file.after.unwrap_or(""));
+    for (line, kind) in before {
+        if let Some(position) = after.iter().position(|(_, other)| *other == kind) {
+            after.remove(position);
+            continue;
+        }
+        let operation = Operation {
+            source: OperationSource::Kubernetes,
+            file: file.path.to_owned(),
+            line: Some(line),
+            target: format!("{kind} (templated)"),
+            action: "delete".to_owned(),
+            reason: Some("the template no longer declares it, so its rendered objects are deleted".to_owned()),
+        };
+        if destructive_kinds.contains(&kind) {
+            findings.destructive.push(operation);
+        } else {
+            findings.hazards.push(operation);
+        }
+    }
+}
+
+/// `kind: X` lines at the top level of a document, with their line (from 1).
+fn declared_kinds(text: &str) -> Vec<(u32, String)> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(idx, line)| {
+            let value = line.strip_prefix("kind:")?.split('#').next()?.trim().trim_matches(['"', '\'']);
+            let plain = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric());
+            plain.then(|| (u32::try_from(idx + 1).unwrap_or(u32::MAX), value.to_owned()))
+        })
+        .collect()
 }
 
 /// The objects a YAML stream defines; documents that are not Kubernetes objects are skipped.

@@ -127,20 +127,39 @@ pub fn lint(file: &str, sql: &str, settings: &MigrationSettings) -> Findings {
             findings.hazards.push(operation(line, target, &action, reason));
         }
     }
-    // squawk only objects to TRUNCATE … CASCADE; any TRUNCATE empties tables.
+    // What squawk does not object to but loses data, or hides what it does from any analysis.
     for statement in parse.tree().stmts() {
-        if let ast::Stmt::Truncate(truncate) = statement
-            && !matches!(truncate.drop_behavior(), Some(ast::DropBehavior::Cascade(_)))
-        {
-            let range = truncate.syntax().text_range();
-            let start: usize = range.start().into();
-            findings.destructive.push(operation(
-                Some(line_of(sql, start)),
-                statement_text(sql, start, range.end().into()),
-                "truncate",
-                Some("TRUNCATE deletes every row of the tables".to_owned()),
-            ));
-        }
+        let (action, reason) = match &statement {
+            // squawk only objects to TRUNCATE … CASCADE; any TRUNCATE empties tables.
+            ast::Stmt::Truncate(truncate)
+                if !matches!(truncate.drop_behavior(), Some(ast::DropBehavior::Cascade(_))) =>
+            {
+                ("truncate", "TRUNCATE deletes every row of the tables")
+            }
+            ast::Stmt::Delete(delete) if delete.where_clause_or_current_of().is_none() => {
+                ("delete without where", "a DELETE without WHERE deletes every row of the table")
+            }
+            ast::Stmt::Update(update) if update.where_clause_or_current_of().is_none() => {
+                ("update without where", "an UPDATE without WHERE overwrites every row of the table")
+            }
+            ast::Stmt::Do(_) => (
+                "unanalysable DO block",
+                "a DO block runs procedural code (dynamic SQL, EXECUTE) that cannot be analysed; it counts as destructive",
+            ),
+            ast::Stmt::Call(_) | ast::Stmt::Execute(_) => (
+                "unanalysable call",
+                "CALL and EXECUTE run code defined elsewhere that cannot be analysed here; they count as destructive",
+            ),
+            _ => continue,
+        };
+        let range = statement.syntax().text_range();
+        let start: usize = range.start().into();
+        findings.destructive.push(operation(
+            Some(line_of(sql, start)),
+            statement_text(sql, start, range.end().into()),
+            action,
+            Some(reason.to_owned()),
+        ));
     }
     findings.destructive.sort_by_key(|operation| operation.line);
     findings.hazards.sort_by_key(|operation| operation.line);

@@ -5,7 +5,6 @@ use countersign_core::attestation::{Statement, Verdict};
 use countersign_core::config::{Config, ConfigFiles};
 use countersign_core::diagnostic::SourceFile;
 use countersign_core::evaluate::{FoundAttestation, analyze, check_attestations, decide, evaluate};
-use countersign_core::fingerprint::fingerprint;
 use countersign_core::model::{ChangeInput, Commit, FileChange, Identity, TreeChange};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ssh_key::PrivateKey;
@@ -73,6 +72,7 @@ fn change() -> ChangeInput {
         tree_changes: paths
             .iter()
             .map(|path| TreeChange {
+                path_bytes: path.as_bytes().to_vec(),
                 path: path.clone(),
                 old_id: Some("a".repeat(40)),
                 new_id: Some("b".repeat(40)),
@@ -81,13 +81,16 @@ fn change() -> ChangeInput {
             .collect(),
         blast: Default::default(),
         history: None,
+        rollback: None,
+        plans: Vec::new(),
+        config_origin: None,
     }
 }
 
 fn bench(criterion: &mut Criterion) {
     let config = config();
     let change = change();
-    let fingerprint = fingerprint(&change.tree_changes);
+    let fingerprint = change.fingerprint();
     // p2 is senior and not an author: one approval that satisfies every rule but ownership.
     let envelope =
         Statement::new(Verdict::Approve, "p2", &fingerprint, "production", &change.head, 1_795_000_000, "ok")

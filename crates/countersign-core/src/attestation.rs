@@ -11,7 +11,8 @@ use crate::directory::{Directory, Member, Person};
 /// SSHSIG namespace: a signature made for anything else (git commits, files) never verifies.
 pub const NAMESPACE: &str = "countersign-attestation";
 
-/// Larger envelopes are refused before parsing.
+/// Larger envelopes are refused before parsing, and never written: [`Statement::sign`] refuses a
+/// statement whose envelope would exceed it, so every reader can read what any writer wrote.
 pub const MAX_ENVELOPE_BYTES: usize = 64 * 1024;
 
 named! {
@@ -41,6 +42,10 @@ pub struct Statement {
     pub time: i64,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub comment: String,
+    /// Digests (`sha256:<hex>`) of the infrastructure plans the reviewer saw: an approval counts
+    /// for a decision that depends on plans only when it names each of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plans: Vec<String>,
 }
 
 pub const STATEMENT_TYPE: &str = "countersign/attestation/v1";
@@ -59,6 +64,10 @@ pub enum SignError {
     Encode(#[from] serde_json::Error),
     #[error("cannot sign: {0}")]
     Sign(ssh_key::Error),
+    #[error(
+        "the signed statement would take {0} bytes, more than the {MAX_ENVELOPE_BYTES} every reader accepts; shorten the comment"
+    )]
+    TooLarge(usize),
 }
 
 impl Statement {
@@ -80,15 +89,36 @@ impl Statement {
             head: head.to_owned(),
             time,
             comment: comment.to_owned(),
+            plans: Vec::new(),
         }
+    }
+
+    /// The same statement, naming the plans the reviewer saw.
+    pub fn with_plans(mut self, plans: Vec<String>) -> Statement {
+        self.plans = plans;
+        self
     }
 
     pub fn sign(&self, key: &PrivateKey) -> Result<Envelope, SignError> {
         let statement = serde_json::to_string(self)?;
         let signature = key.sign(NAMESPACE, HashAlg::Sha512, statement.as_bytes()).map_err(SignError::Sign)?;
         let signature = signature.to_pem(LineEnding::LF).map_err(SignError::Sign)?;
-        Ok(Envelope { statement, signature })
+        let envelope = Envelope { statement, signature };
+        let size = envelope.to_json().len();
+        if size > MAX_ENVELOPE_BYTES {
+            return Err(SignError::TooLarge(size));
+        }
+        Ok(envelope)
     }
+}
+
+/// Whose key a verified signature is from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signer {
+    /// One of the person's own keys in people.toml.
+    Person,
+    /// An approval server's key from policy.toml's `[server] keys`.
+    Server,
 }
 
 /// Why an attestation was not accepted.
@@ -134,7 +164,7 @@ impl Envelope {
         &self,
         directory: &'d Directory,
         server_keys: &[PublicKey],
-    ) -> Result<(Statement, &'d Person), Rejected> {
+    ) -> Result<(Statement, &'d Person, Signer), Rejected> {
         let statement = self.statement_unverified()?;
         let person = match directory.by_id(&statement.person) {
             Some(Member::Person(person)) => person,
@@ -144,15 +174,17 @@ impl Envelope {
         if person.keys.is_empty() && server_keys.is_empty() {
             return Err(Rejected::NoKey(person.id.clone()));
         }
-        let signature: SshSig = self
-            .signature
-            .parse()
-            .map_err(|error: ssh_key::Error| Rejected::Malformed(format!("signature: {error}")))?;
-        let verified = person
-            .keys
-            .iter()
-            .chain(server_keys)
-            .any(|key| key.verify(NAMESPACE, self.statement.as_bytes(), &signature).is_ok());
-        if verified { Ok((statement, person)) } else { Err(Rejected::BadSignature(person.id.clone())) }
+        // A signature that does not even parse is as unverifiable as a wrong one.
+        let Ok(signature) = self.signature.parse::<SshSig>() else {
+            return Err(Rejected::BadSignature(person.id.clone()));
+        };
+        let verifies = |key: &PublicKey| key.verify(NAMESPACE, self.statement.as_bytes(), &signature).is_ok();
+        if person.keys.iter().any(verifies) {
+            Ok((statement, person, Signer::Person))
+        } else if server_keys.iter().any(verifies) {
+            Ok((statement, person, Signer::Server))
+        } else {
+            Err(Rejected::BadSignature(person.id.clone()))
+        }
     }
 }

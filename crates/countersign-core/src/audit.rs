@@ -124,3 +124,78 @@ impl ChainVerifier {
         (self.entries, self.last.map_or_else(|| GENESIS.to_owned(), |(_, hash)| hash))
     }
 }
+
+/// SSHSIG namespace of checkpoints: a signature made for anything else never verifies as one.
+pub const CHECKPOINT_NAMESPACE: &str = "countersign-audit-checkpoint";
+
+/// "The chain had `seq` entries and its last hash was `hash` at `at`", signed by the server's
+/// key and kept outside the database: whoever can write the database can re-chain it, but
+/// cannot sign a checkpoint, so a rewritten or cut-off log no longer matches the checkpoints.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    pub seq: i64,
+    pub hash: String,
+    /// Milliseconds since the epoch.
+    pub at: i64,
+    /// SSHSIG (PEM) over [`Checkpoint::signed_text`].
+    pub signature: String,
+}
+
+impl Checkpoint {
+    /// The exact bytes a checkpoint's signature covers.
+    pub fn signed_text(seq: i64, hash: &str, at: i64) -> String {
+        format!("countersign audit checkpoint\nseq {seq}\nhash {hash}\nat {at}\n")
+    }
+
+    pub fn sign(seq: i64, hash: &str, at: i64, key: &ssh_key::PrivateKey) -> Result<Checkpoint, ssh_key::Error> {
+        let text = Checkpoint::signed_text(seq, hash, at);
+        let signature = key.sign(CHECKPOINT_NAMESPACE, ssh_key::HashAlg::Sha512, text.as_bytes())?;
+        Ok(Checkpoint { seq, hash: hash.to_owned(), at, signature: signature.to_pem(ssh_key::LineEnding::LF)? })
+    }
+
+    pub fn verifies(&self, key: &ssh_key::PublicKey) -> bool {
+        let text = Checkpoint::signed_text(self.seq, &self.hash, self.at);
+        self.signature
+            .parse::<ssh_key::SshSig>()
+            .is_ok_and(|signature| key.verify(CHECKPOINT_NAMESPACE, text.as_bytes(), &signature).is_ok())
+    }
+}
+
+/// Checks a chain against signed checkpoints: each checkpoint's signature, that the entry at its
+/// `seq` has its hash, and that the chain reaches the latest one. `hash_at` gives the stored
+/// hash of an entry, or `None` when the chain has no such entry.
+pub fn check_checkpoints(
+    checkpoints: &[Checkpoint],
+    key: &ssh_key::PublicKey,
+    chain_length: u64,
+    hash_at: impl Fn(i64) -> Option<String>,
+) -> Result<usize, Broken> {
+    for checkpoint in checkpoints {
+        if !checkpoint.verifies(key) {
+            return Err(Broken {
+                seq: checkpoint.seq,
+                problem: "a checkpoint's signature does not verify with the server's key".to_owned(),
+            });
+        }
+        if u64::try_from(checkpoint.seq).is_ok_and(|seq| seq > chain_length) {
+            return Err(Broken {
+                seq: checkpoint.seq,
+                problem: format!(
+                    "the log ends at entry {chain_length}, but a signed checkpoint saw {} entries: entries were cut off",
+                    checkpoint.seq
+                ),
+            });
+        }
+        match hash_at(checkpoint.seq) {
+            Some(hash) if hash == checkpoint.hash => {}
+            _ => {
+                return Err(Broken {
+                    seq: checkpoint.seq,
+                    problem: "differs from what a signed checkpoint saw: the log was rewritten".to_owned(),
+                });
+            }
+        }
+    }
+    Ok(checkpoints.len())
+}

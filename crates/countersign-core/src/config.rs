@@ -87,7 +87,7 @@ impl Index {
                     .collect()
             })
             .collect();
-        let detect = DetectConfig::new(&policy.ai.trailers, &directory.agent_emails());
+        let detect = DetectConfig::new(&policy.ai.trailers, &directory.agent_emails()).with_directory(directory);
         Index { rule_candidates, codeowners_members, service_members, detect }
     }
 }

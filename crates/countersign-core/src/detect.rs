@@ -90,6 +90,10 @@ pub struct DetectConfig {
     pub extra_trailers: Vec<String>,
     /// Directory agents: lowercased e-mail and agent id.
     pub agent_emails: Vec<(String, String)>,
+    /// Lowercased e-mails and GitHub logins of the directory's people: such an identity is that
+    /// person, whatever its name claims.
+    pub person_emails: std::collections::HashSet<String>,
+    pub person_logins: std::collections::HashSet<String>,
 }
 
 impl DetectConfig {
@@ -97,7 +101,28 @@ impl DetectConfig {
         DetectConfig {
             extra_trailers: extra_trailers.iter().map(|key| key.trim().to_ascii_lowercase()).collect(),
             agent_emails: agents.iter().map(|(email, id)| (email.to_ascii_lowercase(), id.clone())).collect(),
+            ..DetectConfig::default()
         }
+    }
+
+    /// The same, knowing the directory's people.
+    pub fn with_directory(mut self, directory: &crate::directory::Directory) -> DetectConfig {
+        for person in directory.people() {
+            self.person_emails.extend(person.emails.iter().map(|email| email.trim().to_ascii_lowercase()));
+            self.person_logins.extend(person.github.iter().map(|login| login.trim().to_ascii_lowercase()));
+            for email in &person.emails {
+                let email = email.trim().to_ascii_lowercase();
+                if let Some(login) = crate::directory::noreply_login(&email) {
+                    self.person_logins.insert(login.to_owned());
+                }
+            }
+        }
+        self
+    }
+
+    fn is_person(&self, email: &str) -> bool {
+        self.person_emails.contains(email)
+            || crate::directory::noreply_login(email).is_some_and(|login| self.person_logins.contains(login))
     }
 }
 
@@ -172,10 +197,14 @@ const FOOTER_TOOLS: &[(&str, &str)] = &[
     ("opencode", "opencode"),
 ];
 
-/// Classifies one identity. Name-based rules always need the e-mail or bot id as well.
+/// Classifies one identity. Name-based rules always need the e-mail or bot id as well, and a
+/// person's own e-mail is that person whatever the name says.
 pub fn classify_identity(identity: &Identity, config: &DetectConfig) -> IdentityKind {
     let email = identity.email.trim().to_ascii_lowercase();
     let name = identity.name.trim().to_ascii_lowercase();
+    if config.is_person(&email) {
+        return IdentityKind::Human;
+    }
     if let Some(tool) = ai_tool_of_email(&email).or_else(|| ai_bot_of_login(&name)) {
         return IdentityKind::AiTool(tool);
     }
@@ -250,13 +279,12 @@ pub fn parse_identity(value: &str) -> Option<Identity> {
 
 /// Scans one commit: its author and committer, then every line of its message.
 ///
-/// A merge commit is judged by the commits it brings in, so only its identities are read.
+/// A merge commit's message is evidence like any other: someone wrote it, a conflict
+/// resolution can carry new content, and a `Co-authored-by` there names a responsible human.
 pub fn scan_commit(commit: &Commit, config: &DetectConfig) -> CommitScan {
     let mut scan = CommitScan::default();
     scan_identities(&commit.author, &commit.committer, config, &mut scan);
-    if !commit.is_merge() {
-        scan_message(&commit.message, config, &mut scan);
-    }
+    scan_message(&commit.message, config, &mut scan);
     dedup_signals(&mut scan.signals);
     scan
 }
@@ -280,7 +308,19 @@ fn scan_identities(author: &Identity, committer: &Identity, config: &DetectConfi
                 strength: Strength::Strong,
                 text: format!("{role}: {identity}"),
             }),
-            IdentityKind::Human | IdentityKind::Bot => {}
+            // A person's e-mail under an AI bot's name: still that person, and the name is
+            // their own declaration that a tool was involved.
+            IdentityKind::Human => {
+                if let Some(tool) = ai_bot_of_login(&identity.name.trim().to_ascii_lowercase()) {
+                    scan.signals.push(Signal {
+                        kind: SignalKind::Identity,
+                        tool: Some(tool.to_owned()),
+                        strength: Strength::Declared,
+                        text: format!("{role}: {identity}"),
+                    });
+                }
+            }
+            IdentityKind::Bot => {}
         }
     }
     // Aider before v0.85 suffixed names: on the author it wrote the code; on the committer only,

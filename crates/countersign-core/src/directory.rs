@@ -41,6 +41,9 @@ struct RawAgent {
     #[serde(default)]
     emails: Vec<Spanned<String>>,
     github: Option<Spanned<String>>,
+    /// The people who run the agent: responsible for its commits, so they cannot approve them.
+    #[serde(default)]
+    operators: Vec<Spanned<String>>,
 }
 
 /// A position on the level ladder; unknown people rank below every level.
@@ -67,6 +70,8 @@ pub struct Agent {
     pub name: String,
     pub emails: Vec<String>,
     pub github: Option<String>,
+    /// Directory ids of the people who run it.
+    pub operators: Vec<String>,
 }
 
 /// Who an identity is according to the directory.
@@ -118,13 +123,38 @@ impl Directory {
             by_github: HashMap::new(),
             by_id: HashMap::new(),
         };
+        // Each person's keys with their spans, to refuse a key listed under two people.
+        let mut raw_keys: Vec<(usize, Vec<Spanned<String>>)> = Vec::new();
         for raw_person in raw.person {
+            let keys = raw_person.keys.clone();
             if let Some(person) = directory.check_person(source, raw_person, &mut errors) {
+                raw_keys.push((directory.people.len(), keys));
                 directory.people.push(person);
             }
         }
+        // GitHub logins inside noreply addresses identify their person too, like `github`.
+        for idx in 0..directory.people.len() {
+            for email in directory.people[idx].emails.clone() {
+                if let Some(login) = noreply_login(&email.to_ascii_lowercase()) {
+                    directory.by_github.entry(login.to_owned()).or_insert((true, idx));
+                }
+            }
+        }
+        directory.check_shared_keys(source, &raw_keys, &mut errors);
         for raw_agent in raw.agent {
             let idx = directory.agents.len();
+            for operator in &raw_agent.operators {
+                if directory.person_index(operator.get_ref()).is_none() {
+                    errors.push(
+                        ConfigError::new(
+                            source,
+                            Some(operator.span()),
+                            format!("operator `{}` is not a person of this file", operator.get_ref()),
+                        )
+                        .with_help("list the ids of the people who run the agent"),
+                    );
+                }
+            }
             directory.register_id(source, &raw_agent.id, (false, idx), &mut errors);
             for email in &raw_agent.emails {
                 directory.register_email(source, email, (false, idx), &mut errors);
@@ -137,6 +167,7 @@ impl Directory {
                 name: raw_agent.name.unwrap_or_else(|| raw_agent.id.get_ref().clone()),
                 emails: raw_agent.emails.iter().map(|email| email.get_ref().clone()).collect(),
                 github: raw_agent.github.map(Spanned::into_inner),
+                operators: raw_agent.operators.iter().map(|operator| operator.get_ref().clone()).collect(),
             });
         }
         if errors.is_empty() { Ok(directory) } else { Err(errors) }
@@ -178,6 +209,35 @@ impl Directory {
             teams: raw.teams.iter().map(|team| team.get_ref().clone()).collect(),
             keys,
         })
+    }
+
+    /// One key under two people would let either sign as the other.
+    fn check_shared_keys(
+        &self,
+        source: &SourceFile,
+        raw_keys: &[(usize, Vec<Spanned<String>>)],
+        errors: &mut Vec<ConfigError>,
+    ) {
+        let mut owners: Vec<(&ssh_key::public::KeyData, usize)> = Vec::new();
+        for (idx, spans) in raw_keys {
+            for (key, span) in self.people[*idx].keys.iter().zip(spans) {
+                match owners.iter().find(|(known, _)| *known == key.key_data()).map(|(_, owner)| owner) {
+                    Some(other) if other != idx => errors.push(
+                        ConfigError::new(
+                            source,
+                            Some(span.span()),
+                            format!(
+                                "this key is also listed under `{}`; one key would let either person sign as the other",
+                                self.people[*other].id
+                            ),
+                        )
+                        .with_help("each person signs with keys of their own; remove the key from one of them"),
+                    ),
+                    Some(_) => {}
+                    None => owners.push((key.key_data(), *idx)),
+                }
+            }
+        }
     }
 
     fn register_id(
@@ -288,20 +348,51 @@ impl Directory {
         if let Some(slot) = self.by_email.get(&email) {
             return Some(self.member(*slot));
         }
-        let login = email.strip_suffix("@users.noreply.github.com")?;
-        let login = login.split_once('+').map_or(login, |(_, login)| login);
-        self.by_github(login)
+        self.by_github(noreply_login(&email)?)
+    }
+
+    /// A person whose address this one imitates: the same address with a `+tag`, or in other
+    /// letter case. For a hint only: it never identifies anyone.
+    pub fn resembled(&self, email: &str) -> Option<&Person> {
+        let email = email.trim().to_ascii_lowercase();
+        let (local, domain) = email.split_once('@')?;
+        let bare = format!("{}@{domain}", local.split_once('+').map_or(local, |(bare, _)| bare));
+        match self.by_email.get(&bare) {
+            Some((true, idx)) if bare != email => Some(&self.people[*idx]),
+            _ => None,
+        }
     }
 
     pub fn by_identity(&self, identity: &Identity) -> Option<Member<'_>> {
         self.by_email(&identity.email)
     }
 
-    /// A person or agent by id, e-mail or GitHub login (for `--requester "$GITHUB_ACTOR"`).
-    pub fn lookup(&self, key: &str) -> Option<Member<'_>> {
-        self.by_id(key).or_else(|| {
-            if key.contains('@') && !key.starts_with('@') { self.by_email(key) } else { self.by_github(key) }
-        })
+    /// Who requests a deployment. `github:LOGIN`, `email:ADDRESS` and `id:ID` say which kind of
+    /// name it is; a bare name is looked up as an id, an e-mail and a GitHub login, and must
+    /// not name two different entries (a login equal to someone else's id is ambiguous, not them).
+    pub fn requester(&self, key: &str) -> Result<Member<'_>, RequesterError> {
+        let key = key.trim();
+        let found = if let Some(login) = key.strip_prefix("github:") {
+            self.by_github(login)
+        } else if let Some(email) = key.strip_prefix("email:") {
+            self.by_email(email)
+        } else if let Some(id) = key.strip_prefix("id:") {
+            self.by_id(id)
+        } else {
+            let mut candidates: Vec<Member<'_>> = Vec::new();
+            let by_email = if key.contains('@') && !key.starts_with('@') { self.by_email(key) } else { None };
+            for member in [self.by_id(key), by_email, self.by_github(key)].into_iter().flatten() {
+                if !candidates.iter().any(|known| known.id() == member.id()) {
+                    candidates.push(member);
+                }
+            }
+            if candidates.len() > 1 {
+                let ids = candidates.iter().map(|member| member.id().to_owned()).collect();
+                return Err(RequesterError::Ambiguous { key: key.to_owned(), ids });
+            }
+            candidates.pop()
+        };
+        found.ok_or_else(|| RequesterError::Unknown(key.to_owned()))
     }
 
     pub fn is_team(&self, team: &str) -> bool {
@@ -324,6 +415,31 @@ impl Directory {
             .filter(|team| seen.insert(*team))
             .collect()
     }
+}
+
+/// Why a requester names nobody, or more than one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RequesterError {
+    #[error("requester `{0}` is not in people.toml")]
+    Unknown(String),
+    #[error("requester `{key}` names {}; write github:LOGIN, email:ADDRESS or id:ID", ids.join(" and "))]
+    Ambiguous { key: String, ids: Vec<String> },
+}
+
+impl Member<'_> {
+    pub fn id(&self) -> &str {
+        match self {
+            Member::Person(person) => &person.id,
+            Member::Agent(agent) => &agent.id,
+        }
+    }
+}
+
+/// The login of a GitHub noreply address, `<id>+<login>@users.noreply.github.com` or
+/// `<login>@users.noreply.github.com`; lowercase in, lowercase out.
+pub fn noreply_login(email: &str) -> Option<&str> {
+    let login = email.strip_suffix("@users.noreply.github.com")?;
+    Some(login.split_once('+').map_or(login, |(_, login)| login))
 }
 
 impl Person {

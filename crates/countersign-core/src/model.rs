@@ -54,6 +54,9 @@ impl Commit {
 /// One entry of the tree diff from the merge-base to the head: the input of the fingerprint.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TreeChange {
+    /// The path's exact bytes, as git stores them: what the fingerprint hashes.
+    pub path_bytes: Vec<u8>,
+    /// The path as text (invalid UTF-8 replaced), for matching and messages.
     pub path: String,
     /// Blob id before the change; `None` when the path was added.
     pub old_id: Option<String>,
@@ -97,6 +100,52 @@ pub struct ChangeInput {
     /// The responsible humans' recent commits; `None` when history was not read, which counts as
     /// no experience.
     pub history: Option<RecentHistory>,
+    /// Set when the head drops commits of the base in a deployment: deploying it reverts them.
+    pub rollback: Option<Rollback>,
+    /// Infrastructure plans the decision depends on; an approval must name their digests.
+    pub plans: Vec<PlanDigest>,
+    /// Where the configuration that judges the change was read.
+    pub config_origin: Option<ConfigOrigin>,
+}
+
+impl ChangeInput {
+    /// What reviewers approve: the fingerprint of the tree diff (see [`crate::fingerprint`]).
+    pub fn fingerprint(&self) -> String {
+        crate::fingerprint::fingerprint(&self.tree_changes, &self.head)
+    }
+}
+
+/// A head that is behind or beside its base.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Rollback {
+    /// The base revision's commit.
+    pub base: String,
+    /// How many commits of the base the head does not contain.
+    pub dropped_commits: u64,
+}
+
+/// A plan file's name and the SHA-256 of its exact bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PlanDigest {
+    pub file: String,
+    /// `sha256:<hex>`.
+    pub digest: String,
+}
+
+/// Where configuration was read: a revision (with the ref it resolved through) or a folder.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ConfigOrigin {
+    /// The revision as the caller named it, e.g. `origin/main`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// The full ref it resolved through, e.g. `refs/remotes/origin/main`; absent for a commit id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// The commit the files were read at (CODEOWNERS always comes from here).
+    pub commit: String,
+    /// The folder people.toml, services.toml and policy.toml came from, with `--config`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
 }
 
 /// Which analyser found an operation.

@@ -123,6 +123,8 @@ struct RawApprovals {
     keep_on_rebase: Option<bool>,
     max_age_days: Option<Spanned<i64>>,
     rejections_block: Option<bool>,
+    unknown_people: Option<Spanned<String>>,
+    no_rule_applies: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -152,6 +154,7 @@ struct RawWhen {
     files_changed_over: Option<Spanned<i64>>,
     environments: Option<Vec<Spanned<String>>>,
     target_branches: Option<Vec<Spanned<String>>>,
+    rollback: Option<bool>,
     any: Option<Vec<Spanned<RawWhen>>>,
     not: Option<Box<Spanned<RawWhen>>>,
 }
@@ -194,8 +197,28 @@ pub struct AiSettings {
 #[derive(Clone, Debug)]
 pub struct ApprovalSettings {
     pub keep_on_rebase: bool,
+    /// Approvals older than this stop counting. Rejections never expire.
     pub max_age_days: Option<u32>,
     pub rejections_block: bool,
+    pub unknown_people: UnknownPeople,
+    pub no_rule_applies: NoRuleApplies,
+}
+
+/// What a responsible human missing from the directory means (`[approvals] unknown_people`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnknownPeople {
+    /// The change blocks until people.toml knows them (the default).
+    Block,
+    /// They rank below every level, and the change is judged on that.
+    LowestLevel,
+}
+
+/// What a change to which no rule applies gets (`[approvals] no_rule_applies`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoRuleApplies {
+    /// Blocked: a policy that says nothing about a change has not allowed it (the default).
+    Block,
+    Allow,
 }
 
 #[derive(Clone, Debug)]
@@ -312,6 +335,21 @@ pub enum Predicate {
     FilesChangedOver(u64),
     Environments(Vec<String>),
     TargetBranches(Globs),
+    /// The head drops commits of the base: deploying it reverts them.
+    Rollback(bool),
+}
+
+impl Predicate {
+    /// Whether the predicate asks for `rollback = true` where it must hold (not under `not`):
+    /// such a rule is the policy's explicit permission, with its own requirement, to roll back.
+    pub fn allows_rollback(&self) -> bool {
+        match self {
+            Predicate::Rollback(true) => true,
+            Predicate::All(all) => all.iter().any(Predicate::allows_rollback),
+            Predicate::Any(any) => !any.is_empty() && any.iter().all(Predicate::allows_rollback),
+            _ => false,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -360,10 +398,42 @@ impl Policy {
         };
         let max_age_days =
             raw.approvals.max_age_days.as_ref().map(|days| validator.non_negative(days, "max_age_days") as u32);
+        let unknown_people = match raw.approvals.unknown_people.as_ref() {
+            None => UnknownPeople::Block,
+            Some(value) => match value.get_ref().as_str() {
+                "block" => UnknownPeople::Block,
+                "lowest-level" => UnknownPeople::LowestLevel,
+                other => {
+                    validator.error(
+                        value.span(),
+                        format!("unknown_people = `{other}` is not a choice"),
+                        "use \"block\" (the default) or \"lowest-level\"",
+                    );
+                    UnknownPeople::Block
+                }
+            },
+        };
+        let no_rule_applies = match raw.approvals.no_rule_applies.as_ref() {
+            None => NoRuleApplies::Block,
+            Some(value) => match value.get_ref().as_str() {
+                "block" => NoRuleApplies::Block,
+                "allow" => NoRuleApplies::Allow,
+                other => {
+                    validator.error(
+                        value.span(),
+                        format!("no_rule_applies = `{other}` is not a choice"),
+                        "use \"block\" (the default) or \"allow\"",
+                    );
+                    NoRuleApplies::Block
+                }
+            },
+        };
         let approvals = ApprovalSettings {
             keep_on_rebase: raw.approvals.keep_on_rebase.unwrap_or(true),
             max_age_days,
             rejections_block: raw.approvals.rejections_block.unwrap_or(true),
+            unknown_people,
+            no_rule_applies,
         };
         let mut rules: Vec<Rule> = Vec::new();
         for raw_rule in raw.rule {
@@ -573,6 +643,9 @@ impl Validator<'_> {
         }
         if let Some(branches) = &raw.target_branches {
             all.push(Predicate::TargetBranches(self.globs(branches)));
+        }
+        if let Some(value) = raw.rollback {
+            all.push(Predicate::Rollback(value));
         }
         if let Some(any) = &raw.any {
             if any.is_empty() {

@@ -24,6 +24,8 @@ pub enum Error {
     Open { path: PathBuf, message: String },
     #[error("cannot resolve revision `{rev}`: {message}")]
     Resolve { rev: String, message: String },
+    #[error("revision `{rev}` is ambiguous: it names {}; write the full name of the one you mean", candidates.join(", "))]
+    Ambiguous { rev: String, candidates: Vec<String> },
     #[error("{base} and {head} have no common history")]
     NoMergeBase { base: String, head: String },
     #[error("git: {context}: {message}")]
@@ -35,6 +37,14 @@ type Result<T> = std::result::Result<T, Error>;
 fn git_error(context: impl Into<String>) -> impl FnOnce(gix::Error) -> Error {
     let context = context.into();
     move |error| Error::Git { context, message: error.to_string() }
+}
+
+/// A revision resolved: its commit and the full ref it went through, if any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    pub id: ObjectId,
+    /// e.g. `refs/remotes/origin/main`; `None` for a commit id or `HEAD`-like names.
+    pub reference: Option<String>,
 }
 
 /// What the caller knows about a change beyond its revisions.
@@ -69,13 +79,86 @@ impl Repo {
         Ok(Repo { repo, path: path.to_owned() })
     }
 
+    /// The checked-out work tree, if the repository has one.
+    pub fn work_dir(&self) -> Option<PathBuf> {
+        self.repo.workdir().map(Path::to_path_buf)
+    }
+
     /// Resolves a revision to the commit it names.
     pub fn resolve(&self, rev: &str) -> Result<ObjectId> {
+        Ok(self.resolve_named(rev)?.id)
+    }
+
+    /// Resolves a revision to the commit it names, refusing a name that could mean more than
+    /// one thing: a tag and a remote branch both called `origin/main`, or a branch whose name
+    /// is also a commit id. git would pick one silently; a gate must not let whoever can push a
+    /// tag choose which configuration judges a change.
+    pub fn resolve_named(&self, rev: &str) -> Result<Resolved> {
         let resolve_error = |message: String| Error::Resolve { rev: rev.to_owned(), message };
-        let id = self.repo.rev_parse_single(rev).map_err(|error| resolve_error(error.to_string()))?;
+        if rev.contains("..") {
+            return Err(resolve_error("this is a range; give one revision".to_owned()));
+        }
+        let name_end = rev.find(['~', '^', ':']).into_iter().chain(rev.find("@{")).min().unwrap_or(rev.len());
+        let (name, rest) = rev.split_at(name_end);
+        let mut candidates: Vec<(String, ObjectId)> = Vec::new();
+        // A full ref name, or a pseudo-ref such as HEAD, names exactly one thing.
+        let exact = name.starts_with("refs/")
+            || (!name.is_empty() && name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'));
+        let full_names: Vec<String> = if exact {
+            vec![name.to_owned()]
+        } else if name.is_empty() || name == "@" {
+            Vec::new()
+        } else {
+            ["refs/", "refs/tags/", "refs/heads/", "refs/remotes/"]
+                .iter()
+                .map(|prefix| format!("{prefix}{name}"))
+                .chain(std::iter::once(format!("refs/remotes/{name}/HEAD")))
+                .collect()
+        };
+        for full in &full_names {
+            let Ok(Some(mut reference)) = self.repo.try_find_reference(full.as_str()) else { continue };
+            if reference.name().as_bstr() != full.as_bytes() {
+                continue;
+            }
+            if let Ok(id) = reference.peel_to_id() {
+                candidates.push((full.clone(), id.detach()));
+            }
+        }
+        let is_hex = (4..=40).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_hexdigit());
+        if is_hex
+            && let Ok(prefix) = gix::hash::Prefix::from_hex(name)
+            && let Ok(Some(Ok(id))) = self.repo.objects.lookup_prefix(prefix, None)
+        {
+            candidates.push((format!("object {id}"), id));
+        }
+        if candidates.len() > 1 {
+            let candidates =
+                candidates.iter().map(|(what, id)| format!("{what} ({})", &id.to_string()[..10])).collect();
+            return Err(Error::Ambiguous { rev: rev.to_owned(), candidates });
+        }
+        let (reference, spec) = match candidates.pop() {
+            Some((what, _)) if !what.starts_with("object ") => (Some(what.clone()), format!("{what}{rest}")),
+            _ => (None, rev.to_owned()),
+        };
+        let id = self.repo.rev_parse_single(spec.as_str()).map_err(|error| resolve_error(error.to_string()))?;
         let object = id.object().map_err(|error| resolve_error(error.to_string()))?;
         let commit = object.peel_to_commit().map_err(|error| resolve_error(format!("not a commit: {error}")))?;
-        Ok(commit.id)
+        Ok(Resolved { id: commit.id, reference })
+    }
+
+    /// How many commits reachable from `from` are not reachable from `within`, counting up to
+    /// `cap`: e.g. the commits of a base that a head would drop.
+    pub fn count_missing(&self, from: ObjectId, within: ObjectId, cap: u64) -> Result<u64> {
+        let walk = self.repo.rev_walk([from]).with_hidden([within]).all().map_err(git_error("walk"))?;
+        let mut count = 0;
+        for info in walk {
+            info.map_err(git_error("walk"))?;
+            count += 1;
+            if count >= cap {
+                break;
+            }
+        }
+        Ok(count)
     }
 
     /// The short branch name a revision spells, when it is a branch (`main`, `origin/main`).
@@ -90,8 +173,18 @@ impl Repo {
 
     /// Reads `merge-base(base, head)..head`: its commits with changed paths, and the net tree diff.
     pub fn read_change(&self, base: &str, head: &str, context: ChangeContext) -> Result<ChangeInput> {
-        let base_id = self.resolve(base)?;
-        let head_id = self.resolve(head)?;
+        self.read_change_of(self.resolve(base)?, self.resolve(head)?, base, head, context)
+    }
+
+    /// [`Repo::read_change`] of resolved revisions; the names are for messages.
+    pub fn read_change_of(
+        &self,
+        base_id: ObjectId,
+        head_id: ObjectId,
+        base: &str,
+        head: &str,
+        context: ChangeContext,
+    ) -> Result<ChangeInput> {
         let merge_base = self
             .repo
             .merge_base(base_id, head_id)
@@ -148,6 +241,9 @@ impl Repo {
             tree_changes,
             blast: BlastRadius::default(),
             history: None,
+            rollback: None,
+            plans: Vec::new(),
+            config_origin: None,
         })
     }
 
@@ -405,6 +501,34 @@ impl Repo {
         }
     }
 
+    /// The text of a file at a commit, following symbolic links within the repository; `None`
+    /// when it does not exist there. A link that leaves the repository, loops or dangles is an
+    /// error: what a link hides cannot be analysed.
+    pub fn read_file_following_links(&self, commit: ObjectId, path: &str) -> Result<Option<String>> {
+        let tree = self.repo.find_tree(self.tree_of(commit)?).map_err(git_error("read tree"))?;
+        let mut current = path.to_owned();
+        for _ in 0..MAX_LINK_HOPS {
+            let Some(entry) = tree.lookup_entry_by_path(&current).map_err(git_error(format!("look up {current}")))?
+            else {
+                return if current == path {
+                    Ok(None)
+                } else {
+                    Err(link_error(path, format!("its target {current} does not exist")))
+                };
+            };
+            if entry.mode().is_link() {
+                let target = self.blob_data(Some(entry.object_id()))?;
+                let target =
+                    String::from_utf8(target).map_err(|_| link_error(path, "its target is not UTF-8".to_owned()))?;
+                current = join_link(&current, &target)
+                    .ok_or_else(|| link_error(path, format!("it points to {target}, outside the repository")))?;
+                continue;
+            }
+            return self.read_file_at(commit, &current);
+        }
+        Err(link_error(path, format!("it follows more than {MAX_LINK_HOPS} links")))
+    }
+
     /// The text of a file at a commit, or `None` when it does not exist there.
     pub fn read_file_at(&self, commit: ObjectId, path: &str) -> Result<Option<String>> {
         let tree = self.repo.find_tree(self.tree_of(commit)?).map_err(git_error("read tree"))?;
@@ -453,11 +577,13 @@ impl Repo {
             if mode.is_tree() {
                 continue;
             }
+            let path_bytes: Vec<u8> = path.to_vec();
             let path = path.to_str_lossy().into_owned();
             let old_blob = old.filter(|(_, mode)| mode.is_blob()).map(|(id, _)| id);
             let new_blob = new.filter(|(_, mode)| mode.is_blob()).map(|(id, _)| id);
             let (added, deleted) = if lines == Lines::Count { self.count_lines(old_blob, new_blob)? } else { (0, 0) };
             tree_changes.push(TreeChange {
+                path_bytes,
                 path: path.clone(),
                 old_id: old.map(|(id, _)| id.to_string()),
                 new_id: new.map(|(id, _)| id.to_string()),
@@ -476,36 +602,53 @@ impl Repo {
         }
     }
 
-    /// Added and deleted lines as `git diff --numstat` counts them; binary files count zero.
+    /// Added and deleted lines as `git diff --numstat` counts them. A file git would call
+    /// binary (a NUL byte near its start) or one too large to diff counts all its lines as
+    /// deleted and added: size predicates must not be evaded by declaring content binary.
     fn count_lines(&self, old: Option<ObjectId>, new: Option<ObjectId>) -> Result<(u32, u32)> {
         let before = self.blob_data(old)?;
         let after = self.blob_data(new)?;
         let is_binary = |data: &[u8]| data[..data.len().min(8000)].contains(&0);
-        if is_binary(&before) || is_binary(&after) {
-            return Ok((0, 0));
-        }
-        if before.len() > MAX_DIFF_BYTES || after.len() > MAX_DIFF_BYTES {
-            return Ok((count_newlines(&after), count_newlines(&before)));
+        if is_binary(&before) || is_binary(&after) || before.len() > MAX_DIFF_BYTES || after.len() > MAX_DIFF_BYTES {
+            return Ok((lines_of(&after), lines_of(&before)));
         }
         let input = imara_diff::InternedInput::new(before.as_slice(), after.as_slice());
         let diff = imara_diff::Diff::compute(imara_diff::Algorithm::Histogram, &input);
         Ok((diff.count_additions(), diff.count_removals()))
     }
 
-    /// Every attestation stored for a fingerprint in the attestation ref.
+    /// Every attestation ever stored for a fingerprint in the attestation ref: the files under
+    /// the fingerprint's folder in the tip *and in every earlier commit of the ref*, so a commit
+    /// that deletes a rejection does not make it disappear. Each blob is read once.
     pub fn read_attestations(&self, fingerprint: &str) -> Result<Vec<FoundAttestation>> {
         let Some(tip) = self.attestation_tip()? else { return Ok(Vec::new()) };
-        let tree = self.repo.find_tree(self.tree_of(tip)?).map_err(git_error("read attestation tree"))?;
         let dir = fingerprint_dir(fingerprint);
-        let Some(entry) = tree.lookup_entry_by_path(&dir).map_err(git_error("read attestation tree"))? else {
-            return Ok(Vec::new());
-        };
+        let walk = self.repo.rev_walk([tip]).all().map_err(git_error("walk the attestation ref"))?;
+        let mut seen_trees = std::collections::HashSet::new();
+        let mut seen_blobs = std::collections::HashSet::new();
         let mut found = Vec::new();
-        self.collect_blobs(entry.object_id(), &format!("{ATTESTATION_REF}:{dir}"), &mut found)?;
+        for info in walk {
+            let commit = info.map_err(git_error("walk the attestation ref"))?.id;
+            let tree = self.repo.find_tree(self.tree_of(commit)?).map_err(git_error("read attestation tree"))?;
+            let Some(entry) = tree.lookup_entry_by_path(&dir).map_err(git_error("read attestation tree"))? else {
+                continue;
+            };
+            if !seen_trees.insert(entry.object_id()) {
+                continue;
+            }
+            let mut here = Vec::new();
+            self.collect_blobs(entry.object_id(), &format!("{ATTESTATION_REF}:{dir}"), &mut here)?;
+            found.extend(here.into_iter().filter(|(id, _)| seen_blobs.insert(*id)).map(|(_, attestation)| attestation));
+        }
         Ok(found)
     }
 
-    fn collect_blobs(&self, tree_id: ObjectId, prefix: &str, found: &mut Vec<FoundAttestation>) -> Result<()> {
+    fn collect_blobs(
+        &self,
+        tree_id: ObjectId,
+        prefix: &str,
+        found: &mut Vec<(ObjectId, FoundAttestation)>,
+    ) -> Result<()> {
         let tree = self.repo.find_tree(tree_id).map_err(git_error("read attestation tree"))?;
         let decoded = tree.decode().map_err(git_error("decode attestation tree"))?;
         for entry in &decoded.entries {
@@ -513,8 +656,11 @@ impl Repo {
             let id = entry.oid.to_owned();
             if entry.mode.is_tree() {
                 self.collect_blobs(id, &name, found)?;
-            } else if entry.mode.is_blob() {
-                found.push(FoundAttestation { origin: name, bytes: self.blob_data(Some(id))? });
+            } else {
+                // Anything else in the folder is read as a statement, so that a link or an odd
+                // mode cannot hide one: what does not parse blocks the change.
+                found
+                    .push((id, FoundAttestation { origin: name, bytes: self.blob_data(Some(id)).unwrap_or_default() }));
             }
         }
         Ok(())
@@ -522,12 +668,20 @@ impl Repo {
 
     fn attestation_tip(&self) -> Result<Option<ObjectId>> {
         let reference = self.repo.try_find_reference(ATTESTATION_REF).map_err(git_error("read attestation ref"))?;
-        match reference {
-            Some(mut reference) => {
-                Ok(Some(reference.peel_to_id().map_err(git_error("peel attestation ref"))?.detach()))
-            }
-            None => Ok(None),
+        let Some(mut reference) = reference else { return Ok(None) };
+        let id = reference.peel_to_id().map_err(git_error(format!("peel {ATTESTATION_REF}")))?;
+        let object = id.object().map_err(git_error(format!("read {ATTESTATION_REF}")))?;
+        if object.kind != gix::object::Kind::Commit {
+            return Err(Error::Git {
+                context: format!("read {ATTESTATION_REF}"),
+                message: format!(
+                    "it points at a {} ({}), not a commit; fetch it again from the remote or delete it",
+                    object.kind,
+                    id.detach()
+                ),
+            });
         }
+        Ok(Some(id.detach()))
     }
 
     /// Adds one attestation file to the attestation ref in a new commit. The ref update checks
@@ -584,6 +738,33 @@ pub fn fetch_all(path: &Path) -> Result<()> {
     } else {
         Err(fetch_error(String::from_utf8_lossy(&output.stderr).trim().to_owned()))
     }
+}
+
+/// Links followed at most when reading a file.
+const MAX_LINK_HOPS: usize = 8;
+
+fn link_error(path: &str, message: String) -> Error {
+    Error::Git { context: format!("follow the link {path}"), message }
+}
+
+/// The path a link at `link` pointing to `target` names, within the repository; `None` when it
+/// is absolute or climbs out.
+fn join_link(link: &str, target: &str) -> Option<String> {
+    if target.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = link.split('/').collect();
+    parts.pop();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            part => parts.push(part),
+        }
+    }
+    Some(parts.join("/"))
 }
 
 /// One commit for the workers of [`Repo::walk_map`]: an id to read, or a commit the walker
@@ -728,8 +909,11 @@ fn fingerprint_dir(fingerprint: &str) -> String {
     format!("{}/{}", &hex[..hex.len().min(2)], hex)
 }
 
-fn count_newlines(data: &[u8]) -> u32 {
-    u32::try_from(data.iter().filter(|byte| **byte == b'\n').count()).unwrap_or(u32::MAX)
+/// The lines of a blob: its newlines, plus one for a last line without one.
+fn lines_of(data: &[u8]) -> u32 {
+    let newlines = data.iter().filter(|byte| **byte == b'\n').count();
+    let unterminated = usize::from(data.last().is_some_and(|byte| *byte != b'\n'));
+    u32::try_from(newlines + unterminated).unwrap_or(u32::MAX)
 }
 
 fn parse_id(id: &str) -> Result<ObjectId> {

@@ -26,17 +26,28 @@ pub fn analyse(
     config: &Config,
     change: &mut ChangeInput,
     plans: &[PathBuf],
+    uploaded_plans: &[(String, String)],
     findings: &mut Vec<Finding>,
 ) -> Result<(), ReadError> {
     let mut found = Findings::default();
     let mut errors: Vec<AnalysisError> = Vec::new();
-    for path in plans {
-        let name = path.display().to_string();
-        match read_text(path, plan::MAX_PLAN_BYTES) {
-            Ok(text) => match plan::read_plan(&name, &text) {
-                Ok(report) => found.extend(report.findings),
-                Err(error) => errors.push(error),
-            },
+    let files = plans.iter().map(|path| (path.display().to_string(), read_text(path, plan::MAX_PLAN_BYTES)));
+    let uploaded = uploaded_plans.iter().map(|(name, text)| {
+        let within = text.len() <= plan::MAX_PLAN_BYTES;
+        (
+            name.clone(),
+            if within { Ok(text.clone()) } else { Err(format!("more than {} MiB", plan::MAX_PLAN_BYTES >> 20)) },
+        )
+    });
+    for (name, read) in files.chain(uploaded) {
+        match read {
+            Ok(text) => {
+                change.plans.push(countersign_core::model::PlanDigest { file: name.clone(), digest: digest_of(&text) });
+                match plan::read_plan(&name, &text) {
+                    Ok(report) => found.extend(report.findings),
+                    Err(error) => errors.push(error),
+                }
+            }
             Err(message) => errors.push(AnalysisError::new(&name, None, message, "pass a file the pipeline wrote")),
         }
     }
@@ -53,6 +64,23 @@ pub fn analyse(
     change.blast.hazards.append(&mut found.hazards);
     change.history = Some(recent_history(repo, config, change, base)?);
     Ok(())
+}
+
+fn digest_of(text: &str) -> String {
+    use sha2::Digest as _;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(text.as_bytes())))
+}
+
+/// The digests of plan files a reviewer saw, as an approval names them.
+pub fn plan_digests(paths: &[PathBuf]) -> Result<Vec<countersign_core::model::PlanDigest>, ReadError> {
+    paths
+        .iter()
+        .map(|path| {
+            let text = read_text(path, plan::MAX_PLAN_BYTES)
+                .map_err(|message| ReadError::input(format!("{}: {message}", path.display())))?;
+            Ok(countersign_core::model::PlanDigest { file: path.display().to_string(), digest: digest_of(&text) })
+        })
+        .collect()
 }
 
 fn read_text(path: &std::path::Path, limit: usize) -> Result<String, String> {
@@ -78,7 +106,8 @@ pub fn changed_files(
     for file in &change.files {
         let path = file.path.as_str();
         if !file.deleted_file && settings.migrations.matches(path) && !settings.migrations_exclude.matches(path) {
-            match repo.read_file_at(head, path) {
+            // A migration added as a link to SQL elsewhere in the repository runs that SQL.
+            match repo.read_file_following_links(head, path) {
                 Ok(Some(sql)) => found.extend(migration::lint(path, &sql, &migration_settings)),
                 Ok(None) => {}
                 // A migration nobody could read may drop anything; fail closed.

@@ -12,18 +12,17 @@ mod config;
 mod pull_request;
 mod replay;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use countersign_core::config::Config;
 use countersign_core::diagnostic::ConfigError;
 use countersign_core::evaluate::{self, Decision};
-use countersign_core::finding::Finding;
-use countersign_core::fingerprint::fingerprint;
-use countersign_core::model::{ChangeInput, PullRequest};
+use countersign_core::finding::{Finding, Severity};
+use countersign_core::model::{ChangeInput, ConfigOrigin, PullRequest, Rollback};
 use countersign_git::{ChangeContext, ObjectId, Repo};
 
 pub use attestations::{AttestationSource, RemoteStatements, gather, record, write_atomically};
-pub use blast::{analyse, changed_files};
+pub use blast::{analyse, changed_files, plan_digests};
 pub use config::{config_files_at, config_files_in_dir, load_config};
 pub use pull_request::{
     AmbientFlags, MAX_PR_BODY_BYTES, ambient_from_ci, pull_request_body, pull_request_from_github_event,
@@ -104,6 +103,16 @@ pub enum ConfigSource {
     Dir(PathBuf),
 }
 
+/// Why a change is judged, which decides what its base means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// The head is what will run: a head that drops commits of the base is a rollback.
+    Deploy,
+    /// A pull request checked before it merges: what deploys is the merge, so a branch behind its
+    /// target is normal and only `merge-base..head` is judged.
+    PullRequest,
+}
+
 /// What to read: a change of one repository for one environment.
 #[derive(Clone, Debug)]
 pub struct ChangeSpec {
@@ -118,6 +127,11 @@ pub struct ChangeSpec {
     pub requester: Option<String>,
     /// Infrastructure plans the deployment applies.
     pub plans: Vec<PathBuf>,
+    /// Plans handed over as text (name, content), e.g. uploaded to the approval service.
+    pub uploaded_plans: Vec<(String, String)>,
+    /// Given by the caller; otherwise what the CI event says ([`Ambient::purpose`]), otherwise a
+    /// deployment.
+    pub purpose: Option<Purpose>,
 }
 
 /// What the surroundings of a change say about it, beyond its revisions: contextual evidence
@@ -129,6 +143,8 @@ pub struct Ambient {
     /// The branch the change goes to.
     pub target_branch: Option<String>,
     pub pull_request: Option<PullRequest>,
+    /// What the CI event says the check is for (a pull request event, say).
+    pub purpose: Option<Purpose>,
 }
 
 /// The configuration of a change, read at its base: the first step of every command that judges.
@@ -137,25 +153,43 @@ pub struct Gate {
     /// The base revision resolved: the configuration was read here.
     pub base: ObjectId,
     pub config: Config,
+    /// Where the configuration came from, for the decision.
+    pub origin: ConfigOrigin,
     /// Findings about the configuration (e.g. invalid CODEOWNERS lines).
     pub findings: Vec<Finding>,
 }
 
 impl Gate {
-    /// Opens the repository, resolves the base and reads the configuration there.
+    /// Opens the repository, resolves the base (refusing an ambiguous name) and reads the
+    /// configuration there.
     pub fn open(spec: &ChangeSpec) -> Result<Gate, ReadError> {
         let repo = Repo::open(&spec.repo)?;
-        let base = repo.resolve(&spec.base)?;
+        let resolved = repo.resolve_named(&spec.base)?;
+        let base = resolved.id;
+        let mut findings = Vec::new();
         let config_dir = match &spec.config {
             ConfigSource::AtBase => None,
-            ConfigSource::Dir(dir) => Some(dir.as_path()),
+            ConfigSource::Dir(dir) => {
+                findings.extend(config_dir_outside_the_change(&repo, base, dir)?);
+                Some(dir.as_path())
+            }
         };
-        let (config, findings) = load_config(&config_files_at(&repo, base, config_dir)?)?;
-        Ok(Gate { repo, base, config, findings })
+        let (config, config_findings) = load_config(&config_files_at(&repo, base, config_dir)?)?;
+        findings.extend(config_findings);
+        let origin = ConfigOrigin {
+            revision: Some(spec.base.clone()),
+            reference: resolved.reference,
+            commit: base.to_string(),
+            folder: config_dir.map(|dir| dir.display().to_string()),
+        };
+        Ok(Gate { repo, base, config, origin, findings })
     }
 
     /// Reads the commits and the tree diff of `merge-base(base, head)..head`, without analysis.
+    /// For a deployment, a head that drops commits of the base is marked as a rollback.
     pub fn read_change(&self, spec: &ChangeSpec, ambient: Ambient) -> Result<ChangeInput, ReadError> {
+        let purpose = spec.purpose.or(ambient.purpose).unwrap_or(Purpose::Deploy);
+        let head = self.repo.resolve_named(&spec.head)?.id;
         let context = ChangeContext {
             environment: spec.environment.clone(),
             requester: spec.requester.clone(),
@@ -163,8 +197,49 @@ impl Gate {
             target_branch: ambient.target_branch.or_else(|| self.repo.branch_name(&spec.base)),
             pull_request: ambient.pull_request,
         };
-        Ok(self.repo.read_change(&spec.base, &spec.head, context)?)
+        let mut change = self.repo.read_change_of(self.base, head, &spec.base, &spec.head, context)?;
+        change.config_origin = Some(self.origin.clone());
+        if purpose == Purpose::Deploy && self.base.to_hex() != change.base {
+            let dropped = self.repo.count_missing(self.base, head, MAX_COUNTED_DROPS)?;
+            change.rollback = Some(Rollback { base: self.base.to_string(), dropped_commits: dropped });
+        }
+        Ok(change)
     }
+}
+
+/// Commits of the base a rollback drops, counted up to this many.
+const MAX_COUNTED_DROPS: u64 = 10_000;
+
+/// `--config DIR` inside the repository's work tree can be edited by the very change it judges:
+/// accepted only when it matches `.countersign/` at the base, which is then said.
+fn config_dir_outside_the_change(repo: &Repo, base: ObjectId, dir: &Path) -> Result<Vec<Finding>, ReadError> {
+    let (Some(work_dir), Ok(dir_path)) = (repo.work_dir(), std::fs::canonicalize(dir)) else {
+        return Ok(Vec::new());
+    };
+    let Ok(work_dir) = std::fs::canonicalize(work_dir) else { return Ok(Vec::new()) };
+    if !dir_path.starts_with(&work_dir) {
+        return Ok(Vec::new());
+    }
+    for name in ["people.toml", "services.toml", "policy.toml"] {
+        let here = std::fs::read_to_string(dir_path.join(name)).ok();
+        let at_base = repo.read_file_at(base, &format!(".countersign/{name}"))?;
+        if here != at_base {
+            return Err(ReadError::input(format!(
+                "--config {} is inside the repository's work tree, where the change under review can edit it, and \
+                 its {name} differs from .countersign/{name} at the base; keep the configuration in a folder \
+                 outside the work tree, or leave out --config to read it at the base",
+                dir.display()
+            )));
+        }
+    }
+    Ok(vec![Finding::new(
+        Severity::Info,
+        "config-in-work-tree",
+        format!(
+            "--config {} is inside the work tree; it matches .countersign/ at the base, so it was used",
+            dir.display()
+        ),
+    )])
 }
 
 /// A change read with its configuration at the base and analysed: everything a decision needs
@@ -189,7 +264,7 @@ pub fn decide(
     now: i64,
 ) -> Result<Decision, ReadError> {
     let prepared = prepare(spec, ambient)?;
-    let fingerprint = fingerprint(&prepared.change.tree_changes);
+    let fingerprint = prepared.change.fingerprint();
     let attestations = gather(&prepared.repo, &prepared.config, &fingerprint, &spec.environment, sources, remote)?;
     let mut decision = evaluate::evaluate(&prepared.config, &prepared.change, &attestations, now);
     decision.findings.splice(0..0, prepared.findings);
@@ -202,7 +277,7 @@ pub fn prepare(spec: &ChangeSpec, ambient: Ambient) -> Result<Prepared, ReadErro
     let gate = Gate::open(spec)?;
     let mut change = gate.read_change(spec, ambient)?;
     let head = gate.repo.resolve(&spec.head)?;
-    let Gate { repo, base, config, mut findings } = gate;
-    analyse(&repo, &config, &mut change, &spec.plans, &mut findings)?;
+    let Gate { repo, base, config, mut findings, .. } = gate;
+    analyse(&repo, &config, &mut change, &spec.plans, &spec.uploaded_plans, &mut findings)?;
     Ok(Prepared { repo, base, head, config, change, findings })
 }

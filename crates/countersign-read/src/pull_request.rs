@@ -30,7 +30,10 @@ pub fn ambient_from_ci(flags: &AmbientFlags, variable: impl Fn(&str) -> Option<S
             _ => flags.pr_author.clone().map(|author| PullRequest { author: Some(author), body: String::new() }),
         },
     };
+    let pull_request_event = first(&["GITHUB_EVENT_NAME"]).is_some_and(|event| event.starts_with("pull_request"))
+        || first(&["CI_MERGE_REQUEST_IID"]).is_some();
     Ok(Ambient {
+        purpose: pull_request_event.then_some(crate::Purpose::PullRequest),
         source_branch: flags
             .source_branch
             .clone()

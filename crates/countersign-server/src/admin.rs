@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use countersign_core::audit::{Broken, ChainVerifier, Entry};
+use countersign_core::audit::{Broken, ChainVerifier, Checkpoint, Entry, check_checkpoints};
 use countersign_core::lifecycle::AuditAction;
 use countersign_store::{Location, PostgresStore, SqliteStore, Store, StoreError, TokenRow, WriteTx};
 
@@ -63,20 +63,37 @@ impl Backend {
         dispatch!(self, store => store.tokens().await)
     }
 
-    /// Checks the whole chain: its length and head hash, or the first bad entry.
-    pub async fn verify_audit(&self) -> Result<Result<(u64, String), Broken>, StoreError> {
+    /// Checks the whole chain, then the signed checkpoints against it: its length and head
+    /// hash, or the first bad entry. Without checkpoints only the chain's own consistency is
+    /// checked, which cannot reveal a re-chained or cut-off log.
+    pub async fn verify_audit(
+        &self,
+        checkpoints: &[Checkpoint],
+        server_key: Option<&ssh_key::PublicKey>,
+    ) -> Result<Result<(u64, String), Broken>, StoreError> {
+        let wanted: std::collections::HashSet<i64> = checkpoints.iter().map(|checkpoint| checkpoint.seq).collect();
+        let mut hashes: std::collections::HashMap<i64, String> = std::collections::HashMap::new();
         let mut verifier = ChainVerifier::default();
         let mut broken = None;
         dispatch!(self, store => for_each_entry(store, |entry| {
+            if wanted.contains(&entry.seq) {
+                hashes.insert(entry.seq, entry.hash.clone());
+            }
             if broken.is_none() && let Err(error) = verifier.push(entry) {
                 broken = Some(error);
             }
             broken.is_none()
         }).await)?;
-        Ok(match broken {
-            Some(broken) => Err(broken),
-            None => Ok(verifier.finish()),
-        })
+        if let Some(broken) = broken {
+            return Ok(Err(broken));
+        }
+        let (length, head) = verifier.finish();
+        if let Some(key) = server_key
+            && let Err(broken) = check_checkpoints(checkpoints, key, length, |seq| hashes.get(&seq).cloned())
+        {
+            return Ok(Err(broken));
+        }
+        Ok(Ok((length, head)))
     }
 
     /// Writes every entry as a JSON line; returns how many.

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use countersign_core::attestation::Envelope;
+use countersign_core::attestation::{Envelope, Statement, Verdict};
 use countersign_core::evaluate::{Decision, GateVerdict};
 use countersign_core::lifecycle::Attempt;
 use countersign_store::{AssignmentRow, ChangeFilter, ChangeRow, OverrideRow, StatementRow, Store, StoreError};
@@ -28,6 +28,9 @@ use crate::{AnalysisFailure, AppState, ChangeRequest, PREPARED_CACHE, Prepared, 
 /// Largest accepted request body.
 const MAX_BODY: usize = 64 * 1024;
 
+/// Largest registration body: it may carry infrastructure plans.
+const MAX_REGISTRATION_BODY: usize = 64 * 1024 * 1024;
+
 pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
     Router::new()
         .route("/healthz", get(healthz::<S>))
@@ -35,7 +38,12 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .route("/api/openapi.json", get(crate::openapi::serve))
         .route("/api/server-key", get(server_key::<S>))
         .route("/api/me", get(me::<S>))
-        .route("/api/changes", post(register::<S>).get(list_changes::<S>))
+        .route(
+            "/api/changes",
+            post(register::<S>)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_REGISTRATION_BODY))
+                .get(list_changes::<S>),
+        )
         .route("/api/changes/{id}", get(show_change::<S>))
         .route("/api/changes/{id}/deploy", post(deploy::<S>))
         .route("/api/approvals", post(review::<S>))
@@ -280,6 +288,25 @@ fn unexpected() -> ApiError {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the writer answered something unexpected")
 }
 
+/// Refuses a comment or reason that would make a statement larger than every reader accepts:
+/// what the server writes, `check --server` and `deploy` must both be able to read.
+fn fits_a_statement<S: Store>(
+    state: &AppState<S>,
+    verdict: Verdict,
+    person: &str,
+    comment: &str,
+    plans: &[String],
+) -> Result<(), ApiError> {
+    let placeholder = "0".repeat(40);
+    let probe =
+        Statement::new(verdict, person, &format!("sha256:{}", "0".repeat(64)), "production", &placeholder, 0, comment)
+            .with_plans(plans.to_vec());
+    match probe.sign(&state.key) {
+        Ok(_) => Ok(()),
+        Err(error) => Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", error.to_string())),
+    }
+}
+
 fn check_name(what: &str, value: &str) -> Result<(), ApiError> {
     let ok = !value.is_empty()
         && value.len() <= 200
@@ -313,6 +340,8 @@ async fn register<S: Store>(
         head: body.head,
         environment: body.environment,
         requester: body.requester,
+        purpose: body.purpose,
+        plans: body.plans,
     };
     let prepared = prepared_for(&state, request, true).await?;
     let outcome = state.writer.submit(Op::Register { caller: caller.person, name: body.name, prepared }).await?;
@@ -380,6 +409,7 @@ async fn review<S: Store>(
     let caller = authenticate(&state, &headers, Some(Attempt::Approval)).await?;
     let body: ReviewBody = parse_body(&body)?;
     let verdict = body.verdict.verdict();
+    fits_a_statement(&state, verdict, &caller.person, &body.comment, &body.plans)?;
     let row = match recalled(&state, &body.repository, &body.environment, &body.fingerprint) {
         Some(row) => Some(row),
         None => state
@@ -392,7 +422,7 @@ async fn review<S: Store>(
     let presigned = match &row {
         Some(row) if hint.is_some() => {
             let at = now_millis();
-            let signed = crate::logic::sign(&state.key, verdict, &caller.person, row, &body.comment, at)
+            let signed = crate::logic::sign(&state.key, verdict, &caller.person, row, (&body.comment, &body.plans), at)
                 .map_err(ApiError::store)?;
             Some(Presigned {
                 change_id: row.id,
@@ -411,6 +441,7 @@ async fn review<S: Store>(
         fingerprint: body.fingerprint.clone(),
         verdict,
         comment: body.comment.clone(),
+        plans: body.plans.clone(),
         prepared,
         presigned: presigned.clone(),
     })
@@ -433,6 +464,7 @@ async fn override_change<S: Store>(
 ) -> ApiResult {
     let caller = authenticate(&state, &headers, Some(Attempt::Override)).await?;
     let body: OverrideBody = parse_body(&body)?;
+    fits_a_statement(&state, Verdict::Override, &caller.person, &body.reason, &[])?;
     let row = state
         .store
         .find_change(&body.repository, &body.environment, &body.fingerprint)

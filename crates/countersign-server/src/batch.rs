@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use countersign_core::attestation::Verdict;
 use countersign_core::audit::Entry;
-use countersign_core::lifecycle::{AssignmentState, AuditAction};
+use countersign_core::lifecycle::{AssignmentState, AuditAction, ChangeState};
 use countersign_store::{
     AssignmentRow, ChangeRow, NewChange, NewStatement, OverrideRow, Result, StatementRow, TokenRow, Workload, WriteTx,
 };
@@ -22,6 +22,8 @@ pub struct BatchTx<T> {
     /// Each person's latest statements per change, as [`WriteTx::latest_statements`] gives them.
     statements: HashMap<i64, Vec<StatementRow>>,
     assignments: HashMap<i64, Vec<AssignmentRow>>,
+    /// The last audit entry appended in this transaction, for the checkpoint after commit.
+    last_audit: Option<(i64, String)>,
 }
 
 fn key_of(change: &ChangeRow) -> ChangeKey {
@@ -36,7 +38,13 @@ impl<T: WriteTx> BatchTx<T> {
             known_keys: HashSet::new(),
             statements: HashMap::new(),
             assignments: HashMap::new(),
+            last_audit: None,
         }
+    }
+
+    /// The last audit entry this transaction appended: `(seq, hash)`.
+    pub fn last_audit(&self) -> Option<(i64, String)> {
+        self.last_audit.clone()
     }
 
     /// Reads the changes with these keys, their latest statements and their assignments.
@@ -96,13 +104,33 @@ impl<T: WriteTx> WriteTx for BatchTx<T> {
     ) -> Result<Option<ChangeRow>> {
         let key = (repository.to_owned(), environment.to_owned(), fingerprint.to_owned());
         if self.known_keys.contains(&key) {
-            return Ok(self.changes.values().find(|change| key_of(change) == key).cloned());
+            return Ok(self
+                .changes
+                .values()
+                .filter(|change| key_of(change) == key)
+                .max_by_key(|change| (change.state == ChangeState::Open, change.id))
+                .cloned());
         }
         let change = self.inner.find_change(repository, environment, fingerprint).await?;
         if let Some(change) = &change {
             self.changes.insert(change.id, change.clone());
         }
         Ok(change)
+    }
+
+    async fn siblings(&mut self, repository: &str, environment: &str, fingerprint: &str) -> Result<Vec<ChangeRow>> {
+        let key = (repository.to_owned(), environment.to_owned(), fingerprint.to_owned());
+        if self.known_keys.contains(&key) {
+            let mut siblings: Vec<ChangeRow> =
+                self.changes.values().filter(|change| key_of(change) == key).cloned().collect();
+            siblings.sort_by_key(|change| change.id);
+            return Ok(siblings);
+        }
+        let siblings = self.inner.siblings(repository, environment, fingerprint).await?;
+        for change in &siblings {
+            self.changes.insert(change.id, change.clone());
+        }
+        Ok(siblings)
     }
 
     async fn changes_with_fingerprints(&mut self, fingerprints: &[String]) -> Result<Vec<ChangeRow>> {
@@ -279,7 +307,9 @@ impl<T: WriteTx> WriteTx for BatchTx<T> {
     }
 
     async fn audit(&mut self, actor: &str, action: AuditAction, subject: &str, detail: &str, at: i64) -> Result<Entry> {
-        self.inner.audit(actor, action, subject, detail, at).await
+        let entry = self.inner.audit(actor, action, subject, detail, at).await?;
+        self.last_audit = Some((entry.seq, entry.hash.clone()));
+        Ok(entry)
     }
 
     async fn commit(self) -> Result<()> {

@@ -27,9 +27,43 @@ pub struct RegisterBody {
     /// Who asks for the deployment; they cannot approve it.
     #[serde(default)]
     pub requester: Option<String>,
-    /// The pipeline's name for the change, e.g. a branch: a newer head supersedes older ones.
+    /// The pipeline's name for the change, e.g. a branch: a newer head supersedes older ones
+    /// registered under the same name by the same caller.
     #[serde(default)]
     pub name: Option<String>,
+    /// What the registration is for; a deployment by default (see `countersign check --context`).
+    #[serde(default)]
+    pub purpose: RegisterPurpose,
+    /// Infrastructure plans the deployment applies; approvals must name their digests.
+    #[serde(default)]
+    pub plans: Vec<PlanUpload>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RegisterPurpose {
+    /// The head is what will run: a head that drops commits of the base is a rollback.
+    #[default]
+    Deploy,
+    /// A pull request before it merges: a branch behind its target is normal.
+    PullRequest,
+}
+
+impl RegisterPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegisterPurpose::Deploy => "deploy",
+            RegisterPurpose::PullRequest => "pull-request",
+        }
+    }
+}
+
+/// One plan file as uploaded: its name and its exact text.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanUpload {
+    pub name: String,
+    pub content: String,
 }
 
 /// An approval or a rejection.
@@ -60,6 +94,10 @@ pub struct ReviewBody {
     pub verdict: ReviewVerdict,
     #[serde(default)]
     pub comment: String,
+    /// Digests (`sha256:…`) of the plans the reviewer saw; an approval of a change that depends
+    /// on plans counts only when it names each of them.
+    #[serde(default)]
+    pub plans: Vec<String>,
 }
 
 /// `POST /api/overrides`: break-glass.

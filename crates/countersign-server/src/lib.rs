@@ -42,6 +42,8 @@ pub struct ChangeRequest {
     pub head: String,
     pub environment: String,
     pub requester: Option<String>,
+    pub purpose: contract::RegisterPurpose,
+    pub plans: Vec<contract::PlanUpload>,
 }
 
 /// A change read and analysed at one base and head: everything but its approvals.
@@ -78,11 +80,18 @@ pub struct Settings {
     pub sweep_every: Duration,
     /// The most writes committed in one transaction.
     pub max_batch: usize,
+    /// Where signed audit checkpoints are appended, outside the database; `None` writes none.
+    pub checkpoints: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
     fn default() -> Settings {
-        Settings { escalate_after: Duration::from_secs(4 * 3600), sweep_every: Duration::from_secs(60), max_batch: 256 }
+        Settings {
+            escalate_after: Duration::from_secs(4 * 3600),
+            sweep_every: Duration::from_secs(60),
+            max_batch: 256,
+            checkpoints: None,
+        }
     }
 }
 
@@ -160,17 +169,22 @@ pub(crate) fn now_millis() -> i64 {
         .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// The server's signing key from an existing file.
+pub fn load_key(path: &std::path::Path) -> Result<PrivateKey, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read the signing key {}: {error}", path.display()))?;
+    let key = PrivateKey::from_openssh(&text)
+        .map_err(|error| format!("{} is not an OpenSSH private key: {error}", path.display()))?;
+    if key.algorithm() != ssh_key::Algorithm::Ed25519 || key.is_encrypted() {
+        return Err(format!("{} must be an unencrypted ed25519 key", path.display()));
+    }
+    Ok(key)
+}
+
 /// The server's signing key from `path`, created (mode 0600) when the file does not exist yet.
 pub fn load_or_create_key(path: &std::path::Path) -> Result<PrivateKey, String> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
-            let key = PrivateKey::from_openssh(&text)
-                .map_err(|error| format!("{} is not an OpenSSH private key: {error}", path.display()))?;
-            if key.algorithm() != ssh_key::Algorithm::Ed25519 || key.is_encrypted() {
-                return Err(format!("{} must be an unencrypted ed25519 key", path.display()));
-            }
-            Ok(key)
-        }
+    match std::fs::metadata(path) {
+        Ok(_) => load_key(path),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             let key = PrivateKey::random(&mut rand_core::OsRng, ssh_key::Algorithm::Ed25519)
                 .map_err(|error| format!("cannot generate a signing key: {error}"))?;

@@ -4,21 +4,26 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use countersign_core::attestation::{Rejected, Statement, Verdict};
+use countersign_core::attestation::{Envelope, Signer, Statement, Verdict};
 use countersign_core::directory::Member;
-use countersign_core::evaluate::{self, CheckedAttestations, Decision, GateVerdict};
+use countersign_core::evaluate::{
+    self, CheckOutcome, CheckedAttestations, Decision, GateVerdict, Verified as VerifiedStatement,
+};
 use countersign_core::lifecycle::{AssignmentState, Attempt, AuditAction, ChangeState};
 use countersign_core::routing::{self, Candidate};
 use countersign_store::{AssignmentRow, ChangeRow, NewChange, NewStatement, StatementRow, StoreError, WriteTx};
 use serde_json::json;
 use ssh_key::PrivateKey;
 
+use crate::contract::{PlanUpload, RegisterPurpose};
 use crate::metrics_names as names;
 use crate::writer::{Op, Outcome, Presigned, Refusal};
 use crate::{ChangeRequest, Prepared, Settings};
 
 pub struct Context<'a> {
     pub key: &'a PrivateKey,
+    /// Statements whose signature this process verified or made.
+    pub verified: &'a mut Verified,
     pub settings: &'a Settings,
     /// Milliseconds since the epoch, one instant for the whole transaction.
     pub now: i64,
@@ -53,14 +58,14 @@ pub fn emit(events: Vec<Event>) {
 pub async fn apply<T: WriteTx>(tx: &mut T, cx: &mut Context<'_>, op: &Op) -> Result<Outcome, StoreError> {
     match op {
         Op::Register { caller, name, prepared } => register(tx, cx, caller, name.as_deref(), prepared).await,
-        Op::Review { caller, repository, environment, fingerprint, verdict, comment, prepared, presigned } => {
+        Op::Review { caller, repository, environment, fingerprint, verdict, comment, plans, prepared, presigned } => {
             let Some(mut row) = tx.find_change(repository, environment, fingerprint).await? else {
                 return unknown_change(tx, cx, caller, review_attempt(*verdict), repository, environment, fingerprint)
                     .await;
             };
             let Some(prepared) = matching(prepared.as_ref(), &row) else { return Ok(Outcome::Stale(request_of(&row))) };
             let presigned = presigned.as_ref().filter(|signed| signed.change_id == row.id && signed.head == row.head);
-            review(tx, cx, caller, &mut row, prepared, (*verdict, comment), presigned).await
+            review(tx, cx, caller, &mut row, prepared, (*verdict, comment, plans), presigned).await
         }
         Op::Override { caller, repository, environment, fingerprint, reason, prepared } => {
             let Some(mut row) = tx.find_change(repository, environment, fingerprint).await? else {
@@ -137,6 +142,16 @@ pub fn request_of(row: &ChangeRow) -> ChangeRequest {
         head: row.head.clone(),
         environment: row.environment.clone(),
         requester: row.requester.clone(),
+        purpose: if row.purpose == RegisterPurpose::PullRequest.as_str() {
+            RegisterPurpose::PullRequest
+        } else {
+            RegisterPurpose::Deploy
+        },
+        // Written by this server from a typed list; a row that does not read back has plans
+        // nobody can name, so an empty list here would drop them: keep the text as one plan.
+        plans: serde_json::from_str(&row.plans).unwrap_or_else(|_| {
+            vec![PlanUpload { name: "(unreadable stored plans)".to_owned(), content: row.plans.clone() }]
+        }),
     }
 }
 
@@ -149,25 +164,80 @@ fn review_attempt(verdict: Verdict) -> Attempt {
     if verdict == Verdict::Approve { Attempt::Approval } else { Attempt::Rejection }
 }
 
-/// The core's decision over the statements the server recorded. They were signed by this
-/// server after it authenticated the person, so they are taken as verified; one that does not
-/// read back is reported, never silently dropped.
-pub fn decide(prepared: &Prepared, statements: &[StatementRow], now_millis: i64) -> Decision {
+/// Digests of statement rows whose signature verified (or that this server signed), so each is
+/// checked once per process, not at every decision.
+#[derive(Default)]
+pub struct Verified {
+    digests: std::collections::HashSet<[u8; 32]>,
+}
+
+/// Rows remembered at most; beyond, the memory starts over.
+const VERIFIED_MEMORY: usize = 100_000;
+
+impl Verified {
+    fn digest(statement: &str, signature: &str) -> [u8; 32] {
+        use sha2::Digest as _;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update((statement.len() as u64).to_le_bytes());
+        hasher.update(statement.as_bytes());
+        hasher.update(signature.as_bytes());
+        hasher.finalize().into()
+    }
+
+    pub fn remember(&mut self, statement: &str, signature: &str) {
+        if self.digests.len() >= VERIFIED_MEMORY {
+            self.digests.clear();
+        }
+        self.digests.insert(Verified::digest(statement, signature));
+    }
+
+    /// The statement of a stored row, if its signature is this server's and it names a person
+    /// of the directory at the change's base. A row written into the database by other means
+    /// than this server never counts.
+    fn check(&mut self, prepared: &Prepared, server_key: &ssh_key::PublicKey, row: &StatementRow) -> CheckOutcome {
+        let envelope = Envelope { statement: row.statement.clone(), signature: row.signature.clone() };
+        let digest = Verified::digest(&row.statement, &row.signature);
+        if self.digests.contains(&digest) {
+            let statement = envelope.statement_unverified()?;
+            return Ok(VerifiedStatement { person: statement.person.clone(), statement, by_server: true });
+        }
+        let (statement, person, signer) =
+            envelope.verify(&prepared.config.directory, std::slice::from_ref(server_key))?;
+        self.remember(&row.statement, &row.signature);
+        Ok(VerifiedStatement { person: person.id.clone(), statement, by_server: signer == Signer::Server })
+    }
+}
+
+/// The core's decision over the statements the server recorded, each verified against the
+/// server's key: one that does not verify or does not read back is reported, never counted
+/// silently.
+pub fn decide(prepared: &Prepared, statements: &[StatementRow], cx: &mut Context<'_>) -> Decision {
+    let server_key = cx.key.public_key().clone();
     let checked = statements
         .iter()
-        .map(|row| {
-            let origin = format!("server statement {}", row.id);
-            match serde_json::from_str::<Statement>(&row.statement) {
-                Ok(statement) => (origin, Ok((statement, row.person.clone()))),
-                Err(error) => (origin, Err(Rejected::Malformed(error.to_string()))),
-            }
-        })
+        .map(|row| (format!("server statement {}", row.id), cx.verified.check(prepared, &server_key, row)))
         .collect();
     let attestations =
         CheckedAttestations { fingerprint: prepared.analysis.change.fingerprint.clone(), checked, other_changes: 0 };
-    let mut decision = evaluate::decide(&prepared.config, &prepared.analysis, &attestations, now_millis / 1000);
+    let mut decision = evaluate::decide(&prepared.config, &prepared.analysis, &attestations, cx.now / 1000);
     decision.findings.splice(0..0, prepared.findings.iter().cloned());
     decision
+}
+
+/// The statements that decide a registration: the approvals and rejections of every
+/// registration of the same content (they follow the diff), and this registration's own
+/// overrides (break-glass is for one deployment).
+async fn statements_of<T: WriteTx>(tx: &mut T, row: &ChangeRow) -> Result<Vec<StatementRow>, StoreError> {
+    let mut statements = Vec::new();
+    for sibling in tx.siblings(&row.repository, &row.environment, &row.fingerprint).await? {
+        for statement in tx.latest_statements(sibling.id).await? {
+            if statement.verdict != Verdict::Override || sibling.id == row.id {
+                statements.push(statement);
+            }
+        }
+    }
+    statements.sort_by_key(|statement| statement.id);
+    Ok(statements)
 }
 
 async fn register<T: WriteTx>(
@@ -179,19 +249,19 @@ async fn register<T: WriteTx>(
 ) -> Result<Outcome, StoreError> {
     let request = &prepared.request;
     let fingerprint = &prepared.analysis.change.fingerprint;
-    let existing = tx.find_change(&request.repository, &request.environment, fingerprint).await?;
+    // A registration's base, head and requester never change: the same content registered
+    // from another base or by another requester is another registration.
+    let siblings = tx.siblings(&request.repository, &request.environment, fingerprint).await?;
+    let existing = siblings.into_iter().find(|row| {
+        row.base == request.base
+            && row.head == request.head
+            && row.requester == request.requester
+            && request_of(row).purpose == request.purpose
+            && request_of(row).plans == request.plans
+    });
     let new = existing.is_none();
     let mut row = match existing {
-        Some(mut row) => {
-            row.base.clone_from(&request.base);
-            row.head.clone_from(&request.head);
-            row.requester.clone_from(&request.requester);
-            if let Some(name) = name {
-                row.name = Some(name.to_owned());
-            }
-            row.state = ChangeState::Open;
-            row
-        }
+        Some(row) => row,
         None => {
             let id = tx
                 .insert_change(&NewChange {
@@ -204,6 +274,9 @@ async fn register<T: WriteTx>(
                     requester: request.requester.clone(),
                     registered_by: caller.to_owned(),
                     at: cx.now,
+                    purpose: request.purpose.as_str().to_owned(),
+                    plans: serde_json::to_string(&request.plans)
+                        .map_err(|error| StoreError::Invalid(error.to_string()))?,
                 })
                 .await?;
             tx.change(id).await?.ok_or_else(|| StoreError::Invalid(format!("change {id} vanished")))?
@@ -220,9 +293,10 @@ async fn register<T: WriteTx>(
         "new": new,
     });
     tx.audit(caller, AuditAction::ChangeRegistered, &subject(row.id), &detail.to_string(), cx.now).await?;
-    if let Some(name) = name {
+    // A name supersedes only what the same caller registered under it: nobody else's pipeline.
+    if let Some(name) = name.filter(|_| row.state == ChangeState::Open) {
         for mut older in tx.open_named(&row.repository, &row.environment, name).await? {
-            if older.id == row.id {
+            if older.id == row.id || older.registered_by != caller {
                 continue;
             }
             older.state = ChangeState::Superseded;
@@ -289,7 +363,7 @@ async fn review<T: WriteTx>(
     caller: &str,
     row: &mut ChangeRow,
     prepared: &Prepared,
-    (verdict, comment): (Verdict, &str),
+    (verdict, comment, plans): (Verdict, &str, &[String]),
     presigned: Option<&Presigned>,
 ) -> Result<Outcome, StoreError> {
     let attempt = review_attempt(verdict);
@@ -304,7 +378,7 @@ async fn review<T: WriteTx>(
         };
         return refuse(tx, cx, caller, attempt, &subject(row.id), refusal, detail).await;
     }
-    let statements = tx.latest_statements(row.id).await?;
+    let statements = statements_of(tx, row).await?;
     let latest =
         statements.iter().rev().find(|statement| statement.person == caller && statement.verdict != Verdict::Override);
     if let Some(latest) = latest
@@ -323,9 +397,10 @@ async fn review<T: WriteTx>(
             statement: signed.statement.clone(),
             signature: signed.signature.clone(),
         },
-        None => sign(cx.key, verdict, caller, row, comment, cx.now)?,
+        None => sign(cx.key, verdict, caller, row, (comment, plans), cx.now)?,
     };
     let id = tx.insert_statement(&statement).await?;
+    cx.verified.remember(&statement.statement, &statement.signature);
     let detail = json!({
         "statement": id,
         "verdict": verdict.as_str(),
@@ -372,10 +447,11 @@ pub fn sign(
     verdict: Verdict,
     person: &str,
     row: &ChangeRow,
-    comment: &str,
+    (comment, plans): (&str, &[String]),
     now: i64,
 ) -> Result<NewStatement, StoreError> {
-    let statement = Statement::new(verdict, person, &row.fingerprint, &row.environment, &row.head, now / 1000, comment);
+    let statement = Statement::new(verdict, person, &row.fingerprint, &row.environment, &row.head, now / 1000, comment)
+        .with_plans(plans.to_vec());
     let envelope = statement.sign(key).map_err(|error| StoreError::Invalid(error.to_string()))?;
     Ok(NewStatement {
         change_id: row.id,
@@ -423,8 +499,9 @@ async fn override_change<T: WriteTx>(
         return refuse(tx, cx, caller, Attempt::Override, &subject(row.id), refusal, detail).await;
     }
     let hours = config.policy.break_glass.as_ref().map_or(24, |break_glass| break_glass.review_within_hours);
-    let statement = sign(cx.key, Verdict::Override, caller, row, reason, cx.now)?;
+    let statement = sign(cx.key, Verdict::Override, caller, row, (reason, &[]), cx.now)?;
     let statement_id = tx.insert_statement(&statement).await?;
+    cx.verified.remember(&statement.statement, &statement.signature);
     let due_at = cx.now + i64::from(hours) * 3_600_000;
     let override_id = tx.insert_override(row.id, caller, reason, cx.now, due_at).await?;
     let detail = json!({
@@ -505,7 +582,7 @@ async fn evaluate_change<T: WriteTx>(
     row: &mut ChangeRow,
     prepared: &Prepared,
 ) -> Result<Decision, StoreError> {
-    let statements = tx.latest_statements(row.id).await?;
+    let statements = statements_of(tx, row).await?;
     let assignments = tx.assignments(row.id).await?;
     decide_and_route(tx, cx, actor, row, prepared, &statements, assignments).await
 }
@@ -521,7 +598,7 @@ async fn decide_and_route<T: WriteTx>(
     statements: &[StatementRow],
     assignments: Vec<AssignmentRow>,
 ) -> Result<Decision, StoreError> {
-    let decision = decide(prepared, statements, cx.now);
+    let decision = decide(prepared, statements, cx);
     let verdict = decision.verdict;
     let previous = std::mem::replace(&mut row.verdict, verdict);
     row.decision = serde_json::to_string(&decision).map_err(|error| StoreError::Invalid(error.to_string()))?;

@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use countersign_read::{Ambient, ChangeSpec, ConfigSource, ReadError};
+use countersign_read::{Ambient, ChangeSpec, ConfigSource, Purpose, ReadError};
+
+use crate::contract::RegisterPurpose;
 
 use crate::{Analyser, AnalysisFailure, ChangeRequest, Prepared};
 
@@ -52,6 +54,11 @@ impl RepoAnalyser {
             config: ConfigSource::AtBase,
             requester: request.requester.clone(),
             plans: Vec::new(),
+            uploaded_plans: request.plans.iter().map(|plan| (plan.name.clone(), plan.content.clone())).collect(),
+            purpose: Some(match request.purpose {
+                RegisterPurpose::Deploy => Purpose::Deploy,
+                RegisterPurpose::PullRequest => Purpose::PullRequest,
+            }),
         };
         let prepared = countersign_read::prepare(&spec, Ambient::default())?;
         let analysis = countersign_core::evaluate::analyze(&prepared.config, &prepared.change);
@@ -65,6 +72,8 @@ impl RepoAnalyser {
                 head: prepared.head.to_string(),
                 environment: request.environment.clone(),
                 requester: request.requester.clone(),
+                purpose: request.purpose,
+                plans: request.plans.clone(),
             },
         })
     }

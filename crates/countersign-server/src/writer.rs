@@ -30,6 +30,8 @@ pub enum Op {
         fingerprint: String,
         verdict: Verdict,
         comment: String,
+        /// Digests of the plans the reviewer saw.
+        plans: Vec<String>,
         prepared: Option<Arc<Prepared>>,
         /// Signed by the request handler, off the writer's serial path; used when it still
         /// names the change's current head.
@@ -158,10 +160,13 @@ pub fn spawn<S: Store>(store: S, key: Arc<PrivateKey>, settings: Settings) -> Ha
 
 async fn run<S: Store>(store: S, key: Arc<PrivateKey>, settings: Settings, mut receiver: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(settings.max_batch);
+    let mut verified = logic::Verified::default();
+    let mut checkpoints = Checkpoints::open(settings.checkpoints.as_deref());
     while receiver.recv_many(&mut batch, settings.max_batch).await > 0 {
         let jobs = std::mem::take(&mut batch);
-        match apply(&store, &key, &settings, &jobs).await {
-            Ok((outcomes, events)) => {
+        match apply(&store, &key, &settings, &mut verified, &jobs).await {
+            Ok((outcomes, events, last_audit)) => {
+                checkpoints.record(&key, last_audit, receiver.is_empty());
                 logic::emit(events);
                 for (job, outcome) in jobs.into_iter().zip(outcomes) {
                     let _ = job.reply.send(Ok(outcome));
@@ -170,12 +175,14 @@ async fn run<S: Store>(store: S, key: Arc<PrivateKey>, settings: Settings, mut r
             // One failing write must not fail the others queued with it: retry each alone.
             Err(_) if jobs.len() > 1 => {
                 for job in jobs {
-                    let result = apply(&store, &key, &settings, std::slice::from_ref(&job)).await;
-                    let _ = job.reply.send(result.map(|(mut outcomes, events)| {
+                    let result = apply(&store, &key, &settings, &mut verified, std::slice::from_ref(&job)).await;
+                    let _ = job.reply.send(result.map(|(mut outcomes, events, last_audit)| {
+                        checkpoints.record(&key, last_audit, false);
                         logic::emit(events);
                         outcomes.pop().unwrap_or(Outcome::Done)
                     }));
                 }
+                checkpoints.record(&key, None, receiver.is_empty());
             }
             Err(error) => {
                 for job in jobs {
@@ -190,17 +197,69 @@ async fn apply<S: Store>(
     store: &S,
     key: &PrivateKey,
     settings: &Settings,
+    verified: &mut logic::Verified,
     jobs: &[Job],
-) -> Result<(Vec<Outcome>, Vec<Event>), StoreError> {
+) -> Result<(Vec<Outcome>, Vec<Event>, Option<(i64, String)>), StoreError> {
     let mut tx = BatchTx::new(store.begin().await?);
     tx.prefetch(jobs.iter().filter_map(|job| job.op.change_key()).collect()).await?;
-    let mut context = logic::Context { key, settings, now: now_millis(), events: Vec::new() };
+    let mut context = logic::Context { key, verified, settings, now: now_millis(), events: Vec::new() };
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
         outcomes.push(logic::apply(&mut tx, &mut context, &job.op).await?);
     }
+    let last_audit = tx.last_audit();
     tx.commit().await?;
-    Ok((outcomes, context.events))
+    Ok((outcomes, context.events, last_audit))
+}
+
+/// Signed checkpoints of the audit chain, appended to a file outside the database: whenever the
+/// writer falls idle after extending the chain, and at least once a second under load. A crash
+/// may lose the last second's checkpoints, never the writes themselves (those are in the
+/// database).
+struct Checkpoints {
+    file: Option<(std::path::PathBuf, std::fs::File)>,
+    last_written: std::time::Instant,
+    /// The chain's end not yet checkpointed.
+    pending: Option<(i64, String)>,
+}
+
+impl Checkpoints {
+    fn open(path: Option<&std::path::Path>) -> Checkpoints {
+        let file = path.and_then(|path| match std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            Ok(file) => Some((path.to_path_buf(), file)),
+            Err(error) => {
+                tracing_warn(&format!("cannot open the checkpoint file {}: {error}", path.display()));
+                None
+            }
+        });
+        Checkpoints { file, last_written: std::time::Instant::now(), pending: None }
+    }
+
+    fn record(&mut self, key: &PrivateKey, last_audit: Option<(i64, String)>, idle: bool) {
+        use std::io::Write as _;
+        if last_audit.is_some() {
+            self.pending = last_audit;
+        }
+        if !idle && self.last_written.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        let (Some((path, file)), Some((seq, hash))) = (&mut self.file, self.pending.take()) else { return };
+        let written = countersign_core::audit::Checkpoint::sign(seq, &hash, now_millis(), key)
+            .map_err(|error| error.to_string())
+            .and_then(|checkpoint| serde_json::to_string(&checkpoint).map_err(|error| error.to_string()))
+            .and_then(|line| writeln!(file, "{line}").map_err(|error| error.to_string()));
+        if let Err(error) = written {
+            tracing_warn(&format!("cannot write a checkpoint to {}: {error}", path.display()));
+        }
+        // Best effort: a checkpoint the disk loses weakens detection of the last second only.
+        let _ = file.sync_data();
+        self.last_written = std::time::Instant::now();
+    }
+}
+
+/// The server has no logger of its own; a checkpoint it cannot write is said on stderr.
+fn tracing_warn(message: &str) {
+    eprintln!("countersign: warning: {message}");
 }
 
 /// Escalates reviews nobody picked up, every `sweep_every`.

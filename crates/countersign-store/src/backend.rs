@@ -22,7 +22,7 @@ use crate::{
 const WRITER_LOCK_KEY: i64 = 0x0063_6f75_6e74_6572;
 
 const CHANGE_COLUMNS: &str = "id, repository, environment, fingerprint, name, base, head, requester, state, verdict, \
-     decision, owners, registered_by, created_at, updated_at, first_review_at, allowed_at";
+     decision, owners, registered_by, created_at, updated_at, first_review_at, allowed_at, purpose, plans";
 const STATEMENT_COLUMNS: &str = "id, change_id, person, verdict, comment, created_at, statement, signature";
 const ASSIGNMENT_COLUMNS: &str =
     "id, change_id, rule, person, state, assigned_at, picked_up_at, closed_at, escalated_from";
@@ -38,14 +38,23 @@ where
     text.parse().map_err(|error: T::Err| StoreError::Invalid(error.to_string()))
 }
 
-fn migrator(sql: &'static str) -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        Cow::Borrowed("init"),
-        MigrationType::Simple,
-        sql.into_sql_str(),
-        false,
-    )])
+/// What tells two sets of uploaded plans apart in the registration key.
+fn plans_digest(plans: &str) -> String {
+    use sha2::Digest as _;
+    if plans == "[]" { String::new() } else { hex::encode(sha2::Sha256::digest(plans.as_bytes())) }
+}
+
+/// A backend's migrations: (description, SQL, whether it manages its own transaction).
+fn migrator(migrations: &[(&'static str, &'static str, bool)]) -> Migrator {
+    Migrator::with_migrations(
+        migrations
+            .iter()
+            .zip(1..)
+            .map(|((description, sql, no_tx), version)| {
+                Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, sql.into_sql_str(), *no_tx)
+            })
+            .collect(),
+    )
 }
 
 /// SQLite in one file, in WAL mode, with a full sync at every commit: an acknowledged write
@@ -70,7 +79,12 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(LOCK_TIMEOUT);
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-        migrator(include_str!("../migrations/sqlite/0001_init.sql")).run(&pool).await?;
+        migrator(&[
+            ("init", include_str!("../migrations/sqlite/0001_init.sql"), false),
+            ("registrations", include_str!("../migrations/sqlite/0002_registrations.sql"), true),
+        ])
+        .run(&pool)
+        .await?;
         Ok(SqliteStore { pool })
     }
 }
@@ -84,7 +98,12 @@ pub struct PostgresStore {
 impl PostgresStore {
     pub async fn open(url: &str) -> Result<PostgresStore> {
         let pool = PgPoolOptions::new().max_connections(16).acquire_timeout(LOCK_TIMEOUT).connect(url).await?;
-        migrator(include_str!("../migrations/postgres/0001_init.sql")).run(&pool).await?;
+        migrator(&[
+            ("init", include_str!("../migrations/postgres/0001_init.sql"), false),
+            ("registrations", include_str!("../migrations/postgres/0002_registrations.sql"), false),
+        ])
+        .run(&pool)
+        .await?;
         Ok(PostgresStore { pool })
     }
 
@@ -238,6 +257,8 @@ macro_rules! backend {
                 updated_at: row.try_get("updated_at")?,
                 first_review_at: row.try_get("first_review_at")?,
                 allowed_at: row.try_get("allowed_at")?,
+                purpose: row.try_get("purpose")?,
+                plans: row.try_get("plans")?,
             })
         }
 
@@ -325,7 +346,8 @@ macro_rules! backend {
         ) -> Result<Option<ChangeRow>> {
             let row = sqlx::query::<$db>(sql(format!(
                 "SELECT {CHANGE_COLUMNS} FROM changes \
-                 WHERE repository = $1 AND environment = $2 AND fingerprint = $3"
+                 WHERE repository = $1 AND environment = $2 AND fingerprint = $3 \
+                 ORDER BY CASE WHEN state = 'open' THEN 1 ELSE 0 END DESC, id DESC LIMIT 1"
             )))
             .bind(repository.to_owned())
             .bind(environment.to_owned())
@@ -548,6 +570,25 @@ macro_rules! backend {
                 select_change_by_key(&mut *self.tx, repository, environment, fingerprint).await
             }
 
+            async fn siblings(
+                &mut self,
+                repository: &str,
+                environment: &str,
+                fingerprint: &str,
+            ) -> Result<Vec<ChangeRow>> {
+                self.flush_writes().await?;
+                let rows = sqlx::query::<$db>(sql(format!(
+                    "SELECT {CHANGE_COLUMNS} FROM changes \
+                     WHERE repository = $1 AND environment = $2 AND fingerprint = $3 ORDER BY id"
+                )))
+                .bind(repository)
+                .bind(environment)
+                .bind(fingerprint)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter().map(change_row).collect()
+            }
+
             async fn changes_with_fingerprints(&mut self, fingerprints: &[String]) -> Result<Vec<ChangeRow>> {
                 self.flush_writes().await?;
                 let mut found = Vec::new();
@@ -606,8 +647,10 @@ macro_rules! backend {
             async fn insert_change(&mut self, change: &NewChange) -> Result<i64> {
                 let row = sqlx::query::<$db>(
                     "INSERT INTO changes (repository, environment, fingerprint, name, base, head, requester, \
-                       state, verdict, decision, owners, registered_by, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', 'blocked', '{}', '[]', $8, $9, $9) RETURNING id",
+                       state, verdict, decision, owners, registered_by, created_at, updated_at, purpose, plans, \
+                       plans_digest) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', 'blocked', '{}', '[]', $8, $9, $9, $10, $11, $12) \
+                     RETURNING id",
                 )
                 .bind(&change.repository)
                 .bind(&change.environment)
@@ -618,6 +661,9 @@ macro_rules! backend {
                 .bind(change.requester.as_deref())
                 .bind(&change.registered_by)
                 .bind(change.at)
+                .bind(&change.purpose)
+                .bind(&change.plans)
+                .bind(plans_digest(&change.plans))
                 .fetch_one(&mut *self.tx)
                 .await?;
                 Ok(row.try_get("id")?)

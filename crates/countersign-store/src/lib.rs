@@ -55,6 +55,10 @@ pub struct ChangeRow {
     pub updated_at: i64,
     pub first_review_at: Option<i64>,
     pub allowed_at: Option<i64>,
+    /// `deploy` or `pull-request`: what the change was registered for.
+    pub purpose: String,
+    /// The infrastructure plans uploaded with the registration, as JSON.
+    pub plans: String,
 }
 
 /// A signed approval, rejection or override statement, as the server recorded it.
@@ -137,6 +141,9 @@ pub struct NewChange {
     pub requester: Option<String>,
     pub registered_by: String,
     pub at: i64,
+    pub purpose: String,
+    /// JSON list of uploaded plans, `[]` when none.
+    pub plans: String,
 }
 
 /// A statement to be inserted.
@@ -237,6 +244,14 @@ pub trait WriteTx: Send {
         environment: &str,
         fingerprint: &str,
     ) -> impl Future<Output = Result<Option<ChangeRow>>> + Send;
+    /// Every registration of the same content (repository, environment, fingerprint), oldest
+    /// first: they share their approvals and rejections.
+    fn siblings(
+        &mut self,
+        repository: &str,
+        environment: &str,
+        fingerprint: &str,
+    ) -> impl Future<Output = Result<Vec<ChangeRow>>> + Send;
     /// Changes with any of these fingerprints, for reading a batch's changes in one query.
     fn changes_with_fingerprints(
         &mut self,

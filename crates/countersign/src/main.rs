@@ -28,7 +28,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use countersign_core::attestation::Verdict;
-use countersign_read::{ChangeSpec, ConfigSource};
+use countersign_read::{ChangeSpec, ConfigSource, Purpose};
 
 /// Exit codes of every command: yes/allowed, blocked, bad input.
 pub const EXIT_ALLOWED: u8 = 0;
@@ -74,7 +74,7 @@ pub struct ChangeArgs {
 
 impl ChangeArgs {
     /// What the read stage is asked to read.
-    pub fn spec(&self, requester: Option<String>, plans: Vec<PathBuf>) -> ChangeSpec {
+    pub fn spec(&self, requester: Option<String>, plans: Vec<PathBuf>, purpose: Option<Purpose>) -> ChangeSpec {
         ChangeSpec {
             repo: self.repo.clone(),
             base: self.base.clone(),
@@ -83,6 +83,8 @@ impl ChangeArgs {
             config: self.config.clone().map_or(ConfigSource::AtBase, ConfigSource::Dir),
             requester,
             plans,
+            uploaded_plans: Vec::new(),
+            purpose,
         }
     }
 }

@@ -82,17 +82,32 @@ fn a_custom_kind_ending_in_list_is_an_object() {
 }
 
 #[test]
-fn other_yaml_and_templates_are_not_objects() {
+fn other_yaml_is_not_objects_but_a_removed_template_still_deletes() {
+    const TEMPLATE: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }\n";
     check(
         &[
             (".github/workflows/ci.yml", Some("name: ci\non: [push]\njobs: {}\n"), None),
-            (
-                "chart/templates/deployment.yaml",
-                Some("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }\n"),
-                None,
-            ),
+            ("chart/templates/deployment.yaml", Some(TEMPLATE), None),
         ],
         &[
+            "destructive chart/templates/deployment.yaml:2 Deployment (templated) | delete | the template no longer declares it, so its rendered objects are deleted",
+            "note chart/templates/deployment.yaml: not read as Kubernetes manifests: error: line 4 column 9: unclosed bracket '{'",
+        ],
+    );
+    // Emptied rather than removed: the same.
+    check(
+        &[("chart/templates/deployment.yaml", Some(TEMPLATE), Some("{{- /* moved to another chart */ -}}\n"))],
+        &[
+            "destructive chart/templates/deployment.yaml:2 Deployment (templated) | delete | the template no longer declares it, so its rendered objects are deleted",
+            "note chart/templates/deployment.yaml: not read as Kubernetes manifests: error: line 4 column 9: unclosed bracket '{'",
+            "note chart/templates/deployment.yaml: not read as Kubernetes manifests: error: line 1 column 3: \"-\" is only valid inside a block",
+        ],
+    );
+    // A template still declaring its kind after an edit deletes nothing.
+    check(
+        &[("chart/templates/deployment.yaml", Some(TEMPLATE), Some(&TEMPLATE.replace("apps/v1", "apps/v1 ")))],
+        &[
+            "note chart/templates/deployment.yaml: not read as Kubernetes manifests: error: line 4 column 9: unclosed bracket '{'",
             "note chart/templates/deployment.yaml: not read as Kubernetes manifests: error: line 4 column 9: unclosed bracket '{'",
         ],
     );

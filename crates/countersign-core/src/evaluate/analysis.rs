@@ -4,14 +4,17 @@ use crate::config::Config;
 use crate::detect::{self, CommitScan, IdentityKind, Signal};
 use crate::directory::{Member, Rank};
 use crate::finding::Finding;
-use crate::fingerprint::fingerprint;
 use crate::model::{ChangeInput, Operation, RecentHistory};
 use crate::risk::{self, Experience, Risk, RiskInput};
 
 use super::output::{ChangeSummary, CommitReport, Responsible, RuleOutcome, ServiceRef};
+use super::plural;
+use super::predicates::Truth;
 use super::responsible::responsible_humans;
 use super::rules::{Group, owner_groups};
 use super::{predicates, short};
+use crate::model::Rollback;
+use crate::policy::{NoRuleApplies, UnknownPeople};
 
 /// Everything about a change that does not depend on its approvals: computed once per head, then
 /// reused for every decision as approvals arrive.
@@ -38,7 +41,12 @@ pub struct Analysis {
     pub(super) target_branch: Option<String>,
     pub(super) lines_changed: u64,
     pub(super) groups: Vec<Group>,
-    pub(super) declaration: Option<RuleOutcome>,
+    /// Rules the gate adds itself, which approvals cannot satisfy: AI declarations, unknown
+    /// people, rollbacks, a change no rule speaks about.
+    pub(super) builtin: Vec<RuleOutcome>,
+    pub(super) rollback: Option<Rollback>,
+    /// Digests of the plans the decision depends on.
+    pub(super) plans: Vec<String>,
     /// For each rule of the policy: whether it applies to this change, and why.
     pub(super) applicability: Vec<(bool, Vec<String>)>,
 }
@@ -140,13 +148,16 @@ pub fn analyze(config: &Config, change: &ChangeInput) -> Analysis {
             repo: change.repo.clone(),
             base: change.base.clone(),
             head: change.head.clone(),
-            fingerprint: fingerprint(&change.tree_changes),
+            fingerprint: change.fingerprint(),
             environment: change.environment.clone(),
             commits: change.commits.len(),
             files: change.files.len(),
             lines_added,
             lines_deleted,
             services: services.iter().map(|(name, tier)| ServiceRef { name: name.clone(), tier: *tier }).collect(),
+            configuration: change.config_origin.clone(),
+            rollback: change.rollback.clone(),
+            plans: change.plans.clone(),
         },
         ai_assisted,
         commits,
@@ -167,7 +178,9 @@ pub fn analyze(config: &Config, change: &ChangeInput) -> Analysis {
         target_branch: change.target_branch.clone(),
         lines_changed: lines_added + lines_deleted,
         groups,
-        declaration,
+        builtin: declaration.into_iter().collect(),
+        rollback: change.rollback.clone(),
+        plans: change.plans.iter().map(|plan| plan.digest.clone()).collect(),
         applicability: Vec::new(),
     };
     // Whether a rule applies depends on the change only, never on its approvals.
@@ -181,12 +194,94 @@ pub fn analyze(config: &Config, change: &ChangeInput) -> Analysis {
                     why.push("applies to every change".to_owned());
                     true
                 }
-                Some(predicate) => predicates::holds(config, predicate, &analysis, &mut why),
+                Some(predicate) => predicates::holds(config, predicate, &analysis, &mut why) != Truth::False,
             };
             (applies, why)
         })
         .collect();
+    let builtin = builtin_rules(config, &analysis);
+    analysis.builtin.extend(builtin);
     analysis
+}
+
+/// The rules no policy can switch off (except where it says so explicitly), each a block that
+/// only a change of the change, the directory or the policy lifts.
+fn builtin_rules(config: &Config, analysis: &Analysis) -> Vec<RuleOutcome> {
+    let policy = &config.policy;
+    let mut rules = Vec::new();
+    let unknown: Vec<&Responsible> = analysis.responsible.iter().filter(|entry| !entry.known).collect();
+    if policy.approvals.unknown_people == UnknownPeople::Block && !unknown.is_empty() {
+        let who: Vec<String> = unknown
+            .iter()
+            .map(|entry| {
+                let roles: Vec<&str> = entry.roles.iter().map(|role| role.as_str()).collect();
+                format!("{} ({})", entry.id, roles.join(", "))
+            })
+            .collect();
+        rules.push(blocking(
+            "unknown-people",
+            "Everyone who answers for a change is known to the directory ([approvals] unknown_people = \"block\")",
+            vec![
+                format!("not in people.toml: {}", who.join(", ")),
+                "add each address to the person's `emails` in people.toml at the base (or the requester's id), \
+                 or set [approvals] unknown_people = \"lowest-level\"; approvals cannot satisfy this rule"
+                    .to_owned(),
+            ],
+        ));
+    }
+    if let Some(rollback) = &analysis.rollback {
+        let allowed_by = policy
+            .rules
+            .iter()
+            .zip(&analysis.applicability)
+            .any(|(rule, (applies, _))| *applies && rule.when.as_ref().is_some_and(|when| when.allows_rollback()));
+        if !allowed_by {
+            rules.push(blocking(
+                "rollback",
+                "A deployment does not drop what the base has, unless a rule allows rollbacks",
+                vec![
+                    format!(
+                        "the head does not contain {} of the base {}: deploying it would revert them",
+                        plural(rollback.dropped_commits as usize, "commit"),
+                        short(&rollback.base)
+                    ),
+                    "deploy a head that contains the base, or add a rule with when = { rollback = true } and its own \
+                     requirement"
+                        .to_owned(),
+                ],
+            ));
+        }
+    }
+    if policy.approvals.no_rule_applies == NoRuleApplies::Block
+        && !analysis.applicability.iter().any(|(applies, _)| *applies)
+    {
+        rules.push(blocking(
+            "no-rule-applies",
+            "A change the policy says nothing about is not allowed ([approvals] no_rule_applies = \"block\")",
+            vec![
+                "no rule of policy.toml applies to this change".to_owned(),
+                "add a rule that covers it, e.g. one without `when`, or set [approvals] no_rule_applies = \"allow\""
+                    .to_owned(),
+            ],
+        ));
+    }
+    rules
+}
+
+/// A built-in rule that applies and is not satisfied.
+pub(super) fn blocking(name: &str, description: &str, why: Vec<String>) -> RuleOutcome {
+    RuleOutcome {
+        name: name.to_owned(),
+        description: Some(description.to_owned()),
+        applies: true,
+        satisfied: false,
+        why,
+        approvals: Vec::new(),
+        missing: 1,
+        eligible: Vec::new(),
+        suggested: Vec::new(),
+        owner_groups: Vec::new(),
+    }
 }
 
 pub(super) fn rank_of(config: &Config, entry: &Responsible) -> Rank {

@@ -1,7 +1,7 @@
 //! Which attestations count: signatures checked once, then each statement weighed against the
 //! change (environment, age, who made it).
 
-use crate::attestation::{Envelope, Rejected, Statement, Verdict};
+use crate::attestation::{Envelope, Rejected, Signer, Statement, Verdict};
 use crate::config::Config;
 use crate::finding::{Finding, Severity};
 
@@ -20,8 +20,19 @@ pub struct FoundAttestation {
     pub bytes: Vec<u8>,
 }
 
-/// A verified statement with its signer's id, or why the attestation was refused.
-pub type CheckOutcome = Result<(Statement, String), Rejected>;
+/// A statement whose signature verified.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    pub statement: Statement,
+    /// The directory id of the person it names.
+    pub person: String,
+    /// Signed by an approval server's key (after it authenticated the person), not the
+    /// person's own: only such statements can break the glass.
+    pub by_server: bool,
+}
+
+/// A verified statement, or why the attestation was refused.
+pub type CheckOutcome = Result<Verified, Rejected>;
 
 /// Attestations of one change with their signatures checked; the expensive, cacheable part.
 #[derive(Clone, Debug)]
@@ -45,9 +56,9 @@ pub fn check_attestations(config: &Config, fingerprint: &str, found: &[FoundAtte
             if statement.fingerprint != fingerprint {
                 return Ok(None);
             }
-            envelope
-                .verify(&config.directory, &config.policy.server_keys)
-                .map(|(statement, person)| Some((statement, person.id.clone())))
+            envelope.verify(&config.directory, &config.policy.server_keys).map(|(statement, person, signer)| {
+                Some(Verified { statement, person: person.id.clone(), by_server: signer == Signer::Server })
+            })
         });
         match result {
             Ok(None) => other_changes += 1,
@@ -58,19 +69,45 @@ pub fn check_attestations(config: &Config, fingerprint: &str, found: &[FoundAtte
     CheckedAttestations { fingerprint, checked, other_changes }
 }
 
-/// Keeps the latest verdict of each eligible person for this change, by person position.
+/// What the attestations of a change amount to.
+pub(super) struct Accepted<'a> {
+    /// People (by position) whose approval counts, with the statement.
+    pub approvals: Vec<(usize, &'a Statement)>,
+    /// Standing rejections: each person's latest statement, when it rejects. A rejection counts
+    /// whoever its author has become since (a later co-author's veto stands), never expires,
+    /// and ends only with that person's later approval.
+    pub rejections: Vec<&'a Statement>,
+    /// Break-glass statements from an approval server by people allowed to break the glass.
+    pub overrides: Vec<&'a Statement>,
+    /// Attestations in scope that cannot be read: each may be a rejection.
+    pub unreadable: Vec<String>,
+}
+
+/// Weighs each verified statement against the change: environment, who made it, age, head and
+/// plans. Never stops at the first problem; every ignored statement is a finding.
 pub(super) fn accepted_attestations<'a>(
     config: &Config,
     analysis: &Analysis,
     attestations: &'a CheckedAttestations,
     now: i64,
     findings: &mut Vec<Finding>,
-) -> (Vec<(usize, &'a Statement)>, Vec<&'a Statement>) {
-    let mut latest: Vec<(usize, &Statement)> = Vec::new();
-    let mut overrides = Vec::new();
+) -> Accepted<'a> {
+    let mut accepted =
+        Accepted { approvals: Vec::new(), rejections: Vec::new(), overrides: Vec::new(), unreadable: Vec::new() };
+    // Each person's approve and reject statements for this environment, to find who stands where.
+    let mut by_person: Vec<(usize, Vec<(&'a Statement, &'a str)>)> = Vec::new();
     for (origin, result) in &attestations.checked {
-        let (statement, person) = match result {
+        let Verified { statement, person, by_server } = match result {
             Ok(verified) => verified,
+            Err(Rejected::Malformed(reason)) => {
+                findings.push(Finding::new(
+                    Severity::Error,
+                    "attestation-unreadable",
+                    format!("attestation {origin} cannot be read ({reason}); it may be a rejection, so the gate fails closed"),
+                ));
+                accepted.unreadable.push(origin.clone());
+                continue;
+            }
             Err(rejected) => {
                 findings.push(Finding::new(
                     Severity::Warning,
@@ -94,36 +131,58 @@ pub(super) fn accepted_attestations<'a>(
             )));
             continue;
         }
-        if !config.policy.approvals.keep_on_rebase && statement.head != analysis.head {
-            findings.push(ignore(format!("it approved head {}, and keep_on_rebase is off", short(&statement.head))));
-            continue;
-        }
-        if statement.time > now + CLOCK_SKEW_SECS {
-            findings.push(ignore("it is dated in the future".to_owned()));
-            continue;
-        }
-        if let Some(days) = config.policy.approvals.max_age_days
-            && statement.time + i64::from(days) * 86_400 < now
-        {
-            findings.push(ignore(format!("it is older than max_age_days = {days}")));
-            continue;
-        }
         let Some(idx) = config.directory.person_index(person) else { continue };
         if statement.verdict == Verdict::Override {
+            if !by_server {
+                findings.push(ignore(
+                    "break-glass comes only from the approval service, which records it and tracks its after-the-fact \
+                     review; an override signed with a person's own key never counts"
+                        .to_owned(),
+                ));
+                continue;
+            }
+            if statement.time > now + CLOCK_SKEW_SECS {
+                findings.push(ignore("it is dated in the future".to_owned()));
+                continue;
+            }
             match override_refused(config, idx, &statement.comment) {
                 Some(refusal) => findings.push(ignore(refusal.to_string())),
-                None => overrides.push(statement),
+                None => accepted.overrides.push(statement),
             }
             continue;
         }
-        if review_refused(config, &analysis.responsible, person).is_some() {
-            findings.push(ignore("a responsible human of the change cannot approve or reject it".to_owned()));
+        match by_person.iter_mut().find(|(other, _)| *other == idx) {
+            Some((_, statements)) => statements.push((statement, origin)),
+            None => by_person.push((idx, vec![(statement, origin.as_str())])),
+        }
+    }
+    by_person.sort_by_key(|(idx, _)| *idx);
+    for (idx, mut statements) in by_person {
+        statements.sort_by_key(|(statement, _)| statement.time);
+        let since_rejection = statements.iter().rposition(|(statement, _)| statement.verdict == Verdict::Reject);
+        if let Some(last) = since_rejection.filter(|position| *position == statements.len() - 1) {
+            accepted.rejections.push(statements[last].0);
             continue;
         }
-        match latest.iter_mut().find(|(other, _)| *other == idx) {
-            Some(entry) if entry.1.time <= statement.time => entry.1 = statement,
-            Some(_) => {}
-            None => latest.push((idx, statement)),
+        // Approvals after the person's last rejection (which they withdraw) may count.
+        let first = since_rejection.map_or(0, |position| position + 1);
+        let person = &config.directory.people()[idx].id;
+        let mut counted = None;
+        for (statement, origin) in statements[first..].iter().rev() {
+            match approval_refused(config, analysis, statement, person, now) {
+                None => {
+                    counted = Some(*statement);
+                    break;
+                }
+                Some(reason) => findings.push(Finding::new(
+                    Severity::Warning,
+                    "attestation-ignored",
+                    format!("attestation {origin} by {person} ignored: {reason}"),
+                )),
+            }
+        }
+        if let Some(statement) = counted {
+            accepted.approvals.push((idx, statement));
         }
     }
     if attestations.other_changes > 0 {
@@ -137,6 +196,35 @@ pub(super) fn accepted_attestations<'a>(
             ),
         ));
     }
-    latest.sort_by_key(|(idx, _)| *idx);
-    (latest, overrides)
+    accepted
+}
+
+/// Why an approval does not count, if it does not.
+fn approval_refused(
+    config: &Config,
+    analysis: &Analysis,
+    statement: &Statement,
+    person: &str,
+    now: i64,
+) -> Option<String> {
+    if review_refused(config, &analysis.responsible, person).is_some() {
+        return Some("a responsible human of the change cannot approve or reject it".to_owned());
+    }
+    if !config.policy.approvals.keep_on_rebase && statement.head != analysis.head {
+        return Some(format!("it approved head {}, and keep_on_rebase is off", short(&statement.head)));
+    }
+    if statement.time > now + CLOCK_SKEW_SECS {
+        return Some("it is dated in the future".to_owned());
+    }
+    if let Some(days) = config.policy.approvals.max_age_days
+        && statement.time + i64::from(days) * 86_400 < now
+    {
+        return Some(format!("it is older than max_age_days = {days}"));
+    }
+    if let Some(plan) = analysis.plans.iter().find(|digest| !statement.plans.contains(digest)) {
+        return Some(format!(
+            "the decision depends on plan {plan}, which the approval does not name; approve with --plan for each plan"
+        ));
+    }
+    None
 }

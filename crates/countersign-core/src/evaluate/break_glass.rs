@@ -33,11 +33,21 @@ impl std::fmt::Display for OverrideRefusal {
             OverrideRefusal::LevelTooLow { person, level, needed } => {
                 write!(f, "{person} is {level}; break-glass needs {needed} or above (break_glass.min_level)")
             }
-            OverrideRefusal::ReasonRequired => {
-                write!(f, "break-glass needs a reason, and break_glass.reason_required is on")
-            }
+            OverrideRefusal::ReasonRequired => write!(
+                f,
+                "break-glass needs a reason of at least {MIN_REASON_ALPHANUMERICS} letters or digits \
+                 (break_glass.reason_required is on)"
+            ),
         }
     }
+}
+
+/// Letters and digits a break-glass reason needs at least: spaces, punctuation and invisible
+/// characters (a zero-width space) are no reason.
+pub const MIN_REASON_ALPHANUMERICS: usize = 8;
+
+fn says_something(reason: &str) -> bool {
+    reason.chars().filter(|c| c.is_alphanumeric()).count() >= MIN_REASON_ALPHANUMERICS
 }
 
 /// Whether the person (by position in the directory) may override with this reason. Break-glass
@@ -55,7 +65,7 @@ pub fn override_refused(config: &Config, person: usize, reason: &str) -> Option<
             needed: levels.get(break_glass.min_level).cloned().unwrap_or_default(),
         });
     }
-    if break_glass.reason_required && reason.trim().is_empty() {
+    if break_glass.reason_required && !says_something(reason) {
         return Some(OverrideRefusal::ReasonRequired);
     }
     None

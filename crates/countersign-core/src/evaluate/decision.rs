@@ -1,10 +1,10 @@
 //! The second stage: the policy proper, over an analysis and its verified attestations.
 
-use crate::attestation::{Statement, Verdict};
+use crate::attestation::Statement;
 use crate::config::Config;
 use crate::model::ChangeInput;
 
-use super::analysis::{Analysis, analyze};
+use super::analysis::{Analysis, analyze, blocking};
 use super::attestations::{CheckedAttestations, FoundAttestation, accepted_attestations, check_attestations};
 use super::output::{ApprovalRef, Decision, GateVerdict, RuleOutcome};
 use super::rules::{evaluate_rule, suggest_reviewers};
@@ -20,24 +20,19 @@ pub fn decide(config: &Config, analysis: &Analysis, attestations: &CheckedAttest
     let mut findings = analysis.findings.clone();
     let policy = &config.policy;
     let n_people = config.directory.people().len();
-    let (latest, overrides) = accepted_attestations(config, analysis, attestations, now, &mut findings);
+    let accepted = accepted_attestations(config, analysis, attestations, now, &mut findings);
     let mut approved = vec![false; n_people];
     let mut approvals = Vec::new();
-    for (idx, statement) in &latest {
-        if statement.verdict == Verdict::Approve {
-            approved[*idx] = true;
-            approvals.push(approval_ref(statement));
-        }
+    for (idx, statement) in &accepted.approvals {
+        approved[*idx] = true;
+        approvals.push(approval_ref(statement));
     }
     let rejections: Vec<ApprovalRef> = if policy.approvals.rejections_block {
-        latest
-            .iter()
-            .filter(|(_, statement)| statement.verdict == Verdict::Reject)
-            .map(|(_, statement)| approval_ref(statement))
-            .collect()
+        accepted.rejections.iter().map(|statement| approval_ref(statement)).collect()
     } else {
         Vec::new()
     };
+    let overrides = accepted.overrides;
 
     let mut eligible_by_rule = Vec::with_capacity(policy.rules.len());
     let mut rules: Vec<RuleOutcome> = Vec::with_capacity(policy.rules.len() + 1);
@@ -47,7 +42,18 @@ pub fn decide(config: &Config, analysis: &Analysis, attestations: &CheckedAttest
         eligible_by_rule.push(eligible);
     }
     let suggested_reviewers = suggest_reviewers(config, &rules, &eligible_by_rule);
-    rules.extend(analysis.declaration.clone());
+    rules.extend(analysis.builtin.iter().cloned());
+    if !accepted.unreadable.is_empty() {
+        rules.push(blocking(
+            "readable-attestations",
+            "Every attestation of the change can be read: an unreadable one may be a rejection",
+            vec![
+                format!("cannot read: {}", accepted.unreadable.join(", ")),
+                "remove or replace them (a rejection is withdrawn by its author's approval, not by deleting it)"
+                    .to_owned(),
+            ],
+        ));
+    }
     let blocked = rules.iter().any(|rule| rule.applies && !rule.satisfied) || !rejections.is_empty();
     let verdict = match (blocked, overrides.is_empty()) {
         (false, _) => GateVerdict::Allowed,

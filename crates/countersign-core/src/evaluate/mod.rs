@@ -18,7 +18,7 @@ mod responsible;
 mod rules;
 
 pub use analysis::{Analysis, analyze, is_gate_config};
-pub use attestations::{CheckOutcome, CheckedAttestations, FoundAttestation, check_attestations};
+pub use attestations::{CheckOutcome, CheckedAttestations, FoundAttestation, Verified, check_attestations};
 pub use break_glass::{OverrideRefusal, override_refused};
 pub use decision::{decide, evaluate};
 pub use output::{

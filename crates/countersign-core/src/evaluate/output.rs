@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::detect::Signal;
 use crate::finding::Finding;
-use crate::model::Operation;
+use crate::model::{ConfigOrigin, Operation, PlanDigest, Rollback};
 use crate::risk::Risk;
 use crate::rollout::Rollout;
 
@@ -36,6 +36,15 @@ pub struct ChangeSummary {
     pub lines_added: u64,
     pub lines_deleted: u64,
     pub services: Vec<ServiceRef>,
+    /// Where the configuration that judged the change was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<ConfigOrigin>,
+    /// Present when the head drops commits of the base.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<Rollback>,
+    /// The plans the decision depends on; approvals must name their digests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plans: Vec<PlanDigest>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
@@ -62,6 +71,8 @@ pub enum Role {
     Committer,
     CoAuthor,
     Requester,
+    /// Runs an agent of the directory that wrote or committed part of the change.
+    Operator,
     /// Nobody: the change has no human at all, and stands for an unknown one.
     None,
 }
@@ -73,6 +84,7 @@ impl Role {
             Role::Committer => "committer",
             Role::CoAuthor => "co-author",
             Role::Requester => "requester",
+            Role::Operator => "operator",
             Role::None => "none",
         }
     }

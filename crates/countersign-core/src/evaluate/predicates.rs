@@ -7,37 +7,74 @@ use crate::policy::Predicate;
 use super::analysis::Analysis;
 use super::plural;
 
-pub(super) fn holds(config: &Config, predicate: &Predicate, facts: &Analysis, why: &mut Vec<String>) -> bool {
+/// Whether a condition holds. Something the gate does not know (an unknown target branch) is
+/// neither true nor false, and stays unknown through `not`: a rule whose condition is unknown
+/// applies, so wrapping a condition in `not` can never switch the fail-safe off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Truth {
+    True,
+    False,
+    Unknown,
+}
+
+impl From<bool> for Truth {
+    fn from(value: bool) -> Truth {
+        if value { Truth::True } else { Truth::False }
+    }
+}
+
+pub(super) fn holds(config: &Config, predicate: &Predicate, facts: &Analysis, why: &mut Vec<String>) -> Truth {
     let levels = config.directory.levels();
     let (result, reason) = match predicate {
         Predicate::All(all) => {
             let mut inner = Vec::new();
-            let result = all.iter().all(|predicate| holds(config, predicate, facts, &mut inner));
+            let results: Vec<Truth> = all.iter().map(|predicate| holds(config, predicate, facts, &mut inner)).collect();
             why.extend(inner);
-            return result;
+            return if results.contains(&Truth::False) {
+                Truth::False
+            } else if results.contains(&Truth::Unknown) {
+                Truth::Unknown
+            } else {
+                Truth::True
+            };
         }
         Predicate::Any(any) => {
             let mut matched = Vec::new();
             let mut unmatched = Vec::new();
+            let (mut any_true, mut any_unknown) = (false, false);
             for predicate in any {
                 let mut inner = Vec::new();
-                if holds(config, predicate, facts, &mut inner) {
-                    matched.extend(inner);
-                } else {
-                    unmatched.extend(inner);
+                match holds(config, predicate, facts, &mut inner) {
+                    Truth::True => {
+                        any_true = true;
+                        matched.extend(inner);
+                    }
+                    Truth::Unknown => {
+                        any_unknown = true;
+                        matched.extend(inner);
+                    }
+                    Truth::False => unmatched.extend(inner),
                 }
             }
-            let result = !matched.is_empty();
-            why.push(if result {
-                format!("any of: {}", matched.join("; "))
-            } else {
+            let result = match (any_true, any_unknown) {
+                (true, _) => Truth::True,
+                (false, true) => Truth::Unknown,
+                (false, false) => Truth::False,
+            };
+            why.push(if result == Truth::False {
                 format!("none of: {}", unmatched.join("; "))
+            } else {
+                format!("any of: {}", matched.join("; "))
             });
             return result;
         }
         Predicate::Not(inner) => {
             let mut inner_why = Vec::new();
-            let result = !holds(config, inner, facts, &mut inner_why);
+            let result = match holds(config, inner, facts, &mut inner_why) {
+                Truth::True => Truth::False,
+                Truth::False => Truth::True,
+                Truth::Unknown => Truth::Unknown,
+            };
             why.push(format!("not ({})", inner_why.join("; ")));
             return result;
         }
@@ -209,10 +246,26 @@ pub(super) fn holds(config: &Config, predicate: &Predicate, facts: &Analysis, wh
                     ),
                 )
             }
-            // An unknown target branch cannot be shown not to match: the rule applies.
-            None => (true, "target branch unknown (pass --target-branch); rule applied".to_owned()),
+            // An unknown target branch can be shown neither to match nor not to.
+            None => {
+                why.push("target branch unknown (pass --target-branch); rule applied".to_owned());
+                return Truth::Unknown;
+            }
         },
+        Predicate::Rollback(wanted) => {
+            let rollback = facts.rollback.is_some();
+            (
+                rollback == *wanted,
+                match &facts.rollback {
+                    Some(rollback) => format!(
+                        "rollback: the head drops {} of the base",
+                        plural(rollback.dropped_commits as usize, "commit")
+                    ),
+                    None => "not a rollback".to_owned(),
+                },
+            )
+        }
     };
     why.push(reason);
-    result
+    Truth::from(result)
 }

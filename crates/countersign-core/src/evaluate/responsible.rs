@@ -18,14 +18,16 @@ pub fn responsible(config: &Config, change: &ChangeInput) -> Vec<Responsible> {
     responsible_humans(config, change, &scans, &mut Vec::new())
 }
 
-/// Authors, committers and co-authors who are humans, and the requester. Agents and bots are not
-/// responsible; their work falls on the humans around them, or on an unknown human.
+/// Authors, committers and co-authors who are humans, the operators of directory agents, and
+/// the requester. Agents and bots are not responsible; their work falls on the humans around
+/// them, or on an unknown human.
 pub(super) fn responsible_humans(
     config: &Config,
     change: &ChangeInput,
     scans: &[CommitScan],
     findings: &mut Vec<Finding>,
 ) -> Vec<Responsible> {
+    let directory = &config.directory;
     let mut entries: Vec<Responsible> = Vec::new();
     let add = |entries: &mut Vec<Responsible>, id: String, level: String, known: bool, role: Role| match entries
         .iter_mut()
@@ -34,6 +36,14 @@ pub(super) fn responsible_humans(
         Some(entry) if !entry.roles.contains(&role) => entry.roles.push(role),
         Some(_) => {}
         None => entries.push(Responsible { id, level, known, roles: vec![role] }),
+    };
+    let add_person = |entries: &mut Vec<Responsible>, person: &crate::directory::Person, role: Role| {
+        add(entries, person.id.clone(), directory.level_name(person.rank()).to_owned(), true, role);
+    };
+    let add_operators = |entries: &mut Vec<Responsible>, agent: &crate::directory::Agent| {
+        for operator in agent.operators.iter().filter_map(|id| directory.person(id)) {
+            add_person(entries, operator, Role::Operator);
+        }
     };
     let mut unknown_reported = BTreeSet::new();
     for (commit, scan) in change.commits.iter().zip(scans) {
@@ -44,26 +54,25 @@ pub(super) fn responsible_humans(
         .into_iter()
         .chain(scan.human_co_authors.iter().map(|identity| (identity, true, Role::CoAuthor)));
         for (identity, is_human, role) in identities {
-            if !is_human {
-                continue;
-            }
-            match config.directory.by_identity(identity) {
-                Some(Member::Person(person)) => add(
-                    &mut entries,
-                    person.id.clone(),
-                    config.directory.level_name(person.rank()).to_owned(),
-                    true,
-                    role,
-                ),
-                Some(Member::Agent(_)) => {}
+            match directory.by_identity(identity) {
+                Some(Member::Person(person)) => add_person(&mut entries, person, role),
+                Some(Member::Agent(agent)) => add_operators(&mut entries, agent),
+                None if !is_human => {}
                 None => {
                     let email = identity.email.trim().to_ascii_lowercase();
                     if unknown_reported.insert(email.clone()) {
+                        let hint = match directory.resembled(&email) {
+                            Some(person) => {
+                                format!(" (it looks like {}'s address, but only listed addresses count)", person.id)
+                            }
+                            None => String::new(),
+                        };
                         findings.push(Finding::new(
                             Severity::Warning,
                             "unknown-person",
                             format!(
-                                "{role} {identity} of commit {} is not in people.toml; treated as below every level",
+                                "{role} {identity} of commit {} is not in people.toml{hint}; add the address to the \
+                                 person's `emails`",
                                 short(&commit.id)
                             ),
                         ));
@@ -74,25 +83,22 @@ pub(super) fn responsible_humans(
         }
     }
     if let Some(requester) = &change.requester {
-        match config.directory.lookup(requester) {
-            Some(Member::Person(person)) => add(
-                &mut entries,
-                person.id.clone(),
-                config.directory.level_name(person.rank()).to_owned(),
-                true,
-                Role::Requester,
-            ),
-            Some(Member::Agent(agent)) => findings.push(Finding::new(
-                Severity::Info,
-                "agent-requester",
-                format!("the deployment was requested by agent `{}`; the humans of the change answer for it", agent.id),
-            )),
-            None => {
+        match directory.requester(requester) {
+            Ok(Member::Person(person)) => add_person(&mut entries, person, Role::Requester),
+            Ok(Member::Agent(agent)) => {
                 findings.push(Finding::new(
-                    Severity::Warning,
-                    "unknown-person",
-                    format!("requester `{requester}` is not in people.toml; treated as below every level"),
+                    Severity::Info,
+                    "agent-requester",
+                    format!(
+                        "the deployment was requested by agent `{}`; its operators and the humans of the change \
+                         answer for it",
+                        agent.id
+                    ),
                 ));
+                add_operators(&mut entries, agent);
+            }
+            Err(error) => {
+                findings.push(Finding::new(Severity::Warning, "unknown-person", error.to_string()));
                 add(&mut entries, requester.clone(), "unknown".to_owned(), false, Role::Requester);
             }
         }
@@ -101,7 +107,8 @@ pub(super) fn responsible_humans(
         findings.push(Finding::new(
             Severity::Warning,
             "no-human",
-            "no human author, committer, co-author or requester: the change is treated as coming from an unknown human",
+            "no human author, committer, co-author, operator or requester: the change is treated as coming from an \
+             unknown human",
         ));
         add(&mut entries, "(no human)".to_owned(), "unknown".to_owned(), false, Role::None);
     }

@@ -9,7 +9,6 @@ use countersign_core::evaluate::{
     Decision, FoundAttestation, OverrideRefusal, ReviewRefusal, analyze, check_attestations, decide, evaluate,
     override_refused, review_refused,
 };
-use countersign_core::fingerprint::fingerprint;
 use countersign_core::model::{
     BlastRadius, ChangeInput, Commit, FileChange, Identity, Operation, OperationSource, TreeChange,
 };
@@ -53,6 +52,16 @@ const TWO_PERSON: &str = "version = 1\n\n[[rule]]\nname = \"two-person\"\nrequir
 
 const BREAK_GLASS: &str = "\n[break_glass]\nmin_level = \"senior\"\nreason_required = true\nreview_within_hours = 24\n";
 
+/// The approval service's key: break-glass is only ever signed by it.
+const SERVER_SEED: u8 = 97;
+const SERVER: &str = "(approval service)";
+
+/// `[server] keys` trusting the fixture's approval service.
+fn server_keys() -> String {
+    let public = key(SERVER_SEED).public_key().to_openssh().expect("encodable key");
+    format!("\n[server]\nkeys = [\"{public}\"]\n")
+}
+
 const CART: &str = "services/checkout/cart.py";
 const PAYMENTS: &str = "libs/payments/card.py";
 const DOCS: &str = "docs/index.md";
@@ -69,6 +78,7 @@ fn seed_of(who: &str) -> u8 {
     match PEOPLE.iter().find(|person| person.0 == who) {
         Some(person) => person.6,
         None if who == AGENT.0 => AGENT_SEED,
+        None if who == SERVER => SERVER_SEED,
         None => STRANGER_SEED,
     }
 }
@@ -135,6 +145,9 @@ fn change() -> ChangeBuilder {
             tree_changes: Vec::new(),
             blast: BlastRadius::default(),
             history: None,
+            rollback: None,
+            plans: Vec::new(),
+            config_origin: None,
         },
     }
 }
@@ -203,6 +216,20 @@ impl ChangeBuilder {
         self
     }
 
+    /// A head that drops commits of its base, as the read stage marks a deployment's.
+    fn rollback(mut self, dropped_commits: u64) -> ChangeBuilder {
+        self.change.rollback = Some(countersign_core::model::Rollback { base: "b".repeat(40), dropped_commits });
+        self
+    }
+
+    /// A plan the decision depends on.
+    fn plan(mut self, digest: &str) -> ChangeBuilder {
+        self.change
+            .plans
+            .push(countersign_core::model::PlanDigest { file: "plan.json".to_owned(), digest: digest.to_owned() });
+        self
+    }
+
     /// A migration that drops a table, as the blast-radius analysers report it.
     fn drops_table(mut self) -> ChangeBuilder {
         self.change.blast.destructive.push(Operation {
@@ -223,6 +250,7 @@ impl ChangeBuilder {
             .files
             .iter()
             .map(|file| TreeChange {
+                path_bytes: file.path.as_bytes().to_vec(),
                 path: file.path.clone(),
                 old_id: Some(format!("{}@base", file.path)),
                 new_id: Some(format!("{}@+{}-{}", file.path, file.added, file.deleted)),
@@ -248,10 +276,22 @@ struct Att {
     head: Option<&'static str>,
     /// Whose key signs; `None`: the person's own.
     signer: Option<&'static str>,
+    /// Digests of the plans the statement names.
+    plans: &'static [&'static str],
 }
 
 fn statement(person: &'static str, verdict: Verdict, comment: &'static str) -> Att {
-    Att { person, verdict, comment, age: 3_600, environment: "production", fingerprint: None, head: None, signer: None }
+    Att {
+        person,
+        verdict,
+        comment,
+        age: 3_600,
+        environment: "production",
+        fingerprint: None,
+        head: None,
+        signer: None,
+        plans: &[],
+    }
 }
 
 fn approve(person: &'static str) -> Att {
@@ -262,8 +302,9 @@ fn reject(person: &'static str, comment: &'static str) -> Att {
     statement(person, Verdict::Reject, comment)
 }
 
+/// Break-glass as the approval service records it: signed with its key.
 fn break_glass(person: &'static str, reason: &'static str) -> Att {
-    statement(person, Verdict::Override, reason)
+    statement(person, Verdict::Override, reason).signed_by(SERVER)
 }
 
 impl Att {
@@ -287,13 +328,18 @@ impl Att {
         self
     }
 
+    fn plans(mut self, plans: &'static [&'static str]) -> Att {
+        self.plans = plans;
+        self
+    }
+
     fn signed_by(mut self, signer: &'static str) -> Att {
         self.signer = Some(signer);
         self
     }
 
     fn sign(&self, position: usize, change: &ChangeInput) -> FoundAttestation {
-        let own = fingerprint(&change.tree_changes);
+        let own = change.fingerprint();
         let statement = Statement::new(
             self.verdict,
             self.person,
@@ -302,7 +348,8 @@ impl Att {
             self.head.unwrap_or(&change.head),
             NOW - self.age,
             self.comment,
-        );
+        )
+        .with_plans(self.plans.iter().map(|plan| (*plan).to_owned()).collect());
         let envelope = statement.sign(&key(seed_of(self.signer.unwrap_or(self.person)))).expect("signable statement");
         FoundAttestation { origin: format!("#{}", position + 1), bytes: envelope.to_json().into_bytes() }
     }
@@ -421,9 +468,13 @@ fn case(name: &str, verdict: &str, policy: &str, change: ChangeBuilder, attestat
     assert_eq!(view.verdict, verdict, "case {name}: {view:#?}");
 }
 
-/// A policy of one rule, `gated`, that needs one approval when the predicate holds.
+/// A policy of one rule, `gated`, that needs one approval when the predicate holds. A change
+/// it does not apply to is allowed here (`no_rule_applies = "allow"`), so each case shows the
+/// predicate alone; `no_rule_applies_blocks_by_default` shows the default.
 fn when(predicate: &str) -> String {
-    format!("version = 1\n\n[[rule]]\nname = \"gated\"\nwhen = {{ {predicate} }}\nrequires = {{ count = 1 }}\n")
+    format!(
+        "version = 1\n\n[approvals]\nno_rule_applies = \"allow\"\n\n[[rule]]\nname = \"gated\"\nwhen = {{ {predicate} }}\nrequires = {{ count = 1 }}\n"
+    )
 }
 
 /// A policy of one rule, `review`, that always applies with these requirements.
@@ -633,7 +684,8 @@ fn rejections() {
     let advisory = format!("{TWO_PERSON}\n[approvals]\nrejections_block = false\n");
     case("rejections_do_not_block_when_off", "allowed", &advisory, human("bob", DOCS), &vetoed);
     let own = [approve("alice"), reject("bob", "not ready")];
-    case("author_rejection_is_ignored", "allowed", TWO_PERSON, human("bob", DOCS), &own);
+    // An author who rejects their own change stops it: a rejection stands whoever made it.
+    case("author_rejection_blocks", "blocked", TWO_PERSON, human("bob", DOCS), &own);
     // Any reviewer may veto, not only those who could satisfy a rule.
     let senior = requires("count = 1, min_level = \"senior\"");
     let junior_veto = [approve("alice"), reject("bob", "breaks refunds")];
@@ -641,7 +693,7 @@ fn rejections() {
     // A rejection is a statement like an approval: past max_age_days it no longer counts.
     let fortnight = format!("{TWO_PERSON}\n[approvals]\nmax_age_days = 14\n");
     let stale = [approve("alice"), reject("carol", "breaks refunds").aged(15 * DAY)];
-    case("rejection_older_than_max_age", "allowed", &fortnight, human("bob", DOCS), &stale);
+    case("rejection_older_than_max_age_still_blocks", "blocked", &fortnight, human("bob", DOCS), &stale);
 }
 
 // 5. Expiry and clocks.
@@ -666,15 +718,20 @@ fn expiry() {
 
 #[test]
 fn break_glass_overrides() {
-    let glass = format!("{TWO_PERSON}{BREAK_GLASS}");
+    let glass = format!("{TWO_PERSON}{BREAK_GLASS}{}", server_keys());
     let hotfix = "checkout is down; hotfix";
+    // An override signed with the person's own key, put in the ref by hand: never break-glass.
+    let by_hand = [break_glass("alice", hotfix).signed_by("alice")];
+    case("override_signed_with_own_key_is_ignored", "blocked", &glass, human("dave", DOCS), &by_hand);
+    case("override_with_invisible_reason", "blocked", &glass, human("dave", DOCS), &[break_glass("alice", "\u{200b}")]);
     case("override_by_senior", "overridden", &glass, human("dave", DOCS), &[break_glass("alice", hotfix)]);
     case("override_by_junior_is_ignored", "blocked", &glass, human("dave", DOCS), &[break_glass("bob", hotfix)]);
     case("override_without_reason", "blocked", &glass, human("dave", DOCS), &[break_glass("alice", "")]);
     case("override_with_blank_reason", "blocked", &glass, human("dave", DOCS), &[break_glass("alice", "  ")]);
     let optional = glass.replace("reason_required = true", "reason_required = false");
     case("override_reason_optional", "overridden", &optional, human("dave", DOCS), &[break_glass("alice", "")]);
-    case("override_disabled", "blocked", TWO_PERSON, human("dave", DOCS), &[break_glass("alice", hotfix)]);
+    let disabled = format!("{TWO_PERSON}{}", server_keys());
+    case("override_disabled", "blocked", &disabled, human("dave", DOCS), &[break_glass("alice", hotfix)]);
     case("override_by_the_author", "overridden", &glass, human("alice", DOCS), &[break_glass("alice", hotfix)]);
     case("override_by_agent", "blocked", &glass, human("dave", DOCS), &[break_glass("ops-agent", hotfix)]);
     let needless = [approve("carol"), break_glass("alice", hotfix)];
@@ -779,5 +836,151 @@ fn decide_reuses_the_analysis() {
             decide(&config, &analysis, &check_attestations(&config, &analysis.change.fingerprint, &found), NOW);
         let direct = evaluate(&config, &change, &found, NOW);
         assert_eq!(format!("{:?}", View::of(&staged)), format!("{:?}", View::of(&direct)));
+    }
+}
+
+// 10. Ways around the gate, closed: each case would allow its change if its defence broke.
+
+#[test]
+fn closed_bypasses() {
+    // A change no rule speaks about is blocked unless the policy says otherwise.
+    let unconditional_missing =
+        "version = 1\n\n[[rule]]\nname = \"gated\"\nwhen = { tier_at_most = 0 }\nrequires = { count = 1 }\n";
+    case("no_rule_applies_blocks_by_default", "blocked", unconditional_missing, human("dave", DOCS), &[]);
+
+    // `not` cannot switch off the fail-safe of an unknown target branch.
+    let release_only = when("not = { target_branches = [\"release/*\"] }");
+    case("not_of_unknown_target_branch_still_applies", "blocked", &release_only, human("dave", DOCS), &[]);
+    case("not_of_known_target_branch", "allowed", &release_only, human("dave", DOCS).target("release/1"), &[]);
+
+    // Unknown responsible humans block until the directory knows them; plus-addressing a real
+    // person's address makes nobody that person.
+    let alias = change().commit("Alice <alice+alt@shop.example>", HUMAN_MESSAGE).file(DOCS, 1, 1);
+    case("plus_addressed_author_blocks", "blocked", TWO_PERSON, alias, &[approve("alice")]);
+    let lowest = format!("{TWO_PERSON}\n[approvals]\nunknown_people = \"lowest-level\"\n");
+    let alias = change().commit("Alice <alice+alt@shop.example>", HUMAN_MESSAGE).file(DOCS, 1, 1);
+    case("unknown_author_ranked_lowest_when_configured", "allowed", &lowest, alias, &[approve("alice")]);
+    case(
+        "unknown_requester_blocks",
+        "blocked",
+        TWO_PERSON,
+        human("dave", DOCS).requester("mallory"),
+        &[approve("alice")],
+    );
+
+    // A person's own e-mail under a bot's name is still that person: she cannot approve.
+    let disguised = change().commit("claude[bot] <alice@shop.example>", HUMAN_MESSAGE).file(DOCS, 1, 1);
+    case("person_email_with_bot_name_is_the_person", "blocked", TWO_PERSON, disguised, &[approve("alice")]);
+
+    // A rejection stands whoever its author becomes, and does not expire.
+    let amended = change().commit("dave", CAROL_CO_AUTHORED).file(DOCS, 1, 1);
+    case(
+        "rejection_stands_after_its_author_becomes_co_author",
+        "blocked",
+        TWO_PERSON,
+        amended,
+        &[reject("carol", "wrong total").aged(2 * 3_600), approve("erin")],
+    );
+    let ages = format!("{TWO_PERSON}\n[approvals]\nmax_age_days = 14\n");
+    case(
+        "rejection_does_not_expire",
+        "blocked",
+        &ages,
+        human("dave", DOCS),
+        &[reject("carol", "wrong total").aged(60 * DAY), approve("erin")],
+    );
+
+    // A rollback blocks unless a rule allows rollbacks, with its own requirement.
+    case("rollback_blocks", "blocked", TWO_PERSON, human("dave", DOCS).rollback(3), &[approve("alice")]);
+    let rollbacks = format!(
+        "{TWO_PERSON}\n[[rule]]\nname = \"rollbacks\"\nwhen = {{ rollback = true }}\nrequires = {{ count = 1, min_level = \"staff\" }}\n"
+    );
+    case(
+        "rollback_allowed_by_a_rule_needs_its_requirement",
+        "blocked",
+        &rollbacks,
+        human("dave", DOCS).rollback(3),
+        &[approve("alice")],
+    );
+    case("rollback_allowed_by_a_rule", "allowed", &rollbacks, human("dave", DOCS).rollback(3), &[approve("carol")]);
+
+    // An approval counts for a decision that depends on a plan only if it names the plan.
+    let planned = || human("dave", DOCS).plan("sha256:aaaa");
+    case("approval_without_the_plan", "blocked", TWO_PERSON, planned(), &[approve("alice")]);
+    case("approval_of_another_plan", "blocked", TWO_PERSON, planned(), &[approve("alice").plans(&["sha256:bbbb"])]);
+    case("approval_naming_the_plan", "allowed", TWO_PERSON, planned(), &[approve("alice").plans(&["sha256:aaaa"])]);
+}
+
+#[test]
+fn agents_answer_through_their_operators() {
+    let people = people_toml()
+        .replace("[[agent]]\nid = \"ops-agent\"", "[[agent]]\nid = \"ops-agent\"\noperators = [\"carol\"]");
+    assert!(people.contains("operators"), "{people}");
+    let files = ConfigFiles {
+        people: SourceFile::new("people.toml", people),
+        services: Some(SourceFile::new("services.toml", SERVICES)),
+        policy: SourceFile::new("policy.toml", TWO_PERSON),
+        codeowners: None,
+    };
+    let (config, _) = Config::load(&files).expect("valid configuration");
+    let agent_change = change().commit("ops-agent", HUMAN_MESSAGE).file(DOCS, 1, 1).build();
+    let signed = sign_all(&agent_change, &[approve("carol"), approve("erin")]);
+    let decision = evaluate(&config, &agent_change, &signed, NOW);
+    let responsible: Vec<&str> = decision.responsible.iter().map(|entry| entry.id.as_str()).collect();
+    assert_eq!(responsible, ["carol"]);
+    assert_eq!(decision.approvals.iter().map(|approval| approval.person.as_str()).collect::<Vec<_>>(), ["erin"]);
+}
+
+#[test]
+fn configuration_refuses_what_would_let_one_person_be_two() {
+    let alice_key = key(1).public_key().to_openssh().expect("encodable key");
+    let people = format!(
+        "levels = [\"junior\", \"senior\"]\n\n[[person]]\nid = \"alice\"\nemails = [\"alice@shop.example\"]\nlevel = \"senior\"\nkeys = [\"{alice_key}\"]\n\n[[person]]\nid = \"alias\"\nemails = [\"alias@shop.example\"]\nlevel = \"junior\"\nkeys = [\"{alice_key}\"]\n\n[[agent]]\nid = \"bot\"\noperators = [\"nobody\"]\n"
+    );
+    let files = ConfigFiles {
+        people: SourceFile::new("people.toml", people),
+        services: None,
+        policy: SourceFile::new("policy.toml", TWO_PERSON),
+        codeowners: None,
+    };
+    let errors: Vec<String> = match Config::load(&files) {
+        Ok(_) => panic!("a key shared by two people must be refused"),
+        Err(errors) => errors.iter().map(|error| format!("{}:{}: {}", error.file, error.line, error.message)).collect(),
+    };
+    assert_eq!(
+        errors,
+        [
+            "people.toml:13: this key is also listed under `alice`; one key would let either person sign as the other",
+            "people.toml:17: operator `nobody` is not a person of this file",
+        ]
+    );
+}
+
+/// `--requester` names one entry of the directory or nobody: a GitHub login equal to someone
+/// else's id is ambiguous, and a login inside a noreply address is that person's.
+#[test]
+fn requesters_resolve_unambiguously() {
+    let people = "levels = [\"junior\", \"senior\"]\n\n\
+        [[person]]\nid = \"alice\"\nemails = [\"alice@shop.example\"]\nlevel = \"senior\"\n\n\
+        [[person]]\nid = \"mallory\"\nemails = [\"mallory@shop.example\"]\ngithub = \"alice\"\nlevel = \"junior\"\n\n\
+        [[person]]\nid = \"bob\"\nemails = [\"1234+bobt@users.noreply.github.com\"]\nlevel = \"junior\"\n";
+    let directory = countersign_core::directory::Directory::parse(&SourceFile::new("people.toml", people))
+        .expect("valid directory");
+    let resolved = |key: &str| match directory.requester(key) {
+        Ok(member) => member.id().to_owned(),
+        Err(error) => format!("error: {error}"),
+    };
+    let table = [
+        ("alice", "error: requester `alice` names alice and mallory; write github:LOGIN, email:ADDRESS or id:ID"),
+        ("id:alice", "alice"),
+        ("github:alice", "mallory"),
+        ("bobt", "bob"),
+        ("github:bobt", "bob"),
+        ("email:alice@shop.example", "alice"),
+        ("ALICE@shop.example", "alice"),
+        ("github:nobody", "error: requester `github:nobody` is not in people.toml"),
+    ];
+    for (key, expected) in table {
+        assert_eq!(resolved(key), expected, "{key}");
     }
 }

@@ -981,7 +981,9 @@ cases! {
         expect: "",
         ..CASE
     };
-    trap_merge_commit_message_ignored: Case {
+    // A merge's message is evidence like any other commit's: someone wrote it, and a conflict
+    // resolution can carry new content.
+    merge_commit_message_counts: Case {
         committer: Some(WEB_FLOW),
         parents: 2,
         message: &[
@@ -994,7 +996,8 @@ cases! {
             "Co-Authored-By: Claude <noreply@anthropic.com>",
             "Co-authored-by: John Smith <john@example.com>",
         ],
-        expect: "",
+        expect: "declared message claude-code; strong co-author claude-code",
+        humans: &["john@example.com"],
         ..CASE
     };
     trap_merge_branch_message: Case {

@@ -3,7 +3,6 @@
 use std::path::Path;
 use std::process::Command;
 
-use countersign_core::fingerprint::fingerprint;
 use countersign_core::model::Identity;
 use countersign_git::{ChangeContext, Repo};
 
@@ -79,7 +78,9 @@ fn check_numstat(fixture: &Fixture, base: &str, head: &str) {
     let mut theirs: Vec<String> = fixture
         .git(&["diff", "--numstat", "--no-renames", merge_base.trim(), head])
         .lines()
-        .map(|line| line.replace("-\t-\t", "0\t0\t"))
+        // git counts nothing for a binary file; countersign counts all its lines, so that size
+        // predicates cannot be evaded by a NUL byte (here: one line before, one after).
+        .map(|line| line.replace("-\t-\t", "1\t1\t"))
         .collect();
     theirs.sort_by(|a, b| a.rsplit('\t').next().cmp(&b.rsplit('\t').next()));
     assert_eq!(ours, theirs);
@@ -136,7 +137,7 @@ fn fingerprint_follows_content_not_commits() {
     fixture.git(&["checkout", "-q", "-b", "feature"]);
     fixture.write("a", b"2\n");
     fixture.commit("Change a");
-    let before = fingerprint(&fixture.change("main", "feature").tree_changes);
+    let before = fixture.change("main", "feature").fingerprint();
     // Same content in two commits instead of one, on a rebased base.
     fixture.git(&["checkout", "-q", "main"]);
     fixture.write("z", b"unrelated\n");
@@ -146,11 +147,11 @@ fn fingerprint_follows_content_not_commits() {
     fixture.commit("Step");
     fixture.write("a", b"2\n");
     fixture.commit("Step");
-    assert_eq!(fingerprint(&fixture.change("main", "other").tree_changes), before);
+    assert_eq!(fixture.change("main", "other").fingerprint(), before);
     // A mode change alone is new content.
     fixture.git(&["update-index", "--chmod=+x", "a"]);
     fixture.git(&["commit", "-q", "-m", "Executable"]);
-    assert_ne!(fingerprint(&fixture.change("main", "other").tree_changes), before);
+    assert_ne!(fixture.change("main", "other").fingerprint(), before);
 }
 
 #[test]

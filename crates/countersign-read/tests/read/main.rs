@@ -132,6 +132,8 @@ fn configuration_is_read_at_the_base() {
         config: ConfigSource::AtBase,
         requester: None,
         plans: Vec::new(),
+        uploaded_plans: Vec::new(),
+        purpose: None,
     };
     let gate = Gate::open(&spec("main")).expect("configuration at main");
     assert_eq!(gate.config.policy.rules[0].requires.count, 1);

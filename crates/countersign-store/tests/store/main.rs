@@ -74,6 +74,8 @@ async fn story<S: Store>(store: S, tamper: impl AsyncFn(&str)) {
             requester: Some("bob".to_owned()),
             registered_by: "ci".to_owned(),
             at: 1_000,
+            purpose: "deploy".to_owned(),
+            plans: "[]".to_owned(),
         })
         .await
         .expect("insert change");

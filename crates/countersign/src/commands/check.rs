@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use countersign_core::evaluate::Decision;
-use countersign_read::{Ambient, AmbientFlags, AttestationSource};
+use countersign_read::{Ambient, AmbientFlags, AttestationSource, Purpose};
 
 use crate::failure::{self, Failure};
 use crate::{ChangeArgs, EXIT_ALLOWED, EXIT_BLOCKED, Format, render};
@@ -49,6 +49,27 @@ pub struct ContextArgs {
     /// The login that opened the pull request (e.g. `Copilot`, `google-labs-jules[bot]`).
     #[arg(long)]
     pub pr_author: Option<String>,
+    /// What the check is for: `deploy` (the head is what will run, so a head that drops
+    /// commits of the base is a rollback) or `pull-request` (what deploys is the merge, so a
+    /// branch behind its target is normal). Default: `pull-request` in a GitHub `pull_request`
+    /// job or a GitLab merge request pipeline, else `deploy`.
+    #[arg(long = "context", value_enum)]
+    pub purpose: Option<PurposeArg>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PurposeArg {
+    Deploy,
+    PullRequest,
+}
+
+impl PurposeArg {
+    pub fn purpose(self) -> Purpose {
+        match self {
+            PurposeArg::Deploy => Purpose::Deploy,
+            PurposeArg::PullRequest => Purpose::PullRequest,
+        }
+    }
 }
 
 impl ContextArgs {
@@ -85,7 +106,8 @@ pub fn decide(args: &CheckArgs) -> Result<Decision, Failure> {
         (None, Some(url)) => vec![AttestationSource::Server(url.clone())],
         (None, None) => vec![AttestationSource::Ref],
     };
-    let spec = args.change.spec(args.requester.clone(), args.plans.clone());
+    let purpose = args.context.purpose.map(PurposeArg::purpose);
+    let spec = args.change.spec(args.requester.clone(), args.plans.clone(), purpose);
     countersign_read::decide(&spec, args.context.ambient()?, &sources, &countersign_server::client::Remote, now())
 }
 

@@ -6,9 +6,8 @@ use std::path::PathBuf;
 use clap::Args;
 use countersign_core::attestation::{Statement, Verdict};
 use countersign_core::evaluate;
-use countersign_core::fingerprint::fingerprint;
 use countersign_core::model::Identity;
-use countersign_read::{Ambient, ChangeSpec, ConfigSource, Gate};
+use countersign_read::{Ambient, ChangeSpec, ConfigSource, Gate, Purpose};
 use serde::Serialize;
 
 use crate::failure::{self, Failure, input};
@@ -52,6 +51,10 @@ pub struct ReviewArgs {
     pub fingerprint: Option<String>,
     #[arg(long, default_value = "")]
     pub comment: String,
+    /// An infrastructure plan you reviewed (repeatable): the approval names its digest, and
+    /// counts for a `check --plan` of that same plan only.
+    #[arg(long = "plan", value_name = "FILE")]
+    pub plans: Vec<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }
@@ -67,6 +70,10 @@ impl ReviewArgs {
             config: self.config.clone().map_or(ConfigSource::AtBase, ConfigSource::Dir),
             requester: None,
             plans: Vec::new(),
+            uploaded_plans: Vec::new(),
+            // The fingerprint does not depend on it; a pull request's merge-base..head is read
+            // without counting what the head lacks of the base.
+            purpose: Some(Purpose::PullRequest),
         }
     }
 }
@@ -107,7 +114,7 @@ pub fn run(args: &ReviewArgs, verdict: Verdict) -> u8 {
 /// Through the approval service: the fingerprint is given, or computed from the local checkout
 /// so the reviewer approves exactly what they looked at.
 fn with_server(args: &ReviewArgs, server: &str, verdict: Verdict) -> u8 {
-    let located = || -> Result<(String, String), Failure> {
+    let located = || -> Result<(String, String, Vec<String>), Failure> {
         let repository = match &args.repository {
             Some(name) => name.clone(),
             None => std::fs::canonicalize(&args.repo)
@@ -122,19 +129,20 @@ fn with_server(args: &ReviewArgs, server: &str, verdict: Verdict) -> u8 {
             None => {
                 let spec = args.spec();
                 let gate = Gate::open(&spec)?;
-                fingerprint(&gate.read_change(&spec, Ambient::default())?.tree_changes)
+                gate.read_change(&spec, Ambient::default())?.fingerprint()
             }
         };
-        Ok((repository, fingerprint))
+        let plans = countersign_read::plan_digests(&args.plans)?.into_iter().map(|plan| plan.digest).collect();
+        Ok((repository, fingerprint, plans))
     };
     match located() {
-        Ok((repository, fingerprint)) => crate::commands::service::review(
+        Ok((repository, fingerprint, plans)) => crate::commands::service::review(
             &crate::commands::service::ServerArgs { server: server.to_owned(), token: args.token.clone() },
             &repository,
             &fingerprint,
             &args.environment,
             verdict,
-            &args.comment,
+            (&args.comment, plans),
             args.format,
         ),
         Err(failure) => failure::report(&failure, args.format),
@@ -166,9 +174,11 @@ fn sign(args: &ReviewArgs, verdict: Verdict) -> Result<ReviewOutput, Failure> {
         return Err(input(refusal.to_string()));
     }
     let now = crate::commands::check::now();
-    let fingerprint = fingerprint(&change.tree_changes);
+    let fingerprint = change.fingerprint();
+    let plans = countersign_read::plan_digests(&args.plans)?.into_iter().map(|plan| plan.digest).collect();
     let statement =
-        Statement::new(verdict, &person.id, &fingerprint, &change.environment, &change.head, now, &args.comment);
+        Statement::new(verdict, &person.id, &fingerprint, &change.environment, &change.head, now, &args.comment)
+            .with_plans(plans);
     let envelope = statement.sign(&key).map_err(|error| input(error.to_string()))?;
     let file_name = format!("{}-{}-{}-{now}.json", change.environment, person.id, verdict.as_str());
     let signer = Identity::new(

@@ -2,7 +2,7 @@
 //! the server crate's [`Backend`].
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +17,25 @@ pub struct DatabaseArgs {
     /// `postgres://…` for PostgreSQL, or a SQLite file (created on first start).
     #[arg(long, env = "COUNTERSIGN_DATABASE_URL", default_value = "countersign.db")]
     pub database_url: String,
+    /// Signed audit checkpoints, kept outside the database (default: beside a SQLite file,
+    /// `countersign-checkpoints.jsonl` for PostgreSQL). Copy them somewhere the database's
+    /// administrators cannot write: they are what reveals a rewritten or cut-off log.
+    #[arg(long, env = "COUNTERSIGN_CHECKPOINTS")]
+    pub checkpoints: Option<PathBuf>,
+}
+
+impl DatabaseArgs {
+    pub fn checkpoints(&self) -> PathBuf {
+        match (&self.checkpoints, countersign_store::Location::parse(&self.database_url)) {
+            (Some(path), _) => path.clone(),
+            (None, countersign_store::Location::SqliteFile(path)) => {
+                let mut name = path.into_os_string();
+                name.push(".checkpoints.jsonl");
+                PathBuf::from(name)
+            }
+            (None, countersign_store::Location::Postgres(_)) => PathBuf::from("countersign-checkpoints.jsonl"),
+        }
+    }
 }
 
 #[derive(Args, Clone, Debug)]
@@ -83,6 +102,15 @@ pub enum AuditCommand {
     Verify {
         #[command(flatten)]
         database: DatabaseArgs,
+        /// The server's signing key, whose public half verifies the checkpoints.
+        #[arg(long, default_value = "countersign-server.key")]
+        signing_key: PathBuf,
+        /// The server's public key (`ssh-ed25519 …`), instead of reading --signing-key.
+        #[arg(long)]
+        server_key: Option<String>,
+        /// Check only the chain's own consistency: a re-chained or cut-off log goes unnoticed.
+        #[arg(long)]
+        no_checkpoints: bool,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -126,8 +154,12 @@ pub fn serve(args: &ServeArgs) -> u8 {
         Ok(key) => key,
         Err(message) => return report(&message),
     };
-    let settings =
-        Settings { escalate_after: args.escalate_after, sweep_every: args.sweep_every, ..Settings::default() };
+    let settings = Settings {
+        escalate_after: args.escalate_after,
+        sweep_every: args.sweep_every,
+        checkpoints: Some(args.database.checkpoints()),
+        ..Settings::default()
+    };
     let analyser: Arc<dyn Analyser> = Arc::new(RepoAnalyser::new(args.repos.clone()));
     let result = with_backend(&args.database, true, async |backend| {
         let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -234,9 +266,17 @@ pub fn token(command: &TokenCommand) -> u8 {
 
 pub fn audit(command: &AuditCommand) -> u8 {
     match command {
-        AuditCommand::Verify { database, format } => {
-            let verified = with_backend(database, false, async |backend| {
-                backend.verify_audit().await.map_err(|error| error.to_string())
+        AuditCommand::Verify { database, signing_key, server_key, no_checkpoints, format } => {
+            let checked = if *no_checkpoints {
+                Ok((Vec::new(), None))
+            } else {
+                read_checkpoints(&database.checkpoints(), signing_key, server_key.as_deref())
+                    .map(|(checkpoints, key)| (checkpoints, Some(key)))
+            };
+            let verified = checked.and_then(|(checkpoints, key)| {
+                with_backend(database, false, async |backend| {
+                    backend.verify_audit(&checkpoints, key.as_ref()).await.map_err(|error| error.to_string())
+                })
             });
             let json = |verified: &Result<(u64, String), countersign_core::audit::Broken>| match verified {
                 Ok((entries, head)) => serde_json::json!({"intact": true, "entries": entries, "head": head}),
@@ -272,4 +312,31 @@ pub fn audit(command: &AuditCommand) -> u8 {
             }
         }
     }
+}
+
+/// The signed checkpoints of a file, and the key that must have signed them.
+fn read_checkpoints(
+    path: &Path,
+    signing_key: &Path,
+    server_key: Option<&str>,
+) -> Result<(Vec<countersign_core::audit::Checkpoint>, ssh_key::PublicKey), String> {
+    let key = match server_key {
+        Some(text) => ssh_key::PublicKey::from_openssh(text.trim())
+            .map_err(|error| format!("--server-key is not an OpenSSH public key: {error}"))?,
+        None => countersign_server::load_key(signing_key)?.public_key().clone(),
+    };
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        format!(
+            "cannot read the checkpoints {}: {error}; without them a rewritten or cut-off log cannot be detected \
+             (pass --checkpoints FILE, or --no-checkpoints to check the chain alone)",
+            path.display()
+        )
+    })?;
+    let mut checkpoints = Vec::new();
+    for (line, content) in text.lines().enumerate().filter(|(_, content)| !content.trim().is_empty()) {
+        let checkpoint = serde_json::from_str(content)
+            .map_err(|error| format!("{}:{}: not a checkpoint: {error}", path.display(), line + 1))?;
+        checkpoints.push(checkpoint);
+    }
+    Ok((checkpoints, key))
 }

@@ -6,7 +6,7 @@ use countersign_core::attestation::Verdict;
 use countersign_core::evaluate::GateVerdict;
 use countersign_server::contract::{
     AwayBody, AwayState, ChangeEntry, ChangeView, CompleteReviewBody, OverrideBody, OverrideResult,
-    OverrideReviewResult, Queue, RegisterBody, ReviewBody, ReviewResult, ReviewVerdict,
+    OverrideReviewResult, PlanUpload, Queue, RegisterBody, RegisterPurpose, ReviewBody, ReviewResult, ReviewVerdict,
 };
 use serde::Serialize;
 
@@ -117,21 +117,44 @@ pub struct RegisterArgs {
     pub environment: String,
     #[arg(long, env = "COUNTERSIGN_REQUESTER")]
     pub requester: Option<String>,
-    /// A name for the change, e.g. its branch: a newer head supersedes the older ones.
+    /// A name for the change, e.g. its branch: a newer head supersedes the older ones you
+    /// registered under it.
     #[arg(long)]
     pub name: Option<String>,
+    /// What the registration is for (see `check --context`).
+    #[arg(long = "context", value_enum, default_value = "deploy")]
+    pub purpose: crate::commands::check::PurposeArg,
+    /// An infrastructure plan the deployment applies, uploaded with the registration (repeatable).
+    #[arg(long = "plan", value_name = "FILE")]
+    pub plans: Vec<std::path::PathBuf>,
 }
 
 pub fn register(args: &RegisterArgs) -> u8 {
-    let body = RegisterBody {
-        repository: args.repository.clone(),
-        base: args.base.clone(),
-        head: args.head.clone(),
-        environment: args.environment.clone(),
-        requester: args.requester.clone(),
-        name: args.name.clone(),
-    };
-    let result = ask(&args.service.server, "/api/changes", Call::Post(&body));
+    let plans = args
+        .plans
+        .iter()
+        .map(|path| {
+            let content = std::fs::read_to_string(path)
+                .map_err(|error| input(format!("cannot read plan {}: {error}", path.display())))?;
+            Ok(PlanUpload { name: path.display().to_string(), content })
+        })
+        .collect::<Result<Vec<_>, Failure>>();
+    let result = plans.and_then(|plans| {
+        let body = RegisterBody {
+            repository: args.repository.clone(),
+            base: args.base.clone(),
+            head: args.head.clone(),
+            environment: args.environment.clone(),
+            requester: args.requester.clone(),
+            name: args.name.clone(),
+            purpose: match args.purpose {
+                crate::commands::check::PurposeArg::Deploy => RegisterPurpose::Deploy,
+                crate::commands::check::PurposeArg::PullRequest => RegisterPurpose::PullRequest,
+            },
+            plans,
+        };
+        ask(&args.service.server, "/api/changes", Call::Post(&body))
+    });
     answer(args.service.format, result, decision_text, |view: &ChangeView| exit_for_verdict(view.change.verdict))
 }
 
@@ -158,7 +181,7 @@ pub fn review(
     fingerprint: &str,
     environment: &str,
     verdict: Verdict,
-    comment: &str,
+    (comment, plans): (&str, Vec<String>),
     format: Format,
 ) -> u8 {
     let body = ReviewBody {
@@ -167,6 +190,7 @@ pub fn review(
         environment: environment.to_owned(),
         verdict: if verdict == Verdict::Reject { ReviewVerdict::Reject } else { ReviewVerdict::Approve },
         comment: comment.to_owned(),
+        plans,
     };
     let result = ask(server, "/api/approvals", Call::Post(&body));
     let text = |answer: &ReviewResult| {

@@ -86,9 +86,24 @@ fn a_destructive_plan_makes_the_change_critical() {
         })
     );
 
-    // Two seniors unblock it; one does not.
-    for (person, expected) in [("alice", 1), ("carol", 0)] {
+    // Approvals that did not see the plan do not count for a decision that depends on it.
+    for person in ["alice", "carol"] {
         let approved = repo.review("approve", person, &[]);
+        assert!(approved.status.success(), "{}", stderr(&approved));
+    }
+    let (code, decision) = repo.check(&["--plan", "plan.json"]);
+    assert_eq!(code, 1, "{decision:#}");
+    assert!(decision["findings"].to_string().contains("which the approval does not name"), "{decision:#}");
+    // Nor for another plan: the approval names the digest of the plan that was reviewed.
+    repo.write("other.json", &PLAN.replace("orders", "invoices"));
+    let approved = repo.review("approve", "alice", &["--plan", "other.json"]);
+    assert!(approved.status.success(), "{}", stderr(&approved));
+    let (code, _) = repo.check(&["--plan", "plan.json"]);
+    assert_eq!(code, 1);
+
+    // Two seniors who reviewed this plan unblock it; one does not.
+    for (person, expected) in [("alice", 1), ("carol", 0)] {
+        let approved = repo.review("approve", person, &["--plan", "plan.json"]);
         assert!(approved.status.success(), "{}", stderr(&approved));
         let (code, _) = repo.check(&["--plan", "plan.json"]);
         assert_eq!(code, expected, "after {person}");

@@ -237,12 +237,14 @@ fn forged_and_mis_signed_attestations_are_ignored() {
         "forged.json ignored: it has a signature that verifies with no key",
         "tampered.json ignored: it has a signature that verifies with no key",
         "not `production`",
-        "garbage.json ignored: it is not a valid attestation",
+        "garbage.json cannot be read",
         "older than max_age_days = 14",
     ] {
         assert!(findings.contains(expected), "missing {expected:?} in {findings}");
     }
     assert_eq!(decision["approvals"], serde_json::json!([]));
+    // What cannot be read may be a rejection: it blocks, however many approvals there are.
+    assert!(unmet(&decision).contains(&"readable-attestations".to_owned()), "{decision:#}");
 }
 
 #[test]
@@ -303,20 +305,33 @@ fn broken_configuration_fails_closed_with_exit_2() {
 }
 
 #[test]
-fn merge_commits_are_judged_by_the_commits_they_bring_in() {
+fn merge_commits_are_judged_by_the_commits_they_bring_in_and_their_own_message() {
     let repo = TestRepo::new();
     repo.branch("feature");
     repo.commit_as("dave", "docs/a.md", "a\n", "Docs a");
     repo.git(&["checkout", "-q", "-b", "side", "main"]);
     repo.commit_as("dave", "docs/b.md", "b\n", "Docs b");
     repo.git(&["checkout", "-q", "feature"]);
-    // A marker in the merge message itself does not make the merge AI-assisted.
     let dave = ("Dave Kim", "dave@shop.example");
-    repo.git_as(dave, &["merge", "-q", "--no-ff", "side", "-m", &format!("Merge side\n\n{CLAUDE}\n")]);
+    repo.git_as(dave, &["merge", "-q", "--no-ff", "side", "-m", "Merge side"]);
     let (_, decision) = repo.check(&[]);
     assert_eq!(decision["change"]["commits"], 3);
     assert_eq!(decision["ai_assisted"], false, "{decision:#}");
     assert!(decision["commits"].as_array().unwrap().iter().all(|commit| commit["signals"] == serde_json::json!([])));
+
+    // A merge's message is evidence like any other: a marker there marks the change, and a
+    // co-author named there answers for it (and so cannot approve it).
+    repo.git(&["checkout", "-q", "-b", "marked", "feature"]);
+    repo.git(&["checkout", "-q", "-b", "other-side", "main"]);
+    repo.commit_as("dave", "docs/d.md", "d\n", "Docs d");
+    repo.git(&["checkout", "-q", "marked"]);
+    let message = format!("Merge other-side\n\n{CLAUDE}\nCo-authored-by: Erin Vale <erin@shop.example>\n");
+    repo.git_as(dave, &["merge", "-q", "--no-ff", "other-side", "-m", &message]);
+    let output = repo.countersign(&["check", "--base", "main", "--head", "marked", "--format", "json"]);
+    let marked: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(marked["ai_assisted"], true, "{marked:#}");
+    assert!(marked["responsible"].to_string().contains("erin"), "{marked:#}");
+    repo.git(&["checkout", "-q", "feature"]);
 
     // An AI-assisted commit brought in by a plain merge makes the change AI-assisted.
     repo.git(&["checkout", "-q", "side"]);
@@ -345,6 +360,7 @@ fn blocked_decision_json_snapshot() {
         ".change.base" => "[sha]",
         ".change.head" => "[sha]",
         ".change.fingerprint" => "[fingerprint]",
+        ".change.configuration.commit" => "[sha]",
         ".commits[].id" => "[sha]",
     });
 }
@@ -369,7 +385,8 @@ fn pull_request_markers_are_contextual_unless_the_policy_counts_them() {
     );
     repo.git(&["commit", "-qam", "Count contextual signals"]);
     repo.git(&["checkout", "-q", "feature"]);
-    let (_, decision) = repo.check(&["--pr-author", "Copilot"]);
+    // A pull request check: main moved on, which is normal before the merge.
+    let (_, decision) = repo.check(&["--pr-author", "Copilot", "--context", "pull-request"]);
     assert_eq!(decision["ai_assisted"], true);
     assert_eq!(unmet(&decision), ["two-person", "ai-senior-signoff"]);
 }

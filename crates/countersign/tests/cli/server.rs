@@ -19,7 +19,8 @@ fn runtime() -> tokio::runtime::Runtime {
 /// A database for one test: a SQLite file or a fresh PostgreSQL database (dropped at the end).
 enum Database {
     Sqlite(PathBuf),
-    Postgres(String),
+    /// The database's name, and a folder for the servers' signed checkpoints.
+    Postgres(String, tempfile::TempDir),
 }
 
 impl Database {
@@ -31,13 +32,21 @@ impl Database {
         let name = format!("countersign_cli_{label}_{}", std::process::id());
         execute(&countersign_testkit::postgres().admin_url(), &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         execute(&countersign_testkit::postgres().admin_url(), &format!("CREATE DATABASE {name}"));
-        Database::Postgres(name)
+        Database::Postgres(name, tempfile::tempdir().expect("temp dir"))
+    }
+
+    /// Where the servers append signed audit checkpoints.
+    fn checkpoints(&self) -> PathBuf {
+        match self {
+            Database::Sqlite(path) => PathBuf::from(format!("{}.checkpoints.jsonl", path.display())),
+            Database::Postgres(_, dir) => dir.path().join("checkpoints.jsonl"),
+        }
     }
 
     fn url(&self) -> String {
         match self {
             Database::Sqlite(path) => path.display().to_string(),
-            Database::Postgres(name) => countersign_testkit::postgres().url(name),
+            Database::Postgres(name, _) => countersign_testkit::postgres().url(name),
         }
     }
 
@@ -48,14 +57,14 @@ impl Database {
                 let store = countersign_store::SqliteStore::open(path).await.expect("open");
                 sqlx::query(sqlx::AssertSqlSafe(statement.to_owned())).execute(store.pool()).await.expect("execute");
             }),
-            Database::Postgres(_) => execute(&self.url(), statement),
+            Database::Postgres(..) => execute(&self.url(), statement),
         }
     }
 }
 
 impl Drop for Database {
     fn drop(&mut self) {
-        if let Database::Postgres(name) = self {
+        if let Database::Postgres(name, _) = self {
             execute(
                 &countersign_testkit::postgres().admin_url(),
                 &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
@@ -127,7 +136,7 @@ impl Fixture {
     }
 
     fn start(&self, database: &Database, extra: &[&str]) -> Server {
-        Server::start(&database.url(), &self.repos, &self.signing_key, extra, &[])
+        Server::start(database, &self.repos, &self.signing_key, extra, &[])
     }
 
     fn token(&self, database: &Database, person: &str) -> String {
@@ -177,10 +186,12 @@ struct Server {
 }
 
 impl Server {
-    fn start(database_url: &str, repos: &Path, signing_key: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+    fn start(database: &Database, repos: &Path, signing_key: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_countersign"))
             .envs(env.iter().copied())
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url])
+            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &database.url()])
+            .arg("--checkpoints")
+            .arg(database.checkpoints())
             .arg("--repos")
             .arg(repos)
             .arg("--signing-key")
@@ -261,9 +272,20 @@ fn audit_entries(database: &Database) -> Vec<Value> {
     stdout(&output).lines().map(|line| serde_json::from_str(line).expect("one JSON entry per line")).collect()
 }
 
+/// `audit verify` against the server's signed checkpoints.
 fn audit_verify(database: &Database) -> (i32, Value) {
-    let output = countersign(&["audit", "verify", "--database-url", &database.url(), "--format", "json"]);
+    let mut args = audit_verify_args(database);
+    args.extend(["--format".to_owned(), "json".to_owned()]);
+    let output = countersign(&args.iter().map(String::as_str).collect::<Vec<_>>());
     (output.status.code().expect("exit code"), serde_json::from_slice(&output.stdout).unwrap_or(Value::Null))
+}
+
+fn audit_verify_args(database: &Database) -> Vec<String> {
+    let server_key = key(SERVER_KEY_SEED).public_key().to_openssh().expect("encodable");
+    let checkpoints = database.checkpoints().display().to_string();
+    ["audit", "verify", "--database-url", &database.url(), "--checkpoints", &checkpoints, "--server-key", &server_key]
+        .map(str::to_owned)
+        .to_vec()
 }
 
 fn detail(entry: &Value) -> Value {
@@ -327,8 +349,15 @@ fn story(database: &Database) {
     assert_eq!(older["state"], "superseded");
 
     // Break-glass: bob is too junior; carol (staff) overrides with a reason.
-    let override_args =
-        ["override", "--repository", "shop", "--fingerprint", &new_fingerprint, "--reason", "checkout is down"];
+    let override_args = [
+        "override",
+        "--repository",
+        "shop",
+        "--fingerprint",
+        &new_fingerprint,
+        "--reason",
+        "checkout is down for every customer",
+    ];
     let (code, _) = fixture.cli(&server, &bob, &override_args);
     assert_eq!(code, 2);
     let (code, answer) = fixture.cli(&server, &carol, &override_args);
@@ -475,7 +504,7 @@ fn two_servers_on_one_postgres_database_agree() {
     let second_node = fixture.repo.temp.path().join("node-2");
     fixture.mirror(&second_node);
     let servers =
-        [fixture.start(&database, &[]), Server::start(&database.url(), &second_node, &fixture.signing_key, &[], &[])];
+        [fixture.start(&database, &[]), Server::start(&database, &second_node, &fixture.signing_key, &[], &[])];
     let ci = fixture.token(&database, "ci-bot");
     let reviewers = ["alice", "carol", "dave", "erin"].map(|person| (person, fixture.token(&database, person)));
 
@@ -689,7 +718,7 @@ fn audit_verify_names_the_first_tampered_entry() {
     database.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 3");
     let (code, verified) = audit_verify(&database);
     assert_eq!((code, verified["first_bad_entry"].as_i64()), (1, Some(3)), "{verified}");
-    let output = countersign(&["audit", "verify", "--database-url", &database.url()]);
+    let output = countersign(&audit_verify_args(&database).iter().map(String::as_str).collect::<Vec<_>>());
     assert!(stdout(&output).contains("audit chain BROKEN: audit entry 3 was altered"), "{}", stdout(&output));
 }
 
@@ -778,11 +807,11 @@ fn overdue_after_the_fact_reviews_are_listed_and_counted() {
     fixture.mirror(&fixture.repo.temp.path().join("repos-tight"));
     fixture.bob_change("hotfix", "def total(items):\n    return 7\n");
     let server =
-        Server::start(&database.url(), &fixture.repo.temp.path().join("repos-tight"), &fixture.signing_key, &[], &[]);
+        Server::start(&database, &fixture.repo.temp.path().join("repos-tight"), &fixture.signing_key, &[], &[]);
     let [ci, carol, erin] = ["ci-bot", "carol", "erin"].map(|person| fixture.token(&database, person));
     let (_, change) = fixture.register(&server, &ci, "hotfix");
     let fingerprint = change["fingerprint"].as_str().expect("fingerprint");
-    let body = json!({"repository": "shop", "fingerprint": fingerprint, "reason": "outage"});
+    let body = json!({"repository": "shop", "fingerprint": fingerprint, "reason": "checkout outage"});
     let (status, overridden) = call(&server, "POST", "/api/overrides", Some(&carol), Some(body));
     assert_eq!(status, 201, "{overridden}");
     std::thread::sleep(Duration::from_millis(20));
@@ -826,15 +855,22 @@ fn a_rebase_that_keeps_the_content_keeps_the_approvals() {
     fixture.repo.git_as(("Bob Tran", "bob@shop.example"), &["rebase", "-q", "main"]);
     let new_head = fixture.repo.git(&["rev-parse", "HEAD"]);
     assert_ne!(new_head, first_head);
+    // A new base and head make a registration of their own, fixed as registered; the approval
+    // follows the content to it.
     let (code, moved) = fixture.register(&server, &ci, "feature");
-    assert_eq!((code, moved["id"].as_i64()), (0, change["id"].as_i64()), "the same change: {moved}");
+    assert_ne!(moved["id"].as_i64(), change["id"].as_i64(), "a registration of its own: {moved}");
+    assert_eq!(moved["fingerprint"], change["fingerprint"]);
+    assert_eq!(code, 0, "{moved}");
     assert_eq!((moved["head"].as_str(), moved["verdict"].as_str()), (Some(new_head.as_str()), Some("allowed")));
     let registered: Vec<bool> = audit_entries(&database)
         .iter()
         .filter(|entry| entry["action"] == "change.registered")
         .map(|entry| detail(entry)["new"].as_bool().expect("new"))
         .collect();
-    assert_eq!(registered, [true, false]);
+    assert_eq!(registered, [true, true]);
+    // The first registration keeps its base and head.
+    let (_, first) = call(&server, "GET", &format!("/api/changes/{}", change["id"]), Some(&ci), None);
+    assert_eq!((first["head"].as_str(), &first["base"]), (Some(first_head.as_str()), &change["base"]));
 }
 
 /// A `serve` started inside a CI job must not judge every change by that job's branch and pull
@@ -877,7 +913,7 @@ fn the_servers_decision_does_not_depend_on_its_process_environment() {
     let decision: Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(decision["ai_assisted"], true, "{decision:#}");
 
-    let server = Server::start(&database.url(), &fixture.repos, &fixture.signing_key, &[], &ci_job);
+    let server = Server::start(&database, &fixture.repos, &fixture.signing_key, &[], &ci_job);
     let ci = fixture.token(&database, "ci-bot");
     let (code, view) = fixture.cli(
         &server,
