@@ -137,6 +137,29 @@ impl Config {
             None => (CodeOwners::empty(), Vec::new()),
         };
         let index = Index::build(&directory, &services, &policy, &codeowners, &mut findings);
+        findings.extend(coverage_findings(&policy, &files.policy.name));
         Ok((Config { directory, services, policy, codeowners, index }, findings))
     }
+}
+
+/// What a policy whose every rule has a condition does with a change none of them applies to:
+/// said at load time, so `policy check` shows it before a tier-0 change finds out.
+fn coverage_findings(policy: &Policy, file: &str) -> Vec<Finding> {
+    if policy.rules.iter().any(|rule| rule.when.is_none()) {
+        return Vec::new();
+    }
+    let (severity, consequence) = match policy.approvals.no_rule_applies {
+        crate::policy::NoRuleApplies::Block => {
+            (Severity::Info, "is blocked (no_rule_applies = \"block\"); add a rule without `when` to review it instead")
+        }
+        crate::policy::NoRuleApplies::Allow => (
+            Severity::Warning,
+            "is allowed with no review at all (no_rule_applies = \"allow\"); add a rule without `when` unless that is meant",
+        ),
+    };
+    vec![Finding::new(
+        severity,
+        "rules-do-not-cover-every-change",
+        format!("every rule of {file} has a `when` condition: a change none of them applies to {consequence}"),
+    )]
 }

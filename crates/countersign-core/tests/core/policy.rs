@@ -92,12 +92,18 @@ fn every_predicate_and_requirement_is_accepted() {
     let policy = r#"version = 1
 [[rule]]
 name = "everything"
-when = { ai_assisted = true, agent_authored = false, author_level_below = "staff", author_level_at_least = "intern", author_in_teams = ["checkout"], paths = ["services/**"], only_paths = ["**"], services = ["checkout"], tier_at_most = 1, risk_at_least = "medium", destructive = false, lines_changed_over = 10, files_changed_over = 2, environments = ["production"], target_branches = ["main", "release/*"], any = [{ ai_assisted = true }, { not = { paths = ["docs/**"] } }], not = { environments = ["staging"] } }
+when = { ai_assisted = true, agent_authored = false, author_level_below = "staff", author_level_at_least = "intern", author_in_teams = ["checkout"], paths = ["services/**"], only_paths = ["**"], services = ["checkout"], tier_at_most = 1, risk_at_least = "medium", destructive = false, lines_changed_over = 10, files_changed_over = 2, environments = ["production"], target_branches = ["main", "release/*"], rollback = false, any = [{ ai_assisted = true }, { not = { paths = ["docs/**"] } }], not = { environments = ["staging"] } }
 requires = { count = 2, min_level = "senior", teams = ["checkout"], people = ["alice"], owners = true }
 "#;
     assert_eq!(render(&files(PEOPLE, SERVICES, policy)), "ok");
     let (_, findings) = Config::load(&files(PEOPLE, SERVICES, policy)).expect("valid");
-    assert!(findings.is_empty(), "{findings:?}");
+    // Its one rule has a condition, so what it does not cover is said.
+    let codes: Vec<&str> = findings.iter().map(|finding| finding.code.as_ref()).collect();
+    assert_eq!(codes, ["rules-do-not-cover-every-change"], "{findings:?}");
+    let allowing = policy.replace("version = 1\n", "version = 1\n[approvals]\nno_rule_applies = \"allow\"\n");
+    let (_, findings) = Config::load(&files(PEOPLE, SERVICES, &allowing)).expect("valid");
+    assert!(findings[0].message.contains("allowed with no review at all"), "{findings:?}");
+    assert_eq!(findings[0].severity, countersign_core::finding::Severity::Warning);
 }
 
 #[test]

@@ -15,6 +15,10 @@ use countersign_server::client::{Call, Client};
 use crate::failure::{self, Failure, input};
 use crate::{EXIT_ALLOWED, EXIT_BLOCKED, Format};
 
+/// Comments and reasons longer than this would not fit the server's request limit (64 KiB);
+/// said here rather than as a broken connection.
+const MAX_COMMENT_BYTES: usize = 32 * 1024;
+
 /// Where the server is and who is calling.
 #[derive(Args, Clone, Debug)]
 pub struct ServerArgs {
@@ -184,6 +188,13 @@ pub fn review(
     (comment, plans): (&str, Vec<String>),
     format: Format,
 ) -> u8 {
+    if comment.len() > MAX_COMMENT_BYTES {
+        let failure = input(format!(
+            "the comment has {} bytes; the server signs statements of at most 64 KiB, so shorten it to under {MAX_COMMENT_BYTES}",
+            comment.len()
+        ));
+        return failure::report(&failure, format);
+    }
     let body = ReviewBody {
         repository: repository.to_owned(),
         fingerprint: fingerprint.to_owned(),
@@ -222,6 +233,11 @@ pub struct OverrideArgs {
 }
 
 pub fn override_change(args: &OverrideArgs) -> u8 {
+    if args.reason.len() > MAX_COMMENT_BYTES {
+        let failure =
+            input(format!("the reason has {} bytes; shorten it to under {MAX_COMMENT_BYTES}", args.reason.len()));
+        return failure::report(&failure, args.service.format);
+    }
     let body = OverrideBody {
         repository: args.repository.clone(),
         fingerprint: args.fingerprint.clone(),

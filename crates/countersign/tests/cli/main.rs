@@ -1,5 +1,6 @@
 //! Integration tests of the countersign binary: one test binary, one module per area.
 
+mod attacks;
 mod blast;
 mod commands;
 mod gate;

@@ -17,14 +17,14 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// A database for one test: a SQLite file or a fresh PostgreSQL database (dropped at the end).
-enum Database {
+pub(crate) enum Database {
     Sqlite(PathBuf),
     /// The database's name, and a folder for the servers' signed checkpoints.
     Postgres(String, tempfile::TempDir),
 }
 
 impl Database {
-    fn sqlite(dir: &Path) -> Database {
+    pub(crate) fn sqlite(dir: &Path) -> Database {
         Database::Sqlite(dir.join("countersign.db"))
     }
 
@@ -43,7 +43,7 @@ impl Database {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         match self {
             Database::Sqlite(path) => path.display().to_string(),
             Database::Postgres(name, _) => countersign_testkit::postgres().url(name),
@@ -51,7 +51,7 @@ impl Database {
     }
 
     /// Runs one SQL statement directly, as an attacker with database access would.
-    fn execute(&self, statement: &str) {
+    pub(crate) fn execute(&self, statement: &str) {
         match self {
             Database::Sqlite(path) => runtime().block_on(async {
                 let store = countersign_store::SqliteStore::open(path).await.expect("open");
@@ -83,16 +83,16 @@ fn execute(url: &str, statement: &str) {
 
 /// A fixture repository whose policy trusts the test server's key, a bare mirror of it for the
 /// server's `--repos`, and the key file.
-struct Fixture {
-    repo: TestRepo,
+pub(crate) struct Fixture {
+    pub(crate) repo: TestRepo,
     repos: PathBuf,
     signing_key: PathBuf,
 }
 
-const SERVER_KEY_SEED: u8 = 42;
+pub(crate) const SERVER_KEY_SEED: u8 = 42;
 
 impl Fixture {
-    fn new() -> Fixture {
+    pub(crate) fn new() -> Fixture {
         let repo = TestRepo::new();
         let server_key = key(SERVER_KEY_SEED);
         let public = server_key.public_key().to_openssh().expect("encodable");
@@ -125,7 +125,7 @@ impl Fixture {
     }
 
     /// An AI-assisted change by bob (junior) to the tier-0 checkout service on branch `name`.
-    fn bob_change(&self, name: &str, contents: &str) -> String {
+    pub(crate) fn bob_change(&self, name: &str, contents: &str) -> String {
         self.repo.git(&["checkout", "-q", "-B", name, "main"]);
         self.repo.commit_as(
             "bob",
@@ -135,18 +135,18 @@ impl Fixture {
         )
     }
 
-    fn start(&self, database: &Database, extra: &[&str]) -> Server {
+    pub(crate) fn start(&self, database: &Database, extra: &[&str]) -> Server {
         Server::start(database, &self.repos, &self.signing_key, extra, &[])
     }
 
-    fn token(&self, database: &Database, person: &str) -> String {
+    pub(crate) fn token(&self, database: &Database, person: &str) -> String {
         let output = countersign(&["token", "create", "--database-url", &database.url(), "--person", person]);
         assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
         stdout(&output).trim().to_owned()
     }
 
     /// The CLI in the fixture repository, against a server.
-    fn cli(&self, server: &Server, token: &str, args: &[&str]) -> (i32, Value) {
+    pub(crate) fn cli(&self, server: &Server, token: &str, args: &[&str]) -> (i32, Value) {
         let mut all = args.to_vec();
         all.extend_from_slice(&["--server", &server.url, "--token", token, "--format", "json"]);
         let output = self.repo.countersign(&all);
@@ -154,7 +154,7 @@ impl Fixture {
         (output.status.code().expect("exit code"), value)
     }
 
-    fn register(&self, server: &Server, token: &str, head: &str) -> (i32, Value) {
+    pub(crate) fn register(&self, server: &Server, token: &str, head: &str) -> (i32, Value) {
         self.cli(
             server,
             token,
@@ -175,12 +175,12 @@ impl Fixture {
     }
 }
 
-fn countersign(args: &[&str]) -> std::process::Output {
+pub(crate) fn countersign(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_countersign")).args(args).output().expect("countersign runs")
 }
 
 /// A running `countersign serve`, killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     url: String,
 }
@@ -235,7 +235,13 @@ fn agent() -> ureq::Agent {
 }
 
 /// One API call: the status and the JSON (or text) answer.
-fn call(server: &Server, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+pub(crate) fn call(
+    server: &Server,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
     let url = format!("{}{path}", server.url);
     let agent = agent();
     let bearer = token.map(|token| format!("Bearer {token}"));
@@ -261,19 +267,19 @@ fn call(server: &Server, method: &str, path: &str, token: Option<&str>, body: Op
     (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
-fn approve(server: &Server, token: &str, fingerprint: &str, verdict: &str) -> (u16, Value) {
+pub(crate) fn approve(server: &Server, token: &str, fingerprint: &str, verdict: &str) -> (u16, Value) {
     let body = json!({"repository": "shop", "fingerprint": fingerprint, "verdict": verdict, "comment": "checked"});
     call(server, "POST", "/api/approvals", Some(token), Some(body))
 }
 
-fn audit_entries(database: &Database) -> Vec<Value> {
+pub(crate) fn audit_entries(database: &Database) -> Vec<Value> {
     let output = countersign(&["audit", "export", "--database-url", &database.url()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     stdout(&output).lines().map(|line| serde_json::from_str(line).expect("one JSON entry per line")).collect()
 }
 
 /// `audit verify` against the server's signed checkpoints.
-fn audit_verify(database: &Database) -> (i32, Value) {
+pub(crate) fn audit_verify(database: &Database) -> (i32, Value) {
     let mut args = audit_verify_args(database);
     args.extend(["--format".to_owned(), "json".to_owned()]);
     let output = countersign(&args.iter().map(String::as_str).collect::<Vec<_>>());
