@@ -213,15 +213,18 @@ async fn apply<S: Store>(
 }
 
 /// Signed checkpoints of the audit chain, appended to a file outside the database: whenever the
-/// writer falls idle after extending the chain, and at least once a second under load. A crash
-/// may lose the last second's checkpoints, never the writes themselves (those are in the
-/// database).
+/// writer falls idle after extending the chain, before it answers, and at least once a second
+/// under load. The file is synced at most once a second: a crash may lose the last second's
+/// checkpoints, never the writes themselves (those are in the database).
 struct Checkpoints {
     file: Option<(std::path::PathBuf, std::fs::File)>,
     last_written: std::time::Instant,
+    last_synced: std::time::Instant,
     /// The chain's end not yet checkpointed.
     pending: Option<(i64, String)>,
 }
+
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 impl Checkpoints {
     fn open(path: Option<&std::path::Path>) -> Checkpoints {
@@ -232,15 +235,17 @@ impl Checkpoints {
                 None
             }
         });
-        Checkpoints { file, last_written: std::time::Instant::now(), pending: None }
+        let now = std::time::Instant::now();
+        Checkpoints { file, last_written: now, last_synced: now, pending: None }
     }
 
+    /// Notes the chain's new end, and writes it when the writer is idle or a second has passed.
     fn record(&mut self, key: &PrivateKey, last_audit: Option<(i64, String)>, idle: bool) {
         use std::io::Write as _;
         if last_audit.is_some() {
             self.pending = last_audit;
         }
-        if !idle && self.last_written.elapsed() < Duration::from_secs(1) {
+        if !idle && self.last_written.elapsed() < CHECKPOINT_EVERY {
             return;
         }
         let (Some((path, file)), Some((seq, hash))) = (&mut self.file, self.pending.take()) else { return };
@@ -251,9 +256,12 @@ impl Checkpoints {
         if let Err(error) = written {
             tracing_warn(&format!("cannot write a checkpoint to {}: {error}", path.display()));
         }
-        // Best effort: a checkpoint the disk loses weakens detection of the last second only.
-        let _ = file.sync_data();
         self.last_written = std::time::Instant::now();
+        if self.last_synced.elapsed() >= CHECKPOINT_EVERY {
+            // Best effort: a checkpoint the disk loses weakens detection of the last second only.
+            let _ = file.sync_data();
+            self.last_synced = std::time::Instant::now();
+        }
     }
 }
 

@@ -94,6 +94,8 @@ impl Drop for Server {
 fn serve(dir: &Path, database_url: &str) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_countersign"))
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url])
+        .arg("--checkpoints")
+        .arg(dir.join("checkpoints.jsonl"))
         .arg("--repos")
         .arg(dir.join("repos"))
         .arg("--signing-key")
@@ -254,7 +256,18 @@ fn main() {
     });
     report(&backend, "read decisions", clients, &reads);
     drop(server);
-    let verified = countersign(&["audit", "verify", "--database-url", &database_url]);
+    let checkpoints = temp.path().join("checkpoints.jsonl").display().to_string();
+    let key = temp.path().join("server.key").display().to_string();
+    let verified = countersign(&[
+        "audit",
+        "verify",
+        "--database-url",
+        &database_url,
+        "--checkpoints",
+        &checkpoints,
+        "--signing-key",
+        &key,
+    ]);
     println!("{backend:<8} {verified}");
     if backend == "postgres" {
         psql(&admin, &format!("DROP DATABASE IF EXISTS {scratch} WITH (FORCE)"));
