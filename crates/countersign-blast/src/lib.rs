@@ -5,6 +5,7 @@
 pub mod kubernetes;
 pub mod migration;
 pub mod plan;
+mod strict_json;
 
 use countersign_core::model::Operation;
 

@@ -72,6 +72,19 @@ pub fn lint(file: &str, sql: &str, settings: &MigrationSettings) -> Findings {
         ));
         return findings;
     }
+    // The parser recurses into parentheses: a file nested thousands deep would overflow the
+    // stack and abort the process, so nesting is measured before parsing.
+    if let Some(offset) = too_deep(sql) {
+        findings.destructive.push(operation(
+            Some(line_of(sql, offset)),
+            "(whole file)".to_owned(),
+            "unparsable migration",
+            Some(format!(
+                "parentheses nest more than {MAX_NESTING} deep here; a migration countersign cannot read counts as destructive"
+            )),
+        ));
+        return findings;
+    }
     let parse = squawk_syntax::SourceFile::parse(sql);
     if let Some(error) = parse.errors().first() {
         // A migration we cannot parse may drop anything; fail closed.
@@ -164,6 +177,28 @@ pub fn lint(file: &str, sql: &str, settings: &MigrationSettings) -> Findings {
     findings.destructive.sort_by_key(|operation| operation.line);
     findings.hazards.sort_by_key(|operation| operation.line);
     findings
+}
+
+/// Parentheses (and brackets) a migration may nest; real SQL stays far below.
+pub const MAX_NESTING: usize = 128;
+
+/// Where nesting first goes deeper than [`MAX_NESTING`], if it does. Counted over the raw text,
+/// so parentheses inside strings count too: an over-estimate only ever fails closed.
+fn too_deep(sql: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (offset, byte) in sql.bytes().enumerate() {
+        match byte {
+            b'(' | b'[' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(offset);
+                }
+            }
+            b')' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The flagged SQL on one line, shortened for a report.

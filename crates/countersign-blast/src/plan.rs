@@ -53,7 +53,7 @@ pub fn read_plan(file: &str, text: &str) -> Result<PlanReport, AnalysisError> {
             "split the plan per workspace or stack",
         ));
     }
-    let value: Value = serde_json::from_str(text).map_err(|error| {
+    let value: Value = crate::strict_json::from_str(text).map_err(|error| {
         let what = if error.is_eof() { "the plan ends early (truncated file?)" } else { "the plan is not valid JSON" };
         AnalysisError::new(
             file,

@@ -96,7 +96,7 @@ fn bench(criterion: &mut Criterion) {
         Statement::new(Verdict::Approve, "p2", &fingerprint, "production", &change.head, 1_795_000_000, "ok")
             .sign(&key(3))
             .expect("sign");
-    let with_approval = [FoundAttestation { origin: "bench".to_owned(), bytes: envelope.to_json().into_bytes() }];
+    let with_approval = [FoundAttestation::new("bench", envelope.to_json().into_bytes())];
     let analysis = analyze(&config, &change);
     let checked = check_attestations(&config, &analysis.change.fingerprint, &with_approval);
     let mut group = criterion.benchmark_group("evaluate");

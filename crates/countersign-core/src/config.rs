@@ -136,6 +136,21 @@ impl Config {
             Some(source) => CodeOwners::parse(&source.name, &source.text),
             None => (CodeOwners::empty(), Vec::new()),
         };
+        // A CODEOWNERS that gives no path an owner (too large, too complex) would drop every
+        // owner requirement: the gate refuses to decide rather than decide without owners.
+        if let Some(source) = &files.codeowners {
+            let unusable: Vec<ConfigError> = findings
+                .iter()
+                .filter(|finding| finding.severity == Severity::Error)
+                .map(|finding| {
+                    ConfigError::new(&SourceFile::new(&source.name, ""), None, finding.message.clone())
+                        .with_help("countersign will not decide without the owners CODEOWNERS names")
+                })
+                .collect();
+            if !unusable.is_empty() {
+                return Err(unusable);
+            }
+        }
         let index = Index::build(&directory, &services, &policy, &codeowners, &mut findings);
         findings.extend(coverage_findings(&policy, &files.policy.name));
         Ok((Config { directory, services, policy, codeowners, index }, findings))

@@ -136,6 +136,8 @@ pub struct CommitScan {
     pub declared_none: bool,
     pub author_kind: IdentityKind,
     pub committer_kind: IdentityKind,
+    /// The co-authors already seen, so a million repeated trailers cost a million lookups.
+    pub seen_co_authors: std::collections::HashSet<Identity>,
 }
 
 impl CommitScan {
@@ -399,7 +401,8 @@ fn scan_trailer(
                 scan.signals.push(signal(SignalKind::CoAuthor, Some(tool), strength, text));
             } else if let IdentityKind::Agent(id) = classify_identity(&co_author, config) {
                 scan.signals.push(signal(SignalKind::CoAuthor, Some(&id), Strength::Strong, text));
-            } else if classify_identity(&co_author, config).is_human() && !scan.human_co_authors.contains(&co_author) {
+            } else if classify_identity(&co_author, config).is_human() && scan.seen_co_authors.insert(co_author.clone())
+            {
                 scan.human_co_authors.push(co_author);
             }
             true

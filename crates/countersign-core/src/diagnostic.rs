@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use miette::{Diagnostic, NamedSource, SourceSpan};
+use miette::{Diagnostic, MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
 use serde::Serialize;
 
 /// A configuration file as read by an adapter, with the name shown to users.
@@ -34,7 +34,7 @@ impl SourceFile {
 pub struct ConfigError {
     pub message: String,
     #[source_code]
-    pub source_code: NamedSource<String>,
+    pub source_code: Excerpt,
     #[label("{label}")]
     pub span: Option<SourceSpan>,
     pub label: String,
@@ -48,10 +48,14 @@ pub struct ConfigError {
 impl ConfigError {
     pub fn new(source: &SourceFile, span: Option<Range<usize>>, message: impl Into<String>) -> ConfigError {
         let (line, column) = span.as_ref().map_or((1, 1), |span| source.line_col(span.start));
+        let message = message.into();
+        // Without a place to point at, the message itself names the file.
+        let message = if span.is_none() { format!("{}: {message}", source.name) } else { message };
         ConfigError {
-            message: message.into(),
-            source_code: NamedSource::new(&source.name, source.text.clone()),
-            span: span.map(|span| (span.start, span.end.saturating_sub(span.start)).into()),
+            message,
+            source_code: Excerpt { name: source.name.clone(), text: source.text.clone() },
+            // A label over a huge stretch (an unterminated string) points at its start.
+            span: span.map(|span| (span.start, span.end.saturating_sub(span.start).min(MAX_LABEL_BYTES)).into()),
             label: "here".to_owned(),
             help: None,
             file: source.name.clone(),
@@ -110,6 +114,66 @@ fn toml_help(message: &str) -> Option<String> {
         Some("add the missing key".to_owned())
     } else {
         None
+    }
+}
+
+/// The most of a label's span a diagnostic underlines.
+const MAX_LABEL_BYTES: usize = 80;
+
+/// Bytes of context shown either side of a label on a line too long to show whole.
+const EXCERPT_CONTEXT: usize = 120;
+
+/// A configuration file as miette shows it: lines of ordinary length whole, a very long line
+/// only around the place that is wrong, so a 50 MB line is never echoed.
+#[derive(Clone)]
+pub struct Excerpt {
+    name: String,
+    text: String,
+}
+
+impl std::fmt::Debug for Excerpt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Excerpt({}, {} bytes)", self.name, self.text.len())
+    }
+}
+
+impl SourceCode for Excerpt {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let contents = self.text.read_span(span, context_lines_before, context_lines_after)?;
+        if contents.data().len() <= 4 * EXCERPT_CONTEXT {
+            return Ok(Box::new(MietteSpanContents::new_named(
+                self.name.clone(),
+                contents.data(),
+                *contents.span(),
+                contents.line(),
+                contents.column(),
+                contents.line_count(),
+            )));
+        }
+        let floor = |mut at: usize| {
+            while !self.text.is_char_boundary(at) {
+                at -= 1;
+            }
+            at
+        };
+        let start = floor(span.offset().saturating_sub(EXCERPT_CONTEXT));
+        let end = floor((span.offset() + span.len() + EXCERPT_CONTEXT).min(self.text.len()));
+        let before = &self.text[..start];
+        let line = before.matches('\n').count();
+        let column = before.rfind('\n').map_or(start, |newline| start - newline - 1);
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            &self.text.as_bytes()[start..end],
+            (start, end - start).into(),
+            line,
+            column,
+            self.text[start..end].matches('\n').count() + 1,
+        )))
     }
 }
 

@@ -4,6 +4,7 @@
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
+use countersign_core::attestation::MAX_ENVELOPE_BYTES;
 use countersign_core::evaluate::FoundAttestation;
 use countersign_core::model::{
     BlastRadius, ChangeInput, Commit, FileChange, Identity, PullRequest, RecentHistory, TreeChange,
@@ -15,8 +16,15 @@ use gix::diff::tree::recorder::Change;
 /// The ref that carries attestations, so they travel with `git push` and `git fetch`.
 pub const ATTESTATION_REF: &str = "refs/countersign/attestations";
 
-/// Blobs larger than this are counted as one changed line rather than diffed.
+/// Blobs larger than this are not diffed: their lines are counted whole.
 const MAX_DIFF_BYTES: usize = 4 * 1024 * 1024;
+
+/// Blobs larger than this are not even read to count lines: each byte counts as a line, an upper
+/// bound, so that a size predicate cannot be evaded by one huge file and memory stays bounded.
+const MAX_COUNTED_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The largest file [`Repo::read_file_at`] reads.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -30,6 +38,10 @@ pub enum Error {
     NoMergeBase { base: String, head: String },
     #[error("git: {context}: {message}")]
     Git { context: String, message: String },
+    #[error("{path} at {commit} is {size} bytes, more than the {limit} countersign reads")]
+    TooLarge { path: String, commit: String, size: u64, limit: u64 },
+    #[error("{what} took longer than its time budget; the gate fails closed (raise it with --time-budget)")]
+    OutOfTime { what: String },
 }
 
 type Result<T> = std::result::Result<T, Error>;
@@ -50,6 +62,8 @@ pub struct Resolved {
 /// What the caller knows about a change beyond its revisions.
 #[derive(Clone, Debug, Default)]
 pub struct ChangeContext {
+    /// Reading stops with [`Error::OutOfTime`] after this instant.
+    pub deadline: Option<std::time::Instant>,
     pub environment: String,
     pub requester: Option<String>,
     pub source_branch: Option<String>,
@@ -211,7 +225,16 @@ impl Repo {
     ) -> Result<ChangeInput> {
         let mut commits = Vec::new();
         let walk = self.repo.rev_walk([head_id]).with_hidden(base).all().map_err(git_error("walk"))?;
+        let out_of_time = || {
+            context
+                .deadline
+                .is_some_and(|deadline| std::time::Instant::now() > deadline)
+                .then(|| Error::OutOfTime { what: "reading the change's commits".to_owned() })
+        };
         for info in walk {
+            if let Some(error) = out_of_time() {
+                return Err(error);
+            }
             let info = info.map_err(git_error("walk"))?;
             let mut commit = self.read_commit(info.id)?;
             let parent_tree = match commit.parents.first() {
@@ -529,8 +552,14 @@ impl Repo {
         Err(link_error(path, format!("it follows more than {MAX_LINK_HOPS} links")))
     }
 
-    /// The text of a file at a commit, or `None` when it does not exist there.
+    /// The text of a file at a commit, or `None` when it does not exist there; a file larger
+    /// than [`MAX_FILE_BYTES`] is an error, found from its size before it is read.
     pub fn read_file_at(&self, commit: ObjectId, path: &str) -> Result<Option<String>> {
+        self.read_file_at_most(commit, path, MAX_FILE_BYTES)
+    }
+
+    /// [`Repo::read_file_at`] with a limit of its own.
+    pub fn read_file_at_most(&self, commit: ObjectId, path: &str, limit: u64) -> Result<Option<String>> {
         let tree = self.repo.find_tree(self.tree_of(commit)?).map_err(git_error("read tree"))?;
         let Some(entry) = tree.lookup_entry_by_path(path).map_err(git_error(format!("look up {path}")))? else {
             return Ok(None);
@@ -538,12 +567,26 @@ impl Repo {
         if !entry.mode().is_blob() {
             return Ok(None);
         }
-        let blob = self.repo.find_blob(entry.object_id()).map_err(git_error(format!("read {path}")))?;
-        let text = String::from_utf8(blob.data.clone()).map_err(|_| Error::Git {
-            context: format!("read {path} at {commit}"),
-            message: "not UTF-8 text".to_owned(),
+        let size = self.blob_size(entry.object_id())?;
+        if size > limit {
+            let commit = commit.to_string()[..10].to_owned();
+            return Err(Error::TooLarge { path: path.to_owned(), commit, size, limit });
+        }
+        let data = self.blob_data(Some(entry.object_id()))?;
+        let text = String::from_utf8(data).map_err(|error| {
+            let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+            let line = valid.iter().filter(|byte| **byte == b'\n').count() + 1;
+            Error::Git {
+                context: format!("read {path} at {commit}"),
+                message: format!("line {line} is not UTF-8 text"),
+            }
         })?;
         Ok(Some(text))
+    }
+
+    /// The size of a blob from its header, without reading it.
+    pub fn blob_size(&self, id: ObjectId) -> Result<u64> {
+        Ok(self.repo.find_header(id).map_err(git_error(format!("read the header of {id}")))?.size())
     }
 
     /// Changed blobs between two trees with line counts, plus the fingerprint entries.
@@ -606,6 +649,12 @@ impl Repo {
     /// binary (a NUL byte near its start) or one too large to diff counts all its lines as
     /// deleted and added: size predicates must not be evaded by declaring content binary.
     fn count_lines(&self, old: Option<ObjectId>, new: Option<ObjectId>) -> Result<(u32, u32)> {
+        let old_size = old.map(|id| self.blob_size(id)).transpose()?.unwrap_or(0);
+        let new_size = new.map(|id| self.blob_size(id)).transpose()?.unwrap_or(0);
+        if old_size > MAX_COUNTED_BYTES || new_size > MAX_COUNTED_BYTES {
+            let as_lines = |size: u64| u32::try_from(size).unwrap_or(u32::MAX);
+            return Ok((as_lines(new_size), as_lines(old_size)));
+        }
         let before = self.blob_data(old)?;
         let after = self.blob_data(new)?;
         let is_binary = |data: &[u8]| data[..data.len().min(8000)].contains(&0);
@@ -658,9 +707,20 @@ impl Repo {
                 self.collect_blobs(id, &name, found)?;
             } else {
                 // Anything else in the folder is read as a statement, so that a link or an odd
-                // mode cannot hide one: what does not parse blocks the change.
-                found
-                    .push((id, FoundAttestation { origin: name, bytes: self.blob_data(Some(id)).unwrap_or_default() }));
+                // mode cannot hide one: what cannot be read blocks the change. Its size is
+                // checked before it is read.
+                let attestation = match self.blob_size(id) {
+                    Ok(size) if size > MAX_ENVELOPE_BYTES as u64 => FoundAttestation::unreadable(
+                        name,
+                        format!("{size} bytes, more than the {MAX_ENVELOPE_BYTES} a statement may have"),
+                    ),
+                    Ok(_) => match self.blob_data(Some(id)) {
+                        Ok(bytes) => FoundAttestation::new(name, bytes),
+                        Err(error) => FoundAttestation::unreadable(name, error.to_string()),
+                    },
+                    Err(error) => FoundAttestation::unreadable(name, error.to_string()),
+                };
+                found.push((id, attestation));
             }
         }
         Ok(())

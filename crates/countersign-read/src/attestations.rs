@@ -9,6 +9,8 @@ use countersign_core::model::Identity;
 use countersign_git::Repo;
 
 use crate::ReadError;
+use crate::bounded::read_bytes;
+use countersign_core::attestation::MAX_ENVELOPE_BYTES;
 
 /// One place to read attestations from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,9 +70,13 @@ fn in_dir(dir: &Path) -> Result<Vec<FoundAttestation>, ReadError> {
     for entry in entries {
         let path = entry.map_err(|error| ReadError::input(format!("cannot read {}: {error}", dir.display())))?.path();
         if path.extension().is_some_and(|ext| ext == "json") {
-            let bytes = std::fs::read(&path)
-                .map_err(|error| ReadError::input(format!("cannot read {}: {error}", path.display())))?;
-            found.push(FoundAttestation { origin: path.display().to_string(), bytes });
+            // A statement that cannot be read (too large, a FIFO, a link to a device) is in
+            // scope and may be a rejection: it blocks, it does not stop the read.
+            let origin = path.display().to_string();
+            found.push(match read_bytes(&path, MAX_ENVELOPE_BYTES as u64, "") {
+                Ok(bytes) => FoundAttestation::new(origin, bytes),
+                Err(error) => FoundAttestation::unreadable(origin, error.to_string()),
+            });
         }
     }
     found.sort_by(|a, b| a.origin.cmp(&b.origin));

@@ -25,8 +25,8 @@ pub fn analyse(
     repo: &Repo,
     config: &Config,
     change: &mut ChangeInput,
-    plans: &[PathBuf],
-    uploaded_plans: &[(String, String)],
+    (plans, uploaded_plans): (&[PathBuf], &[(String, String)]),
+    deadline: Option<std::time::Instant>,
     findings: &mut Vec<Finding>,
 ) -> Result<(), ReadError> {
     let mut found = Findings::default();
@@ -56,13 +56,13 @@ pub fn analyse(
     }
     let base = ObjectId::from_hex(change.base.as_bytes()).ok();
     let head = repo.resolve(&change.head)?;
-    found.extend(changed_files(repo, config, change, base, head)?);
+    found.extend(changed_files(repo, config, change, base, head, deadline)?);
     for note in found.notes.drain(..) {
         findings.push(Finding::new(Severity::Warning, "not-analysed", note));
     }
     change.blast.destructive.append(&mut found.destructive);
     change.blast.hazards.append(&mut found.hazards);
-    change.history = Some(recent_history(repo, config, change, base)?);
+    change.history = Some(recent_history(repo, config, change, base, deadline)?);
     Ok(())
 }
 
@@ -84,11 +84,7 @@ pub fn plan_digests(paths: &[PathBuf]) -> Result<Vec<countersign_core::model::Pl
 }
 
 fn read_text(path: &std::path::Path, limit: usize) -> Result<String, String> {
-    let size = std::fs::metadata(path).map_err(|error| format!("cannot read: {error}"))?.len();
-    if size > limit as u64 {
-        return Err(format!("{} MiB is more than the {} MiB countersign reads", size >> 20, limit >> 20));
-    }
-    std::fs::read_to_string(path).map_err(|error| format!("cannot read: {error}"))
+    crate::bounded::read_text(path, limit as u64, "").map_err(|error| error.to_string())
 }
 
 /// Lints the migrations the change adds or edits and compares the manifests before and after it.
@@ -98,12 +94,14 @@ pub fn changed_files(
     change: &ChangeInput,
     base: Option<ObjectId>,
     head: ObjectId,
+    deadline: Option<std::time::Instant>,
 ) -> Result<Findings, ReadError> {
     let settings = &config.policy.destructive;
     let mut found = Findings::default();
     let migration_settings = MigrationSettings { postgres_version: settings.postgres_version.clone() };
     let mut manifests: Vec<(String, Option<String>, Option<String>)> = Vec::new();
     for file in &change.files {
+        out_of_time(deadline, "reading the changed migrations and manifests")?;
         let path = file.path.as_str();
         if !file.deleted_file && settings.migrations.matches(path) && !settings.migrations_exclude.matches(path) {
             // A migration added as a link to SQL elsewhere in the repository runs that SQL.
@@ -144,6 +142,15 @@ pub fn changed_files(
     Ok(found)
 }
 
+fn out_of_time(deadline: Option<std::time::Instant>, what: &str) -> Result<(), ReadError> {
+    match deadline {
+        Some(deadline) if std::time::Instant::now() > deadline => {
+            Err(countersign_git::Error::OutOfTime { what: what.to_owned() }.into())
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A whole file the analysers could not read, as an operation that blocks like a destructive one.
 fn unread(
     source: countersign_core::model::OperationSource,
@@ -167,6 +174,7 @@ fn recent_history(
     config: &Config,
     change: &ChangeInput,
     base: Option<ObjectId>,
+    deadline: Option<std::time::Instant>,
 ) -> Result<countersign_core::model::RecentHistory, ReadError> {
     let responsible = evaluate::responsible(config, change);
     let authors: BTreeSet<String> = evaluate::Responsible::judged_for_experience(&responsible)
@@ -190,7 +198,12 @@ fn recent_history(
             .collect();
     let minimum = config.policy.risk.experience_min_commits.max(1);
     let mut found: std::collections::BTreeMap<String, u32> = authors.iter().map(|id| (id.clone(), 0)).collect();
+    let mut out_of_time_at = None;
     let enough = |commit: &countersign_core::model::Commit| {
+        if deadline.is_some_and(|deadline| std::time::Instant::now() > deadline) {
+            out_of_time_at = Some(());
+            return true;
+        }
         let touches =
             commit.files.iter().any(|file| directories.contains(countersign_core::risk::directory_of(&file.path)));
         if let (true, Some(id)) = (touches, author_of(&commit.author)) {
@@ -198,5 +211,10 @@ fn recent_history(
         }
         found.values().all(|count| *count >= minimum)
     };
-    Ok(repo.recent_history(base, since, |identity| author_of(identity).is_some(), enough, MAX_HISTORY_COMMITS)?)
+    let history =
+        repo.recent_history(base, since, |identity| author_of(identity).is_some(), enough, MAX_HISTORY_COMMITS)?;
+    if out_of_time_at.is_some() {
+        return Err(countersign_git::Error::OutOfTime { what: "reading the authors' recent history".to_owned() }.into());
+    }
+    Ok(history)
 }

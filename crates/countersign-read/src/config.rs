@@ -9,6 +9,7 @@ use countersign_core::finding::Finding;
 use countersign_git::{ObjectId, Repo};
 
 use crate::ReadError;
+use crate::bounded::{BoundedError, MAX_CODEOWNERS_BYTES, MAX_CONFIG_BYTES, read_text};
 
 /// Reads the configuration files at a revision, or from `config_dir` when given; CODEOWNERS is
 /// always read from the revision, as GitHub reads it from the base branch.
@@ -19,7 +20,9 @@ pub fn config_files_at(repo: &Repo, rev: ObjectId, config_dir: Option<&Path>) ->
             Some(dir) => read_dir_file(&dir.join(name)),
             None => {
                 let path = format!(".countersign/{name}");
-                Ok(repo.read_file_at(rev, &path)?.map(|text| SourceFile::new(format!("{path}@{short}"), text)))
+                Ok(repo
+                    .read_file_at_most(rev, &path, MAX_CONFIG_BYTES)?
+                    .map(|text| SourceFile::new(format!("{path}@{short}"), text)))
             }
         }
     };
@@ -37,7 +40,11 @@ pub fn config_files_at(repo: &Repo, rev: ObjectId, config_dir: Option<&Path>) ->
     let services = read("services.toml")?;
     let mut codeowners = None;
     for location in CODEOWNERS_LOCATIONS {
-        if let Some(text) = repo.read_file_at(rev, location)? {
+        // GitHub ignores a CODEOWNERS of 3 MB or more; ignoring it here would drop every owner
+        // requirement, so countersign refuses to decide instead (exit 2).
+        if let Some(text) =
+            repo.read_file_at_most(rev, location, MAX_CODEOWNERS_BYTES - 1).map_err(codeowners_too_large)?
+        {
             codeowners = Some(SourceFile::new(format!("{location}@{short}"), text));
             break;
         }
@@ -46,10 +53,14 @@ pub fn config_files_at(repo: &Repo, rev: ObjectId, config_dir: Option<&Path>) ->
 }
 
 fn read_dir_file(path: &Path) -> Result<Option<SourceFile>, ReadError> {
-    match std::fs::read_to_string(path) {
+    read_dir_file_at_most(path, MAX_CONFIG_BYTES)
+}
+
+fn read_dir_file_at_most(path: &Path, limit: u64) -> Result<Option<SourceFile>, ReadError> {
+    match read_text(path, limit, "") {
         Ok(text) => Ok(Some(SourceFile::new(path.display().to_string(), text))),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(error) => Err(ReadError::input(format!("cannot read {}: {error}", path.display()))),
+        Err(BoundedError::Missing(_)) => Ok(None),
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -62,12 +73,22 @@ pub fn config_files_in_dir(dir: &Path) -> Result<ConfigFiles, ReadError> {
     let root = dir.parent().unwrap_or(Path::new("."));
     let mut codeowners = None;
     for location in CODEOWNERS_LOCATIONS {
-        if let Some(file) = read_dir_file(&root.join(location))? {
+        if let Some(file) = read_dir_file_at_most(&root.join(location), MAX_CODEOWNERS_BYTES - 1)? {
             codeowners = Some(file);
             break;
         }
     }
     Ok(ConfigFiles { people, services, policy, codeowners })
+}
+
+fn codeowners_too_large(error: countersign_git::Error) -> ReadError {
+    match error {
+        countersign_git::Error::TooLarge { path, commit, size, .. } => ReadError::input(format!(
+            "{path} at {commit} is {size} bytes; GitHub ignores a CODEOWNERS of 3 MB or more, and countersign will \
+             not decide without its owners: split it or shorten it"
+        )),
+        other => other.into(),
+    }
 }
 
 pub fn load_config(files: &ConfigFiles) -> Result<(Config, Vec<Finding>), ReadError> {

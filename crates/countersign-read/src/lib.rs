@@ -8,6 +8,7 @@
 
 mod attestations;
 mod blast;
+pub mod bounded;
 mod config;
 mod pull_request;
 mod replay;
@@ -38,6 +39,8 @@ pub enum ReadError {
     Git(#[from] countersign_git::Error),
     #[error("{0}")]
     Input(String),
+    #[error(transparent)]
+    Bounded(#[from] bounded::BoundedError),
     /// A configuration file the gate needs does not exist.
     #[error("{0}")]
     MissingConfig(String),
@@ -132,6 +135,8 @@ pub struct ChangeSpec {
     /// Given by the caller; otherwise what the CI event says ([`Ambient::purpose`]), otherwise a
     /// deployment.
     pub purpose: Option<Purpose>,
+    /// Reading stops, failing closed, after this instant.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// What the surroundings of a change say about it, beyond its revisions: contextual evidence
@@ -191,6 +196,7 @@ impl Gate {
         let purpose = spec.purpose.or(ambient.purpose).unwrap_or(Purpose::Deploy);
         let head = self.repo.resolve_named(&spec.head)?.id;
         let context = ChangeContext {
+            deadline: spec.deadline,
             environment: spec.environment.clone(),
             requester: spec.requester.clone(),
             source_branch: ambient.source_branch.or_else(|| self.repo.branch_name(&spec.head)),
@@ -221,7 +227,11 @@ fn config_dir_outside_the_change(repo: &Repo, base: ObjectId, dir: &Path) -> Res
         return Ok(Vec::new());
     }
     for name in ["people.toml", "services.toml", "policy.toml"] {
-        let here = std::fs::read_to_string(dir_path.join(name)).ok();
+        let here = match bounded::read_text(&dir_path.join(name), bounded::MAX_CONFIG_BYTES, "") {
+            Ok(text) => Some(text),
+            Err(bounded::BoundedError::Missing(_)) => None,
+            Err(error) => return Err(error.into()),
+        };
         let at_base = repo.read_file_at(base, &format!(".countersign/{name}"))?;
         if here != at_base {
             return Err(ReadError::input(format!(
@@ -278,6 +288,6 @@ pub fn prepare(spec: &ChangeSpec, ambient: Ambient) -> Result<Prepared, ReadErro
     let mut change = gate.read_change(spec, ambient)?;
     let head = gate.repo.resolve(&spec.head)?;
     let Gate { repo, base, config, mut findings, .. } = gate;
-    analyse(&repo, &config, &mut change, &spec.plans, &spec.uploaded_plans, &mut findings)?;
+    analyse(&repo, &config, &mut change, (&spec.plans, &spec.uploaded_plans), spec.deadline, &mut findings)?;
     Ok(Prepared { repo, base, head, config, change, findings })
 }

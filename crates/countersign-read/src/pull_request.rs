@@ -46,16 +46,14 @@ pub fn ambient_from_ci(flags: &AmbientFlags, variable: impl Fn(&str) -> Option<S
     })
 }
 
-/// Descriptions larger than this are read up to this size: a description is not a document.
-pub const MAX_PR_BODY_BYTES: u64 = 1024 * 1024;
+/// A pull request description or GitHub event file larger than this is refused. (GitHub caps a
+/// description at 65,536 characters; an event file holds more.)
+pub const MAX_PR_BODY_BYTES: u64 = 16 * 1024 * 1024;
 
+/// Descriptions and event files over the limit are refused, not cut: a cut description could
+/// drop exactly the marker that matters.
 fn read_bounded(path: &Path) -> Result<String, ReadError> {
-    let file = std::fs::File::open(path)
-        .map_err(|error| ReadError::input(format!("cannot read {}: {error}", path.display())))?;
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX_PR_BODY_BYTES), &mut text)
-        .map_err(|error| ReadError::input(format!("cannot read {} as UTF-8 text: {error}", path.display())))?;
-    Ok(text)
+    Ok(crate::bounded::read_text(path, MAX_PR_BODY_BYTES, "")?)
 }
 
 /// A pull request whose description is in a file.

@@ -170,7 +170,7 @@ fn read_merged_changes(
                         .map(|id| {
                             let mut change = repo.read_merged_change(*id, context.clone())?;
                             let base = ObjectId::from_hex(change.base.as_bytes()).ok();
-                            let found = crate::blast::changed_files(repo, config, &change, base, *id)?;
+                            let found = crate::blast::changed_files(repo, config, &change, base, *id, None)?;
                             change.blast.destructive = found.destructive;
                             change.blast.hazards = found.hazards;
                             Ok((change, repo.commit_time(*id)?))

@@ -101,9 +101,11 @@ impl countersign_read::RemoteStatements for Remote {
             .attestations
             .iter()
             .enumerate()
-            .map(|(index, envelope)| FoundAttestation {
-                origin: format!("{server} #{}", index + 1),
-                bytes: serde_json::to_vec(envelope).unwrap_or_default(),
+            .map(|(index, envelope)| {
+                FoundAttestation::new(
+                    format!("{server} #{}", index + 1),
+                    serde_json::to_vec(envelope).unwrap_or_default(),
+                )
             })
             .collect())
     }

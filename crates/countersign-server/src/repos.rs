@@ -13,13 +13,15 @@ use crate::{Analyser, AnalysisFailure, ChangeRequest, Prepared};
 /// One clone per repository under a folder (`git clone --mirror URL DIR/NAME`).
 pub struct RepoAnalyser {
     repos: PathBuf,
+    /// How long reading one change may take before it fails closed.
+    budget: std::time::Duration,
     /// Two fetches into one clone at once fail on git's ref locks; one at a time.
     fetching: std::sync::Mutex<()>,
 }
 
 impl RepoAnalyser {
-    pub fn new(repos: PathBuf) -> RepoAnalyser {
-        RepoAnalyser { repos, fetching: std::sync::Mutex::new(()) }
+    pub fn new(repos: PathBuf, budget: std::time::Duration) -> RepoAnalyser {
+        RepoAnalyser { repos, budget, fetching: std::sync::Mutex::new(()) }
     }
 
     fn clone_of(&self, name: &str) -> Result<PathBuf, AnalysisFailure> {
@@ -59,6 +61,7 @@ impl RepoAnalyser {
                 RegisterPurpose::Deploy => Purpose::Deploy,
                 RegisterPurpose::PullRequest => Purpose::PullRequest,
             }),
+            deadline: Some(std::time::Instant::now() + self.budget),
         };
         let prepared = countersign_read::prepare(&spec, Ambient::default())?;
         let analysis = countersign_core::evaluate::analyze(&prepared.config, &prepared.change);

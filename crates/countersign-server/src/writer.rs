@@ -193,7 +193,23 @@ async fn run<S: Store>(store: S, key: Arc<PrivateKey>, settings: Settings, mut r
     }
 }
 
+/// [`apply_batch`], with a panic in one batch answered as that batch's failure: one hostile or
+/// buggy write must not take the writer, and with it every later write, down.
 async fn apply<S: Store>(
+    store: &S,
+    key: &PrivateKey,
+    settings: &Settings,
+    verified: &mut logic::Verified,
+    jobs: &[Job],
+) -> Result<(Vec<Outcome>, Vec<Event>, Option<(i64, String)>), StoreError> {
+    use futures_util::FutureExt as _;
+    match std::panic::AssertUnwindSafe(apply_batch(store, key, settings, verified, jobs)).catch_unwind().await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::Invalid("the write failed inside the server and was not recorded".to_owned())),
+    }
+}
+
+async fn apply_batch<S: Store>(
     store: &S,
     key: &PrivateKey,
     settings: &Settings,

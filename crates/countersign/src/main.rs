@@ -85,6 +85,7 @@ impl ChangeArgs {
             plans,
             uploaded_plans: Vec::new(),
             purpose,
+            deadline: None,
         }
     }
 }
@@ -141,6 +142,13 @@ enum Command {
     },
 }
 
+/// A duration like 30s, 15m or 4h.
+pub fn duration(text: &str) -> Result<std::time::Duration, String> {
+    let parsed: jiff::SignedDuration =
+        text.parse().map_err(|error| format!("`{text}` is not a duration like 30s, 15m or 4h: {error}"))?;
+    std::time::Duration::try_from(parsed).map_err(|_| format!("`{text}` is negative"))
+}
+
 pub fn environment_name(value: &str) -> Result<String, String> {
     if countersign_core::directory::is_simple_name(value) {
         Ok(value.to_owned())
@@ -150,7 +158,18 @@ pub fn environment_name(value: &str) -> Result<String, String> {
 }
 
 fn main() -> ExitCode {
-    ExitCode::from(run(Cli::parse().command))
+    let command = Cli::parse().command;
+    // Parsers of hostile input run here: they are guarded against deep nesting, and a roomy
+    // stack (reserved, not committed) is the second line of defence. A panic is a bug, and the
+    // gate fails closed on it.
+    let worker = std::thread::Builder::new().stack_size(256 * 1024 * 1024).spawn(move || run(command));
+    match worker.map(std::thread::JoinHandle::join) {
+        Ok(Ok(code)) => ExitCode::from(code),
+        _ => {
+            eprintln!("countersign: internal error; the gate fails closed");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
 }
 
 /// Runs a command line as if typed (without the program name); the demo walks through these.

@@ -18,6 +18,19 @@ const CLOCK_SKEW_SECS: i64 = 300;
 pub struct FoundAttestation {
     pub origin: String,
     pub bytes: Vec<u8>,
+    /// Why the adapter could not read it (too large, not a regular file …): it is in scope and
+    /// may be a rejection, so it blocks the change.
+    pub problem: Option<String>,
+}
+
+impl FoundAttestation {
+    pub fn new(origin: impl Into<String>, bytes: Vec<u8>) -> FoundAttestation {
+        FoundAttestation { origin: origin.into(), bytes, problem: None }
+    }
+
+    pub fn unreadable(origin: impl Into<String>, problem: impl Into<String>) -> FoundAttestation {
+        FoundAttestation { origin: origin.into(), bytes: Vec::new(), problem: Some(problem.into()) }
+    }
 }
 
 /// A statement whose signature verified.
@@ -51,6 +64,10 @@ pub fn check_attestations(config: &Config, fingerprint: &str, found: &[FoundAtte
     let mut checked = Vec::new();
     let mut other_changes = 0;
     for attestation in found {
+        if let Some(problem) = &attestation.problem {
+            checked.push((attestation.origin.clone(), Err(Rejected::Malformed(problem.clone()))));
+            continue;
+        }
         let result = Envelope::from_bytes(&attestation.bytes).and_then(|envelope| {
             let statement = envelope.statement_unverified()?;
             if statement.fingerprint != fingerprint {

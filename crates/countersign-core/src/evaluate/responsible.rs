@@ -28,19 +28,13 @@ pub(super) fn responsible_humans(
     findings: &mut Vec<Finding>,
 ) -> Vec<Responsible> {
     let directory = &config.directory;
-    let mut entries: Vec<Responsible> = Vec::new();
-    let add = |entries: &mut Vec<Responsible>, id: String, level: String, known: bool, role: Role| match entries
-        .iter_mut()
-        .find(|entry| entry.id == id)
-    {
-        Some(entry) if !entry.roles.contains(&role) => entry.roles.push(role),
-        Some(_) => {}
-        None => entries.push(Responsible { id, level, known, roles: vec![role] }),
-    };
-    let add_person = |entries: &mut Vec<Responsible>, person: &crate::directory::Person, role: Role| {
+    let mut entries = Entries::default();
+    let add =
+        |entries: &mut Entries, id: String, level: String, known: bool, role: Role| entries.add(id, level, known, role);
+    let add_person = |entries: &mut Entries, person: &crate::directory::Person, role: Role| {
         add(entries, person.id.clone(), directory.level_name(person.rank()).to_owned(), true, role);
     };
-    let add_operators = |entries: &mut Vec<Responsible>, agent: &crate::directory::Agent| {
+    let add_operators = |entries: &mut Entries, agent: &crate::directory::Agent| {
         for operator in agent.operators.iter().filter_map(|id| directory.person(id)) {
             add_person(entries, operator, Role::Operator);
         }
@@ -103,7 +97,7 @@ pub(super) fn responsible_humans(
             }
         }
     }
-    if entries.is_empty() {
+    if entries.list.is_empty() {
         findings.push(Finding::new(
             Severity::Warning,
             "no-human",
@@ -112,7 +106,32 @@ pub(super) fn responsible_humans(
         ));
         add(&mut entries, "(no human)".to_owned(), "unknown".to_owned(), false, Role::None);
     }
-    entries
+    entries.list
+}
+
+/// Responsible humans in the order first met, indexed by id: adding is constant time, so a
+/// commit with a million co-authors costs a million steps, not a million squared.
+#[derive(Default)]
+struct Entries {
+    list: Vec<Responsible>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+impl Entries {
+    fn add(&mut self, id: String, level: String, known: bool, role: Role) {
+        match self.index.get(&id) {
+            Some(&position) => {
+                let entry = &mut self.list[position];
+                if !entry.roles.contains(&role) {
+                    entry.roles.push(role);
+                }
+            }
+            None => {
+                self.index.insert(id.clone(), self.list.len());
+                self.list.push(Responsible { id, level, known, roles: vec![role] });
+            }
+        }
+    }
 }
 
 /// Why a person may not approve or reject a change.

@@ -75,7 +75,7 @@ pub(super) struct Group {
     pub(super) members: Vec<usize>,
 }
 
-#[derive(PartialEq, Eq)]
+#[derive(PartialEq, Eq, Hash)]
 enum GroupKey {
     CodeOwners(usize),
     Service(usize),
@@ -214,15 +214,12 @@ fn describe_requirement(config: &Config, requires: &Requirement, counted: usize)
 /// Owner groups of the touched paths: the CODEOWNERS owners of each path and the owners of each
 /// touched service, computed once per evaluation from the index built at load time.
 pub(super) fn owner_groups(config: &Config, paths: &[String], path_services: &[Vec<usize>]) -> Vec<Group> {
-    let mut keys: Vec<GroupKey> = Vec::new();
+    let mut keys: std::collections::HashMap<GroupKey, usize> = std::collections::HashMap::new();
     let mut groups: Vec<Group> = Vec::new();
-    let mut add = |key: GroupKey, path: &str, label: &dyn Fn() -> String, members: &[usize]| match keys
-        .iter()
-        .position(|known| *known == key)
-    {
-        Some(idx) => groups[idx].paths.push(path.to_owned()),
+    let mut add = |key: GroupKey, path: &str, label: &dyn Fn() -> String, members: &[usize]| match keys.get(&key) {
+        Some(&idx) => groups[idx].paths.push(path.to_owned()),
         None => {
-            keys.push(key);
+            keys.insert(key, groups.len());
             groups.push(Group { label: label(), paths: vec![path.to_owned()], members: members.to_vec() });
         }
     };

@@ -351,7 +351,7 @@ impl Att {
         )
         .with_plans(self.plans.iter().map(|plan| (*plan).to_owned()).collect());
         let envelope = statement.sign(&key(seed_of(self.signer.unwrap_or(self.person)))).expect("signable statement");
-        FoundAttestation { origin: format!("#{}", position + 1), bytes: envelope.to_json().into_bytes() }
+        FoundAttestation::new(format!("#{}", position + 1), envelope.to_json().into_bytes())
     }
 }
 

@@ -23,6 +23,10 @@ pub struct CheckArgs {
     /// `pulumi preview --json`, or a CloudFormation `describe-change-set`. Repeatable.
     #[arg(long = "plan", value_name = "FILE")]
     pub plans: Vec<PathBuf>,
+    /// How long reading and analysing the change may take; past it the gate fails closed
+    /// (exit 2), e.g. 10m or 90s.
+    #[arg(long, default_value = "10m", value_parser = crate::duration)]
+    pub time_budget: std::time::Duration,
     /// Verify the approval service's signed attestations (against policy.toml's [server]
     /// keys) instead of the attestation ref.
     #[arg(long, env = "COUNTERSIGN_SERVER", conflicts_with = "attestations")]
@@ -107,7 +111,8 @@ pub fn decide(args: &CheckArgs) -> Result<Decision, Failure> {
         (None, None) => vec![AttestationSource::Ref],
     };
     let purpose = args.context.purpose.map(PurposeArg::purpose);
-    let spec = args.change.spec(args.requester.clone(), args.plans.clone(), purpose);
+    let mut spec = args.change.spec(args.requester.clone(), args.plans.clone(), purpose);
+    spec.deadline = Some(std::time::Instant::now() + args.time_budget);
     countersign_read::decide(&spec, args.context.ambient()?, &sources, &countersign_server::client::Remote, now())
 }
 

@@ -74,6 +74,7 @@ impl ReviewArgs {
             // The fingerprint does not depend on it; a pull request's merge-base..head is read
             // without counting what the head lacks of the base.
             purpose: Some(Purpose::PullRequest),
+            deadline: None,
         }
     }
 }

@@ -191,11 +191,18 @@ fn write_csv(out: &mut impl Write, line: &CommitLine<'_>) -> std::io::Result<()>
     )
 }
 
-/// Quotes a CSV field when it holds a separator, a quote or a line break (RFC 4180).
+/// Quotes a CSV field when it holds a separator, a quote or a line break (RFC 4180). A field a
+/// spreadsheet would run as a formula (`=`, `+`, `-`, `@`, a tab or a carriage return first) is
+/// prefixed with `'`, as OWASP advises: commit messages are written by anyone.
 fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{value}"))
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    };
     if value.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", value.replace('"', "\"\""))
     } else {
-        value.to_owned()
+        value.into_owned()
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use countersign_server::{Analyser, Backend, RepoAnalyser, Settings};
 
-use crate::{EXIT_ALLOWED, EXIT_BAD_INPUT, EXIT_BLOCKED, Format};
+use crate::{EXIT_ALLOWED, EXIT_BAD_INPUT, EXIT_BLOCKED, Format, duration};
 
 /// Where the service keeps its data.
 #[derive(Args, Clone, Debug)]
@@ -58,12 +58,9 @@ pub struct ServeArgs {
     /// How often to look for reviews to escalate.
     #[arg(long, default_value = "1m", value_parser = duration)]
     pub sweep_every: Duration,
-}
-
-fn duration(text: &str) -> Result<Duration, String> {
-    let parsed: jiff::SignedDuration =
-        text.parse().map_err(|error| format!("`{text}` is not a duration like 30s, 15m or 4h: {error}"))?;
-    Duration::try_from(parsed).map_err(|_| format!("`{text}` is negative"))
+    /// How long reading one registered change may take before it fails closed (HTTP 422).
+    #[arg(long, default_value = "2m", value_parser = duration)]
+    pub analysis_budget: Duration,
 }
 
 #[derive(Subcommand, Clone, Debug)]
@@ -130,8 +127,11 @@ fn with_backend<T>(
     create: bool,
     work: impl AsyncFnOnce(Backend) -> Result<T, String>,
 ) -> Result<T, String> {
+    // Parsers of hostile input run on these threads; they are guarded against deep nesting, and
+    // a roomy stack is the second line of defence (it is reserved, not committed).
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(64 * 1024 * 1024)
         .build()
         .map_err(|error| format!("cannot start the runtime: {error}"))?;
     runtime.block_on(async {
@@ -160,7 +160,7 @@ pub fn serve(args: &ServeArgs) -> u8 {
         checkpoints: Some(args.database.checkpoints()),
         ..Settings::default()
     };
-    let analyser: Arc<dyn Analyser> = Arc::new(RepoAnalyser::new(args.repos.clone()));
+    let analyser: Arc<dyn Analyser> = Arc::new(RepoAnalyser::new(args.repos.clone(), args.analysis_budget));
     let result = with_backend(&args.database, true, async |backend| {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
