@@ -53,11 +53,11 @@ pub fn config_files_at(repo: &Repo, rev: ObjectId, config_dir: Option<&Path>) ->
 }
 
 fn read_dir_file(path: &Path) -> Result<Option<SourceFile>, ReadError> {
-    read_dir_file_at_most(path, MAX_CONFIG_BYTES)
+    read_dir_file_at_most(path, MAX_CONFIG_BYTES, "")
 }
 
-fn read_dir_file_at_most(path: &Path, limit: u64) -> Result<Option<SourceFile>, ReadError> {
-    match read_text(path, limit, "") {
+fn read_dir_file_at_most(path: &Path, limit: u64, hint: &str) -> Result<Option<SourceFile>, ReadError> {
+    match read_text(path, limit, hint) {
         Ok(text) => Ok(Some(SourceFile::new(path.display().to_string(), text))),
         Err(BoundedError::Missing(_)) => Ok(None),
         Err(error) => Err(error.into()),
@@ -73,13 +73,15 @@ pub fn config_files_in_dir(dir: &Path) -> Result<ConfigFiles, ReadError> {
     let root = dir.parent().unwrap_or(Path::new("."));
     let mut codeowners = None;
     for location in CODEOWNERS_LOCATIONS {
-        if let Some(file) = read_dir_file_at_most(&root.join(location), MAX_CODEOWNERS_BYTES - 1)? {
+        if let Some(file) = read_dir_file_at_most(&root.join(location), MAX_CODEOWNERS_BYTES - 1, CODEOWNERS_HINT)? {
             codeowners = Some(file);
             break;
         }
     }
     Ok(ConfigFiles { people, services, policy, codeowners })
 }
+
+const CODEOWNERS_HINT: &str = "; GitHub ignores a CODEOWNERS of 3 MB or more, and countersign will not decide without its owners: split it or shorten it";
 
 fn codeowners_too_large(error: countersign_git::Error) -> ReadError {
     match error {

@@ -159,6 +159,7 @@ pub fn environment_name(value: &str) -> Result<String, String> {
 
 fn main() -> ExitCode {
     let command = Cli::parse().command;
+    install_error_renderer();
     // Parsers of hostile input run here: they are guarded against deep nesting, and a roomy
     // stack (reserved, not committed) is the second line of defence. A panic is a bug, and the
     // gate fails closed on it.
@@ -170,6 +171,17 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
+}
+
+/// Errors drawn for a terminal there; elsewhere (CI logs, pipes, tests) plain ASCII on unwrapped
+/// lines, the same on every machine, so that a message can be searched for whole.
+fn install_error_renderer() {
+    use std::io::IsTerminal as _;
+    let terminal = std::io::stderr().is_terminal();
+    // Only fails when a renderer is already installed, which leaves that one in place.
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(miette::MietteHandlerOpts::new().unicode(terminal).color(terminal).wrap_lines(terminal).build())
+    }));
 }
 
 /// Runs a command line as if typed (without the program name); the demo walks through these.

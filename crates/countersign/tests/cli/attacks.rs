@@ -62,7 +62,7 @@ fn review_ok(repo: &TestRepo, verb: &str, person: &str, extra: &[&str]) {
 }
 
 /// git in the repository with extra environment variables (e.g. a temporary index).
-fn git_with(repo: &TestRepo, env: &[(&str, &Path)], args: &[&str]) -> String {
+pub(crate) fn git_with(repo: &TestRepo, env: &[(&str, &Path)], args: &[&str]) -> String {
     let output = Command::new("git")
         .arg("-C")
         .arg(repo.path())

@@ -2,6 +2,7 @@
 
 mod attacks;
 mod blast;
+mod bounds;
 mod commands;
 mod gate;
 mod server;
