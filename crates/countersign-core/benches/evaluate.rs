@@ -77,6 +77,7 @@ fn change() -> ChangeInput {
                 old_id: Some("a".repeat(40)),
                 new_id: Some("b".repeat(40)),
                 mode: "100644".to_owned(),
+                digest: format!("sha256:{path}"),
             })
             .collect(),
         blast: Default::default(),

@@ -46,6 +46,26 @@ pub struct Statement {
     /// for a decision that depends on plans only when it names each of them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plans: Vec<String>,
+    /// The branch the reviewed change came from, when known: a rejection stands for later
+    /// pushes to that branch until its author approves.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub branch: String,
+    /// What the fingerprint is made of, path by path, for changes of at most
+    /// [`MAX_LISTED_FILES`] files: when a later version is not approved, the files that differ
+    /// from this one can be named.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileDigest>,
+}
+
+/// Statements list their files' digests up to this many files (the envelope must stay small).
+pub const MAX_LISTED_FILES: usize = 256;
+
+/// One path of a reviewed change and the digest of what changed there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileDigest {
+    pub path: String,
+    pub digest: String,
 }
 
 pub const STATEMENT_TYPE: &str = "countersign/attestation/v1";
@@ -90,7 +110,44 @@ impl Statement {
             time,
             comment: comment.to_owned(),
             plans: Vec::new(),
+            branch: String::new(),
+            files: Vec::new(),
         }
+    }
+
+    /// The same statement, listing the reviewed change's files when there are few enough.
+    pub fn with_files(mut self, changes: &[crate::model::TreeChange]) -> Statement {
+        if changes.len() <= MAX_LISTED_FILES {
+            self.files = changes
+                .iter()
+                .map(|change| FileDigest { path: change.path.clone(), digest: change.digest.clone() })
+                .collect();
+        }
+        self
+    }
+
+    /// The listed files, when they are exactly what the fingerprint was made of.
+    pub fn listed_files(&self) -> Option<&[FileDigest]> {
+        let changes: Vec<crate::model::TreeChange> = self
+            .files
+            .iter()
+            .map(|file| crate::model::TreeChange {
+                path_bytes: file.path.as_bytes().to_vec(),
+                path: file.path.clone(),
+                old_id: None,
+                new_id: None,
+                mode: String::new(),
+                digest: file.digest.clone(),
+            })
+            .collect();
+        let honest = !changes.is_empty() && crate::fingerprint::fingerprint(&changes, &self.head) == self.fingerprint;
+        honest.then_some(self.files.as_slice())
+    }
+
+    /// The same statement, naming the branch the reviewed change came from.
+    pub fn with_branch(mut self, branch: Option<&str>) -> Statement {
+        self.branch = branch.unwrap_or_default().to_owned();
+        self
     }
 
     /// The same statement, naming the plans the reviewer saw.

@@ -44,6 +44,7 @@ pub mod audit;
 pub mod chart;
 pub mod codeowners;
 pub mod config;
+pub mod deployment;
 pub mod detect;
 pub mod diagnostic;
 pub mod directory;

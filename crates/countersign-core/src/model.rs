@@ -64,6 +64,9 @@ pub struct TreeChange {
     pub new_id: Option<String>,
     /// The git file mode after the change (before it, for deletions), in octal as git writes it.
     pub mode: String,
+    /// `sha256:<hex>` of what changed at this path, independent of the blobs around it: modes
+    /// and hunks with their context, without line numbers (see countersign-git's `patch`).
+    pub digest: String,
 }
 
 /// What a code host says about the pull request of a change: contextual evidence only.

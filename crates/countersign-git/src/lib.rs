@@ -13,6 +13,8 @@ pub use gix::ObjectId;
 use gix::bstr::ByteSlice;
 use gix::diff::tree::recorder::Change;
 
+pub mod patch;
+
 /// The ref that carries attestations, so they travel with `git push` and `git fetch`.
 pub const ATTESTATION_REF: &str = "refs/countersign/attestations";
 
@@ -206,6 +208,32 @@ impl Repo {
             .ok_or_else(|| Error::NoMergeBase { base: base.to_owned(), head: head.to_owned() })?
             .detach();
         self.read_change_between(Some(merge_base), head_id, context, Lines::Count)
+    }
+
+    /// Reads exactly `base..head` (from the empty tree without a base): the commits of `head`
+    /// not in `base` and the tree diff between the two.
+    pub fn read_change_exact(
+        &self,
+        base: Option<ObjectId>,
+        head: ObjectId,
+        context: ChangeContext,
+    ) -> Result<ChangeInput> {
+        self.read_change_between(base, head, context, Lines::Count)
+    }
+
+    /// The merge-base of two commits, if they share history.
+    pub fn merge_base(&self, one: ObjectId, other: ObjectId) -> Result<Option<ObjectId>> {
+        Ok(self.repo.merge_base(one, other).map_err(git_error("merge-base"))?.map(gix::Id::detach))
+    }
+
+    /// The tree diff from `base` to `head` with each path's change digest: a fingerprint's
+    /// input without the commits.
+    pub fn tree_changes(&self, base: Option<ObjectId>, head: ObjectId) -> Result<Vec<TreeChange>> {
+        let base_tree = match base {
+            Some(base) => self.tree_of(base)?,
+            None => ObjectId::empty_tree(self.repo.object_hash()),
+        };
+        Ok(self.diff_trees(base_tree, self.tree_of(head)?, Lines::Count)?.1)
     }
 
     /// Reads the change one commit of a first-parent history brought: `commit^1..commit`, i.e. the
@@ -622,15 +650,15 @@ impl Repo {
             }
             let path_bytes: Vec<u8> = path.to_vec();
             let path = path.to_str_lossy().into_owned();
-            let old_blob = old.filter(|(_, mode)| mode.is_blob()).map(|(id, _)| id);
-            let new_blob = new.filter(|(_, mode)| mode.is_blob()).map(|(id, _)| id);
-            let (added, deleted) = if lines == Lines::Count { self.count_lines(old_blob, new_blob)? } else { (0, 0) };
+            let (added, deleted, digest) =
+                if lines == Lines::Count { self.file_change(old, new)? } else { (0, 0, String::new()) };
             tree_changes.push(TreeChange {
                 path_bytes,
                 path: path.clone(),
                 old_id: old.map(|(id, _)| id.to_string()),
                 new_id: new.map(|(id, _)| id.to_string()),
                 mode: format!("{:o}", mode.value()),
+                digest,
             });
             files.push(FileChange { path, added, deleted, deleted_file: new.is_none() });
         }
@@ -645,85 +673,157 @@ impl Repo {
         }
     }
 
-    /// Added and deleted lines as `git diff --numstat` counts them. A file git would call
-    /// binary (a NUL byte near its start) or one too large to diff counts all its lines as
-    /// deleted and added: size predicates must not be evaded by declaring content binary.
-    fn count_lines(&self, old: Option<ObjectId>, new: Option<ObjectId>) -> Result<(u32, u32)> {
-        let old_size = old.map(|id| self.blob_size(id)).transpose()?.unwrap_or(0);
-        let new_size = new.map(|id| self.blob_size(id)).transpose()?.unwrap_or(0);
+    /// Added and deleted lines as `git diff --numstat` counts them, and the digest of the file's
+    /// change ([`patch::digest`]). A file git would call binary (a NUL byte near its start) or
+    /// one too large to diff counts all its lines as deleted and added, so that size predicates
+    /// cannot be evaded by declaring content binary, and is identified by its blob ids.
+    fn file_change(
+        &self,
+        old: Option<(ObjectId, gix::objs::tree::EntryMode)>,
+        new: Option<(ObjectId, gix::objs::tree::EntryMode)>,
+    ) -> Result<(u32, u32, String)> {
+        let mode =
+            |side: Option<(ObjectId, gix::objs::tree::EntryMode)>| side.map(|(_, mode)| format!("{:o}", mode.value()));
+        let (old_mode, new_mode) = (mode(old), mode(new));
+        let by_ids = || {
+            patch::digest(
+                old_mode.as_deref(),
+                new_mode.as_deref(),
+                &patch::Content::Blobs {
+                    old: old.map(|(id, _)| id.to_string()),
+                    new: new.map(|(id, _)| id.to_string()),
+                },
+            )
+        };
+        // Links and submodules are compared by id; only regular files are diffed as text.
+        let old_blob = old.filter(|(_, mode)| mode.is_blob()).map(|(id, _)| id);
+        let new_blob = new.filter(|(_, mode)| mode.is_blob()).map(|(id, _)| id);
+        if old.is_some() != old_blob.is_some() || new.is_some() != new_blob.is_some() {
+            return Ok((0, 0, by_ids()));
+        }
+        let old_size = old_blob.map(|id| self.blob_size(id)).transpose()?.unwrap_or(0);
+        let new_size = new_blob.map(|id| self.blob_size(id)).transpose()?.unwrap_or(0);
         if old_size > MAX_COUNTED_BYTES || new_size > MAX_COUNTED_BYTES {
             let as_lines = |size: u64| u32::try_from(size).unwrap_or(u32::MAX);
-            return Ok((as_lines(new_size), as_lines(old_size)));
+            return Ok((as_lines(new_size), as_lines(old_size), by_ids()));
         }
-        let before = self.blob_data(old)?;
-        let after = self.blob_data(new)?;
+        let before = self.blob_data(old_blob)?;
+        let after = self.blob_data(new_blob)?;
         let is_binary = |data: &[u8]| data[..data.len().min(8000)].contains(&0);
         if is_binary(&before) || is_binary(&after) || before.len() > MAX_DIFF_BYTES || after.len() > MAX_DIFF_BYTES {
-            return Ok((lines_of(&after), lines_of(&before)));
+            return Ok((lines_of(&after), lines_of(&before), by_ids()));
         }
-        let input = imara_diff::InternedInput::new(before.as_slice(), after.as_slice());
-        let diff = imara_diff::Diff::compute(imara_diff::Algorithm::Histogram, &input);
-        Ok((diff.count_additions(), diff.count_removals()))
+        let patch = patch::patch(&before, &after);
+        let digest = patch::digest(old_mode.as_deref(), new_mode.as_deref(), &patch::Content::Hunks(&patch));
+        Ok((patch.added, patch.removed, digest))
     }
 
-    /// Every attestation ever stored for a fingerprint in the attestation ref: the files under
-    /// the fingerprint's folder in the tip *and in every earlier commit of the ref*, so a commit
-    /// that deletes a rejection does not make it disappear. Each blob is read once.
-    pub fn read_attestations(&self, fingerprint: &str) -> Result<Vec<FoundAttestation>> {
+    /// Every attestation ever stored in the attestation ref, each blob read once, with the
+    /// fingerprint its folder names (statements are looked up by the fingerprint they sign;
+    /// the folder only places one that cannot be read).
+    pub fn all_attestations(&self) -> Result<Vec<(Option<String>, FoundAttestation)>> {
         let Some(tip) = self.attestation_tip()? else { return Ok(Vec::new()) };
-        let dir = fingerprint_dir(fingerprint);
         let walk = self.repo.rev_walk([tip]).all().map_err(git_error("walk the attestation ref"))?;
         let mut seen_trees = std::collections::HashSet::new();
         let mut seen_blobs = std::collections::HashSet::new();
         let mut found = Vec::new();
         for info in walk {
             let commit = info.map_err(git_error("walk the attestation ref"))?.id;
-            let tree = self.repo.find_tree(self.tree_of(commit)?).map_err(git_error("read attestation tree"))?;
-            let Some(entry) = tree.lookup_entry_by_path(&dir).map_err(git_error("read attestation tree"))? else {
-                continue;
-            };
-            if !seen_trees.insert(entry.object_id()) {
-                continue;
-            }
             let mut here = Vec::new();
-            self.collect_blobs(entry.object_id(), &format!("{ATTESTATION_REF}:{dir}"), &mut here)?;
-            found.extend(here.into_iter().filter(|(id, _)| seen_blobs.insert(*id)).map(|(_, attestation)| attestation));
+            self.collect_new_blobs(self.tree_of(commit)?, ATTESTATION_REF, &mut seen_trees, &mut here)?;
+            for (id, attestation) in here {
+                if seen_blobs.insert(id) {
+                    let folder = attestation.origin.split('/').nth_back(1).map(|hex| format!("sha256:{hex}"));
+                    found.push((folder, attestation));
+                }
+            }
         }
         Ok(found)
     }
 
-    fn collect_blobs(
+    /// [`Repo::collect_blobs`] skipping trees already seen in another commit of the ref.
+    fn collect_new_blobs(
         &self,
         tree_id: ObjectId,
         prefix: &str,
+        seen_trees: &mut std::collections::HashSet<ObjectId>,
         found: &mut Vec<(ObjectId, FoundAttestation)>,
     ) -> Result<()> {
+        if !seen_trees.insert(tree_id) {
+            return Ok(());
+        }
         let tree = self.repo.find_tree(tree_id).map_err(git_error("read attestation tree"))?;
         let decoded = tree.decode().map_err(git_error("decode attestation tree"))?;
+        let separator = if prefix == ATTESTATION_REF { ':' } else { '/' };
         for entry in &decoded.entries {
-            let name = format!("{prefix}/{}", entry.filename);
+            let name = format!("{prefix}{separator}{}", entry.filename);
             let id = entry.oid.to_owned();
             if entry.mode.is_tree() {
-                self.collect_blobs(id, &name, found)?;
+                self.collect_new_blobs(id, &name, seen_trees, found)?;
             } else {
-                // Anything else in the folder is read as a statement, so that a link or an odd
-                // mode cannot hide one: what cannot be read blocks the change. Its size is
-                // checked before it is read.
-                let attestation = match self.blob_size(id) {
-                    Ok(size) if size > MAX_ENVELOPE_BYTES as u64 => FoundAttestation::unreadable(
-                        name,
-                        format!("{size} bytes, more than the {MAX_ENVELOPE_BYTES} a statement may have"),
-                    ),
-                    Ok(_) => match self.blob_data(Some(id)) {
-                        Ok(bytes) => FoundAttestation::new(name, bytes),
-                        Err(error) => FoundAttestation::unreadable(name, error.to_string()),
-                    },
-                    Err(error) => FoundAttestation::unreadable(name, error.to_string()),
-                };
-                found.push((id, attestation));
+                found.push((id, self.read_statement_blob(id, name)));
             }
         }
         Ok(())
+    }
+
+    /// A blob of the attestation ref as a statement; anything else in the ref is read as one
+    /// too, so that a link or an odd mode cannot hide a rejection: what cannot be read blocks.
+    /// Its size is checked before it is read.
+    fn read_statement_blob(&self, id: ObjectId, name: String) -> FoundAttestation {
+        match self.blob_size(id) {
+            Ok(size) if size > MAX_ENVELOPE_BYTES as u64 => FoundAttestation::unreadable(
+                name,
+                format!("{size} bytes, more than the {MAX_ENVELOPE_BYTES} a statement may have"),
+            ),
+            Ok(_) => match self.blob_data(Some(id)) {
+                Ok(bytes) => FoundAttestation::new(name, bytes),
+                Err(error) => FoundAttestation::unreadable(name, error.to_string()),
+            },
+            Err(error) => FoundAttestation::unreadable(name, error.to_string()),
+        }
+    }
+
+    /// Whether the attestation ref exists here.
+    pub fn has_attestation_ref(&self) -> Result<bool> {
+        Ok(self.attestation_tip()?.is_some())
+    }
+
+    /// Whether the repository has the commit (an earlier version's head may have been
+    /// force-pushed away).
+    pub fn has_commit(&self, id: &str) -> bool {
+        ObjectId::from_hex(id.as_bytes()).ok().and_then(|id| self.repo.find_commit(id).ok()).is_some()
+    }
+
+    /// How each file of `paths` differs between two commits, as `git diff from to` hunks of at
+    /// most `max_lines` lines each; files not diffed as text show no hunks.
+    pub fn interdiff(
+        &self,
+        from: ObjectId,
+        to: ObjectId,
+        paths: &std::collections::BTreeSet<String>,
+        max_lines: usize,
+    ) -> Result<Vec<countersign_core::evaluate::Interdiff>> {
+        let (_, changes) = self.diff_trees(self.tree_of(from)?, self.tree_of(to)?, Lines::Skip)?;
+        let mut out = Vec::new();
+        for change in changes.into_iter().filter(|change| paths.contains(&change.path)) {
+            let blob = |id: &Option<String>| id.as_deref().and_then(|id| ObjectId::from_hex(id.as_bytes()).ok());
+            let (old, new) = (blob(&change.old_id), blob(&change.new_id));
+            let sizes_fit = [old, new]
+                .iter()
+                .flatten()
+                .all(|id| self.blob_size(*id).is_ok_and(|size| size <= MAX_DIFF_BYTES as u64));
+            let (before, after) =
+                if sizes_fit { (self.blob_data(old)?, self.blob_data(new)?) } else { (Vec::new(), Vec::new()) };
+            let is_binary = |data: &[u8]| data[..data.len().min(8000)].contains(&0);
+            let (patch, truncated) = if sizes_fit && !is_binary(&before) && !is_binary(&after) {
+                patch::unified(&patch::patch(&before, &after), max_lines)
+            } else {
+                (String::new(), false)
+            };
+            out.push(countersign_core::evaluate::Interdiff { path: change.path, patch, truncated });
+        }
+        Ok(out)
     }
 
     fn attestation_tip(&self) -> Result<Option<ObjectId>> {
@@ -781,6 +881,82 @@ impl Repo {
         Ok(format!("{ATTESTATION_REF}:{path} (commit {})", &commit.to_string()[..10]))
     }
 }
+
+impl Repo {
+    /// The last deployment recorded for `environment`: the record's JSON, and the ref's commit.
+    pub fn last_deployment(&self, environment: &str) -> Result<Option<(String, ObjectId)>> {
+        let name = deployments_ref(environment);
+        let Some(mut reference) =
+            self.repo.try_find_reference(name.as_str()).map_err(git_error(format!("read {name}")))?
+        else {
+            return Ok(None);
+        };
+        let tip = reference.peel_to_id().map_err(git_error(format!("peel {name}")))?.detach();
+        let record =
+            self.read_file_at_most(tip, DEPLOYMENT_FILE, MAX_ENVELOPE_BYTES as u64).map_err(|error| Error::Git {
+                context: format!("read {name}"),
+                message: format!(
+                    "{error}; it must be a commit holding {DEPLOYMENT_FILE}, as `countersign deploy` writes it"
+                ),
+            })?;
+        let record = record.ok_or_else(|| Error::Git {
+            context: format!("read {name}"),
+            message: format!("its commit {tip} holds no {DEPLOYMENT_FILE}; it was not written by `countersign deploy`"),
+        })?;
+        Ok(Some((record, tip)))
+    }
+
+    /// Appends a deployment record to `refs/countersign/deployments/<environment>`: a new
+    /// commit on top of the previous record, so the ref keeps the environment's history. The
+    /// ref moves only if it still points where it did when read.
+    pub fn record_deployment(&self, environment: &str, record: &str, signer: &Identity, time: i64) -> Result<String> {
+        let name = deployments_ref(environment);
+        gix::validate::reference::name(name.as_str().into()).map_err(|error| Error::Git {
+            context: format!("name the ref of environment `{environment}`"),
+            message: error.to_string(),
+        })?;
+        let previous = self.last_deployment(environment)?.map(|(_, tip)| tip);
+        let blob = self.repo.write_blob(record.as_bytes()).map_err(git_error("write deployment record"))?.detach();
+        let mut editor = self
+            .repo
+            .edit_tree(ObjectId::empty_tree(self.repo.object_hash()))
+            .map_err(git_error("write deployment tree"))?;
+        editor
+            .upsert(DEPLOYMENT_FILE, gix::object::tree::EntryKind::Blob, blob)
+            .map_err(git_error("write deployment tree"))?;
+        let tree = editor.write().map_err(git_error("write deployment tree"))?.detach();
+        let signature = gix::actor::Signature {
+            name: signer.name.as_str().into(),
+            email: signer.email.as_str().into(),
+            time: gix::date::Time::new(time, 0),
+        };
+        let mut time_buf = gix::date::parse::TimeBuf::default();
+        let signature = signature.to_ref(&mut time_buf);
+        let commit = self
+            .repo
+            .commit_as(
+                signature,
+                signature,
+                name.as_str(),
+                format!("countersign: deployed to {environment}\n"),
+                tree,
+                previous,
+            )
+            .map_err(|error| Error::Git {
+                context: format!("update {name}"),
+                message: format!("{error}; another deployment was recorded meanwhile: fetch it and run again"),
+            })?;
+        Ok(format!("{name} (commit {})", &commit.to_string()[..10]))
+    }
+}
+
+/// Where the deployments of an environment are recorded.
+pub fn deployments_ref(environment: &str) -> String {
+    format!("refs/countersign/deployments/{environment}")
+}
+
+/// The file of a deployment record's commit.
+const DEPLOYMENT_FILE: &str = "deployment.json";
 
 /// Fetches every remote of the repository at `path` with the git CLI (gix is built without
 /// network support); a repository without remotes has nothing to fetch.

@@ -2,11 +2,16 @@
 
 use std::path::{Path, PathBuf};
 
-use countersign_core::attestation::Envelope;
+use std::collections::{BTreeMap, BTreeSet};
+
+use countersign_core::attestation::{Envelope, FileDigest, Statement, Verdict};
 use countersign_core::config::Config;
+use countersign_core::evaluate::ComparedWith;
 use countersign_core::evaluate::FoundAttestation;
+use countersign_core::finding::{Finding, Severity};
 use countersign_core::model::Identity;
-use countersign_git::Repo;
+use countersign_core::model::TreeChange;
+use countersign_git::{ATTESTATION_REF, Repo};
 
 use crate::ReadError;
 use crate::bounded::read_bytes;
@@ -29,32 +34,257 @@ pub trait RemoteStatements {
     fn statements(&self, server: &str, fingerprint: &str, environment: &str) -> Result<Vec<FoundAttestation>, String>;
 }
 
-/// Reads the attestations about `fingerprint` from every source, in order.
-pub fn gather(
-    repo: &Repo,
-    config: &Config,
-    fingerprint: &str,
-    environment: &str,
-    sources: &[AttestationSource],
-    remote: &dyn RemoteStatements,
-) -> Result<Vec<FoundAttestation>, ReadError> {
-    let mut found = Vec::new();
-    for source in sources {
-        match source {
-            AttestationSource::Ref => found.extend(repo.read_attestations(fingerprint)?),
-            AttestationSource::Dir(dir) => found.extend(in_dir(dir)?),
-            AttestationSource::Server(url) => {
-                if config.policy.server_keys.is_empty() {
-                    return Err(ReadError::input(format!(
-                        "--server {url} is given, but policy.toml lists no [server] keys to verify its attestations; \
-                         add the key that `countersign serve` prints (also at {url}/api/server-key) under [server] keys"
-                    )));
+/// Every attestation of every source, read once, for looking up the changes of a range and
+/// the earlier versions of a change. Local sources (the ref, folders) are read whole; the
+/// approval service is asked per fingerprint, once each.
+pub struct Attestations<'r> {
+    /// Readable statements, each once whatever the number of sources holding it.
+    statements: Vec<Indexed>,
+    /// Each statement's position in `statements`, by its signed text and signature.
+    seen: std::collections::HashMap<(String, String), usize>,
+    /// Attestations that cannot be read, with the fingerprint their place names (the ref's
+    /// folder); `None` (a file of a folder) puts one in scope of every change.
+    unreadable: Vec<(Option<String>, FoundAttestation)>,
+    servers: Vec<String>,
+    remote: &'r dyn RemoteStatements,
+    asked: std::cell::RefCell<std::collections::HashMap<String, Vec<FoundAttestation>>>,
+    /// What the caller should know about the sources (a missing ref or folder).
+    pub notes: Vec<Finding>,
+}
+
+/// A readable statement, with what is needed to find it without verifying it first.
+struct Indexed {
+    found: FoundAttestation,
+    statement: Statement,
+}
+
+impl<'r> Attestations<'r> {
+    /// Reads every local source; checks that a server can be verified before asking it.
+    pub fn read(
+        repo: &Repo,
+        config: &Config,
+        sources: &[AttestationSource],
+        remote: &'r dyn RemoteStatements,
+    ) -> Result<Attestations<'r>, ReadError> {
+        let mut all = Vec::new();
+        let mut notes = Vec::new();
+        let mut servers = Vec::new();
+        for source in sources {
+            match source {
+                AttestationSource::Ref => {
+                    if !repo.has_attestation_ref()? {
+                        notes.push(Finding::new(
+                            Severity::Info,
+                            "no-attestation-ref",
+                            format!(
+                                "this clone has no {ATTESTATION_REF}, so no approval stored in git was read; fetch it \
+                                 with `git fetch origin '+{ATTESTATION_REF}:{ATTESTATION_REF}'`"
+                            ),
+                        ));
+                    }
+                    all.extend(repo.all_attestations()?);
                 }
-                found.extend(remote.statements(url, fingerprint, environment).map_err(ReadError::Input)?);
+                AttestationSource::Dir(dir) => {
+                    if !dir.exists() {
+                        notes.push(Finding::new(
+                            Severity::Warning,
+                            "no-attestation-folder",
+                            format!(
+                                "attestation folder {} does not exist; no approval was read from it",
+                                dir.display()
+                            ),
+                        ));
+                    }
+                    all.extend(in_dir(dir)?.into_iter().map(|found| (None, found)));
+                }
+                AttestationSource::Server(url) => {
+                    if config.policy.server_keys.is_empty() {
+                        return Err(ReadError::input(format!(
+                            "--server {url} is given, but policy.toml lists no [server] keys to verify its attestations; \
+                             add the key that `countersign serve` prints (also at {url}/api/server-key) under [server] keys"
+                        )));
+                    }
+                    servers.push(url.clone());
+                }
+            }
+        }
+        let mut attestations = Attestations {
+            statements: Vec::new(),
+            seen: std::collections::HashMap::new(),
+            unreadable: Vec::new(),
+            servers,
+            remote,
+            asked: std::cell::RefCell::default(),
+            notes,
+        };
+        for (folder, found) in all {
+            attestations.add(folder, found);
+        }
+        Ok(attestations)
+    }
+
+    /// Adds an attestation, once: the same signed statement from a second source only adds
+    /// that source to where it was found.
+    fn add(&mut self, folder: Option<String>, found: FoundAttestation) {
+        if found.problem.is_some() {
+            self.unreadable.push((folder, found));
+            return;
+        }
+        let parsed = Envelope::from_bytes(&found.bytes)
+            .and_then(|envelope| envelope.statement_unverified().map(|statement| (envelope, statement)));
+        match parsed {
+            Ok((envelope, statement)) => match self.seen.entry((envelope.statement, envelope.signature)) {
+                std::collections::hash_map::Entry::Occupied(entry) => {
+                    let existing = &mut self.statements[*entry.get()].found;
+                    existing.origin = format!("{} and {}", existing.origin, found.origin);
+                }
+                std::collections::hash_map::Entry::Vacant(entry) => {
+                    entry.insert(self.statements.len());
+                    self.statements.push(Indexed { found, statement });
+                }
+            },
+            // Not a statement at all: in scope where its place says, and it blocks there.
+            Err(rejected) => {
+                self.unreadable.push((folder, FoundAttestation::unreadable(found.origin, rejected.to_string())))
             }
         }
     }
-    Ok(found)
+
+    /// The attestations about `fingerprint` from every source.
+    pub fn about(&self, fingerprint: &str, environment: &str) -> Result<Vec<FoundAttestation>, ReadError> {
+        let mut found: Vec<FoundAttestation> = self
+            .statements
+            .iter()
+            .filter(|indexed| indexed.statement.fingerprint == fingerprint)
+            .map(|indexed| indexed.found.clone())
+            .collect();
+        found.extend(
+            self.unreadable
+                .iter()
+                .filter(|(folder, _)| folder.as_deref().is_none_or(|folder| folder == fingerprint))
+                .map(|(_, found)| found.clone()),
+        );
+        for server in &self.servers {
+            let key = format!("{server}\n{fingerprint}\n{environment}");
+            let cached = self.asked.borrow().get(&key).cloned();
+            let from_server = match cached {
+                Some(statements) => statements,
+                None => {
+                    let statements =
+                        self.remote.statements(server, fingerprint, environment).map_err(ReadError::Input)?;
+                    self.asked.borrow_mut().insert(key, statements.clone());
+                    statements
+                }
+            };
+            for statement in from_server {
+                let duplicate = found.iter_mut().find(|other| same_envelope(&other.bytes, &statement.bytes));
+                match duplicate {
+                    Some(other) => other.origin = format!("{} and {}", other.origin, statement.origin),
+                    None => found.push(statement),
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Whether any source holds a statement about `fingerprint` (for this environment).
+    pub fn any_about(&self, fingerprint: &str, environment: &str) -> Result<bool, ReadError> {
+        let local = self.statements.iter().any(|indexed| {
+            indexed.statement.fingerprint == fingerprint && indexed.statement.environment == environment
+        });
+        Ok(local
+            || (!self.servers.is_empty()
+                && self.about(fingerprint, environment)?.iter().any(|found| found.problem.is_none())))
+    }
+
+    /// Statements of local sources about other versions of a change, those `related` picks,
+    /// marked as such.
+    pub fn earlier_versions(
+        &self,
+        fingerprint: &str,
+        environment: &str,
+        related: impl Fn(&Statement) -> bool,
+    ) -> Vec<FoundAttestation> {
+        self.statements
+            .iter()
+            .filter(|indexed| {
+                indexed.statement.fingerprint != fingerprint
+                    && indexed.statement.environment == environment
+                    && related(&indexed.statement)
+            })
+            .map(|indexed| indexed.found.clone().about_an_earlier_version())
+            .collect()
+    }
+}
+
+impl Attestations<'_> {
+    /// The approved version (of a local source, signature verified) that shares the most files'
+    /// content with `changes`, the paths where the two differ (what nobody approved), and
+    /// whether `changes` touches every path of that version (it is that version, changed).
+    pub fn closest_approved(
+        &self,
+        config: &Config,
+        changes: &[TreeChange],
+        environment: &str,
+    ) -> Option<(ComparedWith, Vec<String>, bool)> {
+        let ours: BTreeMap<&str, &str> =
+            changes.iter().map(|change| (change.path.as_str(), change.digest.as_str())).collect();
+        // Closest: the most files with the same content, then the most files in common.
+        let mut best: Option<((usize, usize), &Statement, &[FileDigest])> = None;
+        for indexed in &self.statements {
+            let statement = &indexed.statement;
+            if statement.verdict != Verdict::Approve || statement.environment != environment {
+                continue;
+            }
+            let Some(files) = statement.listed_files() else { continue };
+            let same = files.iter().filter(|file| ours.get(file.path.as_str()) == Some(&file.digest.as_str())).count();
+            let shared = files.iter().filter(|file| ours.contains_key(file.path.as_str())).count();
+            if shared == 0 || best.is_some_and(|(score, ..)| score >= (same, shared)) {
+                continue;
+            }
+            if verifies(config, indexed) {
+                best = Some(((same, shared), statement, files));
+            }
+        }
+        let (_, statement, files) = best?;
+        let theirs: BTreeMap<&str, &str> =
+            files.iter().map(|file| (file.path.as_str(), file.digest.as_str())).collect();
+        let differing: Vec<String> = ours
+            .iter()
+            .filter(|(path, digest)| theirs.get(*path) != Some(*digest))
+            .map(|(path, _)| (*path).to_owned())
+            .chain(theirs.keys().filter(|path| !ours.contains_key(*path)).map(|path| (*path).to_owned()))
+            .collect();
+        let people: BTreeSet<String> = self
+            .statements
+            .iter()
+            .filter(|other| {
+                other.statement.fingerprint == statement.fingerprint
+                    && other.statement.verdict == Verdict::Approve
+                    && verifies(config, other)
+            })
+            .map(|other| other.statement.person.clone())
+            .collect();
+        let covers = theirs.keys().all(|path| ours.contains_key(path));
+        Some((
+            ComparedWith { fingerprint: statement.fingerprint.clone(), people: people.into_iter().collect() },
+            differing,
+            covers,
+        ))
+    }
+}
+
+fn verifies(config: &Config, indexed: &Indexed) -> bool {
+    Envelope::from_bytes(&indexed.found.bytes)
+        .is_ok_and(|envelope| envelope.verify(&config.directory, &config.policy.server_keys).is_ok())
+}
+
+/// Whether two stored envelopes hold the same signed statement.
+fn same_envelope(a: &[u8], b: &[u8]) -> bool {
+    match (Envelope::from_bytes(a), Envelope::from_bytes(b)) {
+        (Ok(a), Ok(b)) => a.statement == b.statement && a.signature == b.signature,
+        _ => false,
+    }
 }
 
 /// Every `*.json` file of an attestation folder; a missing folder holds none.

@@ -11,18 +11,20 @@ mod blast;
 pub mod bounded;
 mod config;
 mod pull_request;
+mod range;
 mod replay;
 
 use std::path::{Path, PathBuf};
 
 use countersign_core::config::Config;
+use countersign_core::deployment::Deployment;
 use countersign_core::diagnostic::ConfigError;
 use countersign_core::evaluate::{self, Decision};
 use countersign_core::finding::{Finding, Severity};
 use countersign_core::model::{ChangeInput, ConfigOrigin, PullRequest, Rollback};
 use countersign_git::{ChangeContext, ObjectId, Repo};
 
-pub use attestations::{AttestationSource, RemoteStatements, gather, record, write_atomically};
+pub use attestations::{AttestationSource, Attestations, RemoteStatements, record, write_atomically};
 pub use blast::{analyse, changed_files, plan_digests};
 pub use config::{config_files_at, config_files_in_dir, load_config};
 pub use pull_request::{
@@ -265,7 +267,8 @@ pub struct Prepared {
 }
 
 /// Reads the change, gathers its attestations from every source and decides it at `now`
-/// (seconds since the epoch): `countersign check` end to end.
+/// (seconds since the epoch): `countersign check` end to end. A deployment range of several
+/// merged changes is decided change by change ([`countersign_core::evaluate::combine`]).
 pub fn decide(
     spec: &ChangeSpec,
     ambient: Ambient,
@@ -273,12 +276,175 @@ pub fn decide(
     remote: &dyn RemoteStatements,
     now: i64,
 ) -> Result<Decision, ReadError> {
+    let purpose = spec.purpose.or(ambient.purpose).unwrap_or(Purpose::Deploy);
     let prepared = prepare(spec, ambient)?;
-    let fingerprint = prepared.change.fingerprint();
-    let attestations = gather(&prepared.repo, &prepared.config, &fingerprint, &spec.environment, sources, remote)?;
-    let mut decision = evaluate::evaluate(&prepared.config, &prepared.change, &attestations, now);
-    decision.findings.splice(0..0, prepared.findings);
+    let attestations = Attestations::read(&prepared.repo, &prepared.config, sources, remote)?;
+    let judge = Judge { repo: &prepared.repo, config: &prepared.config, attestations: &attestations, purpose, now };
+    let mut decision = judge.decide(&prepared.change)?;
+    if purpose == Purpose::Deploy && prepared.change.rollback.is_none() && prepared.change.commits.len() > 1 {
+        decision = judge.by_merged_change(&prepared, spec, decision)?;
+    }
+    let notes = attestations.notes.iter().filter(|note| !decision.allowed() || note.severity != Severity::Info);
+    let before: Vec<Finding> = prepared.findings.into_iter().chain(notes.cloned()).collect();
+    decision.findings.splice(0..0, before);
     Ok(decision)
+}
+
+/// Decides changes of one repository against one configuration and one set of attestations.
+struct Judge<'a> {
+    repo: &'a Repo,
+    config: &'a Config,
+    attestations: &'a Attestations<'a>,
+    purpose: Purpose,
+    now: i64,
+}
+
+/// Files and lines of each file's interdiff shown for an earlier version.
+const MAX_INTERDIFF_FILES: usize = 50;
+const MAX_INTERDIFF_LINES: usize = 200;
+
+impl Judge<'_> {
+    /// One change: its own attestations, and those of its earlier versions (statements about a
+    /// head among its commits, or for a pull request about its branch since it started).
+    fn decide(&self, change: &ChangeInput) -> Result<Decision, ReadError> {
+        let fingerprint = change.fingerprint();
+        let mut found = self.attestations.about(&fingerprint, &change.environment)?;
+        let commits: std::collections::HashSet<&str> = change.commits.iter().map(|commit| commit.id.as_str()).collect();
+        let started = change.commits.iter().map(|commit| commit.time).min();
+        let branch = change.source_branch.as_deref().filter(|_| self.purpose == Purpose::PullRequest);
+        found.extend(self.attestations.earlier_versions(&fingerprint, &change.environment, |statement| {
+            commits.contains(statement.head.as_str())
+                || (branch == Some(statement.branch.as_str())
+                    && started.is_some_and(|started| statement.time >= started))
+        }));
+        let mut decision = evaluate::evaluate(self.config, change, &found, self.now);
+        self.show_what_changed_since(change, &mut decision)?;
+        let unreviewed = !found.iter().any(|attestation| !attestation.earlier_version && attestation.problem.is_none());
+        if unreviewed
+            && decision.earlier_approvals.is_empty()
+            && !decision.allowed()
+            && let Some((compared, differing, _)) =
+                self.attestations.closest_approved(self.config, &change.tree_changes, &change.environment)
+        {
+            decision.findings.push(Finding::new(
+                Severity::Warning,
+                "unapproved-content",
+                format!(
+                    "nobody approved this content; it differs from the version {} approved ({}) in {}",
+                    compared.people.join(", "),
+                    &compared.fingerprint[..compared.fingerprint.len().min(19)],
+                    differing.join(", ")
+                ),
+            ));
+        }
+        Ok(decision)
+    }
+
+    /// For each statement about an earlier version whose head is still here: the files and
+    /// hunks that changed since, so that a re-review takes a minute.
+    fn show_what_changed_since(&self, change: &ChangeInput, decision: &mut Decision) -> Result<(), ReadError> {
+        let (Ok(head), Ok(base)) =
+            (ObjectId::from_hex(change.head.as_bytes()), ObjectId::from_hex(change.base.as_bytes()))
+        else {
+            return Ok(());
+        };
+        let ours: std::collections::BTreeSet<String> = change.files.iter().map(|file| file.path.clone()).collect();
+        let mut done: std::collections::HashMap<String, Vec<evaluate::Interdiff>> = std::collections::HashMap::new();
+        for statement in decision.earlier_approvals.iter_mut().chain(decision.rejections.iter_mut()) {
+            let Some(earlier) = statement.earlier_version.as_mut() else { continue };
+            if let Some(known) = done.get(&earlier.head) {
+                earlier.changed_since = known.clone();
+                continue;
+            }
+            let Some(then) =
+                ObjectId::from_hex(earlier.head.as_bytes()).ok().filter(|_| self.repo.has_commit(&earlier.head))
+            else {
+                continue;
+            };
+            let mut paths = ours.clone();
+            let fork = self.repo.merge_base(then, base)?;
+            paths.extend(self.repo.tree_changes(fork, then)?.into_iter().map(|change| change.path));
+            let mut interdiff = self.repo.interdiff(then, head, &paths, MAX_INTERDIFF_LINES)?;
+            interdiff.truncate(MAX_INTERDIFF_FILES);
+            done.insert(earlier.head.clone(), interdiff.clone());
+            earlier.changed_since = interdiff;
+        }
+        Ok(())
+    }
+
+    /// The range cut into merged changes, each read, analysed and decided on its own, then one
+    /// verdict over all.
+    fn by_merged_change(&self, prepared: &Prepared, spec: &ChangeSpec, whole: Decision) -> Result<Decision, ReadError> {
+        let environment = &prepared.change.environment;
+        let out_of_time = || match spec.deadline {
+            Some(deadline) if std::time::Instant::now() > deadline => {
+                Err(countersign_git::Error::OutOfTime { what: "cutting the range into merged changes".to_owned() }
+                    .into())
+            }
+            _ => Ok(()),
+        };
+        let reviewed = |fingerprint: &str| self.attestations.any_about(fingerprint, environment);
+        let cuts = range::cut(self.repo, prepared.base, prepared.head, &reviewed, &out_of_time)?;
+        if let [only] = &cuts[..]
+            && only.base == Some(prepared.base)
+            && only.head == prepared.head
+        {
+            return Ok(whole);
+        }
+        let mut read = Vec::with_capacity(cuts.len());
+        for cut in cuts {
+            out_of_time()?;
+            let context = ChangeContext {
+                deadline: spec.deadline,
+                environment: environment.clone(),
+                requester: spec.requester.clone(),
+                source_branch: None,
+                target_branch: prepared.change.target_branch.clone(),
+                pull_request: None,
+            };
+            let mut change = self.repo.read_change_exact(cut.base, cut.head, context)?;
+            change.config_origin = prepared.change.config_origin.clone();
+            let reviewed = self.attestations.any_about(&change.fingerprint(), environment)?;
+            let closest = if reviewed {
+                None
+            } else {
+                self.attestations.closest_approved(self.config, &change.tree_changes, environment)
+            };
+            read.push((cut, change, reviewed, closest));
+        }
+        // Commits of one branch deployed as they are, none of them a reviewed change (or one
+        // changed since its review), are one change.
+        let merged =
+            |kind: evaluate::MergedKind| kind != evaluate::MergedKind::Commit && kind != evaluate::MergedKind::Commits;
+        let separate = read.iter().any(|(cut, _, reviewed, closest)| {
+            *reviewed || merged(cut.kind) || closest.as_ref().is_some_and(|(.., covers)| *covers)
+        });
+        if !separate {
+            return Ok(whole);
+        }
+        let mut parts = Vec::with_capacity(read.len());
+        for (cut, mut change, reviewed, closest) in read {
+            let mut findings = Vec::new();
+            analyse(self.repo, self.config, &mut change, (&[], &[]), spec.deadline, &mut findings)?;
+            let mut decision = self.decide(&change)?;
+            decision.findings.splice(0..0, findings);
+            let (new_content, compared_with) = match (cut.new_content.is_empty(), closest) {
+                (false, _) => (cut.new_content, None),
+                (true, Some((compared, differing, _))) => (differing, Some(compared)),
+                (true, None) => (Vec::new(), None),
+            };
+            let facts = evaluate::MergedChangeFacts {
+                kind: cut.kind,
+                title: cut.title,
+                commits: cut.line.iter().map(ToString::to_string).collect(),
+                new_content,
+                compared_with,
+                reviewed,
+            };
+            parts.push((facts, decision));
+        }
+        Ok(evaluate::combine(whole, parts))
+    }
 }
 
 /// The whole read stage: configuration at the base, the change, its blast radius and the
@@ -290,4 +456,35 @@ pub fn prepare(spec: &ChangeSpec, ambient: Ambient) -> Result<Prepared, ReadErro
     let Gate { repo, base, config, mut findings, .. } = gate;
     analyse(&repo, &config, &mut change, (&spec.plans, &spec.uploaded_plans), spec.deadline, &mut findings)?;
     Ok(Prepared { repo, base, head, config, change, findings })
+}
+
+/// The last deployment recorded for `environment` in the repository, if any.
+pub fn last_deployment(repo: &Path, environment: &str) -> Result<Option<Deployment>, ReadError> {
+    let repo = Repo::open(repo)?;
+    let Some((text, tip)) = repo.last_deployment(environment)? else { return Ok(None) };
+    let record: Deployment = serde_json::from_str(&text).map_err(|error| {
+        ReadError::input(format!(
+            "{} (commit {tip}) holds a deployment record countersign cannot read: {error}",
+            countersign_git::deployments_ref(environment)
+        ))
+    })?;
+    if record.environment != environment {
+        return Err(ReadError::input(format!(
+            "{} records a deployment to `{}`, not `{environment}`; it was moved by hand: restore it",
+            countersign_git::deployments_ref(environment),
+            record.environment
+        )));
+    }
+    Ok(Some(record))
+}
+
+/// Records a deployment in the repository's deployment ref; returns where it went.
+pub fn record_deployment(
+    repo: &Path,
+    record: &Deployment,
+    signer: &countersign_core::model::Identity,
+) -> Result<String, ReadError> {
+    let repo = Repo::open(repo)?;
+    let text = serde_json::to_string_pretty(record).map_err(|error| ReadError::input(error.to_string()))?;
+    Ok(repo.record_deployment(&record.environment, &text, signer, record.time)?)
 }

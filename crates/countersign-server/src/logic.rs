@@ -217,8 +217,12 @@ pub fn decide(prepared: &Prepared, statements: &[StatementRow], cx: &mut Context
         .iter()
         .map(|row| (format!("server statement {}", row.id), cx.verified.check(prepared, &server_key, row)))
         .collect();
-    let attestations =
-        CheckedAttestations { fingerprint: prepared.analysis.change.fingerprint.clone(), checked, other_changes: 0 };
+    let attestations = CheckedAttestations {
+        fingerprint: prepared.analysis.change.fingerprint.clone(),
+        checked,
+        earlier: Vec::new(),
+        other_changes: 0,
+    };
     let mut decision = evaluate::decide(&prepared.config, &prepared.analysis, &attestations, cx.now / 1000);
     decision.findings.splice(0..0, prepared.findings.iter().cloned());
     decision

@@ -28,6 +28,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use countersign_core::attestation::Verdict;
+use countersign_core::deployment::Deployment;
 use countersign_read::{ChangeSpec, ConfigSource, Purpose};
 
 /// Exit codes of every command: yes/allowed, blocked, bad input.
@@ -54,12 +55,13 @@ pub struct ChangeArgs {
     /// The repository to read.
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
-    /// The revision deployed today (the target branch); configuration is read here.
+    /// The revision deployed today (the target branch); configuration is read here. Default:
+    /// the last deployment of --env that `countersign deploy` recorded.
     #[arg(long)]
-    pub base: String,
-    /// The revision to deploy.
+    pub base: Option<String>,
+    /// The revision to deploy (default: HEAD).
     #[arg(long)]
-    pub head: String,
+    pub head: Option<String>,
     /// The environment the change goes to.
     #[arg(long = "env", default_value = "production", value_parser = environment_name)]
     pub environment: String,
@@ -67,18 +69,48 @@ pub struct ChangeArgs {
     /// `.countersign/` at the base revision.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Read and write attestations as files in this folder instead of the attestation ref.
+    /// Also read attestations from the files of this folder (repeatable); the attestation ref
+    /// and --server are read too.
     #[arg(long)]
-    pub attestations: Option<PathBuf>,
+    pub attestations: Vec<PathBuf>,
 }
 
 impl ChangeArgs {
-    /// What the read stage is asked to read.
-    pub fn spec(&self, requester: Option<String>, plans: Vec<PathBuf>, purpose: Option<Purpose>) -> ChangeSpec {
+    /// The head revision as given, or HEAD.
+    pub fn head(&self) -> &str {
+        self.head.as_deref().unwrap_or("HEAD")
+    }
+
+    /// The base revision as given, or the last recorded deployment of the environment (which
+    /// is then said in a finding); exit 2 without either.
+    pub fn base(&self) -> Result<(String, Option<Deployment>), failure::Failure> {
+        if let Some(base) = &self.base {
+            return Ok((base.clone(), None));
+        }
+        match countersign_read::last_deployment(&self.repo, &self.environment)? {
+            Some(last) => Ok((last.commit.clone(), Some(last))),
+            None => Err(failure::input(format!(
+                "no --base given, and no deployment of {env} is recorded in {reference}; pass --base with the commit \
+                 {env} runs now (the first time), record each deployment with `countersign deploy --env {env}`, and \
+                 fetch the record with `git fetch origin '+refs/countersign/*:refs/countersign/*'`",
+                env = self.environment,
+                reference = countersign_git::deployments_ref(&self.environment)
+            ))),
+        }
+    }
+
+    /// What the read stage is asked to read, from `base`.
+    pub fn spec(
+        &self,
+        base: String,
+        requester: Option<String>,
+        plans: Vec<PathBuf>,
+        purpose: Option<Purpose>,
+    ) -> ChangeSpec {
         ChangeSpec {
             repo: self.repo.clone(),
-            base: self.base.clone(),
-            head: self.head.clone(),
+            base,
+            head: self.head().to_owned(),
             environment: self.environment.clone(),
             config: self.config.clone().map_or(ConfigSource::AtBase, ConfigSource::Dir),
             requester,
@@ -114,8 +146,9 @@ enum Command {
     Serve(commands::serve::ServeArgs),
     /// Register a change with the approval service and print its decision (exit 0/1).
     Register(commands::service::RegisterArgs),
-    /// Ask the approval service for the final verdict before deploying; recorded (exit 0/1).
-    Deploy(commands::service::DeployArgs),
+    /// Record a deployment of --head to --env after the gate allows it (the base of the next
+    /// `check`); with --change, ask the approval service for the final verdict instead.
+    Deploy(commands::deploy::DeployArgs),
     /// Break-glass: let a blocked change through; a second person must review it afterwards.
     Override(commands::service::OverrideArgs),
     /// The mandatory after-the-fact review of a break-glass override.
@@ -206,7 +239,7 @@ fn run(command: Command) -> u8 {
         Command::Policy { command } => commands::policy::run(&command),
         Command::Serve(args) => commands::serve::serve(&args),
         Command::Register(args) => commands::service::register(&args),
-        Command::Deploy(args) => commands::service::deploy(&args),
+        Command::Deploy(args) => commands::deploy::run(&args),
         Command::Override(args) => commands::service::override_change(&args),
         Command::ReviewOverride(args) => commands::service::review_override(&args),
         Command::Queue(args) => commands::service::queue(&args),

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use countersign_core::evaluate::{Decision, GateVerdict, plural};
+use countersign_core::evaluate::{Decision, GateVerdict, Interdiff, MergedKind, plural};
 use countersign_core::finding::Finding;
 
 use crate::ChangeArgs;
@@ -66,12 +66,23 @@ pub fn decision(decision: &Decision, args: &ChangeArgs) -> String {
         })
         .collect();
     let _ = writeln!(out, "  responsible: {}", responsible.join(", "));
+    merged_changes(&mut out, decision, args);
 
     let _ = writeln!(out);
     for rejection in &decision.rejections {
         let comment = if rejection.comment.is_empty() { String::new() } else { format!(": \"{}\"", rejection.comment) };
-        let _ =
-            writeln!(out, "✗ rejected by {}{comment} (blocks until {} approves)", rejection.person, rejection.person);
+        let version = match &rejection.earlier_version {
+            Some(earlier) => format!(" an earlier version ({}, {})", short(&earlier.head), at(rejection.time)),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "✗ rejected{version} by {}{comment} (blocks until {} approves)",
+            rejection.person, rejection.person
+        );
+        if let Some(earlier) = &rejection.earlier_version {
+            interdiff(&mut out, &earlier.changed_since);
+        }
     }
     for rule in decision.rules.iter().filter(|rule| rule.applies && !rule.satisfied) {
         let _ = writeln!(
@@ -107,14 +118,31 @@ pub fn decision(decision: &Decision, args: &ChangeArgs) -> String {
         let _ = writeln!(out, "· {} does not apply: {}", rule.name, rule.why.join("; "));
     }
 
-    if let Some(first) = decision.suggested_reviewers.first() {
+    for approval in &decision.earlier_approvals {
+        let Some(earlier) = &approval.earlier_version else { continue };
+        let _ = writeln!(
+            out,
+            "\n{} approved an earlier version ({}, {}); it does not count for this one.",
+            approval.person,
+            short(&earlier.head),
+            at(approval.time)
+        );
+        if earlier.changed_since.is_empty() {
+            let _ = writeln!(out, "  (that version is not in this clone; fetch it to see what changed since)");
+        } else {
+            let _ = writeln!(out, "  changed since:");
+            interdiff(&mut out, &earlier.changed_since);
+        }
+    }
+
+    if let Some(first) = decision.suggested_reviewers.first().filter(|_| decision.changes.is_empty()) {
         let _ = writeln!(out, "\nfewest reviewers to unblock: {}", decision.suggested_reviewers.join(", "));
         let _ = writeln!(
             out,
             "to approve: countersign approve --repo {} --base {} --head {} --env {} --as {first} --key ~/.ssh/id_ed25519",
             args.repo.display(),
-            args.base,
-            args.head,
+            args.base.as_deref().unwrap_or(&change.base),
+            args.head(),
             change.environment
         );
     }
@@ -162,6 +190,93 @@ fn findings_into(out: &mut String, findings: &[Finding]) {
             let _ = writeln!(out, "  {finding}");
         }
     }
+}
+
+/// Each merged change of a deployment range with its verdict and what it needs.
+fn merged_changes(out: &mut String, decision: &Decision, args: &ChangeArgs) {
+    if decision.changes.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nmerged changes, oldest first:");
+    for change in &decision.changes {
+        let mark = match change.verdict {
+            GateVerdict::Allowed => "✓",
+            GateVerdict::Blocked => "✗",
+            GateVerdict::Overridden => "!",
+        };
+        let kind = match (change.kind, change.reviewed) {
+            (MergedKind::Commit, false) if change.compared_with.is_some() => {
+                "commit that differs from what was reviewed".to_owned()
+            }
+            (MergedKind::Commit, false) => "direct push, nobody reviewed it".to_owned(),
+            (MergedKind::Commit, true) => "commit".to_owned(),
+            (MergedKind::Commits, _) => format!("{} commits reviewed together", change.commits.len()),
+            (MergedKind::Merge, _) => "merge".to_owned(),
+            (MergedKind::MergeWithNewContent, _) => "merge that wrote content of its own".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "  {mark} {} {} ({kind}; {}, +{} -{}, {} risk)",
+            short(change.commits.last().unwrap_or(&change.head)),
+            change.title,
+            plural(change.files, "file"),
+            change.lines_added,
+            change.lines_deleted,
+            change.risk
+        );
+        if !change.approvals.is_empty() {
+            let people: Vec<&str> = change.approvals.iter().map(|approval| approval.person.as_str()).collect();
+            let _ = writeln!(out, "      approved by {}", people.join(", "));
+        }
+        for rejection in &change.rejections {
+            let _ = writeln!(out, "      rejected by {}", rejection.person);
+        }
+        if !change.new_content.is_empty() {
+            let against = match &change.compared_with {
+                Some(compared) => format!(
+                    " (compared with the version {} approved, {})",
+                    compared.people.join(", "),
+                    short(&compared.fingerprint.replace("sha256:", ""))
+                ),
+                None => String::new(),
+            };
+            let _ = writeln!(out, "      content nobody approved{against}: {}", change.new_content.join(", "));
+        }
+        if change.verdict == GateVerdict::Blocked {
+            let unmet: Vec<&str> = change.unmet.iter().map(|rule| rule.name.as_str()).collect();
+            if !unmet.is_empty() {
+                let _ = writeln!(out, "      unmet: {}", unmet.join(", "));
+            }
+            if let Some(first) = change.suggested_reviewers.first() {
+                let _ = writeln!(
+                    out,
+                    "      to approve: countersign approve --repo {} --base {} --head {} --env {} --as {first} --key ~/.ssh/id_ed25519",
+                    args.repo.display(),
+                    change.base,
+                    change.head,
+                    decision.change.environment
+                );
+            }
+        }
+    }
+}
+
+/// The files and hunks that changed since a reviewed version, indented under it.
+fn interdiff(out: &mut String, files: &[Interdiff]) {
+    for file in files {
+        let _ = writeln!(out, "    {}", file.path);
+        for line in file.patch.lines() {
+            let _ = writeln!(out, "      {line}");
+        }
+        if file.truncated {
+            let _ = writeln!(out, "      …");
+        }
+    }
+}
+
+/// Seconds since the epoch as RFC 3339 (UTC).
+pub fn at(seconds: i64) -> String {
+    jiff::Timestamp::from_second(seconds).map_or_else(|_| seconds.to_string(), |at| at.to_string())
 }
 
 pub fn short(id: &str) -> &str {

@@ -21,15 +21,29 @@ pub struct FoundAttestation {
     /// Why the adapter could not read it (too large, not a regular file …): it is in scope and
     /// may be a rejection, so it blocks the change.
     pub problem: Option<String>,
+    /// A statement about an earlier version of the change (the same branch before a push): its
+    /// rejection still stands, its approval only withdraws its author's earlier rejection.
+    pub earlier_version: bool,
 }
 
 impl FoundAttestation {
     pub fn new(origin: impl Into<String>, bytes: Vec<u8>) -> FoundAttestation {
-        FoundAttestation { origin: origin.into(), bytes, problem: None }
+        FoundAttestation { origin: origin.into(), bytes, problem: None, earlier_version: false }
     }
 
     pub fn unreadable(origin: impl Into<String>, problem: impl Into<String>) -> FoundAttestation {
-        FoundAttestation { origin: origin.into(), bytes: Vec::new(), problem: Some(problem.into()) }
+        FoundAttestation {
+            origin: origin.into(),
+            bytes: Vec::new(),
+            problem: Some(problem.into()),
+            earlier_version: false,
+        }
+    }
+
+    /// The same attestation, marked as being about an earlier version of the change.
+    pub fn about_an_earlier_version(mut self) -> FoundAttestation {
+        self.earlier_version = true;
+        self
     }
 }
 
@@ -53,6 +67,9 @@ pub struct CheckedAttestations {
     pub fingerprint: String,
     /// Attestations naming this fingerprint: the statement and its signer, or why it was refused.
     pub checked: Vec<(String, CheckOutcome)>,
+    /// Verified statements about earlier versions of the change (see
+    /// [`FoundAttestation::earlier_version`]); those that do not verify are ignored.
+    pub earlier: Vec<(String, Verified)>,
     /// How many attestations name other fingerprints.
     pub other_changes: usize,
 }
@@ -62,8 +79,22 @@ pub struct CheckedAttestations {
 pub fn check_attestations(config: &Config, fingerprint: &str, found: &[FoundAttestation]) -> CheckedAttestations {
     let fingerprint = fingerprint.to_owned();
     let mut checked = Vec::new();
+    let mut earlier = Vec::new();
     let mut other_changes = 0;
     for attestation in found {
+        if attestation.earlier_version {
+            let verified = Envelope::from_bytes(&attestation.bytes).and_then(|envelope| {
+                envelope.verify(&config.directory, &config.policy.server_keys).map(|(statement, person, signer)| {
+                    Verified { statement, person: person.id.clone(), by_server: signer == Signer::Server }
+                })
+            });
+            if let Ok(verified) = verified
+                && verified.statement.fingerprint != fingerprint
+            {
+                earlier.push((attestation.origin.clone(), verified));
+            }
+            continue;
+        }
         if let Some(problem) = &attestation.problem {
             checked.push((attestation.origin.clone(), Err(Rejected::Malformed(problem.clone()))));
             continue;
@@ -83,19 +114,22 @@ pub fn check_attestations(config: &Config, fingerprint: &str, found: &[FoundAtte
             Err(rejected) => checked.push((attestation.origin.clone(), Err(rejected))),
         }
     }
-    CheckedAttestations { fingerprint, checked, other_changes }
+    CheckedAttestations { fingerprint, checked, earlier, other_changes }
 }
 
 /// What the attestations of a change amount to.
 pub(super) struct Accepted<'a> {
-    /// People (by position) whose approval counts, with the statement.
-    pub approvals: Vec<(usize, &'a Statement)>,
-    /// Standing rejections: each person's latest statement, when it rejects. A rejection counts
-    /// whoever its author has become since (a later co-author's veto stands), never expires,
-    /// and ends only with that person's later approval.
-    pub rejections: Vec<&'a Statement>,
+    /// People (by position) whose approval counts, with the statement and where it was found.
+    pub approvals: Vec<(usize, &'a Statement, &'a str)>,
+    /// Standing rejections: each person's latest statement, when it rejects, on this version or
+    /// an earlier one. A rejection counts whoever its author has become since (a later
+    /// co-author's veto stands), never expires, survives new pushes, and ends only with that
+    /// person's later approval.
+    pub rejections: Vec<(&'a Statement, &'a str, bool)>,
+    /// The latest approvals of earlier versions by people who have not approved this one.
+    pub earlier_approvals: Vec<(&'a Statement, &'a str)>,
     /// Break-glass statements from an approval server by people allowed to break the glass.
-    pub overrides: Vec<&'a Statement>,
+    pub overrides: Vec<(&'a Statement, &'a str)>,
     /// Attestations in scope that cannot be read: each may be a rejection.
     pub unreadable: Vec<String>,
 }
@@ -109,10 +143,16 @@ pub(super) fn accepted_attestations<'a>(
     now: i64,
     findings: &mut Vec<Finding>,
 ) -> Accepted<'a> {
-    let mut accepted =
-        Accepted { approvals: Vec::new(), rejections: Vec::new(), overrides: Vec::new(), unreadable: Vec::new() };
-    // Each person's approve and reject statements for this environment, to find who stands where.
-    let mut by_person: Vec<(usize, Vec<(&'a Statement, &'a str)>)> = Vec::new();
+    let mut accepted = Accepted {
+        approvals: Vec::new(),
+        rejections: Vec::new(),
+        earlier_approvals: Vec::new(),
+        overrides: Vec::new(),
+        unreadable: Vec::new(),
+    };
+    // Each person's approve and reject statements for this environment, to find who stands
+    // where; `true` marks statements about this version.
+    let mut by_person: Vec<(usize, Vec<PersonStatement<'a>>)> = Vec::new();
     for (origin, result) in &attestations.checked {
         let Verified { statement, person, by_server } = match result {
             Ok(verified) => verified,
@@ -164,31 +204,38 @@ pub(super) fn accepted_attestations<'a>(
             }
             match override_refused(config, idx, &statement.comment) {
                 Some(refusal) => findings.push(ignore(refusal.to_string())),
-                None => accepted.overrides.push(statement),
+                None => accepted.overrides.push((statement, origin.as_str())),
             }
             continue;
         }
-        match by_person.iter_mut().find(|(other, _)| *other == idx) {
-            Some((_, statements)) => statements.push((statement, origin)),
-            None => by_person.push((idx, vec![(statement, origin.as_str())])),
+        add_statement(&mut by_person, idx, (statement, origin.as_str(), true));
+    }
+    for (origin, Verified { statement, person, .. }) in &attestations.earlier {
+        // Break-glass is for one version; other environments are other gates.
+        if statement.verdict == Verdict::Override || statement.environment != analysis.change.environment {
+            continue;
+        }
+        if let Some(idx) = config.directory.person_index(person) {
+            add_statement(&mut by_person, idx, (statement, origin.as_str(), false));
         }
     }
     by_person.sort_by_key(|(idx, _)| *idx);
     for (idx, mut statements) in by_person {
-        statements.sort_by_key(|(statement, _)| statement.time);
-        let since_rejection = statements.iter().rposition(|(statement, _)| statement.verdict == Verdict::Reject);
+        statements.sort_by_key(|(statement, _, current)| (statement.time, *current));
+        let since_rejection = statements.iter().rposition(|(statement, ..)| statement.verdict == Verdict::Reject);
         if let Some(last) = since_rejection.filter(|position| *position == statements.len() - 1) {
-            accepted.rejections.push(statements[last].0);
+            accepted.rejections.push(statements[last]);
             continue;
         }
-        // Approvals after the person's last rejection (which they withdraw) may count.
+        // Approvals of this version after the person's last rejection (which they withdraw)
+        // may count; an approval of an earlier version withdraws the rejection, nothing more.
         let first = since_rejection.map_or(0, |position| position + 1);
         let person = &config.directory.people()[idx].id;
         let mut counted = None;
-        for (statement, origin) in statements[first..].iter().rev() {
+        for (statement, origin, _) in statements[first..].iter().rev().filter(|(.., current)| *current) {
             match approval_refused(config, analysis, statement, person, now) {
                 None => {
-                    counted = Some(*statement);
+                    counted = Some((idx, *statement, *origin));
                     break;
                 }
                 Some(reason) => findings.push(Finding::new(
@@ -198,8 +245,17 @@ pub(super) fn accepted_attestations<'a>(
                 )),
             }
         }
-        if let Some(statement) = counted {
-            accepted.approvals.push((idx, statement));
+        match counted {
+            Some(approval) => accepted.approvals.push(approval),
+            None => {
+                if let Some((statement, origin, _)) = statements
+                    .iter()
+                    .rev()
+                    .find(|(statement, _, current)| !current && statement.verdict == Verdict::Approve)
+                {
+                    accepted.earlier_approvals.push((statement, origin));
+                }
+            }
         }
     }
     if attestations.other_changes > 0 {
@@ -214,6 +270,16 @@ pub(super) fn accepted_attestations<'a>(
         ));
     }
     accepted
+}
+
+/// A person's statement, where it was found, and whether it is about this version.
+type PersonStatement<'a> = (&'a Statement, &'a str, bool);
+
+fn add_statement<'a>(by_person: &mut Vec<(usize, Vec<PersonStatement<'a>>)>, idx: usize, entry: PersonStatement<'a>) {
+    match by_person.iter_mut().find(|(other, _)| *other == idx) {
+        Some((_, statements)) => statements.push(entry),
+        None => by_person.push((idx, vec![entry])),
+    }
 }
 
 /// Why an approval does not count, if it does not.

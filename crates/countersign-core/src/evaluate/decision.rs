@@ -6,7 +6,7 @@ use crate::model::ChangeInput;
 
 use super::analysis::{Analysis, analyze, blocking};
 use super::attestations::{CheckedAttestations, FoundAttestation, accepted_attestations, check_attestations};
-use super::output::{ApprovalRef, Decision, GateVerdict, RuleOutcome};
+use super::output::{ApprovalRef, Decision, EarlierVersion, GateVerdict, RuleOutcome};
 use super::rules::{evaluate_rule, suggest_reviewers};
 
 /// Reads every part of the decision from its inputs; never stops at the first problem.
@@ -23,15 +23,21 @@ pub fn decide(config: &Config, analysis: &Analysis, attestations: &CheckedAttest
     let accepted = accepted_attestations(config, analysis, attestations, now, &mut findings);
     let mut approved = vec![false; n_people];
     let mut approvals = Vec::new();
-    for (idx, statement) in &accepted.approvals {
+    for (idx, statement, origin) in &accepted.approvals {
         approved[*idx] = true;
-        approvals.push(approval_ref(statement));
+        approvals.push(approval_ref(statement, origin, true));
     }
     let rejections: Vec<ApprovalRef> = if policy.approvals.rejections_block {
-        accepted.rejections.iter().map(|statement| approval_ref(statement)).collect()
+        accepted
+            .rejections
+            .iter()
+            .map(|(statement, origin, current)| approval_ref(statement, origin, *current))
+            .collect()
     } else {
         Vec::new()
     };
+    let earlier_approvals =
+        accepted.earlier_approvals.iter().map(|(statement, origin)| approval_ref(statement, origin, false)).collect();
     let overrides = accepted.overrides;
 
     let mut eligible_by_rule = Vec::with_capacity(policy.rules.len());
@@ -60,7 +66,11 @@ pub fn decide(config: &Config, analysis: &Analysis, attestations: &CheckedAttest
         (true, true) => GateVerdict::Blocked,
         (true, false) => GateVerdict::Overridden,
     };
-    let overrides = if blocked { overrides.into_iter().map(approval_ref).collect() } else { Vec::new() };
+    let overrides = if blocked {
+        overrides.into_iter().map(|(statement, origin)| approval_ref(statement, origin, true)).collect()
+    } else {
+        Vec::new()
+    };
     Decision {
         verdict,
         change: analysis.change.clone(),
@@ -75,12 +85,25 @@ pub fn decide(config: &Config, analysis: &Analysis, attestations: &CheckedAttest
         rules,
         rejections,
         approvals,
+        earlier_approvals,
         overrides,
         suggested_reviewers,
         findings,
+        changes: Vec::new(),
     }
 }
 
-fn approval_ref(statement: &Statement) -> ApprovalRef {
-    ApprovalRef { person: statement.person.clone(), time: statement.time, comment: statement.comment.clone() }
+/// A statement as the decision shows it; one about an earlier version names that version.
+fn approval_ref(statement: &Statement, origin: &str, current: bool) -> ApprovalRef {
+    ApprovalRef {
+        person: statement.person.clone(),
+        time: statement.time,
+        comment: statement.comment.clone(),
+        source: origin.to_owned(),
+        earlier_version: (!current).then(|| EarlierVersion {
+            head: statement.head.clone(),
+            fingerprint: statement.fingerprint.clone(),
+            changed_since: Vec::new(),
+        }),
+    }
 }

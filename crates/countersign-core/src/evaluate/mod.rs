@@ -10,6 +10,7 @@
 
 mod analysis;
 mod attestations;
+mod batch;
 mod break_glass;
 mod decision;
 mod output;
@@ -19,11 +20,12 @@ mod rules;
 
 pub use analysis::{Analysis, analyze, is_gate_config};
 pub use attestations::{CheckOutcome, CheckedAttestations, FoundAttestation, Verified, check_attestations};
+pub use batch::{ComparedWith, MergedChange, MergedChangeFacts, MergedKind, combine};
 pub use break_glass::{OverrideRefusal, override_refused};
 pub use decision::{decide, evaluate};
 pub use output::{
-    ApprovalRef, ChangeSummary, CodeOwnersMatch, CommitReport, Decision, GateVerdict, OwnerGroup, PathOwners,
-    Responsible, Role, RuleOutcome, ServiceRef,
+    ApprovalRef, ChangeSummary, CodeOwnersMatch, CommitReport, Decision, EarlierVersion, GateVerdict, Interdiff,
+    OwnerGroup, PathOwners, Responsible, Role, RuleOutcome, ServiceRef,
 };
 pub use responsible::{ReviewRefusal, responsible, review_refused};
 pub use rules::{owner_members, path_owners};

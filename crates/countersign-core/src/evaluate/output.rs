@@ -99,9 +99,38 @@ impl std::fmt::Display for Role {
 #[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ApprovalRef {
     pub person: String,
+    /// Seconds since the epoch.
     pub time: i64,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub comment: String,
+    /// Where the signed statement was found: a path in the attestation ref, a file, a server.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    /// Present when the statement is about an earlier version of the change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earlier_version: Option<EarlierVersion>,
+}
+
+/// The version of a change a statement was made for, when it is not the current one.
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct EarlierVersion {
+    /// The head commit that was reviewed.
+    pub head: String,
+    pub fingerprint: String,
+    /// What changed since that version (filled by the read stage when it can read both).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed_since: Vec<Interdiff>,
+}
+
+/// How one file differs between the reviewed version and the current one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Interdiff {
+    pub path: String,
+    /// Its hunks as `git diff` prints them; empty for a file not diffed as text.
+    pub patch: String,
+    /// The patch was cut short.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
@@ -151,12 +180,20 @@ pub struct Decision {
     pub rejections: Vec<ApprovalRef>,
     /// Every approval that counts for this change, whatever rule it satisfies.
     pub approvals: Vec<ApprovalRef>,
+    /// Approvals of earlier versions by people who have not approved this one: who to ask for a
+    /// re-review, with what changed since.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_approvals: Vec<ApprovalRef>,
     /// Break-glass overrides of this change; the comment is the reason.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<ApprovalRef>,
     /// The fewest reviewers who, approving, would satisfy every unmet rule (greedy), best first.
     pub suggested_reviewers: Vec<String>,
     pub findings: Vec<Finding>,
+    /// The merged changes a deployment range holds, each with its own verdict; empty when the
+    /// change is one (a branch, a single commit).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<super::batch::MergedChange>,
 }
 
 impl Responsible {

@@ -255,6 +255,7 @@ impl ChangeBuilder {
                 old_id: Some(format!("{}@base", file.path)),
                 new_id: Some(format!("{}@+{}-{}", file.path, file.added, file.deleted)),
                 mode: "100644".to_owned(),
+                digest: format!("{}@+{}-{}", file.path, file.added, file.deleted),
             })
             .collect();
         self.change

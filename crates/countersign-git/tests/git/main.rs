@@ -184,7 +184,7 @@ fn unknown_revisions_and_unrelated_histories_are_errors() {
 }
 
 #[test]
-fn attestations_are_appended_to_the_ref_and_read_by_fingerprint() {
+fn attestations_are_appended_to_the_ref_and_read_with_their_folder() {
     let fixture = Fixture::new();
     fixture.write("a", b"1\n");
     fixture.commit("Base");
@@ -198,12 +198,28 @@ fn attestations_are_appended_to_the_ref_and_read_by_fingerprint() {
         .unwrap();
     repo.append_attestation(&fingerprint_b, "production-alice-approve-3.json", "{\"three\":3}", &signer, 1_795_000_002)
         .unwrap();
-    let found = repo.read_attestations(&fingerprint_a).unwrap();
-    let bodies: Vec<&[u8]> = found.iter().map(|attestation| attestation.bytes.as_slice()).collect();
-    assert_eq!(bodies, [b"{\"one\":1}".as_slice(), b"{\"two\":2}".as_slice()]);
-    assert!(found[0].origin.starts_with("refs/countersign/attestations:aa/"));
-    assert_eq!(fixture.git(&["rev-list", "--count", countersign_git::ATTESTATION_REF]).trim(), "3");
-    assert!(repo.read_attestations(&format!("sha256:{}", "c".repeat(64))).unwrap().is_empty());
+    // The third commit is rewritten away, then everything is deleted in a new commit: what the
+    // ref's history still holds is read, each statement with the fingerprint of its folder.
+    let reference = countersign_git::ATTESTATION_REF;
+    fixture.git(&["update-ref", reference, &format!("{reference}~1")]);
+    let empty_tree = fixture.git(&["mktree"]);
+    let emptied = fixture.git(&["commit-tree", "-p", reference, "-m", "Drop", empty_tree.trim()]);
+    fixture.git(&["update-ref", reference, emptied.trim()]);
+    let mut found: Vec<(Option<String>, String)> = repo
+        .all_attestations()
+        .unwrap()
+        .into_iter()
+        .map(|(folder, attestation)| (folder, String::from_utf8(attestation.bytes).unwrap()))
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            (Some(fingerprint_a.clone()), "{\"one\":1}".to_owned()),
+            (Some(fingerprint_a.clone()), "{\"two\":2}".to_owned())
+        ]
+    );
+    assert_eq!(fixture.git(&["rev-list", "--count", reference]).trim(), "3");
 }
 
 #[test]
@@ -296,4 +312,204 @@ fn walk_map_agrees_with_git_rev_list_on_merged_histories() {
     for range in ["main", "side", "release..main", "main..side", "side..main", "release", "main~1..side"] {
         check(range);
     }
+}
+
+/// A file of `n` numbered lines.
+fn numbered(n: usize) -> String {
+    (1..=n).map(|line| format!("line {line}\n")).collect()
+}
+
+/// Builds `base` on main, applies `approved` on a branch, then moves main by `moved` and
+/// applies `deployed` on top of it; says whether the two changes share their fingerprint, and
+/// whether `git patch-id --verbatim` thinks the two diffs are the same patch.
+fn same_identity(
+    base: &[(&str, &[u8])],
+    approved: &[(&str, &[u8])],
+    moved: &[(&str, &[u8])],
+    deployed: &[(&str, &[u8])],
+) -> (bool, bool) {
+    let fixture = Fixture::new();
+    for (path, content) in base {
+        fixture.write(path, content);
+    }
+    fixture.commit("Base");
+    fixture.git(&["checkout", "-q", "-b", "approved"]);
+    for (path, content) in approved {
+        fixture.write(path, content);
+    }
+    fixture.commit("Approved");
+    fixture.git(&["checkout", "-q", "main"]);
+    for (path, content) in moved {
+        fixture.write(path, content);
+    }
+    fixture.commit("Main moves");
+    fixture.git(&["checkout", "-q", "-b", "deployed"]);
+    for (path, content) in deployed {
+        fixture.write(path, content);
+    }
+    fixture.commit("Deployed");
+    let ours = fixture.change("main~1", "approved").fingerprint() == fixture.change("main", "deployed").fingerprint();
+    let patch_id = |base: &str, head: &str| {
+        let diff = fixture.git(&["diff", "--no-renames", "--full-index", base, head]);
+        let mut child = Command::new("git")
+            .args(["patch-id", "--verbatim"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("git patch-id runs");
+        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), diff.as_bytes()).expect("write diff");
+        let output = child.wait_with_output().expect("git patch-id ends");
+        String::from_utf8_lossy(&output.stdout).split_whitespace().next().unwrap_or_default().to_owned()
+    };
+    let git = patch_id("main~1", "approved") == patch_id("main", "deployed");
+    (ours, git)
+}
+
+#[test]
+fn content_identity_survives_a_rebase_and_nothing_else() {
+    let twenty = numbered(20);
+    let edited_at_15 = twenty.replace("line 15\n", "line fifteen\n");
+    let moved_at_2 = twenty.replace("line 2\n", "line two\n");
+    let both = moved_at_2.replace("line 15\n", "line fifteen\n");
+    let moved_at_13 = twenty.replace("line 13\n", "line thirteen\n");
+    let both_near = moved_at_13.replace("line 15\n", "line fifteen\n");
+    let spaced = moved_at_2.replace("line 15\n", "line  fifteen\n");
+    let crlf = moved_at_2.replace("line 15\n", "line fifteen\r\n");
+    let unterminated = "a\nb";
+    let cases: Vec<(&str, bool, (bool, bool))> = vec![
+        (
+            "main changed the file far from the hunk",
+            true,
+            same_identity(
+                &[("f", twenty.as_bytes())],
+                &[("f", edited_at_15.as_bytes())],
+                &[("f", moved_at_2.as_bytes())],
+                &[("f", both.as_bytes())],
+            ),
+        ),
+        (
+            "main changed another file",
+            true,
+            same_identity(
+                &[("f", twenty.as_bytes())],
+                &[("f", edited_at_15.as_bytes())],
+                &[("g", b"other\n")],
+                &[("f", edited_at_15.as_bytes())],
+            ),
+        ),
+        (
+            "main changed a line of the hunk's context",
+            false,
+            same_identity(
+                &[("f", twenty.as_bytes())],
+                &[("f", edited_at_15.as_bytes())],
+                &[("f", moved_at_13.as_bytes())],
+                &[("f", both_near.as_bytes())],
+            ),
+        ),
+        (
+            "one more space in the added line",
+            false,
+            same_identity(
+                &[("f", twenty.as_bytes())],
+                &[("f", edited_at_15.as_bytes())],
+                &[("f", moved_at_2.as_bytes())],
+                &[("f", spaced.as_bytes())],
+            ),
+        ),
+        (
+            "a CRLF line ending",
+            false,
+            same_identity(
+                &[("f", twenty.as_bytes())],
+                &[("f", edited_at_15.as_bytes())],
+                &[("f", moved_at_2.as_bytes())],
+                &[("f", crlf.as_bytes())],
+            ),
+        ),
+        (
+            "a final newline added",
+            false,
+            same_identity(&[("f", b"a\n")], &[("f", unterminated.as_bytes())], &[("g", b"x\n")], &[("f", b"a\nb\n")]),
+        ),
+        (
+            "one more file",
+            false,
+            same_identity(
+                &[("f", twenty.as_bytes())],
+                &[("f", edited_at_15.as_bytes())],
+                &[("g", b"x\n")],
+                &[("f", edited_at_15.as_bytes()), ("h", b"extra\n")],
+            ),
+        ),
+        (
+            "the same new file",
+            true,
+            same_identity(
+                &[("f", b"a\n")],
+                &[("new.rs", b"fn main() {}\n")],
+                &[("f", b"b\n")],
+                &[("new.rs", b"fn main() {}\n")],
+            ),
+        ),
+        (
+            "the same binary file",
+            true,
+            same_identity(
+                &[("f", b"a\n")],
+                &[("logo.png", b"\x89PNG\x00\x01")],
+                &[("f", b"b\n")],
+                &[("logo.png", b"\x89PNG\x00\x01")],
+            ),
+        ),
+        (
+            "another binary file",
+            false,
+            same_identity(
+                &[("f", b"a\n")],
+                &[("logo.png", b"\x89PNG\x00\x01")],
+                &[("f", b"b\n")],
+                &[("logo.png", b"\x89PNG\x00\x02")],
+            ),
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (name, expected, (ours, git)) in cases {
+        if ours != expected || git != expected {
+            wrong.push(format!("{name}: expected {expected}, countersign {ours}, git patch-id --verbatim {git}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+fn patches_render_as_git_prints_their_hunks() {
+    let before = numbered(20);
+    let after = before.replace("line 3\n", "line three\n").replace("line 17\n", "").replace("line 20\n", "line 20");
+    let patch = countersign_git::patch::patch(before.as_bytes(), after.as_bytes());
+    let (text, cut) = countersign_git::patch::unified(&patch, 100);
+    assert!(!cut);
+    let fixture = Fixture::new();
+    fixture.write("f", before.as_bytes());
+    fixture.commit("Before");
+    fixture.write("f", after.as_bytes());
+    fixture.commit("After");
+    let git = fixture.git(&["diff", "--diff-algorithm=histogram", "HEAD~1", "HEAD"]);
+    let git_hunks = &git[git.find("@@").expect("a hunk")..];
+    let strip_headers = |text: &str| {
+        text.lines()
+            .map(|line| {
+                if line.starts_with("@@") {
+                    line.split(" @@").next().unwrap_or(line).to_owned()
+                } else {
+                    line.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip_headers(&text), strip_headers(git_hunks));
+    assert_eq!((patch.added, patch.removed), (2, 3));
+    let (short, cut) = countersign_git::patch::unified(&patch, 4);
+    assert!(cut);
+    assert_eq!(short.lines().count(), 4);
 }

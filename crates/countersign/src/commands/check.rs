@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use countersign_core::deployment::Deployment;
 use countersign_core::evaluate::Decision;
+use countersign_core::finding::{Finding, Severity};
 use countersign_read::{Ambient, AmbientFlags, AttestationSource, Purpose};
 
 use crate::failure::{self, Failure};
@@ -27,9 +29,9 @@ pub struct CheckArgs {
     /// (exit 2), e.g. 10m or 90s.
     #[arg(long, default_value = "10m", value_parser = crate::duration)]
     pub time_budget: std::time::Duration,
-    /// Verify the approval service's signed attestations (against policy.toml's [server]
-    /// keys) instead of the attestation ref.
-    #[arg(long, env = "COUNTERSIGN_SERVER", conflicts_with = "attestations")]
+    /// Also read the approval service's signed attestations, verified against policy.toml's
+    /// [server] keys.
+    #[arg(long, env = "COUNTERSIGN_SERVER")]
     pub server: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -92,28 +94,101 @@ impl ContextArgs {
 
 pub fn run(args: &CheckArgs) -> u8 {
     match decide(args) {
-        Ok(decision) => {
-            match args.format {
-                Format::Json => outln!("{}", serde_json::to_string_pretty(&decision).unwrap_or_default()),
-                Format::Text => out!("{}", render::decision(&decision, &args.change)),
-            }
+        Ok(Gated::Decided(decision)) => {
+            print_decision(&decision, args);
             if decision.allowed() { EXIT_ALLOWED } else { EXIT_BLOCKED }
+        }
+        Ok(Gated::NothingToDeploy(nothing)) => {
+            print_nothing(&nothing, args.format);
+            EXIT_ALLOWED
         }
         Err(failure) => failure::report(&failure, args.format),
     }
 }
 
-/// Reads the change and evaluates it with the attestations of the folder, the ref or the server.
-pub fn decide(args: &CheckArgs) -> Result<Decision, Failure> {
-    let sources = match (&args.change.attestations, &args.server) {
-        (Some(dir), _) => vec![AttestationSource::Dir(dir.clone())],
-        (None, Some(url)) => vec![AttestationSource::Server(url.clone())],
-        (None, None) => vec![AttestationSource::Ref],
-    };
+pub fn print_decision(decision: &Decision, args: &CheckArgs) {
+    match args.format {
+        Format::Json => outln!("{}", serde_json::to_string_pretty(decision).unwrap_or_default()),
+        Format::Text => out!("{}", render::decision(decision, &args.change)),
+    }
+}
+
+/// What the gate says about a deployment.
+pub enum Gated {
+    Decided(Box<Decision>),
+    /// The head is what the environment runs.
+    NothingToDeploy(NothingToDeploy),
+}
+
+/// `check`'s answer when the head is the base: exit 0, and nothing is deployed.
+#[derive(serde::Serialize)]
+pub struct NothingToDeploy {
+    pub verdict: countersign_core::evaluate::GateVerdict,
+    pub nothing_to_deploy: bool,
+    pub environment: String,
+    pub head: String,
+    /// The recorded deployment of that commit, when the base came from the record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployed: Option<Deployment>,
+}
+
+pub fn print_nothing(nothing: &NothingToDeploy, format: Format) {
+    match format {
+        Format::Json => outln!("{}", serde_json::to_string_pretty(nothing).unwrap_or_default()),
+        Format::Text => {
+            let when = match &nothing.deployed {
+                Some(last) => format!(
+                    " (deployed {}{})",
+                    render::at(last.time),
+                    last.requester.as_deref().map(|by| format!(" by {by}")).unwrap_or_default()
+                ),
+                None => String::new(),
+            };
+            outln!("nothing to deploy: {} is what {} runs{when}", render::short(&nothing.head), nothing.environment);
+        }
+    }
+}
+
+/// Reads the change and evaluates it with the attestations of the ref, every folder and the
+/// server together.
+pub fn decide(args: &CheckArgs) -> Result<Gated, Failure> {
+    let mut sources = vec![AttestationSource::Ref];
+    sources.extend(args.change.attestations.iter().cloned().map(AttestationSource::Dir));
+    sources.extend(args.server.iter().cloned().map(AttestationSource::Server));
     let purpose = args.context.purpose.map(PurposeArg::purpose);
-    let mut spec = args.change.spec(args.requester.clone(), args.plans.clone(), purpose);
+    let (base, deployed) = args.change.base()?;
+    let repo = countersign_git::Repo::open(&args.change.repo)?;
+    let head = repo.resolve_named(args.change.head())?.id;
+    if purpose != Some(Purpose::PullRequest) && repo.resolve_named(&base)?.id == head {
+        return Ok(Gated::NothingToDeploy(NothingToDeploy {
+            verdict: countersign_core::evaluate::GateVerdict::Allowed,
+            nothing_to_deploy: true,
+            environment: args.change.environment.clone(),
+            head: head.to_string(),
+            deployed,
+        }));
+    }
+    let mut spec = args.change.spec(base, args.requester.clone(), args.plans.clone(), purpose);
     spec.deadline = Some(std::time::Instant::now() + args.time_budget);
-    countersign_read::decide(&spec, args.context.ambient()?, &sources, &countersign_server::client::Remote, now())
+    let mut decision =
+        countersign_read::decide(&spec, args.context.ambient()?, &sources, &countersign_server::client::Remote, now())?;
+    if let Some(last) = deployed {
+        decision.findings.insert(
+            0,
+            Finding::new(
+                Severity::Info,
+                "base-from-deployments",
+                format!(
+                    "base is the last deployment of {} recorded in {}: {} at {}",
+                    last.environment,
+                    countersign_git::deployments_ref(&last.environment),
+                    render::short(&last.commit),
+                    render::at(last.time)
+                ),
+            ),
+        );
+    }
+    Ok(Gated::Decided(Box::new(decision)))
 }
 
 /// Seconds since the epoch, for judging the age of attestations.

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod demo;
+pub mod deploy;
 pub mod owners;
 pub mod policy;
 pub mod review;

@@ -179,7 +179,9 @@ fn sign(args: &ReviewArgs, verdict: Verdict) -> Result<ReviewOutput, Failure> {
     let plans = countersign_read::plan_digests(&args.plans)?.into_iter().map(|plan| plan.digest).collect();
     let statement =
         Statement::new(verdict, &person.id, &fingerprint, &change.environment, &change.head, now, &args.comment)
-            .with_plans(plans);
+            .with_plans(plans)
+            .with_branch(change.source_branch.as_deref())
+            .with_files(&change.tree_changes);
     let envelope = statement.sign(&key).map_err(|error| input(error.to_string()))?;
     let file_name = format!("{}-{}-{}-{now}.json", change.environment, person.id, verdict.as_str());
     let signer = Identity::new(

@@ -163,19 +163,11 @@ pub fn register(args: &RegisterArgs) -> u8 {
 }
 
 /// `countersign deploy`: the final verdict before deploying, recorded in the audit log.
-#[derive(Args, Clone, Debug)]
-pub struct DeployArgs {
-    #[command(flatten)]
-    pub service: ServiceArgs,
-    /// The change id `register` printed.
-    #[arg(long)]
-    pub change: i64,
-}
-
-pub fn deploy(args: &DeployArgs) -> u8 {
-    let path = format!("/api/changes/{}/deploy", args.change);
-    let result = ask(&args.service.server, &path, Call::Post(&()));
-    answer(args.service.format, result, decision_text, |view: &ChangeView| exit_for_verdict(view.change.verdict))
+/// Asks the server for the final verdict on a registered change; it records it in its audit log.
+pub fn deploy(server: &ServerArgs, change: i64, format: Format) -> u8 {
+    let path = format!("/api/changes/{change}/deploy");
+    let result = ask(server, &path, Call::Post(&()));
+    answer(format, result, decision_text, |view: &ChangeView| exit_for_verdict(view.change.verdict))
 }
 
 /// Approves or rejects through the server, which signs the statement with its key.

@@ -149,7 +149,12 @@ fn a_new_commit_voids_approvals() {
     repo.commit_as("bob", "services/checkout/cart.py", "def total(items):\n    return 2\n", "Tweak\n");
     let (code, decision) = repo.check(&[]);
     assert_eq!(code, 1);
-    assert_eq!(decision["approvals"], serde_json::json!([]));
+    // The reviewed commit stays approved; the new one is a change of its own that nobody approved.
+    let changes = decision["changes"].as_array().expect("the branch is cut into its reviewed parts");
+    assert_eq!(changes.len(), 2, "{decision:#}");
+    assert_eq!((changes[0]["verdict"].as_str(), changes[1]["verdict"].as_str()), (Some("allowed"), Some("blocked")));
+    assert_eq!(changes[1]["approvals"], serde_json::json!([]));
+    assert_eq!(decision["earlier_approvals"][0]["person"], "alice", "{decision:#}");
 }
 
 #[test]
