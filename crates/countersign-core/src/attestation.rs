@@ -84,6 +84,8 @@ pub enum SignError {
     Encode(#[from] serde_json::Error),
     #[error("cannot sign: {0}")]
     Sign(ssh_key::Error),
+    #[error("ssh-agent could not sign: {0}")]
+    Agent(String),
     #[error(
         "the signed statement would take {0} bytes, more than the {MAX_ENVELOPE_BYTES} every reader accepts; shorten the comment"
     )]
@@ -159,6 +161,25 @@ impl Statement {
     pub fn sign(&self, key: &PrivateKey) -> Result<Envelope, SignError> {
         let statement = serde_json::to_string(self)?;
         let signature = key.sign(NAMESPACE, HashAlg::Sha512, statement.as_bytes()).map_err(SignError::Sign)?;
+        Self::enveloped(statement, &signature)
+    }
+
+    /// Signs with a key held elsewhere (an ssh-agent): `sign` receives the exact bytes an
+    /// SSHSIG signature covers and returns the key's raw signature of them.
+    pub fn sign_with(
+        &self,
+        key: &PublicKey,
+        sign: impl FnOnce(&[u8]) -> Result<ssh_key::Signature, String>,
+    ) -> Result<Envelope, SignError> {
+        let statement = serde_json::to_string(self)?;
+        let data = SshSig::signed_data(NAMESPACE, HashAlg::Sha512, statement.as_bytes()).map_err(SignError::Sign)?;
+        let raw = sign(&data).map_err(SignError::Agent)?;
+        let signature =
+            SshSig::new(key.key_data().clone(), NAMESPACE, HashAlg::Sha512, raw).map_err(SignError::Sign)?;
+        Self::enveloped(statement, &signature)
+    }
+
+    fn enveloped(statement: String, signature: &SshSig) -> Result<Envelope, SignError> {
         let signature = signature.to_pem(LineEnding::LF).map_err(SignError::Sign)?;
         let envelope = Envelope { statement, signature };
         let size = envelope.to_json().len();

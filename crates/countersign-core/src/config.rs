@@ -112,8 +112,12 @@ impl Config {
     /// Parses and validates every file; returns all mistakes of all files, or the configuration
     /// with findings (invalid CODEOWNERS lines are findings, as GitHub skips them too).
     pub fn load(files: &ConfigFiles) -> Result<(Config, Vec<Finding>), Vec<ConfigError>> {
-        let directory = Directory::parse(&files.people)?;
+        // Every file is checked even when another has mistakes, so one run reports them all.
         let mut errors = Vec::new();
+        let directory = Directory::parse(&files.people).unwrap_or_else(|mut found| {
+            errors.append(&mut found);
+            Directory::unreadable()
+        });
         let services = match &files.services {
             Some(source) => Services::parse(source, &directory).unwrap_or_else(|mut found| {
                 errors.append(&mut found);
@@ -154,6 +158,36 @@ impl Config {
         let index = Index::build(&directory, &services, &policy, &codeowners, &mut findings);
         findings.extend(coverage_findings(&policy, &files.policy.name));
         Ok((Config { directory, services, policy, codeowners, index }, findings))
+    }
+}
+
+/// Who owns what, from whichever of people.toml, services.toml and CODEOWNERS exist: a
+/// repository with only a CODEOWNERS still has owners to show.
+pub struct Ownership {
+    pub directory: Directory,
+    pub services: Services,
+    pub codeowners: CodeOwners,
+}
+
+impl Ownership {
+    pub fn load(
+        people: Option<&SourceFile>,
+        services: Option<&SourceFile>,
+        codeowners: Option<&SourceFile>,
+    ) -> Result<(Ownership, Vec<Finding>), Vec<ConfigError>> {
+        let directory = match people {
+            Some(source) => Directory::parse(source)?,
+            None => Directory::unreadable(),
+        };
+        let services = match services {
+            Some(source) => Services::parse(source, &directory)?,
+            None => Services::default(),
+        };
+        let (codeowners, findings) = match codeowners {
+            Some(source) => CodeOwners::parse(&source.name, &source.text),
+            None => (CodeOwners::empty(), Vec::new()),
+        };
+        Ok((Ownership { directory, services, codeowners }, findings))
     }
 }
 

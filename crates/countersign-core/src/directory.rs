@@ -89,9 +89,31 @@ pub struct Directory {
     by_email: HashMap<String, (bool, usize)>,
     by_github: HashMap<String, (bool, usize)>,
     by_id: HashMap<String, (bool, usize)>,
+    /// False for the stand-in of a people.toml that could not be read: other files are then
+    /// checked without their references to people, teams and levels.
+    complete: bool,
 }
 
 impl Directory {
+    /// A directory that knows nobody, standing in for a people.toml with mistakes, so that the
+    /// other files' own mistakes are still reported in the same run.
+    pub fn unreadable() -> Directory {
+        Directory {
+            levels: Vec::new(),
+            people: Vec::new(),
+            agents: Vec::new(),
+            by_email: HashMap::new(),
+            by_github: HashMap::new(),
+            by_id: HashMap::new(),
+            complete: false,
+        }
+    }
+
+    /// Whether references to people, teams and levels can be checked against it.
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
     /// Parses and validates `people.toml`; every mistake is reported, not only the first.
     pub fn parse(source: &SourceFile) -> Result<Directory, Vec<ConfigError>> {
         let raw: RawDirectory =
@@ -122,6 +144,7 @@ impl Directory {
             by_email: HashMap::new(),
             by_github: HashMap::new(),
             by_id: HashMap::new(),
+            complete: true,
         };
         // Each person's keys with their spans, to refuse a key listed under two people.
         let mut raw_keys: Vec<(usize, Vec<Spanned<String>>)> = Vec::new();

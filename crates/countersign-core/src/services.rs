@@ -120,7 +120,7 @@ impl Services {
             compile_globs(source, raw_service.paths.get_ref(), &mut errors);
             for owner in &raw_service.owners {
                 let owner_name = owner.get_ref();
-                if directory.person(owner_name).is_none() && !directory.is_team(owner_name) {
+                if directory.is_complete() && directory.person(owner_name).is_none() && !directory.is_team(owner_name) {
                     errors.push(
                         ConfigError::new(
                             source,

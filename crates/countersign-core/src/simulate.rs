@@ -42,12 +42,29 @@ pub struct Week {
     pub mean_delay_hours: f64,
 }
 
+/// How long changes that need review wait for their last review, in the queue model. Only
+/// changes that need review count: a policy asking for fewer reviews can wait longer when the
+/// ones it asks for fall on fewer people.
 #[derive(Clone, Debug, Serialize)]
 pub struct Delay {
     pub p50_hours: f64,
     pub p90_hours: f64,
     pub max_hours: f64,
     pub mean_hours: f64,
+    /// How many changes these figures are over.
+    pub over_changes: u64,
+    /// Who the queue waits on: for each reviewer, the changes whose last review was theirs
+    /// and the hours those changes waited, most first.
+    pub waits_on: Vec<WaitedOn>,
+}
+
+/// A reviewer who held up changes in the queue model.
+#[derive(Clone, Debug, Serialize)]
+pub struct WaitedOn {
+    pub person: String,
+    pub level: String,
+    pub changes: u64,
+    pub hours: f64,
 }
 
 /// What one policy would have cost over the replayed history.
@@ -84,6 +101,8 @@ pub struct Simulation<'a> {
     reviews: Vec<u64>,
     weekly_reviews: Vec<Vec<u64>>,
     delays: Vec<i64>,
+    /// Per person: changes whose last review was theirs, and the seconds those changes waited.
+    held_up: Vec<(u64, i64)>,
     weeks: Vec<(Week, i64, u64)>,
     report: PolicyReport,
 }
@@ -103,6 +122,7 @@ impl<'a> Simulation<'a> {
             reviews: vec![0; people.len()],
             weekly_reviews: vec![Vec::new(); people.len()],
             delays: Vec::new(),
+            held_up: vec![(0, 0); people.len()],
             weeks: Vec::new(),
             report: PolicyReport {
                 name,
@@ -123,7 +143,14 @@ impl<'a> Simulation<'a> {
                 seniors,
                 senior_load_per_week: 0.0,
                 busiest_senior_week: 0,
-                delay: Delay { p50_hours: 0.0, p90_hours: 0.0, max_hours: 0.0, mean_hours: 0.0 },
+                delay: Delay {
+                    p50_hours: 0.0,
+                    p90_hours: 0.0,
+                    max_hours: 0.0,
+                    mean_hours: 0.0,
+                    over_changes: 0,
+                    waits_on: Vec::new(),
+                },
                 reviewers: Vec::new(),
                 weeks: Vec::new(),
             },
@@ -188,10 +215,14 @@ impl<'a> Simulation<'a> {
             }
         }
         let mut wait = 0;
+        let mut last = None;
         for idx in picked {
             let start = self.busy_until[idx].max(time);
             let done = start + self.review_secs;
             self.busy_until[idx] = done;
+            if done - time > wait || last.is_none() {
+                last = Some(idx);
+            }
             wait = wait.max(done - time);
             self.reviews[idx] += 1;
             let weekly = &mut self.weekly_reviews[idx];
@@ -204,6 +235,10 @@ impl<'a> Simulation<'a> {
                 report.senior_reviews += 1;
                 self.weeks[week].0.senior_reviews += 1;
             }
+        }
+        if let Some(idx) = last {
+            self.held_up[idx].0 += 1;
+            self.held_up[idx].1 += wait;
         }
         self.delays.push(wait);
         self.weeks[week].1 += wait;
@@ -250,7 +285,22 @@ impl<'a> Simulation<'a> {
             } else {
                 hours(self.delays.iter().sum::<i64>() / self.delays.len() as i64)
             },
+            over_changes: self.delays.len() as u64,
+            waits_on: Vec::new(),
         };
+        let mut waits_on: Vec<WaitedOn> = people
+            .iter()
+            .zip(&self.held_up)
+            .filter(|(_, (changes, _))| *changes > 0)
+            .map(|(person, (changes, secs))| WaitedOn {
+                person: person.id.clone(),
+                level: directory.level_name(person.rank()).to_owned(),
+                changes: *changes,
+                hours: hours(*secs),
+            })
+            .collect();
+        waits_on.sort_by(|a, b| b.hours.total_cmp(&a.hours).then_with(|| a.person.cmp(&b.person)));
+        report.delay.waits_on = waits_on;
         report.weeks = self
             .weeks
             .into_iter()

@@ -38,6 +38,11 @@ pub enum Error {
     Ambiguous { rev: String, candidates: Vec<String> },
     #[error("{base} and {head} have no common history")]
     NoMergeBase { base: String, head: String },
+    #[error(
+        "{base} and {head} have no common history in this shallow clone; fetch the whole history (in GitHub \
+         Actions: actions/checkout with `fetch-depth: 0`; in GitLab CI: GIT_DEPTH: 0; by hand: git fetch --unshallow)"
+    )]
+    Shallow { base: String, head: String },
     #[error("git: {context}: {message}")]
     Git { context: String, message: String },
     #[error("{path} at {commit} is {size} bytes, more than the {limit} countersign reads")]
@@ -205,7 +210,13 @@ impl Repo {
             .repo
             .merge_base(base_id, head_id)
             .map_err(git_error("merge-base"))?
-            .ok_or_else(|| Error::NoMergeBase { base: base.to_owned(), head: head.to_owned() })?
+            .ok_or_else(|| {
+                if self.repo.is_shallow().unwrap_or(false) {
+                    Error::Shallow { base: base.to_owned(), head: head.to_owned() }
+                } else {
+                    Error::NoMergeBase { base: base.to_owned(), head: head.to_owned() }
+                }
+            })?
             .detach();
         self.read_change_between(Some(merge_base), head_id, context, Lines::Count)
     }
@@ -784,6 +795,12 @@ impl Repo {
         }
     }
 
+    /// A value of git's configuration as git reads it (repository, global, system), e.g.
+    /// `user.email`.
+    pub fn config_value(&self, key: &str) -> Option<String> {
+        self.repo.config_snapshot().string(key).map(|value| value.to_string())
+    }
+
     /// Whether the attestation ref exists here.
     pub fn has_attestation_ref(&self) -> Result<bool> {
         Ok(self.attestation_tip()?.is_some())
@@ -948,6 +965,114 @@ impl Repo {
             })?;
         Ok(format!("{name} (commit {})", &commit.to_string()[..10]))
     }
+}
+
+impl Repo {
+    /// Pushes a local ref of countersign's (attestations, deployments) to `remote`. What others
+    /// pushed meanwhile is fetched and kept: attestations are merged file by file (each statement
+    /// is its own file, so nothing conflicts); for other refs the push is refused. A push that
+    /// loses a race is retried, so nobody signs twice.
+    pub fn push_countersign_ref(&self, remote: &str, reference: &str) -> Result<String> {
+        let fetched = format!("refs/countersign/fetched/{}", reference.trim_start_matches("refs/countersign/"));
+        let mut last_error = String::new();
+        for _ in 0..PUSH_ATTEMPTS {
+            let fetch =
+                run_git(&self.path, &["fetch", "--quiet", "--no-tags", remote, &format!("+{reference}:{fetched}")])?;
+            let theirs = if fetch.status.success() {
+                Some(self.resolve(&fetched)?)
+            } else if String::from_utf8_lossy(&fetch.stderr).contains("couldn't find remote ref") {
+                None
+            } else {
+                return Err(Error::Git {
+                    context: format!("fetch {reference} from {remote}"),
+                    message: String::from_utf8_lossy(&fetch.stderr).trim().to_owned(),
+                });
+            };
+            let ours = self.resolve(reference)?;
+            if let Some(theirs) = theirs.filter(|theirs| *theirs != ours && !self.is_ancestor(*theirs, ours)) {
+                if reference != ATTESTATION_REF {
+                    return Err(Error::Git {
+                        context: format!("push {reference} to {remote}"),
+                        message: "the remote recorded something else meanwhile; fetch it, look, and record again"
+                            .to_owned(),
+                    });
+                }
+                self.merge_attestations(ours, theirs)?;
+            }
+            let push = run_git(&self.path, &["push", "--quiet", remote, &format!("{reference}:{reference}")])?;
+            if push.status.success() {
+                return Ok(format!("{reference} pushed to {remote}"));
+            }
+            last_error = String::from_utf8_lossy(&push.stderr).trim().to_owned();
+            let lost_a_race = ["rejected", "fetch first", "non-fast-forward", "stale info"]
+                .iter()
+                .any(|sign| last_error.contains(sign));
+            if !lost_a_race {
+                break;
+            }
+        }
+        Err(Error::Git {
+            context: format!("push {reference} to {remote}"),
+            message: format!(
+                "{last_error}; what you recorded is kept in this clone: run the same command again to push it"
+            ),
+        })
+    }
+
+    fn is_ancestor(&self, ancestor: ObjectId, of: ObjectId) -> bool {
+        self.merge_base(ancestor, of).is_ok_and(|base| base == Some(ancestor))
+    }
+
+    /// A commit on top of both attestation histories whose tree holds every file of both.
+    fn merge_attestations(&self, ours: ObjectId, theirs: ObjectId) -> Result<()> {
+        let mut files = Vec::new();
+        self.blobs_under(self.tree_of(ours)?, "", &mut files)?;
+        let mut editor = self.repo.edit_tree(self.tree_of(theirs)?).map_err(git_error("merge attestation trees"))?;
+        for (path, blob) in files {
+            editor
+                .upsert(path.as_str(), gix::object::tree::EntryKind::Blob, blob)
+                .map_err(git_error("merge attestation trees"))?;
+        }
+        let tree = editor.write().map_err(git_error("merge attestation trees"))?.detach();
+        let signature = gix::actor::Signature {
+            name: "countersign".into(),
+            email: "countersign@countersign.invalid".into(),
+            time: gix::date::Time::now_utc(),
+        };
+        let mut time_buf = gix::date::parse::TimeBuf::default();
+        let signature = signature.to_ref(&mut time_buf);
+        self.repo
+            .commit_as(signature, signature, ATTESTATION_REF, "countersign: merge attestations\n", tree, [ours, theirs])
+            .map_err(git_error("merge attestation histories"))?;
+        Ok(())
+    }
+
+    fn blobs_under(&self, tree: ObjectId, prefix: &str, out: &mut Vec<(String, ObjectId)>) -> Result<()> {
+        let tree = self.repo.find_tree(tree).map_err(git_error("read attestation tree"))?;
+        let decoded = tree.decode().map_err(git_error("decode attestation tree"))?;
+        for entry in &decoded.entries {
+            let path =
+                if prefix.is_empty() { entry.filename.to_string() } else { format!("{prefix}/{}", entry.filename) };
+            if entry.mode.is_tree() {
+                self.blobs_under(entry.oid.to_owned(), &path, out)?;
+            } else {
+                out.push((path, entry.oid.to_owned()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Pushes that lose a race to another reviewer are retried this many times in all.
+const PUSH_ATTEMPTS: usize = 5;
+
+fn run_git(path: &Path, args: &[&str]) -> Result<std::process::Output> {
+    std::process::Command::new("git")
+        .arg("-C")
+        .arg(path)
+        .args(args)
+        .output()
+        .map_err(|error| Error::Git { context: format!("run git {}", args.join(" ")), message: error.to_string() })
 }
 
 /// Where the deployments of an environment are recorded.

@@ -11,9 +11,38 @@ use countersign_git::{ObjectId, Repo};
 use crate::ReadError;
 use crate::bounded::{BoundedError, MAX_CODEOWNERS_BYTES, MAX_CONFIG_BYTES, read_text};
 
+/// The configuration files that exist, none of them required: what `owners` can work with.
+pub struct PresentFiles {
+    pub people: Option<SourceFile>,
+    pub services: Option<SourceFile>,
+    pub policy: Option<SourceFile>,
+    pub codeowners: Option<SourceFile>,
+}
+
 /// Reads the configuration files at a revision, or from `config_dir` when given; CODEOWNERS is
 /// always read from the revision, as GitHub reads it from the base branch.
 pub fn config_files_at(repo: &Repo, rev: ObjectId, config_dir: Option<&Path>) -> Result<ConfigFiles, ReadError> {
+    let short = &rev.to_string()[..10];
+    let present = present_files_at(repo, rev, config_dir)?;
+    let missing = |name: &str| match config_dir {
+        Some(dir) => ReadError::MissingConfig(format!(
+            "{} not found; the gate cannot decide without it",
+            dir.join(name).display()
+        )),
+        None => ReadError::MissingConfig(format!(
+            ".countersign/{name} not found at base revision {short}; commit it to the target branch or pass --config DIR"
+        )),
+    };
+    Ok(ConfigFiles {
+        people: present.people.ok_or_else(|| missing("people.toml"))?,
+        services: present.services,
+        policy: present.policy.ok_or_else(|| missing("policy.toml"))?,
+        codeowners: present.codeowners,
+    })
+}
+
+/// [`config_files_at`] without requiring any file.
+pub fn present_files_at(repo: &Repo, rev: ObjectId, config_dir: Option<&Path>) -> Result<PresentFiles, ReadError> {
     let short = &rev.to_string()[..10];
     let read = |name: &str| -> Result<Option<SourceFile>, ReadError> {
         match config_dir {
@@ -26,17 +55,8 @@ pub fn config_files_at(repo: &Repo, rev: ObjectId, config_dir: Option<&Path>) ->
             }
         }
     };
-    let missing = |name: &str| match config_dir {
-        Some(dir) => ReadError::MissingConfig(format!(
-            "{} not found; the gate cannot decide without it",
-            dir.join(name).display()
-        )),
-        None => ReadError::MissingConfig(format!(
-            ".countersign/{name} not found at base revision {short}; commit it to the target branch or pass --config DIR"
-        )),
-    };
-    let people = read("people.toml")?.ok_or_else(|| missing("people.toml"))?;
-    let policy = read("policy.toml")?.ok_or_else(|| missing("policy.toml"))?;
+    let people = read("people.toml")?;
+    let policy = read("policy.toml")?;
     let services = read("services.toml")?;
     let mut codeowners = None;
     for location in CODEOWNERS_LOCATIONS {
@@ -49,7 +69,7 @@ pub fn config_files_at(repo: &Repo, rev: ObjectId, config_dir: Option<&Path>) ->
             break;
         }
     }
-    Ok(ConfigFiles { people, services, policy, codeowners })
+    Ok(PresentFiles { people, services, policy, codeowners })
 }
 
 fn read_dir_file(path: &Path) -> Result<Option<SourceFile>, ReadError> {

@@ -26,7 +26,7 @@ use countersign_git::{ChangeContext, ObjectId, Repo};
 
 pub use attestations::{AttestationSource, Attestations, RemoteStatements, record, write_atomically};
 pub use blast::{analyse, changed_files, plan_digests};
-pub use config::{config_files_at, config_files_in_dir, load_config};
+pub use config::{PresentFiles, config_files_at, config_files_in_dir, load_config, present_files_at};
 pub use pull_request::{
     AmbientFlags, MAX_PR_BODY_BYTES, ambient_from_ci, pull_request_body, pull_request_from_github_event,
 };
@@ -454,6 +454,20 @@ pub fn prepare(spec: &ChangeSpec, ambient: Ambient) -> Result<Prepared, ReadErro
     let mut change = gate.read_change(spec, ambient)?;
     let head = gate.repo.resolve(&spec.head)?;
     let Gate { repo, base, config, mut findings, .. } = gate;
+    if change.commits.is_empty() && head != base {
+        let behind = repo.count_missing(base, head, MAX_COUNTED_DROPS)?;
+        findings.push(Finding::new(
+            Severity::Warning,
+            "head-behind-base",
+            format!(
+                "--head {} has no commit that --base {} lacks and is {} behind it: were --base and --head swapped? \
+                 --base is what runs now, --head what is to run",
+                spec.head,
+                spec.base,
+                evaluate::plural(behind as usize, "commit")
+            ),
+        ));
+    }
     analyse(&repo, &config, &mut change, (&spec.plans, &spec.uploaded_plans), spec.deadline, &mut findings)?;
     Ok(Prepared { repo, base, head, config, change, findings })
 }

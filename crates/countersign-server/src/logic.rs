@@ -686,6 +686,8 @@ async fn route<T: WriteTx>(
     if !blocked {
         return Ok(());
     }
+    // What each unmet rule still needs, and who could give it.
+    let mut needs: Vec<(&countersign_core::evaluate::RuleOutcome, usize, BTreeSet<&str>)> = Vec::new();
     for rule in decision.rules.iter().filter(|rule| rule.applies && !rule.satisfied && rule.missing > 0) {
         let open = open_per_rule.iter().find(|(name, _)| *name == rule.name).map_or(0, |(_, count)| *count);
         let needed = (rule.missing as usize).saturating_sub(open);
@@ -697,13 +699,49 @@ async fn route<T: WriteTx>(
             .filter(|assignment| assignment.rule == rule.name)
             .map(|assignment| assignment.person.as_str())
             .collect();
-        let pool: Vec<String> = rule
+        let pool: BTreeSet<&str> = rule
             .eligible
             .iter()
-            .filter(|person| !already.contains(person.as_str()) && !reviewers.contains(person.as_str()))
-            .cloned()
+            .map(String::as_str)
+            .filter(|person| !already.contains(person) && !reviewers.contains(person))
             .collect();
-        for person in ranked(tx, cx, &pool, owners).await?.into_iter().take(needed) {
+        needs.push((rule, needed, pool));
+    }
+    let everyone: Vec<String> = needs
+        .iter()
+        .flat_map(|(_, _, pool)| pool.iter().map(|person| (*person).to_owned()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let ranking = ranked(tx, cx, &everyone, owners).await?;
+    // People already reviewing this change for another rule cost nobody new.
+    let on_change: BTreeSet<&str> = assignments
+        .iter()
+        .filter(|assignment| assignment.state == AssignmentState::Open)
+        .map(|assignment| assignment.person.as_str())
+        .collect();
+    // Greedy cover: the person who can serve the most rules still in need, then someone already
+    // on the change, then the routing rank (ownership, load, least recently assigned). So one
+    // senior owner eligible for three rules gets one review request per rule, not three people.
+    while needs.iter().any(|(_, needed, _)| *needed > 0) {
+        let best = ranking
+            .iter()
+            .enumerate()
+            .map(|(position, candidate)| {
+                let serves = needs
+                    .iter()
+                    .filter(|(_, needed, pool)| *needed > 0 && pool.contains(candidate.person.as_str()))
+                    .count();
+                (serves, on_change.contains(candidate.person.as_str()), std::cmp::Reverse(position), candidate)
+            })
+            .filter(|(serves, ..)| *serves > 0)
+            .max_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+        let Some((_, _, _, person)) = best else { break };
+        for (rule, needed, pool) in
+            needs.iter_mut().filter(|(_, needed, pool)| *needed > 0 && pool.contains(person.person.as_str()))
+        {
+            *needed -= 1;
+            pool.remove(person.person.as_str());
             let id = tx.insert_assignment(row.id, &rule.name, &person.person, cx.now, None).await?;
             let detail = json!({
                 "assignment": id,

@@ -17,23 +17,20 @@ pub fn report(failure: &Failure, format: Format) -> u8 {
     match failure {
         ReadError::Config(errors) => {
             for error in errors {
-                eprintln!("{:?}", miette::Report::new(error.clone()));
+                errln!("{:?}", miette::Report::new(error.clone()));
             }
-            eprintln!(
-                "countersign: {} configuration error(s); the gate fails closed until they are fixed",
-                errors.len()
-            );
+            errln!("countersign: {} configuration error(s); the gate fails closed until they are fixed", errors.len());
         }
         ReadError::Analysis(errors) => {
             for error in errors {
-                eprintln!("{:?}", miette::Report::new(error.clone()));
+                errln!("{:?}", miette::Report::new(error.clone()));
             }
-            eprintln!(
+            errln!(
                 "countersign: {} file(s) could not be analysed; the gate fails closed until they can be",
                 errors.len()
             );
         }
-        other => eprintln!("countersign: error: {other}"),
+        other => errln!("countersign: error: {other}"),
     }
     if format == Format::Json {
         outln!("{}", serde_json::json!({ "verdict": "error", "errors": failure.summaries() }));

@@ -19,9 +19,18 @@ macro_rules! out {
     }};
 }
 
+/// `errln!` that does not panic when stderr is a closed pipe (`countersign … 2>&1 | head`).
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod commands;
 mod failure;
 mod render;
+mod signing;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -200,7 +209,7 @@ fn main() -> ExitCode {
     match worker.map(std::thread::JoinHandle::join) {
         Ok(Ok(code)) => ExitCode::from(code),
         _ => {
-            eprintln!("countersign: internal error; the gate fails closed");
+            errln!("countersign: internal error; the gate fails closed");
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
@@ -222,7 +231,7 @@ pub fn run_line(line: &[&str]) -> u8 {
     match Cli::try_parse_from(std::iter::once("countersign").chain(line.iter().copied())) {
         Ok(cli) => run(cli.command),
         Err(error) => {
-            eprintln!("{error}");
+            errln!("{error}");
             EXIT_BAD_INPUT
         }
     }

@@ -25,10 +25,10 @@ pub use break_glass::{OverrideRefusal, override_refused};
 pub use decision::{decide, evaluate};
 pub use output::{
     ApprovalRef, ChangeSummary, CodeOwnersMatch, CommitReport, Decision, EarlierVersion, GateVerdict, Interdiff,
-    OwnerGroup, PathOwners, Responsible, Role, RuleOutcome, ServiceRef,
+    OwnerGroup, PathOwners, Responsible, Role, RuleOutcome, ServiceOwners, ServiceRef,
 };
 pub use responsible::{ReviewRefusal, responsible, review_refused};
-pub use rules::{owner_members, path_owners};
+pub use rules::path_owners;
 
 pub fn plural(count: usize, noun: &str) -> String {
     if count == 1 { format!("1 {noun}") } else { format!("{count} {noun}s") }

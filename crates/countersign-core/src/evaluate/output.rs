@@ -222,9 +222,23 @@ impl Decision {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PathOwners {
     pub path: String,
+    /// The CODEOWNERS file that was read; absent when the repository has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codeowners_file: Option<String>,
     /// The CODEOWNERS line that decided, if any matched.
     pub codeowners: Option<CodeOwnersMatch>,
     pub services: Vec<ServiceRef>,
+    /// The owners of each service of the path, as services.toml names them.
+    pub service_owners: Vec<ServiceOwners>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ServiceOwners {
+    pub service: String,
+    /// Teams and people as services.toml writes them.
+    pub owners: Vec<String>,
+    /// The directory people they stand for (none without people.toml).
+    pub people: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

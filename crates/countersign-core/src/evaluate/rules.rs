@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::policy::{Requirement, Rule};
 
 use super::analysis::Analysis;
-use super::output::{CodeOwnersMatch, OwnerGroup, PathOwners, RuleOutcome, ServiceRef};
+use super::output::{CodeOwnersMatch, OwnerGroup, PathOwners, RuleOutcome, ServiceOwners, ServiceRef};
 
 /// Greedy cover: repeatedly pick the eligible person who counts for the most still-missing
 /// approvals, preferring the order of each rule's own suggestions.
@@ -242,31 +242,44 @@ pub(super) fn owner_groups(config: &Config, paths: &[String], path_services: &[V
     groups
 }
 
-/// Who owns one path and why: the deciding CODEOWNERS line and the services it belongs to.
-pub fn path_owners(config: &Config, path: &str) -> PathOwners {
+/// Who owns one path and why: the deciding CODEOWNERS line, and the services it belongs to with
+/// their owners. Works from whichever files exist (see [`crate::config::Ownership`]).
+pub fn path_owners(ownership: &crate::config::Ownership, path: &str) -> PathOwners {
     let path = path.trim_start_matches("./").trim_start_matches('/');
+    let people_of = |owners: &[Owner]| -> Vec<String> {
+        let positions: BTreeSet<usize> =
+            owners.iter().flat_map(|owner| crate::config::resolve_owner(&ownership.directory, owner)).collect();
+        positions.into_iter().map(|idx| ownership.directory.people()[idx].id.clone()).collect()
+    };
     PathOwners {
         path: path.to_owned(),
-        codeowners: config.codeowners.rule_for(path).map(|rule| CodeOwnersMatch {
-            file: config.codeowners.file().unwrap_or("CODEOWNERS").to_owned(),
+        codeowners_file: ownership.codeowners.file().map(str::to_owned),
+        codeowners: ownership.codeowners.rule_for(path).map(|rule| CodeOwnersMatch {
+            file: ownership.codeowners.file().unwrap_or("CODEOWNERS").to_owned(),
             line: rule.line,
             pattern: rule.pattern.clone(),
             owners: rule.owners.iter().map(ToString::to_string).collect(),
-            people: owner_members(config, &rule.owners).into_iter().collect(),
+            people: people_of(&rule.owners),
         }),
-        services: config
+        services: ownership
             .services
             .of_path(path)
             .map(|service| ServiceRef { name: service.name.clone(), tier: service.tier })
             .collect(),
+        service_owners: ownership
+            .services
+            .of_path(path)
+            .map(|service| ServiceOwners {
+                service: service.name.clone(),
+                owners: service.owners.clone(),
+                people: ownership
+                    .directory
+                    .people()
+                    .iter()
+                    .filter(|person| service.owners.iter().any(|owner| *owner == person.id || person.in_team(owner)))
+                    .map(|person| person.id.clone())
+                    .collect(),
+            })
+            .collect(),
     }
-}
-
-/// The directory people a list of CODEOWNERS owners stands for.
-pub fn owner_members(config: &Config, owners: &[Owner]) -> BTreeSet<String> {
-    owners
-        .iter()
-        .flat_map(|owner| crate::config::resolve_owner(&config.directory, owner))
-        .map(|idx| config.directory.people()[idx].id.clone())
-        .collect()
 }

@@ -86,7 +86,7 @@ pub fn run(keep: Option<&Path>) -> u8 {
             EXIT_ALLOWED
         }
         Err(message) => {
-            eprintln!("countersign demo: {message}");
+            errln!("countersign demo: {message}");
             EXIT_BAD_INPUT
         }
     }

@@ -18,6 +18,9 @@ pub struct DeployArgs {
     pub change: Option<i64>,
     #[arg(long, env = "COUNTERSIGN_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Push the deployment record to this remote afterwards (e.g. origin).
+    #[arg(long, value_name = "REMOTE")]
+    pub push: Option<String>,
     #[command(flatten)]
     pub gate: CheckArgs,
 }

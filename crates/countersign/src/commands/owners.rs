@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use countersign_core::config::Ownership;
 use countersign_core::evaluate::{self, PathOwners};
+use countersign_core::finding::{Finding, Severity};
 use countersign_git::Repo;
 
 use crate::failure::{self, Failure};
@@ -25,12 +27,23 @@ pub struct OwnersArgs {
 
 pub fn run(args: &OwnersArgs) -> u8 {
     let format = args.format;
-    let result = (|| -> Result<(Vec<PathOwners>, Vec<countersign_core::finding::Finding>), Failure> {
+    let result = (|| -> Result<(Vec<PathOwners>, Vec<Finding>), Failure> {
         let repo = Repo::open(&args.repo)?;
         let at = repo.resolve(&args.rev)?;
-        let files = countersign_read::config_files_at(&repo, at, args.config.as_deref())?;
-        let (config, findings) = countersign_read::load_config(&files)?;
-        let answers: Vec<PathOwners> = args.paths.iter().map(|path| evaluate::path_owners(&config, path)).collect();
+        // Owners need no policy: a repository with only a CODEOWNERS (or only services.toml)
+        // still has owners to show.
+        let files = countersign_read::present_files_at(&repo, at, args.config.as_deref())?;
+        let (ownership, mut findings) =
+            Ownership::load(files.people.as_ref(), files.services.as_ref(), files.codeowners.as_ref())
+                .map_err(Failure::Config)?;
+        if files.people.is_none() {
+            findings.push(Finding::new(
+                Severity::Info,
+                "no-people",
+                "no .countersign/people.toml: owners are shown as written, without the people they stand for",
+            ));
+        }
+        let answers: Vec<PathOwners> = args.paths.iter().map(|path| evaluate::path_owners(&ownership, path)).collect();
         Ok((answers, findings))
     })();
     match result {
@@ -52,14 +65,27 @@ pub fn run(args: &OwnersArgs) -> u8 {
                                 rule.pattern
                             ),
                             Some(rule) => outln!(
-                                "  owners:   {} ({}) from {}:{} `{}`",
+                                "  owners:   {}{} from {}:{} `{}`",
                                 rule.owners.join(" "),
-                                rule.people.join(", "),
+                                if rule.people.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!(" ({})", rule.people.join(", "))
+                                },
                                 rule.file,
                                 rule.line,
                                 rule.pattern
                             ),
+                            None if answer.codeowners_file.is_none() => outln!("  owners:   no CODEOWNERS file"),
                             None => outln!("  owners:   none (no CODEOWNERS line matches)"),
+                        }
+                        for service in answer.service_owners.iter().filter(|service| !service.owners.is_empty()) {
+                            let people = if service.people.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" ({})", service.people.join(", "))
+                            };
+                            outln!("  service {} owners: {}{people}", service.service, service.owners.join(", "));
                         }
                         let services: Vec<String> = answer
                             .services

@@ -31,12 +31,18 @@ pub struct ReviewArgs {
     /// Read and write attestations as files in this folder instead of the attestation ref.
     #[arg(long, conflicts_with = "server")]
     pub attestations: Option<PathBuf>,
-    /// Your directory id (signing with your own key).
-    #[arg(long = "as", required_unless_present = "server", conflicts_with = "server")]
+    /// Your directory id (default: the person whose e-mail is git's user.email).
+    #[arg(long = "as", conflicts_with = "server")]
     pub person: Option<String>,
-    /// Your SSH private key (ed25519, unencrypted, or an OpenSSH key of another supported type).
-    #[arg(long, required_unless_present = "server", conflicts_with = "server")]
+    /// Your SSH key: an unencrypted private key file, or a public key (or passphrase-protected
+    /// private key) whose private key ssh-agent holds. Default: git's user.signingkey, else
+    /// your key in the running ssh-agent.
+    #[arg(long, conflicts_with = "server")]
     pub key: Option<PathBuf>,
+    /// Push the attestation ref to this remote afterwards (e.g. origin), merging what others
+    /// pushed meanwhile; nobody has to sign again.
+    #[arg(long, value_name = "REMOTE", conflicts_with_all = ["server", "attestations"])]
+    pub push: Option<String>,
     /// Record the review with the approval service instead; it signs for you after checking
     /// your token.
     #[arg(long, env = "COUNTERSIGN_SERVER")]
@@ -87,6 +93,8 @@ struct ReviewOutput {
     environment: String,
     head: String,
     stored: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pushed: Option<String>,
 }
 
 pub fn run(args: &ReviewArgs, verdict: Verdict) -> u8 {
@@ -101,8 +109,13 @@ pub fn run(args: &ReviewArgs, verdict: Verdict) -> u8 {
                     let verb = if verdict == Verdict::Approve { "approved" } else { "rejected" };
                     outln!("{} {verb} {} for {}", output.person, output.fingerprint, output.environment);
                     outln!("stored in {}", output.stored);
-                    if args.attestations.is_none() {
-                        outln!("share it with: git push origin {}", countersign_git::ATTESTATION_REF);
+                    if let Some(pushed) = &output.pushed {
+                        outln!("{pushed}");
+                    } else if args.attestations.is_none() {
+                        outln!(
+                            "share it with: countersign approve … --push origin, or git push origin {}",
+                            countersign_git::ATTESTATION_REF
+                        );
                     }
                 }
             }
@@ -152,21 +165,19 @@ fn with_server(args: &ReviewArgs, server: &str, verdict: Verdict) -> u8 {
 
 fn sign(args: &ReviewArgs, verdict: Verdict) -> Result<ReviewOutput, Failure> {
     let spec = args.spec();
-    let person_id = args.person.clone().unwrap_or_default();
-    let key_path = args.key.clone().unwrap_or_default();
     let gate = Gate::open(&spec)?;
-    let key_text = std::fs::read_to_string(&key_path)
-        .map_err(|error| input(format!("cannot read key {}: {error}", key_path.display())))?;
-    let key = ssh_key::PrivateKey::from_openssh(&key_text)
-        .map_err(|error| input(format!("{} is not an OpenSSH private key: {error}", key_path.display())))?;
-    if key.is_encrypted() {
-        return Err(input(format!("{} is encrypted; use an unencrypted copy kept for signing", key_path.display())));
-    }
+    let person_id = crate::signing::person(args.person.as_deref(), &gate.repo, &gate.config.directory)?;
+    let Some(countersign_core::directory::Member::Person(named)) = gate.config.directory.by_id(&person_id) else {
+        return Err(input(format!("`{person_id}` is not a person of people.toml; agents cannot review")));
+    };
+    let agent = std::env::var_os("SSH_AUTH_SOCK").filter(|socket| !socket.is_empty()).map(PathBuf::from);
+    let key = crate::signing::key(args.key.as_deref(), &gate.repo, named, agent)?;
+    let shown_key = args.key.as_ref().map_or_else(|| "the key found".to_owned(), |path| path.display().to_string());
     let person = gate
         .config
         .directory
-        .signer(&person_id, key.public_key())
-        .map_err(|refusal| input(format!("{refusal} (key {})", key_path.display())))?;
+        .signer(&person_id, key.public())
+        .map_err(|refusal| input(format!("{refusal} ({shown_key})")))?;
     let change = gate.read_change(&spec, Ambient::default())?;
     // The author of a change signing their own approval is refused here already, not only by
     // `check`: the same rule as the server's.
@@ -182,7 +193,7 @@ fn sign(args: &ReviewArgs, verdict: Verdict) -> Result<ReviewOutput, Failure> {
             .with_plans(plans)
             .with_branch(change.source_branch.as_deref())
             .with_files(&change.tree_changes);
-    let envelope = statement.sign(&key).map_err(|error| input(error.to_string()))?;
+    let envelope = key.sign(&statement)?;
     let file_name = format!("{}-{}-{}-{now}.json", change.environment, person.id, verdict.as_str());
     let signer = Identity::new(
         person.name.clone(),
@@ -197,6 +208,17 @@ fn sign(args: &ReviewArgs, verdict: Verdict) -> Result<ReviewOutput, Failure> {
         &signer,
         now,
     )?;
+    let pushed = match &args.push {
+        Some(remote) => {
+            Some(gate.repo.push_countersign_ref(remote, countersign_git::ATTESTATION_REF).map_err(|error| {
+                input(format!(
+                    "the {} is stored in this clone ({stored}) but was not pushed: {error}",
+                    verdict.as_str()
+                ))
+            })?)
+        }
+        None => None,
+    };
     Ok(ReviewOutput {
         verdict,
         person: person.id.clone(),
@@ -204,5 +226,6 @@ fn sign(args: &ReviewArgs, verdict: Verdict) -> Result<ReviewOutput, Failure> {
         environment: change.environment,
         head: change.head,
         stored,
+        pushed,
     })
 }

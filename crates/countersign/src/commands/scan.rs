@@ -75,7 +75,7 @@ fn optional_config(
     match countersign_read::config_files_at(repo, tip, config_dir) {
         Ok(files) => Ok(Some(countersign_read::load_config(&files)?.0)),
         Err(Failure::MissingConfig(message)) => {
-            eprintln!("countersign: {message}; scanning without it: every author's level is unknown");
+            errln!("countersign: {message}; scanning without it: every author's level is unknown");
             Ok(None)
         }
         Err(other) => Err(other),

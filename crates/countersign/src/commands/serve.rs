@@ -72,6 +72,13 @@ pub enum TokenCommand {
         /// The directory id the token acts as.
         #[arg(long)]
         person: String,
+        /// The people.toml the id must be in (a person or an agent).
+        #[arg(long, default_value = ".countersign/people.toml")]
+        people: PathBuf,
+        /// The id names a pipeline, not a member of people.toml: it may register changes and ask
+        /// for deploy verdicts, and can never approve.
+        #[arg(long)]
+        pipeline: bool,
         /// What the token is for, e.g. "laptop" or "deploy pipeline".
         #[arg(long, default_value = "")]
         label: String,
@@ -141,7 +148,7 @@ fn with_backend<T>(
 }
 
 fn report(message: &str) -> u8 {
-    eprintln!("countersign: error: {message}");
+    errln!("countersign: error: {message}");
     EXIT_BAD_INPUT
 }
 
@@ -166,9 +173,9 @@ pub fn serve(args: &ServeArgs) -> u8 {
             .await
             .map_err(|error| format!("cannot listen on {}: {error}", args.listen))?;
         let ready = |address: std::net::SocketAddr, public_key: &str| {
-            eprintln!("countersign: listening on http://{address}");
-            eprintln!("countersign: attestations are signed with this key; list it in policy.toml:");
-            eprintln!("[server]\nkeys = [\"{public_key}\"]");
+            errln!("countersign: listening on http://{address}");
+            errln!("countersign: attestations are signed with this key; list it in policy.toml:");
+            errln!("[server]\nkeys = [\"{public_key}\"]");
         };
         backend.serve(analyser, key, settings, listener, ready, shutdown()).await
     });
@@ -218,15 +225,18 @@ fn finish<T>(
 pub fn token(command: &TokenCommand) -> u8 {
     let at = now_millis();
     match command {
-        TokenCommand::Create { database, person, label, format } => {
+        TokenCommand::Create { database, person, people, pipeline, label, format } => {
             if !countersign_core::directory::is_simple_name(person) {
                 return report(&format!("`{person}` is not a directory id (letters, digits, `.`, `_`, `-`)"));
+            }
+            if !pipeline && let Err(problem) = known_id(person, people) {
+                return report(&format!("{problem}; for a pipeline's token pass --pipeline"));
             }
             let created = with_backend(database, true, async |backend| {
                 backend.create_token(person, label, at).await.map_err(|error| error.to_string())
             });
             if created.is_ok() && *format == Format::Text {
-                eprintln!("countersign: token for {person} created; it is shown only this once");
+                errln!("countersign: token for {person} created; it is shown only this once");
             }
             let json = |(secret, _): &(String, _)| serde_json::json!({"person": person, "token": secret});
             finish(*format, created, json, |(secret, _)| format!("{secret}\n"), |_| EXIT_ALLOWED)
@@ -254,14 +264,47 @@ pub fn token(command: &TokenCommand) -> u8 {
             let rows = with_backend(database, false, async |backend| backend.tokens().await.map_err(|e| e.to_string()));
             let text = |rows: &Vec<countersign_store::TokenRow>| {
                 let line = |row: &countersign_store::TokenRow| {
-                    let state = if row.revoked_at.is_some() { "revoked" } else { "live" };
-                    format!("{}  {:<16} {:<8} {}\n", row.id, row.person, state, row.label)
+                    let state = match row.revoked_at {
+                        Some(at) => format!("revoked {}", crate::commands::service::when(at)),
+                        None => "live".to_owned(),
+                    };
+                    format!(
+                        "{}  {:<16} created {}  {:<29} {}\n",
+                        row.id,
+                        row.person,
+                        crate::commands::service::when(row.created_at),
+                        state,
+                        row.label
+                    )
                 };
                 rows.iter().map(line).collect()
             };
             finish(*format, rows, |rows| serde_json::json!(rows), text, |_| EXIT_ALLOWED)
         }
     }
+}
+
+/// Whether `id` is a person or an agent of the people.toml at `people`.
+fn known_id(id: &str, people: &Path) -> Result<(), String> {
+    let text = countersign_read::bounded::read_text(people, countersign_read::bounded::MAX_CONFIG_BYTES, "").map_err(|error| {
+        format!("cannot check that `{id}` is in people.toml ({error}); pass --people with the people.toml of your repositories")
+    })?;
+    let source = countersign_core::diagnostic::SourceFile::new(people.display().to_string(), text);
+    let directory = countersign_core::directory::Directory::parse(&source).map_err(|errors| {
+        format!("{} has {} mistake(s); `countersign policy check` shows them", people.display(), errors.len())
+    })?;
+    if directory.by_id(id).is_some() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = directory.people().iter().map(|person| person.id.as_str()).collect();
+    // One or two edits away: the typos worth suggesting.
+    let close: Vec<&&str> = ids.iter().filter(|known| strsim::levenshtein(known, id) <= 2).collect();
+    let hint = if close.is_empty() {
+        String::new()
+    } else {
+        format!(" (did you mean {}?)", close.iter().map(|id| format!("`{id}`")).collect::<Vec<_>>().join(" or "))
+    };
+    Err(format!("`{id}` is neither a person nor an agent of {}{hint}", people.display()))
 }
 
 pub fn audit(command: &AuditCommand) -> u8 {
@@ -305,7 +348,7 @@ pub fn audit(command: &AuditCommand) -> u8 {
             };
             match result {
                 Ok(count) => {
-                    eprintln!("countersign: exported {count} audit entries");
+                    errln!("countersign: exported {count} audit entries");
                     EXIT_ALLOWED
                 }
                 Err(message) => report(&message),

@@ -78,7 +78,7 @@ fn exit_for_verdict(verdict: GateVerdict) -> u8 {
 }
 
 /// A time for people: RFC 3339 in UTC.
-fn when(millis: i64) -> String {
+pub fn when(millis: i64) -> String {
     jiff::Timestamp::from_millisecond(millis).map_or_else(|_| millis.to_string(), |at| at.to_string())
 }
 

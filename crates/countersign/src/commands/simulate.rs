@@ -148,6 +148,30 @@ fn text(output: &ReplayReport, chart: Option<&Path>) -> String {
         }
         let _ = writeln!(out);
     }
+    let _ = writeln!(
+        out,
+        "\nqueue delay: how long a change that needs review waits for its last review, each reviewer doing {} a \
+         day, oldest first",
+        output.reviews_per_reviewer_per_day
+    );
+    for policy in policies {
+        let holders: Vec<String> = policy
+            .delay
+            .waits_on
+            .iter()
+            .take(3)
+            .map(|held| {
+                format!("{} ({}) last on {} changes, {} h in all", held.person, held.level, held.changes, held.hours)
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {}: over {} changes; waits mostly on {}",
+            policy.name,
+            policy.delay.over_changes,
+            if holders.is_empty() { "nobody".to_owned() } else { holders.join("; ") }
+        );
+    }
     for policy in policies {
         let busiest: Vec<String> = policy
             .reviewers
