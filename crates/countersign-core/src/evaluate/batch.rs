@@ -151,10 +151,20 @@ pub fn combine(mut whole: Decision, parts: Vec<(MergedChangeFacts, Decision)>) -
         whole.approvals = union(decisions.iter().flat_map(|decision| &decision.approvals));
         whole.rejections = union(decisions.iter().flat_map(|decision| &decision.rejections));
         whole.overrides = union(decisions.iter().flat_map(|decision| &decision.overrides));
-        // Approvals of earlier versions of the whole range (a branch before its last push) and of
-        // each change: who to ask for a re-review.
+        // Approvals of earlier versions of each change, and of the whole range (a branch before
+        // its last push) unless they are approvals of one of its changes: who to ask for a
+        // re-review.
+        let of_a_part = |approval: &&ApprovalRef| {
+            approval
+                .earlier_version
+                .as_ref()
+                .is_some_and(|earlier| parts.iter().any(|(part, _)| part.fingerprint == earlier.fingerprint))
+        };
         whole.earlier_approvals = union(
-            whole.earlier_approvals.iter().chain(decisions.iter().flat_map(|decision| &decision.earlier_approvals)),
+            decisions
+                .iter()
+                .flat_map(|decision| &decision.earlier_approvals)
+                .chain(whole.earlier_approvals.iter().filter(|approval| !of_a_part(approval))),
         );
         whole.suggested_reviewers = Vec::new();
         for person in decisions.iter().flat_map(|decision| &decision.suggested_reviewers) {

@@ -177,6 +177,58 @@ fn walk_through(dir: &Path) -> Result<(), String> {
         "2026-11-21T09:00:00Z",
     )?;
     expect(crate::run_line(&check), EXIT_BLOCKED, "check")?;
+
+    step("8. Alice reviews what changed and approves again; Carol's docs fix, approved by Alice, merges too");
+    expect(approve("alice"), EXIT_ALLOWED, "alice's approval")?;
+    let carol = ("Carol Diaz", "carol@shop.example");
+    let first_deploy = demo.git(&["rev-parse", "main"], carol, "2026-11-21T10:00:00Z")?;
+    demo.git(&["checkout", "-q", "-b", "docs/returns", "main"], carol, "2026-11-21T10:00:00Z")?;
+    demo.commit(
+        "docs/returns.md",
+        "# Returns
+
+Within 30 days.
+",
+        "Document returns",
+        carol,
+        "2026-11-21T10:00:00Z",
+    )?;
+    let key = keys.join("alice").display().to_string();
+    let docs = ["approve", "--repo", &repo, "--base", "main", "--head", "docs/returns", "--as", "alice", "--key", &key];
+    expect(crate::run_line(&docs), EXIT_ALLOWED, "alice's approval of the docs")?;
+    demo.git(&["checkout", "-q", "main"], alice, "2026-11-21T11:00:00Z")?;
+    for branch in ["feature/faster-checkout", "docs/returns"] {
+        let message = format!("Merge branch '{branch}'");
+        demo.git(&["merge", "-q", "--no-ff", branch, "-m", &message], alice, "2026-11-21T11:00:00Z")?;
+    }
+    outln!(
+        "{}",
+        demo.git(
+            &["log", "--first-parent", "--format=  %h %s", &format!("{first_deploy}..main")],
+            alice,
+            "2026-11-21T11:00:00Z"
+        )?
+    );
+
+    step("9. The deploy job deploys main: each merged change by its own approvals; the deployment is recorded");
+    let deploy = [
+        "deploy",
+        "--repo",
+        &repo,
+        "--env",
+        "production",
+        "--base",
+        &first_deploy,
+        "--head",
+        "main",
+        "--requester",
+        "bob",
+    ];
+    expect(crate::run_line(&deploy), EXIT_ALLOWED, "deploy")?;
+
+    step("10. The next run starts from the recorded deployment: nothing new, nothing to deploy");
+    let again = ["check", "--repo", &repo, "--env", "production", "--head", "main"];
+    expect(crate::run_line(&again), EXIT_ALLOWED, "check")?;
     outln!("\nDone. Signed approvals live in refs/countersign/attestations of the sample repository:");
     outln!(
         "{}",

@@ -154,7 +154,7 @@ fn a_new_commit_voids_approvals() {
     assert_eq!(changes.len(), 2, "{decision:#}");
     assert_eq!((changes[0]["verdict"].as_str(), changes[1]["verdict"].as_str()), (Some("allowed"), Some("blocked")));
     assert_eq!(changes[1]["approvals"], serde_json::json!([]));
-    assert_eq!(decision["earlier_approvals"][0]["person"], "alice", "{decision:#}");
+    assert_eq!(changes[0]["approvals"][0]["person"], "alice", "{decision:#}");
 }
 
 #[test]

@@ -4,6 +4,7 @@ mod attacks;
 mod blast;
 mod bounds;
 mod commands;
+mod deploy;
 mod gate;
 mod server;
 mod simulate;
