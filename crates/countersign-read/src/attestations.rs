@@ -197,6 +197,17 @@ impl<'r> Attestations<'r> {
                 && self.about(fingerprint, environment)?.iter().any(|found| found.problem.is_none())))
     }
 
+    /// Whether any statement could be about a change touching `paths`: one that lists its
+    /// files and shares one, one that does not list them, or any statement of a server.
+    pub fn could_concern(&self, paths: &BTreeSet<&str>, environment: &str) -> bool {
+        !self.servers.is_empty()
+            || self.statements.iter().any(|indexed| {
+                indexed.statement.environment == environment
+                    && (indexed.statement.files.is_empty()
+                        || indexed.statement.files.iter().any(|file| paths.contains(file.path.as_str())))
+            })
+    }
+
     /// Statements of local sources about other versions of a change, those `related` picks,
     /// marked as such.
     pub fn earlier_versions(

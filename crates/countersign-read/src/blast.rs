@@ -19,7 +19,7 @@ use crate::ReadError;
 /// Commits looked at for the authors' experience before the history counts as incomplete.
 const MAX_HISTORY_COMMITS: usize = 200_000;
 
-/// Fills `change.blast` and `change.history`. Plan files that cannot be read are errors: the gate
+/// Fills `change.blast` and, unless it is there, `change.history`. Plan files that cannot be read are errors: the gate
 /// does not decide on a plan it could not read.
 pub fn analyse(
     repo: &Repo,
@@ -62,7 +62,10 @@ pub fn analyse(
     }
     change.blast.destructive.append(&mut found.destructive);
     change.blast.hazards.append(&mut found.hazards);
-    change.history = Some(recent_history(repo, config, change, base, deadline)?);
+    // A history already read is kept: the merged changes of a range share the range's.
+    if change.history.is_none() {
+        change.history = Some(recent_history(repo, config, change, base, deadline)?);
+    }
     Ok(())
 }
 

@@ -391,6 +391,27 @@ impl Judge<'_> {
         {
             return Ok(whole);
         }
+        // Cheap first: a range of single commits none of which any statement could be about (no
+        // statement shares a path with it) stays one change without reading each commit again.
+        let merged =
+            |kind: evaluate::MergedKind| kind != evaluate::MergedKind::Commit && kind != evaluate::MergedKind::Commits;
+        let paths_of = |id: &ObjectId| -> std::collections::BTreeSet<&str> {
+            let id = id.to_string();
+            prepared
+                .change
+                .commits
+                .iter()
+                .filter(|commit| commit.id == id)
+                .flat_map(|commit| commit.files.iter().map(|file| file.path.as_str()))
+                .collect()
+        };
+        let worth_cutting = cuts.iter().any(|cut| {
+            cut.kind != evaluate::MergedKind::Commit
+                || cut.line.iter().any(|id| self.attestations.could_concern(&paths_of(id), environment))
+        });
+        if !worth_cutting {
+            return Ok(whole);
+        }
         let mut read = Vec::with_capacity(cuts.len());
         for cut in cuts {
             out_of_time()?;
@@ -414,8 +435,6 @@ impl Judge<'_> {
         }
         // Commits of one branch deployed as they are, none of them a reviewed change (or one
         // changed since its review), are one change.
-        let merged =
-            |kind: evaluate::MergedKind| kind != evaluate::MergedKind::Commit && kind != evaluate::MergedKind::Commits;
         let separate = read.iter().any(|(cut, _, reviewed, closest)| {
             *reviewed || merged(cut.kind) || closest.as_ref().is_some_and(|(.., covers)| *covers)
         });
@@ -424,6 +443,9 @@ impl Judge<'_> {
         }
         let mut parts = Vec::with_capacity(read.len());
         for (cut, mut change, reviewed, closest) in read {
+            // The authors' experience is read once, before the range: a merged change's own
+            // predecessors in the range do not add to it, which can only raise its risk.
+            change.history = prepared.change.history.clone();
             let mut findings = Vec::new();
             analyse(self.repo, self.config, &mut change, (&[], &[]), spec.deadline, &mut findings)?;
             let mut decision = self.decide(&change)?;
