@@ -883,17 +883,8 @@ impl Repo {
             .upsert(path.as_str(), gix::object::tree::EntryKind::Blob, blob)
             .map_err(git_error("edit attestation tree"))?;
         let tree = editor.write().map_err(git_error("write attestation tree"))?.detach();
-        let signature = gix::actor::Signature {
-            name: signer.name.as_str().into(),
-            email: signer.email.as_str().into(),
-            time: gix::date::Time::new(time, 0),
-        };
-        let mut time_buf = gix::date::parse::TimeBuf::default();
-        let signature = signature.to_ref(&mut time_buf);
-        let message = format!("countersign: {path}\n");
         let commit = self
-            .repo
-            .commit_as(signature, signature, ATTESTATION_REF, message, tree, tip)
+            .commit_on(ATTESTATION_REF, signer, time, &format!("countersign: {path}\n"), tree, tip)
             .map_err(git_error("update the attestation ref"))?;
         Ok(format!("{ATTESTATION_REF}:{path} (commit {})", &commit.to_string()[..10]))
     }
@@ -942,23 +933,8 @@ impl Repo {
             .upsert(DEPLOYMENT_FILE, gix::object::tree::EntryKind::Blob, blob)
             .map_err(git_error("write deployment tree"))?;
         let tree = editor.write().map_err(git_error("write deployment tree"))?.detach();
-        let signature = gix::actor::Signature {
-            name: signer.name.as_str().into(),
-            email: signer.email.as_str().into(),
-            time: gix::date::Time::new(time, 0),
-        };
-        let mut time_buf = gix::date::parse::TimeBuf::default();
-        let signature = signature.to_ref(&mut time_buf);
         let commit = self
-            .repo
-            .commit_as(
-                signature,
-                signature,
-                name.as_str(),
-                format!("countersign: deployed to {environment}\n"),
-                tree,
-                previous,
-            )
+            .commit_on(&name, signer, time, &format!("countersign: deployed to {environment}\n"), tree, previous)
             .map_err(|error| Error::Git {
                 context: format!("update {name}"),
                 message: format!("{error}; another deployment was recorded meanwhile: fetch it and run again"),
@@ -1019,6 +995,27 @@ impl Repo {
         })
     }
 
+    /// A commit of `tree` on `reference` by `signer` at `time`; the ref moves only from the
+    /// first of `parents` (or from nothing), so two writers never overwrite each other.
+    fn commit_on(
+        &self,
+        reference: &str,
+        signer: &Identity,
+        time: i64,
+        message: &str,
+        tree: ObjectId,
+        parents: impl IntoIterator<Item = ObjectId>,
+    ) -> std::result::Result<ObjectId, gix::Error> {
+        let signature = gix::actor::Signature {
+            name: signer.name.as_str().into(),
+            email: signer.email.as_str().into(),
+            time: gix::date::Time::new(time, 0),
+        };
+        let mut time_buf = gix::date::parse::TimeBuf::default();
+        let signature = signature.to_ref(&mut time_buf);
+        Ok(self.repo.commit_as(signature, signature, reference, message, tree, parents)?.detach())
+    }
+
     fn is_ancestor(&self, ancestor: ObjectId, of: ObjectId) -> bool {
         self.merge_base(ancestor, of).is_ok_and(|base| base == Some(ancestor))
     }
@@ -1034,15 +1031,9 @@ impl Repo {
                 .map_err(git_error("merge attestation trees"))?;
         }
         let tree = editor.write().map_err(git_error("merge attestation trees"))?.detach();
-        let signature = gix::actor::Signature {
-            name: "countersign".into(),
-            email: "countersign@countersign.invalid".into(),
-            time: gix::date::Time::now_utc(),
-        };
-        let mut time_buf = gix::date::parse::TimeBuf::default();
-        let signature = signature.to_ref(&mut time_buf);
-        self.repo
-            .commit_as(signature, signature, ATTESTATION_REF, "countersign: merge attestations\n", tree, [ours, theirs])
+        let signer = Identity::new("countersign", "countersign@countersign.invalid");
+        let now = gix::date::Time::now_utc().seconds;
+        self.commit_on(ATTESTATION_REF, &signer, now, "countersign: merge attestations\n", tree, [ours, theirs])
             .map_err(git_error("merge attestation histories"))?;
         Ok(())
     }
