@@ -17,8 +17,8 @@ use serde::Deserialize;
 use crate::auth::{Caller, authenticate};
 use crate::contract::{
     Assignment, AttestationList, AwayBody, AwayState, ChangeEntry, ChangeList, ChangeView, CompleteReviewBody,
-    ErrorBody, ErrorDetail, Health, Me, Override, OverrideBody, OverrideResult, OverrideReviewResult, PendingReviews,
-    PickResult, Queue, QueueEntry, RegisterBody, ReviewBody, ReviewResult, ServerKey, StatementView,
+    ErrorBody, ErrorDetail, Health, LastDeployment, Me, Override, OverrideBody, OverrideResult, OverrideReviewResult,
+    PendingReviews, PickResult, Queue, QueueEntry, RegisterBody, ReviewBody, ReviewResult, ServerKey, StatementView,
 };
 use crate::logic::request_of;
 use crate::metrics_names as names;
@@ -50,6 +50,7 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .route("/api/overrides", post(override_change::<S>).get(pending_reviews::<S>))
         .route("/api/overrides/{id}/review", post(complete_review::<S>))
         .route("/api/attestations", get(attestations::<S>))
+        .route("/api/deployments/last", get(last_deployment::<S>))
         .route("/api/queue", get(queue::<S>))
         .route("/api/assignments/{id}/pick", post(pick::<S>))
         .route("/api/away", axum::routing::put(set_away::<S>).delete(clear_away::<S>))
@@ -520,6 +521,40 @@ async fn complete_review<S: Store>(
         }
         _ => Err(unexpected()),
     })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeploymentQuery {
+    repository: String,
+    #[serde(default = "crate::contract::production")]
+    environment: String,
+}
+
+/// What runs in an environment is public like the deployment ref: a check needs it as its base.
+async fn last_deployment<S: Store>(
+    State(state): State<Arc<AppState<S>>>,
+    Query(query): Query<DeploymentQuery>,
+) -> ApiResult {
+    let row = state.store.last_deployed(&query.repository, &query.environment).await.map_err(ApiError::store)?;
+    let row = row.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no deployment of {} to {} was allowed by this server yet",
+            query.repository, query.environment
+        ))
+    })?;
+    Ok(Json(LastDeployment {
+        repository: row.repository,
+        environment: row.environment,
+        change: row.id,
+        head: row.head,
+        base: row.base,
+        fingerprint: row.fingerprint,
+        verdict: row.verdict,
+        requester: row.requester,
+        deployed_at: row.deployed_at.unwrap_or(row.updated_at),
+    })
+    .into_response())
 }
 
 #[derive(Deserialize)]

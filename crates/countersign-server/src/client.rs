@@ -7,7 +7,7 @@ use countersign_core::evaluate::FoundAttestation;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::contract::{AttestationList, ErrorBody};
+use crate::contract::{AttestationList, ErrorBody, LastDeployment};
 
 pub struct Client {
     base: String,
@@ -38,6 +38,24 @@ impl Client {
 
     /// One call whose answer must be a success of type `T`; the server's error otherwise.
     pub fn ask<B: Serialize, T: DeserializeOwned>(&self, path: &str, call: Call<'_, B>) -> Result<T, String> {
+        let (status, text) = self.send(path, call)?;
+        self.decode(path, status, &text)
+    }
+
+    /// [`Client::ask`] where "not found" (404) is an answer too: `None`.
+    pub fn ask_optional<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        call: Call<'_, B>,
+    ) -> Result<Option<T>, String> {
+        let (status, text) = self.send(path, call)?;
+        if status == 404 {
+            return Ok(None);
+        }
+        self.decode(path, status, &text).map(Some)
+    }
+
+    fn send<B: Serialize>(&self, path: &str, call: Call<'_, B>) -> Result<(u16, String), String> {
         let url = format!("{}{path}", self.base);
         let unreachable = |error: ureq::Error| format!("cannot reach {url}: {error}");
         let authorization = self.token.as_ref().map(|token| format!("Bearer {token}"));
@@ -70,13 +88,18 @@ impl Client {
             .body_mut()
             .read_to_string()
             .map_err(|error| format!("cannot read the answer of {url}: {error}"))?;
+        Ok((status, text))
+    }
+
+    fn decode<T: DeserializeOwned>(&self, path: &str, status: u16, text: &str) -> Result<T, String> {
+        let url = format!("{}{path}", self.base);
         if (200..300).contains(&status) {
-            return serde_json::from_str(&text).map_err(|error| {
+            return serde_json::from_str(text).map_err(|error| {
                 format!("{url} answered {status} with something countersign does not understand: {error}")
             });
         }
         let what = if status == 403 { "refused" } else { "failed" };
-        match serde_json::from_str::<ErrorBody>(&text) {
+        match serde_json::from_str::<ErrorBody>(text) {
             Ok(ErrorBody { error }) => {
                 Err(format!("{} {what} ({status}, {}): {}", self.base, error.code, error.message))
             }
@@ -86,6 +109,12 @@ impl Client {
             )),
         }
     }
+}
+
+/// What runs in `environment` of `repository` by the server's record, if anything.
+pub fn last_deployment(server: &str, repository: &str, environment: &str) -> Result<Option<LastDeployment>, String> {
+    let query = [("repository", repository), ("environment", environment)];
+    Client::new(server, None).ask_optional("/api/deployments/last", Call::<()>::Get(&query))
 }
 
 /// The approval service as the read stage sees it: its public signed statements, which need no

@@ -277,6 +277,25 @@ pub struct AttestationList {
     pub attestations: Vec<Envelope>,
 }
 
+/// What runs in an environment: the change whose deploy verdict allowed it last.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LastDeployment {
+    pub repository: String,
+    pub environment: String,
+    /// The change's id on this server.
+    pub change: i64,
+    /// The deployed commit: the base of the next check.
+    pub head: String,
+    /// The base it was deployed from.
+    pub base: String,
+    pub fingerprint: String,
+    pub verdict: GateVerdict,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester: Option<String>,
+    /// When the deploy verdict allowed it (milliseconds since the epoch).
+    pub deployed_at: i64,
+}
+
 /// One review waiting for the caller, with the change it is about.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct QueueEntry {

@@ -83,11 +83,19 @@ pub async fn apply<T: WriteTx>(tx: &mut T, cx: &mut Context<'_>, op: &Op) -> Res
             };
             let Some(prepared) = matching(prepared.as_ref(), &row) else { return Ok(Outcome::Stale(request_of(&row))) };
             let decision = evaluate_change(tx, cx, caller, &mut row, prepared).await?;
+            // An allowed deploy verdict is the last gate before the deployment: the change is
+            // then what runs in its environment, and the base of the next check there.
+            let recorded = decision.verdict != GateVerdict::Blocked && row.purpose == "deploy";
+            if recorded {
+                row.deployed_at = Some(cx.now);
+                tx.update_change(&row).await?;
+            }
             let detail = json!({
                 "verdict": decision.verdict,
                 "fingerprint": row.fingerprint,
                 "head": row.head,
                 "environment": row.environment,
+                "recorded_as_deployed": recorded,
             });
             tx.audit(caller, AuditAction::DeploymentVerdict, &subject(row.id), &detail.to_string(), cx.now).await?;
             Ok(Outcome::Change(row))

@@ -45,6 +45,7 @@ pub fn document() -> Value {
         contract::OverrideReviewResult,
         contract::PendingReviews,
         contract::AttestationList,
+        contract::LastDeployment,
         contract::Queue,
         contract::PickResult,
         contract::AwayState,

@@ -22,7 +22,7 @@ use crate::{
 const WRITER_LOCK_KEY: i64 = 0x0063_6f75_6e74_6572;
 
 const CHANGE_COLUMNS: &str = "id, repository, environment, fingerprint, name, base, head, requester, state, verdict, \
-     decision, owners, registered_by, created_at, updated_at, first_review_at, allowed_at, purpose, plans";
+     decision, owners, registered_by, created_at, updated_at, first_review_at, allowed_at, purpose, plans, deployed_at";
 const STATEMENT_COLUMNS: &str = "id, change_id, person, verdict, comment, created_at, statement, signature";
 const ASSIGNMENT_COLUMNS: &str =
     "id, change_id, rule, person, state, assigned_at, picked_up_at, closed_at, escalated_from";
@@ -82,6 +82,7 @@ impl SqliteStore {
         migrator(&[
             ("init", include_str!("../migrations/sqlite/0001_init.sql"), false),
             ("registrations", include_str!("../migrations/sqlite/0002_registrations.sql"), true),
+            ("deployments", include_str!("../migrations/sqlite/0003_deployments.sql"), false),
         ])
         .run(&pool)
         .await?;
@@ -101,6 +102,7 @@ impl PostgresStore {
         migrator(&[
             ("init", include_str!("../migrations/postgres/0001_init.sql"), false),
             ("registrations", include_str!("../migrations/postgres/0002_registrations.sql"), false),
+            ("deployments", include_str!("../migrations/postgres/0003_deployments.sql"), false),
         ])
         .run(&pool)
         .await?;
@@ -142,7 +144,7 @@ struct Pending {
     changes: Vec<ChangeRow>,
 }
 
-/// Changes per multi-row UPDATE: 12 parameters each.
+/// Changes per multi-row UPDATE: 13 parameters each.
 const CHANGES_PER_UPDATE: usize = 128;
 
 fn change_update(rows: usize) -> String {
@@ -159,6 +161,7 @@ fn change_update(rows: usize) -> String {
         "updated_at",
         "first_review_at",
         "allowed_at",
+        "deployed_at",
     ];
     let values = (0..rows)
         .map(|row| {
@@ -257,6 +260,7 @@ macro_rules! backend {
                 updated_at: row.try_get("updated_at")?,
                 first_review_at: row.try_get("first_review_at")?,
                 allowed_at: row.try_get("allowed_at")?,
+                deployed_at: row.try_get("deployed_at")?,
                 purpose: row.try_get("purpose")?,
                 plans: row.try_get("plans")?,
             })
@@ -469,6 +473,19 @@ macro_rules! backend {
                 row.as_ref().map(token_row).transpose()
             }
 
+            async fn last_deployed(&self, repository: &str, environment: &str) -> Result<Option<ChangeRow>> {
+                let row = sqlx::query::<$db>(sql(format!(
+                    "SELECT {CHANGE_COLUMNS} FROM changes \
+                     WHERE repository = $1 AND environment = $2 AND deployed_at IS NOT NULL \
+                     ORDER BY deployed_at DESC, id DESC LIMIT 1"
+                )))
+                .bind(repository)
+                .bind(environment)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(change_row).transpose()
+            }
+
             async fn tokens(&self) -> Result<Vec<TokenRow>> {
                 let rows = sqlx::query::<$db>(
                     "SELECT id, person, hash, label, created_at, revoked_at FROM tokens ORDER BY created_at, id",
@@ -546,7 +563,8 @@ macro_rules! backend {
                             .bind(change.owners.clone())
                             .bind(change.updated_at)
                             .bind(change.first_review_at)
-                            .bind(change.allowed_at);
+                            .bind(change.allowed_at)
+                            .bind(change.deployed_at);
                     }
                     query.execute(&mut *self.tx).await?;
                 }

@@ -55,6 +55,9 @@ pub struct ChangeRow {
     pub updated_at: i64,
     pub first_review_at: Option<i64>,
     pub allowed_at: Option<i64>,
+    /// When a deploy verdict allowed it (milliseconds): it is what runs in its environment
+    /// until a later one.
+    pub deployed_at: Option<i64>,
     /// `deploy` or `pull-request`: what the change was registered for.
     pub purpose: String,
     /// The infrastructure plans uploaded with the registration, as JSON.
@@ -228,6 +231,12 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn pending_reviews(&self) -> impl Future<Output = Result<Vec<OverrideRow>>> + Send;
     fn token(&self, hash: &str) -> impl Future<Output = Result<Option<TokenRow>>> + Send;
     fn tokens(&self) -> impl Future<Output = Result<Vec<TokenRow>>> + Send;
+    /// The change a deploy verdict allowed last in a repository and environment: what runs there.
+    fn last_deployed(
+        &self,
+        repository: &str,
+        environment: &str,
+    ) -> impl Future<Output = Result<Option<ChangeRow>>> + Send;
     /// Up to `limit` audit entries after `after_seq`, in order.
     fn audit_page(&self, after_seq: i64, limit: i64) -> impl Future<Output = Result<Vec<Entry>>> + Send;
     /// Open assignments per person.

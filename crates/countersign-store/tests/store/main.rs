@@ -136,7 +136,13 @@ async fn story<S: Store>(store: S, tamper: impl AsyncFn(&str)) {
         (read.verdict.as_str(), read.allowed_at, read.decision.as_str()),
         ("allowed", Some(2_300), change.decision.as_str())
     );
+    assert!(store.last_deployed("shop", "production").await.expect("last deployed").is_none());
+    change.deployed_at = Some(2_400);
+    tx.update_change(&change).await.expect("record the deployment");
     tx.commit().await.expect("commit");
+    let deployed = store.last_deployed("shop", "production").await.expect("last deployed").expect("one");
+    assert_eq!((deployed.id, deployed.deployed_at), (id, Some(2_400)));
+    assert!(store.last_deployed("shop", "staging").await.expect("last deployed").is_none());
     assert_eq!(store.statements_for("sha256:aa", "production").await.expect("statements").len(), 4);
     assert_eq!(store.change(id).await.expect("change").expect("found").verdict, GateVerdict::Allowed);
 

@@ -30,9 +30,12 @@ pub struct CheckArgs {
     #[arg(long, default_value = "10m", value_parser = crate::duration)]
     pub time_budget: std::time::Duration,
     /// Also read the approval service's signed attestations, verified against policy.toml's
-    /// [server] keys.
+    /// [server] keys; without --base, the base is the last deployment the service allowed.
     #[arg(long, env = "COUNTERSIGN_SERVER")]
     pub server: Option<String>,
+    /// The repository's name on the approval service (default: the name of --repo's folder).
+    #[arg(long, requires = "server")]
+    pub repository: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }
@@ -156,7 +159,10 @@ pub fn decide(args: &CheckArgs) -> Result<Gated, Failure> {
     sources.extend(args.change.attestations.iter().cloned().map(AttestationSource::Dir));
     sources.extend(args.server.iter().cloned().map(AttestationSource::Server));
     let purpose = args.context.purpose.map(PurposeArg::purpose);
-    let (base, deployed) = args.change.base()?;
+    let (base, deployed) = match (&args.change.base, &args.server) {
+        (None, Some(server)) => base_from_server(args, server)?,
+        _ => args.change.base()?,
+    };
     let repo = countersign_git::Repo::open(&args.change.repo)?;
     let head = repo.resolve_named(args.change.head())?.id;
     if purpose != Some(Purpose::PullRequest) && repo.resolve_named(&base)?.id == head {
@@ -179,9 +185,12 @@ pub fn decide(args: &CheckArgs) -> Result<Gated, Failure> {
                 Severity::Info,
                 "base-from-deployments",
                 format!(
-                    "base is the last deployment of {} recorded in {}: {} at {}",
+                    "base is the last deployment of {} recorded {}: {} at {}",
                     last.environment,
-                    countersign_git::deployments_ref(&last.environment),
+                    match &args.server {
+                        Some(server) => format!("by the approval service {server}"),
+                        None => format!("in {}", countersign_git::deployments_ref(&last.environment)),
+                    },
                     render::short(&last.commit),
                     render::at(last.time)
                 ),
@@ -189,6 +198,30 @@ pub fn decide(args: &CheckArgs) -> Result<Gated, Failure> {
         );
     }
     Ok(Gated::Decided(Box::new(decision)))
+}
+
+/// The head of the last deployment the approval service allowed for this repository and
+/// environment; exit 2 when it has none.
+pub fn base_from_server(args: &CheckArgs, server: &str) -> Result<(String, Option<Deployment>), Failure> {
+    let repository = crate::commands::service::repository_name(args.repository.as_deref(), &args.change.repo)?;
+    let environment = &args.change.environment;
+    let last = countersign_server::client::last_deployment(server, &repository, environment).map_err(failure::input)?;
+    let last = last.ok_or_else(|| {
+        failure::input(format!(
+            "no --base given, and the approval service {server} has allowed no deployment of {repository} to \
+             {environment} yet; pass --base with the commit {environment} runs now (the first time)"
+        ))
+    })?;
+    let record = Deployment {
+        environment: last.environment,
+        commit: last.head.clone(),
+        previous: Some(last.base),
+        time: last.deployed_at / 1000,
+        requester: last.requester,
+        verdict: last.verdict,
+        fingerprint: last.fingerprint,
+    };
+    Ok((last.head, Some(record)))
 }
 
 /// Seconds since the epoch, for judging the age of attestations.

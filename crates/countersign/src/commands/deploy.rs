@@ -12,8 +12,10 @@ use crate::{EXIT_ALLOWED, EXIT_BLOCKED, Format};
 
 #[derive(Args, Clone, Debug)]
 pub struct DeployArgs {
-    /// With the approval service: the change id `register` printed. The service gives the
-    /// final verdict and records it in its audit log; nothing is written to git.
+    /// With the approval service: the change id `register` printed. Without it, `--server`
+    /// registers --base..--head (base: the last deployment the service allowed) itself. The
+    /// service gives the final verdict, audits it and, when it allows, records the head as
+    /// deployed; nothing is written to git.
     #[arg(long, requires = "server")]
     pub change: Option<i64>,
     #[arg(long, env = "COUNTERSIGN_TOKEN", hide_env_values = true)]
@@ -25,10 +27,52 @@ pub struct DeployArgs {
     pub gate: CheckArgs,
 }
 
+/// Registers the deployment with the approval service and asks for its verdict.
+fn through_server(args: &DeployArgs, server: &ServerArgs) -> u8 {
+    let gate = &args.gate;
+    let located = || -> Result<service::ServerDeployment, failure::Failure> {
+        let repository = service::repository_name(gate.repository.as_deref(), &gate.change.repo)?;
+        let base = match &gate.change.base {
+            Some(base) => base.clone(),
+            None => check::base_from_server(gate, &server.server)?.0,
+        };
+        // The server reads its own clone: name the commits, not local branch names.
+        let repo = countersign_git::Repo::open(&gate.change.repo)?;
+        let head = repo.resolve_named(gate.change.head())?.id.to_string();
+        let base = repo.resolve_named(&base)?.id.to_string();
+        Ok(service::ServerDeployment {
+            repository,
+            base,
+            head,
+            environment: gate.change.environment.clone(),
+            requester: gate.requester.clone(),
+            plans: gate.plans.clone(),
+        })
+    };
+    match located() {
+        Ok(deployment) if deployment.base == deployment.head => {
+            let nothing = check::NothingToDeploy {
+                verdict: countersign_core::evaluate::GateVerdict::Allowed,
+                nothing_to_deploy: true,
+                environment: deployment.environment,
+                head: deployment.head,
+                deployed: None,
+            };
+            check::print_nothing(&nothing, gate.format);
+            EXIT_ALLOWED
+        }
+        Ok(deployment) => service::deploy_through(server, &deployment, gate.format),
+        Err(failure) => failure::report(&failure, gate.format),
+    }
+}
+
 pub fn run(args: &DeployArgs) -> u8 {
-    if let (Some(change), Some(server)) = (args.change, &args.gate.server) {
-        let server = ServerArgs { server: server.clone(), token: args.token.clone() };
-        return service::deploy(&server, change, args.gate.format);
+    if let Some(server) = &args.gate.server {
+        let server_args = ServerArgs { server: server.clone(), token: args.token.clone() };
+        return match args.change {
+            Some(change) => service::deploy(&server_args, change, args.gate.format),
+            None => through_server(args, &server_args),
+        };
     }
     let decision = match check::decide(&args.gate) {
         Ok(Gated::Decided(decision)) => decision,

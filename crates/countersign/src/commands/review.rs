@@ -129,15 +129,7 @@ pub fn run(args: &ReviewArgs, verdict: Verdict) -> u8 {
 /// so the reviewer approves exactly what they looked at.
 fn with_server(args: &ReviewArgs, server: &str, verdict: Verdict) -> u8 {
     let located = || -> Result<(String, String, Vec<String>), Failure> {
-        let repository = match &args.repository {
-            Some(name) => name.clone(),
-            None => std::fs::canonicalize(&args.repo)
-                .ok()
-                .and_then(|path| {
-                    path.file_name().map(|name| name.to_string_lossy().trim_end_matches(".git").to_owned())
-                })
-                .ok_or_else(|| input("cannot tell the repository's name; pass --repository NAME"))?,
-        };
+        let repository = crate::commands::service::repository_name(args.repository.as_deref(), &args.repo)?;
         let fingerprint = match &args.fingerprint {
             Some(fingerprint) => fingerprint.clone(),
             None => {

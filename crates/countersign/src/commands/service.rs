@@ -134,16 +134,7 @@ pub struct RegisterArgs {
 }
 
 pub fn register(args: &RegisterArgs) -> u8 {
-    let plans = args
-        .plans
-        .iter()
-        .map(|path| {
-            let content = std::fs::read_to_string(path)
-                .map_err(|error| input(format!("cannot read plan {}: {error}", path.display())))?;
-            Ok(PlanUpload { name: path.display().to_string(), content })
-        })
-        .collect::<Result<Vec<_>, Failure>>();
-    let result = plans.and_then(|plans| {
+    let result = read_plans(&args.plans).and_then(|plans| {
         let body = RegisterBody {
             repository: args.repository.clone(),
             base: args.base.clone(),
@@ -163,6 +154,58 @@ pub fn register(args: &RegisterArgs) -> u8 {
 }
 
 /// `countersign deploy`: the final verdict before deploying, recorded in the audit log.
+/// The repository's name on the server: given, or the name of the local clone's folder.
+pub fn repository_name(flag: Option<&str>, repo: &std::path::Path) -> Result<String, Failure> {
+    match flag {
+        Some(name) => Ok(name.to_owned()),
+        None => std::fs::canonicalize(repo)
+            .ok()
+            .and_then(|path| path.file_name().map(|name| name.to_string_lossy().trim_end_matches(".git").to_owned()))
+            .ok_or_else(|| input("cannot tell the repository's name; pass --repository NAME")),
+    }
+}
+
+/// What a deployment through the server needs: where, what, for whom.
+pub struct ServerDeployment {
+    pub repository: String,
+    pub base: String,
+    pub head: String,
+    pub environment: String,
+    pub requester: Option<String>,
+    pub plans: Vec<std::path::PathBuf>,
+}
+
+/// Registers `base..head` for a deployment and asks for the final verdict: the server decides
+/// with its own clone, audits the verdict and, when it allows, records the head as deployed.
+pub fn deploy_through(server: &ServerArgs, deployment: &ServerDeployment, format: Format) -> u8 {
+    let result = read_plans(&deployment.plans).and_then(|plans| {
+        let body = RegisterBody {
+            repository: deployment.repository.clone(),
+            base: deployment.base.clone(),
+            head: deployment.head.clone(),
+            environment: deployment.environment.clone(),
+            requester: deployment.requester.clone(),
+            name: None,
+            purpose: RegisterPurpose::Deploy,
+            plans,
+        };
+        let registered: ChangeView = ask(server, "/api/changes", Call::Post(&body))?;
+        ask(server, &format!("/api/changes/{}/deploy", registered.change.id), Call::Post(&()))
+    });
+    answer(format, result, decision_text, |view: &ChangeView| exit_for_verdict(view.change.verdict))
+}
+
+fn read_plans(paths: &[std::path::PathBuf]) -> Result<Vec<PlanUpload>, Failure> {
+    paths
+        .iter()
+        .map(|path| {
+            let content = std::fs::read_to_string(path)
+                .map_err(|error| input(format!("cannot read plan {}: {error}", path.display())))?;
+            Ok(PlanUpload { name: path.display().to_string(), content })
+        })
+        .collect()
+}
+
 /// Asks the server for the final verdict on a registered change; it records it in its audit log.
 pub fn deploy(server: &ServerArgs, change: i64, format: Format) -> u8 {
     let path = format!("/api/changes/{change}/deploy");

@@ -756,6 +756,7 @@ fn api_describes_itself_and_refuses_bad_requests() {
         "/api/overrides",
         "/api/overrides/{id}/review",
         "/api/attestations",
+        "/api/deployments/last",
         "/api/queue",
         "/api/assignments/{id}/pick",
         "/api/away",
@@ -935,4 +936,63 @@ fn the_servers_decision_does_not_depend_on_its_process_environment() {
     assert_eq!(view["decision"]["ai_assisted"], false, "{view:#}");
     assert_eq!(view["decision"].get("change_signals"), None, "{view:#}");
     assert!(!view.to_string().contains("fix-everything"), "{view:#}");
+}
+
+#[test]
+fn deploying_through_the_server_records_what_runs_and_the_next_check_starts_there() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = Database::sqlite(dir.path());
+    let fixture = Fixture::new();
+    let head = fixture.bob_change("feature", "def total(items):\n    return 9\n");
+    let server = fixture.start(&database, &[]);
+    let [ci, alice] = ["ci-bot", "alice"].map(|person| fixture.token(&database, person));
+    let (status, _) = call(&server, "GET", "/api/deployments/last?repository=shop", None, None);
+    assert_eq!(status, 404, "nothing deployed yet");
+
+    // Unapproved: the verdict blocks and nothing is recorded.
+    let deploy = ["deploy", "--repository", "shop", "--base", "main", "--head", "feature", "--requester", "bob"];
+    let (code, blocked) = fixture.cli(&server, &ci, &deploy);
+    assert_eq!(code, 1, "{blocked}");
+    let (status, _) = call(&server, "GET", "/api/deployments/last?repository=shop", None, None);
+    assert_eq!(status, 404, "a blocked verdict records nothing");
+
+    let (_, change) = fixture.register(&server, &ci, "feature");
+    let fingerprint = change["fingerprint"].as_str().expect("fingerprint").to_owned();
+    assert_eq!(approve(&server, &alice, &fingerprint, "approve").0, 201);
+    let (code, allowed) = fixture.cli(&server, &ci, &deploy);
+    assert_eq!(code, 0, "{allowed}");
+    let (status, last) = call(&server, "GET", "/api/deployments/last?repository=shop", None, None);
+    assert_eq!(status, 200, "{last}");
+    assert_eq!((last["head"].as_str(), last["verdict"].as_str()), (Some(head.as_str()), Some("allowed")), "{last}");
+    let recorded = audit_entries(&database)
+        .iter()
+        .filter(|entry| entry["action"] == "deployment.verdict")
+        .map(|entry| detail(entry)["recorded_as_deployed"].as_bool().expect("recorded_as_deployed"))
+        .collect::<Vec<_>>();
+    assert_eq!(recorded, [false, true]);
+
+    // The next check without --base starts from what the server says runs.
+    let check = |head: &str| {
+        let output = fixture.repo.countersign(&[
+            "check",
+            "--server",
+            &server.url,
+            "--repository",
+            "shop",
+            "--head",
+            head,
+            "--format",
+            "json",
+        ]);
+        let value: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+        (output.status.code().expect("exit code"), value)
+    };
+    let (code, nothing) = check("feature");
+    assert_eq!((code, nothing["nothing_to_deploy"].as_bool()), (0, Some(true)), "{nothing}");
+    fixture.repo.git(&["checkout", "-q", "feature"]);
+    fixture.repo.commit_as("carol", "docs/next.md", "Next.\n", "Document what comes next");
+    let (_, next) = check("HEAD");
+    assert_eq!(next["findings"][0]["code"], "base-from-deployments", "{next}");
+    assert!(next["findings"][0]["message"].as_str().expect("message").contains("approval service"), "{next}");
+    assert_eq!(next["change"]["configuration"]["commit"], head.as_str(), "{next}");
 }
