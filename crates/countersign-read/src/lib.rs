@@ -415,16 +415,7 @@ impl Judge<'_> {
         let mut read = Vec::with_capacity(cuts.len());
         for cut in cuts {
             out_of_time()?;
-            let context = ChangeContext {
-                deadline: spec.deadline,
-                environment: environment.clone(),
-                requester: spec.requester.clone(),
-                source_branch: None,
-                target_branch: prepared.change.target_branch.clone(),
-                pull_request: None,
-            };
-            let mut change = self.repo.read_change_exact(cut.base, cut.head, context)?;
-            change.config_origin = prepared.change.config_origin.clone();
+            let change = read_cut(prepared, spec, &cut)?;
             let reviewed = self.attestations.any_about(&change.fingerprint(), environment)?;
             let closest = if reviewed {
                 None
@@ -443,11 +434,7 @@ impl Judge<'_> {
         }
         let mut parts = Vec::with_capacity(read.len());
         for (cut, mut change, reviewed, closest) in read {
-            // The authors' experience is read once, before the range: a merged change's own
-            // predecessors in the range do not add to it, which can only raise its risk.
-            change.history = prepared.change.history.clone();
-            let mut findings = Vec::new();
-            analyse(self.repo, self.config, &mut change, (&[], &[]), spec.deadline, &mut findings)?;
+            let findings = analyse_cut(prepared, spec, &mut change)?;
             let mut decision = self.decide(&change)?;
             decision.findings.splice(0..0, findings);
             let (new_content, compared_with) = match (cut.new_content.is_empty(), closest) {
@@ -467,6 +454,74 @@ impl Judge<'_> {
         }
         Ok(evaluate::combine(whole, parts))
     }
+}
+
+/// One merged change of a range, read as a change of its own: `cut.base..cut.head`, for the
+/// range's environment and requester, judged by the range's configuration.
+fn read_cut(prepared: &Prepared, spec: &ChangeSpec, cut: &range::Cut) -> Result<ChangeInput, ReadError> {
+    let context = ChangeContext {
+        deadline: spec.deadline,
+        environment: prepared.change.environment.clone(),
+        requester: spec.requester.clone(),
+        source_branch: None,
+        target_branch: prepared.change.target_branch.clone(),
+        pull_request: None,
+    };
+    let mut change = prepared.repo.read_change_exact(cut.base, cut.head, context)?;
+    change.config_origin = prepared.change.config_origin.clone();
+    Ok(change)
+}
+
+/// A merged change's blast radius. The authors' experience is read once, before the range: a
+/// merged change's own predecessors in the range do not add to it, which can only raise its risk.
+fn analyse_cut(prepared: &Prepared, spec: &ChangeSpec, change: &mut ChangeInput) -> Result<Vec<Finding>, ReadError> {
+    change.history = prepared.change.history.clone();
+    let mut findings = Vec::new();
+    analyse(&prepared.repo, &prepared.config, change, (&[], &[]), spec.deadline, &mut findings)?;
+    Ok(findings)
+}
+
+/// Merged changes at most cut from one range for the approval service; a longer range is judged
+/// as one change.
+pub const MAX_MERGED_CHANGES: usize = 200;
+
+/// The merged changes of a prepared deployment range, each read and analysed, for a caller that
+/// weighs statements itself (the approval service, from its database). Commits in a row are not
+/// grouped into a reviewed series here: without statements at hand each is its own change. Empty
+/// when the range is one change, a rollback, or longer than [`MAX_MERGED_CHANGES`].
+pub fn merged_changes(
+    prepared: &Prepared,
+    spec: &ChangeSpec,
+) -> Result<Vec<(evaluate::MergedChangeFacts, ChangeInput)>, ReadError> {
+    if prepared.change.rollback.is_some() || prepared.change.commits.len() < 2 {
+        return Ok(Vec::new());
+    }
+    let out_of_time = || match spec.deadline {
+        Some(deadline) if std::time::Instant::now() > deadline => {
+            Err(countersign_git::Error::OutOfTime { what: "cutting the range into merged changes".to_owned() }.into())
+        }
+        _ => Ok(()),
+    };
+    let cuts = range::cut(&prepared.repo, prepared.base, prepared.head, &|_| Ok(false), &out_of_time)?;
+    if cuts.len() < 2 || cuts.len() > MAX_MERGED_CHANGES {
+        return Ok(Vec::new());
+    }
+    let mut parts = Vec::with_capacity(cuts.len());
+    for cut in cuts {
+        out_of_time()?;
+        let mut change = read_cut(prepared, spec, &cut)?;
+        analyse_cut(prepared, spec, &mut change)?;
+        let facts = evaluate::MergedChangeFacts {
+            kind: cut.kind,
+            title: cut.title,
+            commits: cut.line.iter().map(ToString::to_string).collect(),
+            new_content: cut.new_content,
+            compared_with: None,
+            reviewed: false,
+        };
+        parts.push((facts, change));
+    }
+    Ok(parts)
 }
 
 /// The whole read stage: configuration at the base, the change, its blast radius and the

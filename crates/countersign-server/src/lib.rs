@@ -54,6 +54,15 @@ pub struct Prepared {
     pub findings: Vec<Finding>,
     /// The request with its revisions resolved to commit ids: preparing it again gives the same.
     pub request: ChangeRequest,
+    /// For a deployment range of several merged changes: each, analysed, to be decided by the
+    /// statements about its own content (see `countersign_core::evaluate::combine`).
+    pub parts: Vec<PreparedPart>,
+}
+
+/// One merged change of a deployment range.
+pub struct PreparedPart {
+    pub facts: countersign_core::evaluate::MergedChangeFacts,
+    pub analysis: Analysis,
 }
 
 /// Why a change could not be analysed.

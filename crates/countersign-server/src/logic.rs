@@ -7,7 +7,7 @@ use std::sync::Arc;
 use countersign_core::attestation::{Envelope, Signer, Statement, Verdict};
 use countersign_core::directory::Member;
 use countersign_core::evaluate::{
-    self, CheckOutcome, CheckedAttestations, Decision, GateVerdict, Verified as VerifiedStatement,
+    self, Analysis, CheckOutcome, CheckedAttestations, Decision, GateVerdict, MergedKind, Verified as VerifiedStatement,
 };
 use countersign_core::lifecycle::{AssignmentState, Attempt, AuditAction, ChangeState};
 use countersign_core::routing::{self, Candidate};
@@ -218,22 +218,75 @@ impl Verified {
 
 /// The core's decision over the statements the server recorded, each verified against the
 /// server's key: one that does not verify or does not read back is reported, never counted
-/// silently.
-pub fn decide(prepared: &Prepared, statements: &[StatementRow], cx: &mut Context<'_>) -> Decision {
+/// silently. A deployment range of several merged changes is decided change by change when any
+/// of them was reviewed on its own (`part_statements`, in the order of `prepared.parts`) or
+/// came in by a merge commit.
+pub fn decide(
+    prepared: &Prepared,
+    statements: &[StatementRow],
+    part_statements: &[Vec<StatementRow>],
+    cx: &mut Context<'_>,
+) -> Decision {
+    let mut decision = decide_one(prepared, &prepared.analysis, statements, cx);
+    decision.findings.splice(0..0, prepared.findings.iter().cloned());
+    let merged = |kind: MergedKind| matches!(kind, MergedKind::Merge | MergedKind::MergeWithNewContent);
+    let separate = prepared
+        .parts
+        .iter()
+        .zip(part_statements)
+        .any(|(part, statements)| !statements.is_empty() || merged(part.facts.kind));
+    if !separate {
+        return decision;
+    }
+    let parts = prepared
+        .parts
+        .iter()
+        .zip(part_statements)
+        .map(|(part, statements)| {
+            let mut facts = part.facts.clone();
+            facts.reviewed = !statements.is_empty();
+            (facts, decide_one(prepared, &part.analysis, statements, cx))
+        })
+        .collect();
+    evaluate::combine(decision, parts)
+}
+
+fn decide_one(prepared: &Prepared, analysis: &Analysis, statements: &[StatementRow], cx: &mut Context<'_>) -> Decision {
     let server_key = cx.key.public_key().clone();
     let checked = statements
         .iter()
         .map(|row| (format!("server statement {}", row.id), cx.verified.check(prepared, &server_key, row)))
         .collect();
     let attestations = CheckedAttestations {
-        fingerprint: prepared.analysis.change.fingerprint.clone(),
+        fingerprint: analysis.change.fingerprint.clone(),
         checked,
         earlier: Vec::new(),
         other_changes: 0,
     };
-    let mut decision = evaluate::decide(&prepared.config, &prepared.analysis, &attestations, cx.now / 1000);
-    decision.findings.splice(0..0, prepared.findings.iter().cloned());
-    decision
+    evaluate::decide(&prepared.config, analysis, &attestations, cx.now / 1000)
+}
+
+/// The approvals and rejections of every registration with each merged change's content.
+async fn part_statements<T: WriteTx>(
+    tx: &mut T,
+    row: &ChangeRow,
+    prepared: &Prepared,
+) -> Result<Vec<Vec<StatementRow>>, StoreError> {
+    let mut all = Vec::with_capacity(prepared.parts.len());
+    for part in &prepared.parts {
+        let mut statements = Vec::new();
+        for sibling in tx.siblings(&row.repository, &row.environment, &part.analysis.change.fingerprint).await? {
+            statements.extend(
+                tx.latest_statements(sibling.id)
+                    .await?
+                    .into_iter()
+                    .filter(|statement| statement.verdict != Verdict::Override),
+            );
+        }
+        statements.sort_by_key(|statement| statement.id);
+        all.push(statements);
+    }
+    Ok(all)
 }
 
 /// The statements that decide a registration: the approvals and rejections of every
@@ -610,7 +663,8 @@ async fn decide_and_route<T: WriteTx>(
     statements: &[StatementRow],
     assignments: Vec<AssignmentRow>,
 ) -> Result<Decision, StoreError> {
-    let decision = decide(prepared, statements, cx);
+    let parts = part_statements(tx, row, prepared).await?;
+    let decision = decide(prepared, statements, &parts, cx);
     let verdict = decision.verdict;
     let previous = std::mem::replace(&mut row.verdict, verdict);
     row.decision = serde_json::to_string(&decision).map_err(|error| StoreError::Invalid(error.to_string()))?;

@@ -8,7 +8,7 @@ use countersign_read::{Ambient, ChangeSpec, ConfigSource, Purpose, ReadError};
 
 use crate::contract::RegisterPurpose;
 
-use crate::{Analyser, AnalysisFailure, ChangeRequest, Prepared};
+use crate::{Analyser, AnalysisFailure, ChangeRequest, Prepared, PreparedPart};
 
 /// One clone per repository under a folder (`git clone --mirror URL DIR/NAME`).
 pub struct RepoAnalyser {
@@ -65,7 +65,18 @@ impl RepoAnalyser {
         };
         let prepared = countersign_read::prepare(&spec, Ambient::default())?;
         let analysis = countersign_core::evaluate::analyze(&prepared.config, &prepared.change);
+        let parts = match request.purpose {
+            RegisterPurpose::Deploy => countersign_read::merged_changes(&prepared, &spec)?
+                .into_iter()
+                .map(|(facts, change)| PreparedPart {
+                    facts,
+                    analysis: countersign_core::evaluate::analyze(&prepared.config, &change),
+                })
+                .collect(),
+            RegisterPurpose::PullRequest => Vec::new(),
+        };
         Ok(Prepared {
+            parts,
             config: prepared.config,
             analysis,
             findings: prepared.findings,

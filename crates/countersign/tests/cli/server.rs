@@ -996,3 +996,53 @@ fn deploying_through_the_server_records_what_runs_and_the_next_check_starts_ther
     assert!(next["findings"][0]["message"].as_str().expect("message").contains("approval service"), "{next}");
     assert_eq!(next["change"]["configuration"]["commit"], head.as_str(), "{next}");
 }
+
+#[test]
+fn the_server_decides_a_range_of_merged_pull_requests_by_their_own_approvals() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = Database::sqlite(dir.path());
+    let fixture = Fixture::new();
+    let before = fixture.repo.git(&["rev-parse", "main"]);
+    fixture.bob_change("cart", "def total(items):\n    return 10\n");
+    fixture.repo.git(&["checkout", "-q", "-B", "tax", "main"]);
+    fixture.repo.commit_as(
+        "bob",
+        "services/checkout/tax.py",
+        "RATE = 0.2\n",
+        "Add the tax rate\n\nCo-Authored-By: Claude <noreply@anthropic.com>\n",
+    );
+    let server = fixture.start(&database, &[]);
+    let [ci, alice] = ["ci-bot", "alice"].map(|person| fixture.token(&database, person));
+    // Each pull request is registered and approved before it merges.
+    for branch in ["cart", "tax"] {
+        let (_, change) = fixture.cli(
+            &server,
+            &ci,
+            &["register", "--repository", "shop", "--base", "main", "--head", branch, "--context", "pull-request"],
+        );
+        let fingerprint = change["fingerprint"].as_str().expect("fingerprint").to_owned();
+        assert_eq!(approve(&server, &alice, &fingerprint, "approve").0, 201, "{change}");
+    }
+    fixture.repo.git(&["checkout", "-q", "main"]);
+    for branch in ["cart", "tax"] {
+        fixture.repo.git(&["merge", "-q", "--no-ff", branch, "-m", &format!("Merge branch '{branch}'")]);
+    }
+
+    // The deployment of main is decided merge by merge, by the approvals of each pull request.
+    let deploy = ["deploy", "--repository", "shop", "--base", before.as_str(), "--head", "main", "--requester", "bob"];
+    let (code, view) = fixture.cli(&server, &ci, &deploy);
+    assert_eq!(code, 0, "{view}");
+    let changes = view["decision"]["changes"].as_array().expect("merged changes");
+    let kinds: Vec<(&str, &str)> = changes
+        .iter()
+        .map(|change| (change["kind"].as_str().unwrap_or("?"), change["verdict"].as_str().unwrap_or("?")))
+        .collect();
+    assert_eq!(kinds, [("merge", "allowed"), ("merge", "allowed")], "{view}");
+
+    // A direct push on top, reviewed by nobody, blocks the next deployment and is named.
+    fixture.repo.commit_as("bob", "services/checkout/cart.py", "def total(items):\n    return 11\n", "Tweak totals\n");
+    let next = ["deploy", "--repository", "shop", "--head", "main", "--requester", "bob"];
+    let (code, view) = fixture.cli(&server, &ci, &next);
+    assert_eq!(code, 1, "{view}");
+    assert_eq!(view["decision"]["verdict"], "blocked", "{view}");
+}
