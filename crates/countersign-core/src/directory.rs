@@ -418,6 +418,20 @@ impl Directory {
         found.ok_or_else(|| RequesterError::Unknown(key.to_owned()))
     }
 
+    /// Whether `id` is a person or an agent; `file` names the people.toml in the refusal.
+    pub fn known_id(&self, id: &str, file: &str) -> Result<(), UnknownId> {
+        if self.by_id(id).is_some() {
+            return Ok(());
+        }
+        let close = self
+            .people
+            .iter()
+            .filter(|person| strsim::levenshtein(&person.id, id) <= 2)
+            .map(|person| person.id.clone())
+            .collect();
+        Err(UnknownId { id: id.to_owned(), file: file.to_owned(), close })
+    }
+
     pub fn is_team(&self, team: &str) -> bool {
         self.people.iter().any(|person| person.in_team(team))
     }
@@ -438,6 +452,24 @@ impl Directory {
             .filter(|team| seen.insert(*team))
             .collect()
     }
+}
+
+/// An id that is neither a person nor an agent of the people.toml `file`, with the people's ids
+/// one or two edits away: the typos worth suggesting.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{id}` is neither a person nor an agent of {file}{}", did_you_mean(.close))]
+pub struct UnknownId {
+    pub id: String,
+    pub file: String,
+    pub close: Vec<String>,
+}
+
+fn did_you_mean(close: &[String]) -> String {
+    if close.is_empty() {
+        return String::new();
+    }
+    let named: Vec<String> = close.iter().map(|id| format!("`{id}`")).collect();
+    format!(" (did you mean {}?)", named.join(" or "))
 }
 
 /// Why a requester names nobody, or more than one.
@@ -477,7 +509,6 @@ impl Person {
     }
 }
 
-/// Ids and environment names end up in file names and refs: letters, digits, `.`, `_`, `-`.
 /// Why someone cannot sign a statement as a person of the directory.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SignerRefusal {
@@ -509,6 +540,7 @@ impl Directory {
     }
 }
 
+/// Ids and environment names end up in file names and refs: letters, digits, `.`, `_`, `-`.
 pub fn is_simple_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('.')

@@ -1,5 +1,6 @@
 //! The pure core of countersign: it reads no files, opens no repositories and cannot fail on IO.
-//! Adapters hand it owned values; it returns results plus findings.
+//! Adapters hand it owned values; it returns results plus findings, and the texts the CLI prints
+//! of them ([`present`]).
 
 /// Writes `as_str`, reads it back with `FromStr`, and serializes as that string.
 macro_rules! named {
@@ -54,6 +55,7 @@ pub mod fingerprint;
 pub mod lifecycle;
 pub mod model;
 pub mod policy;
+pub mod present;
 pub mod risk;
 pub mod rollout;
 pub mod routing;

@@ -8,6 +8,17 @@ use crate::detect::Signal;
 use crate::directory::{Directory, Member};
 use crate::model::Identity;
 
+/// One scanned commit, as `countersign scan` writes it (a JSON object or a CSV line).
+#[derive(Serialize)]
+pub struct CommitLine<'a> {
+    pub id: &'a str,
+    pub ai_assisted: bool,
+    pub signals: &'a [Signal],
+    pub author: String,
+    pub level: &'a str,
+    pub time: i64,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Tally {
     pub commits: u64,

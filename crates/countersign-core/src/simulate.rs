@@ -91,6 +91,19 @@ pub struct PolicyReport {
     pub weeks: Vec<Week>,
 }
 
+/// What `simulate` reports: its JSON output.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReplayReport {
+    pub range: String,
+    pub environment: String,
+    pub changes: usize,
+    pub first: Option<String>,
+    pub last: Option<String>,
+    pub reviews_per_reviewer_per_day: f64,
+    pub senior_level: String,
+    pub policies: Vec<PolicyReport>,
+}
+
 /// Replays one policy. Feed decisions oldest first with [`Simulation::record`].
 pub struct Simulation<'a> {
     config: &'a Config,

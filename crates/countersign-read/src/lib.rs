@@ -1,6 +1,7 @@
 //! The read stage: turns an explicit specification of a change into the core's inputs. It opens
 //! the repository, reads the configuration at the base (or from a folder), reads the commits and
-//! the tree diff, feeds the blast-radius analysers and reads the authors' recent history.
+//! the tree diff, feeds the blast-radius analysers and reads the authors' recent history. It also
+//! keeps what was decided: signed reviews ([`signing`]) and the deployment ledger.
 //!
 //! It never looks at the process environment: whatever a CI system knows about the change (the
 //! branches, the pull request) comes in as an [`Ambient`] that the caller fills, the binary from
@@ -13,6 +14,7 @@ mod config;
 mod pull_request;
 mod range;
 mod replay;
+pub mod signing;
 
 use std::path::{Path, PathBuf};
 
@@ -30,7 +32,7 @@ pub use config::{PresentFiles, config_files_at, config_files_in_dir, load_config
 pub use pull_request::{
     AmbientFlags, MAX_PR_BODY_BYTES, ambient_from_ci, pull_request_body, pull_request_from_github_event,
 };
-pub use replay::{Progress, ReplayReport, ReplaySpec, replay};
+pub use replay::{Progress, ReplaySpec, replay};
 
 /// Everything that makes the read stage answer "bad input": the gate cannot decide (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -567,6 +569,19 @@ pub fn last_deployment(repo: &Path, environment: &str) -> Result<Option<Deployme
         )));
     }
     Ok(Some(record))
+}
+
+/// The last deployment recorded for `environment`, as the base of the next check; without one,
+/// an error that says how to start and how to record and fetch deployments.
+pub fn deployed_base(repo: &Path, environment: &str) -> Result<Deployment, ReadError> {
+    last_deployment(repo, environment)?.ok_or_else(|| {
+        ReadError::input(format!(
+            "no --base given, and no deployment of {environment} is recorded in {reference}; pass --base with the \
+             commit {environment} runs now (the first time), record each deployment with `countersign deploy --env \
+             {environment}`, and fetch the record with `git fetch origin '+refs/countersign/*:refs/countersign/*'`",
+            reference = countersign_git::deployments_ref(environment)
+        ))
+    })
 }
 
 /// Records a deployment in the repository's deployment ref; returns where it went.

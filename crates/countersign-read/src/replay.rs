@@ -6,9 +6,8 @@ use std::path::PathBuf;
 use countersign_core::config::Config;
 use countersign_core::evaluate::{self, CheckedAttestations};
 use countersign_core::model::{ChangeInput, RecentHistory};
-use countersign_core::simulate::{ExperienceIndex, PolicyReport, Simulation};
+use countersign_core::simulate::{ExperienceIndex, ReplayReport, Simulation};
 use countersign_git::{ChangeContext, ObjectId, Repo};
-use serde::Serialize;
 
 use crate::{ReadError, config_files_at, config_files_in_dir, load_config};
 
@@ -28,19 +27,6 @@ pub struct ReplaySpec {
     pub reviews_per_day: f64,
     pub senior_level: String,
     pub environment: String,
-}
-
-/// What `simulate` reports: its JSON output.
-#[derive(Clone, Debug, Serialize)]
-pub struct ReplayReport {
-    pub range: String,
-    pub environment: String,
-    pub changes: usize,
-    pub first: Option<String>,
-    pub last: Option<String>,
-    pub reviews_per_reviewer_per_day: f64,
-    pub senior_level: String,
-    pub policies: Vec<PolicyReport>,
 }
 
 struct Replay<'a> {

@@ -1,7 +1,9 @@
 //! Administration of a service's database, for the CLI: which backend a URL names, tokens, and
-//! the audit log's verification and export. Token writes are audited like every other write.
+//! the audit log's verification (against its signed checkpoints) and export. Token writes are
+//! audited like every other write.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use countersign_core::audit::{Broken, ChainVerifier, Checkpoint, Entry, check_checkpoints};
 use countersign_core::lifecycle::AuditAction;
@@ -116,6 +118,66 @@ impl Backend {
             None => Ok(count),
         }
     }
+}
+
+/// Runs `work` over the database a URL names, on a runtime of its own: the CLI is not async.
+pub fn with_backend<T>(
+    url: &str,
+    create: bool,
+    work: impl AsyncFnOnce(Backend) -> Result<T, String>,
+) -> Result<T, String> {
+    // Parsers of hostile input run on these threads; they are guarded against deep nesting, and
+    // a roomy stack is the second line of defence (it is reserved, not committed).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(64 * 1024 * 1024)
+        .build()
+        .map_err(|error| format!("cannot start the runtime: {error}"))?;
+    runtime.block_on(async {
+        let backend = Backend::open(url, create).await?;
+        work(backend).await
+    })
+}
+
+/// Where the signed audit checkpoints are kept unless said otherwise: beside a SQLite file,
+/// `countersign-checkpoints.jsonl` for PostgreSQL.
+pub fn default_checkpoints(url: &str) -> PathBuf {
+    match Location::parse(url) {
+        Location::SqliteFile(path) => {
+            let mut name = path.into_os_string();
+            name.push(".checkpoints.jsonl");
+            PathBuf::from(name)
+        }
+        Location::Postgres(_) => PathBuf::from("countersign-checkpoints.jsonl"),
+    }
+}
+
+/// The signed checkpoints of a file, and the key that must have signed them: `server_key`, else
+/// the public half of the key at `signing_key`.
+pub fn read_checkpoints(
+    path: &Path,
+    signing_key: &Path,
+    server_key: Option<&str>,
+) -> Result<(Vec<Checkpoint>, ssh_key::PublicKey), String> {
+    let key = match server_key {
+        Some(text) => ssh_key::PublicKey::from_openssh(text.trim())
+            .map_err(|error| format!("--server-key is not an OpenSSH public key: {error}"))?,
+        None => crate::load_key(signing_key)?.public_key().clone(),
+    };
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        format!(
+            "cannot read the checkpoints {}: {error}; without them a rewritten or cut-off log cannot be detected \
+             (pass --checkpoints FILE, or --no-checkpoints to check the chain alone)",
+            path.display()
+        )
+    })?;
+    let mut checkpoints = Vec::new();
+    for (line, content) in text.lines().enumerate().filter(|(_, content)| !content.trim().is_empty()) {
+        let checkpoint = serde_json::from_str(content)
+            .map_err(|error| format!("{}:{}: not a checkpoint: {error}", path.display(), line + 1))?;
+        checkpoints.push(checkpoint);
+    }
+    Ok((checkpoints, key))
 }
 
 async fn create_token<S: Store>(

@@ -3,6 +3,7 @@
 //! since the Unix epoch.
 
 use countersign_core::attestation::{Envelope, Verdict};
+use countersign_core::deployment::Deployment;
 use countersign_core::evaluate::{Decision, GateVerdict};
 use countersign_core::lifecycle::{AssignmentState, ChangeState};
 use schemars::JsonSchema;
@@ -294,6 +295,22 @@ pub struct LastDeployment {
     pub requester: Option<String>,
     /// When the deploy verdict allowed it (milliseconds since the epoch).
     pub deployed_at: i64,
+}
+
+/// The service's last deployment as the record `countersign deploy` keeps in git, so `check`
+/// starts from either the same way.
+impl From<LastDeployment> for Deployment {
+    fn from(last: LastDeployment) -> Deployment {
+        Deployment {
+            environment: last.environment,
+            commit: last.head,
+            previous: Some(last.base),
+            time: last.deployed_at / 1000,
+            requester: last.requester,
+            verdict: last.verdict,
+            fingerprint: last.fingerprint,
+        }
+    }
 }
 
 /// One review waiting for the caller, with the change it is about.

@@ -5,6 +5,9 @@
 //!
 //! The server reaches git only through an [`Analyser`]; the real one, [`RepoAnalyser`], fetches
 //! and reads a change with the read stage `countersign check` uses, filled from the request alone.
+//!
+//! For the CLI: [`client`] calls the service, [`text`] words its answers for people and [`admin`]
+//! administers its database.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -26,6 +29,7 @@ mod logic;
 mod metrics_names;
 pub mod openapi;
 mod repos;
+pub mod text;
 mod writer;
 
 pub use admin::Backend;

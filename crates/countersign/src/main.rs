@@ -1,6 +1,7 @@
 //! countersign: a deployment gate for AI-assisted code changes. This crate is glue: it parses
 //! arguments and the environment, calls the read stage, the core and the server crate, and
-//! renders results with the contract's exit codes. One module per command under `commands/`.
+//! prints their texts (or JSON) with the contract's exit codes. One module per command under
+//! `commands/`.
 
 /// Writes to stdout like `println!`, but a closed pipe (`countersign … | head`) ends the output
 /// quietly instead of panicking.
@@ -29,8 +30,6 @@ macro_rules! errln {
 
 mod commands;
 mod failure;
-mod render;
-mod signing;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -96,16 +95,8 @@ impl ChangeArgs {
         if let Some(base) = &self.base {
             return Ok((base.clone(), None));
         }
-        match countersign_read::last_deployment(&self.repo, &self.environment)? {
-            Some(last) => Ok((last.commit.clone(), Some(last))),
-            None => Err(failure::input(format!(
-                "no --base given, and no deployment of {env} is recorded in {reference}; pass --base with the commit \
-                 {env} runs now (the first time), record each deployment with `countersign deploy --env {env}`, and \
-                 fetch the record with `git fetch origin '+refs/countersign/*:refs/countersign/*'`",
-                env = self.environment,
-                reference = countersign_git::deployments_ref(&self.environment)
-            ))),
-        }
+        let last = countersign_read::deployed_base(&self.repo, &self.environment)?;
+        Ok((last.commit.clone(), Some(last)))
     }
 
     /// What the read stage is asked to read, from `base`.

@@ -3,13 +3,14 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use countersign_core::deployment::Deployment;
+use countersign_core::deployment::{Deployment, NothingToDeploy};
 use countersign_core::evaluate::Decision;
-use countersign_core::finding::{Finding, Severity};
+use countersign_core::present;
 use countersign_read::{Ambient, AmbientFlags, AttestationSource, Purpose};
+use countersign_server::client;
 
 use crate::failure::{self, Failure};
-use crate::{ChangeArgs, EXIT_ALLOWED, EXIT_BLOCKED, Format, render};
+use crate::{ChangeArgs, EXIT_ALLOWED, EXIT_BLOCKED, Format};
 
 #[derive(Args, Clone, Debug)]
 pub struct CheckArgs {
@@ -112,7 +113,15 @@ pub fn run(args: &CheckArgs) -> u8 {
 pub fn print_decision(decision: &Decision, args: &CheckArgs) {
     match args.format {
         Format::Json => outln!("{}", serde_json::to_string_pretty(decision).unwrap_or_default()),
-        Format::Text => out!("{}", render::decision(decision, &args.change)),
+        Format::Text => {
+            let change = &args.change;
+            let hint = present::ApproveHint {
+                repo: change.repo.display().to_string(),
+                base: change.base.clone().unwrap_or_else(|| decision.change.base.clone()),
+                head: change.head().to_owned(),
+            };
+            out!("{}", present::decision(decision, &hint));
+        }
     }
 }
 
@@ -123,32 +132,10 @@ pub enum Gated {
     NothingToDeploy(NothingToDeploy),
 }
 
-/// `check`'s answer when the head is the base: exit 0, and nothing is deployed.
-#[derive(serde::Serialize)]
-pub struct NothingToDeploy {
-    pub verdict: countersign_core::evaluate::GateVerdict,
-    pub nothing_to_deploy: bool,
-    pub environment: String,
-    pub head: String,
-    /// The recorded deployment of that commit, when the base came from the record.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub deployed: Option<Deployment>,
-}
-
 pub fn print_nothing(nothing: &NothingToDeploy, format: Format) {
     match format {
         Format::Json => outln!("{}", serde_json::to_string_pretty(nothing).unwrap_or_default()),
-        Format::Text => {
-            let when = match &nothing.deployed {
-                Some(last) => format!(
-                    " (deployed {}{})",
-                    render::at(last.time),
-                    last.requester.as_deref().map(|by| format!(" by {by}")).unwrap_or_default()
-                ),
-                None => String::new(),
-            };
-            outln!("nothing to deploy: {} is what {} runs{when}", render::short(&nothing.head), nothing.environment);
-        }
+        Format::Text => out!("{}", present::nothing_to_deploy(nothing)),
     }
 }
 
@@ -166,36 +153,18 @@ pub fn decide(args: &CheckArgs) -> Result<Gated, Failure> {
     let repo = countersign_git::Repo::open(&args.change.repo)?;
     let head = repo.resolve_named(args.change.head())?.id;
     if purpose != Some(Purpose::PullRequest) && repo.resolve_named(&base)?.id == head {
-        return Ok(Gated::NothingToDeploy(NothingToDeploy {
-            verdict: countersign_core::evaluate::GateVerdict::Allowed,
-            nothing_to_deploy: true,
-            environment: args.change.environment.clone(),
-            head: head.to_string(),
-            deployed,
-        }));
+        let nothing = NothingToDeploy::new(args.change.environment.clone(), head.to_string(), deployed);
+        return Ok(Gated::NothingToDeploy(nothing));
     }
     let mut spec = args.change.spec(base, args.requester.clone(), args.plans.clone(), purpose);
     spec.deadline = Some(std::time::Instant::now() + args.time_budget);
-    let mut decision =
-        countersign_read::decide(&spec, args.context.ambient()?, &sources, &countersign_server::client::Remote, now())?;
+    let mut decision = countersign_read::decide(&spec, args.context.ambient()?, &sources, &client::Remote, now())?;
     if let Some(last) = deployed {
-        decision.findings.insert(
-            0,
-            Finding::new(
-                Severity::Info,
-                "base-from-deployments",
-                format!(
-                    "base is the last deployment of {} recorded {}: {} at {}",
-                    last.environment,
-                    match &args.server {
-                        Some(server) => format!("by the approval service {server}"),
-                        None => format!("in {}", countersign_git::deployments_ref(&last.environment)),
-                    },
-                    render::short(&last.commit),
-                    render::at(last.time)
-                ),
-            ),
-        );
+        let recorded = match &args.server {
+            Some(server) => format!("by the approval service {server}"),
+            None => format!("in {}", countersign_git::deployments_ref(&last.environment)),
+        };
+        decision.findings.insert(0, last.as_base(&recorded));
     }
     Ok(Gated::Decided(Box::new(decision)))
 }
@@ -203,25 +172,9 @@ pub fn decide(args: &CheckArgs) -> Result<Gated, Failure> {
 /// The head of the last deployment the approval service allowed for this repository and
 /// environment; exit 2 when it has none.
 pub fn base_from_server(args: &CheckArgs, server: &str) -> Result<(String, Option<Deployment>), Failure> {
-    let repository = crate::commands::service::repository_name(args.repository.as_deref(), &args.change.repo)?;
-    let environment = &args.change.environment;
-    let last = countersign_server::client::last_deployment(server, &repository, environment).map_err(failure::input)?;
-    let last = last.ok_or_else(|| {
-        failure::input(format!(
-            "no --base given, and the approval service {server} has allowed no deployment of {repository} to \
-             {environment} yet; pass --base with the commit {environment} runs now (the first time)"
-        ))
-    })?;
-    let record = Deployment {
-        environment: last.environment,
-        commit: last.head.clone(),
-        previous: Some(last.base),
-        time: last.deployed_at / 1000,
-        requester: last.requester,
-        verdict: last.verdict,
-        fingerprint: last.fingerprint,
-    };
-    Ok((last.head, Some(record)))
+    let repository = client::repository_name(args.repository.as_deref(), &args.change.repo).map_err(failure::input)?;
+    let last = client::deployed_base(server, &repository, &args.change.environment).map_err(failure::input)?;
+    Ok((last.commit.clone(), Some(last)))
 }
 
 /// Seconds since the epoch, for judging the age of attestations.

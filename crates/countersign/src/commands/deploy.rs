@@ -2,8 +2,10 @@
 //! `check` of the environment starts from there.
 
 use clap::Args;
-use countersign_core::deployment::Deployment;
+use countersign_core::deployment::{Deployment, NothingToDeploy};
 use countersign_core::model::Identity;
+use countersign_server::client::{self, Registration};
+use countersign_server::contract::RegisterPurpose;
 
 use crate::commands::check::{self, CheckArgs, Gated};
 use crate::commands::service::{self, ServerArgs};
@@ -30,8 +32,8 @@ pub struct DeployArgs {
 /// Registers the deployment with the approval service and asks for its verdict.
 fn through_server(args: &DeployArgs, server: &ServerArgs) -> u8 {
     let gate = &args.gate;
-    let located = || -> Result<service::ServerDeployment, failure::Failure> {
-        let repository = service::repository_name(gate.repository.as_deref(), &gate.change.repo)?;
+    let located = || -> Result<Registration, failure::Failure> {
+        let repository = client::repository_name(gate.repository.as_deref(), &gate.change.repo).map_err(input)?;
         let base = match &gate.change.base {
             Some(base) => base.clone(),
             None => check::base_from_server(gate, &server.server)?.0,
@@ -40,24 +42,20 @@ fn through_server(args: &DeployArgs, server: &ServerArgs) -> u8 {
         let repo = countersign_git::Repo::open(&gate.change.repo)?;
         let head = repo.resolve_named(gate.change.head())?.id.to_string();
         let base = repo.resolve_named(&base)?.id.to_string();
-        Ok(service::ServerDeployment {
+        Ok(Registration {
             repository,
             base,
             head,
             environment: gate.change.environment.clone(),
             requester: gate.requester.clone(),
+            name: None,
+            purpose: RegisterPurpose::Deploy,
             plans: gate.plans.clone(),
         })
     };
     match located() {
         Ok(deployment) if deployment.base == deployment.head => {
-            let nothing = check::NothingToDeploy {
-                verdict: countersign_core::evaluate::GateVerdict::Allowed,
-                nothing_to_deploy: true,
-                environment: deployment.environment,
-                head: deployment.head,
-                deployed: None,
-            };
+            let nothing = NothingToDeploy::new(deployment.environment, deployment.head, None);
             check::print_nothing(&nothing, gate.format);
             EXIT_ALLOWED
         }
@@ -89,15 +87,7 @@ pub fn run(args: &DeployArgs) -> u8 {
         }
         return EXIT_BLOCKED;
     }
-    let record = Deployment {
-        environment: decision.change.environment.clone(),
-        commit: decision.change.head.clone(),
-        previous: decision.change.configuration.as_ref().map(|origin| origin.commit.clone()),
-        time: check::now(),
-        requester: args.gate.requester.clone(),
-        verdict: decision.verdict,
-        fingerprint: decision.change.fingerprint.clone(),
-    };
+    let record = Deployment::of(&decision, check::now(), args.gate.requester.clone());
     let who = args.gate.requester.as_deref().unwrap_or("countersign");
     let signer = Identity::new(who, format!("{who}@countersign.invalid"));
     match countersign_read::record_deployment(&args.gate.change.repo, &record, &signer) {
@@ -105,7 +95,7 @@ pub fn run(args: &DeployArgs) -> u8 {
             if args.gate.format == Format::Text {
                 outln!(
                     "recorded: {} deployed to {} in {stored}",
-                    crate::render::short(&record.commit),
+                    countersign_core::present::short(&record.commit),
                     record.environment
                 );
                 outln!("share it with: git push origin {}", countersign_git::deployments_ref(&record.environment));

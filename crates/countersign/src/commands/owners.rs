@@ -6,10 +6,11 @@ use clap::Args;
 use countersign_core::config::Ownership;
 use countersign_core::evaluate::{self, PathOwners};
 use countersign_core::finding::{Finding, Severity};
+use countersign_core::present;
 use countersign_git::Repo;
 
 use crate::failure::{self, Failure};
-use crate::{EXIT_ALLOWED, Format, render};
+use crate::{EXIT_ALLOWED, Format};
 
 #[derive(Args, Clone, Debug)]
 pub struct OwnersArgs {
@@ -55,49 +56,8 @@ pub fn run(args: &OwnersArgs) -> u8 {
                         .unwrap_or_default()
                 ),
                 Format::Text => {
-                    for answer in &answers {
-                        outln!("{}", answer.path);
-                        match &answer.codeowners {
-                            Some(rule) if rule.owners.is_empty() => outln!(
-                                "  owners:   none (explicitly unowned by {}:{} `{}`)",
-                                rule.file,
-                                rule.line,
-                                rule.pattern
-                            ),
-                            Some(rule) => outln!(
-                                "  owners:   {}{} from {}:{} `{}`",
-                                rule.owners.join(" "),
-                                if rule.people.is_empty() {
-                                    String::new()
-                                } else {
-                                    format!(" ({})", rule.people.join(", "))
-                                },
-                                rule.file,
-                                rule.line,
-                                rule.pattern
-                            ),
-                            None if answer.codeowners_file.is_none() => outln!("  owners:   no CODEOWNERS file"),
-                            None => outln!("  owners:   none (no CODEOWNERS line matches)"),
-                        }
-                        for service in answer.service_owners.iter().filter(|service| !service.owners.is_empty()) {
-                            let people = if service.people.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" ({})", service.people.join(", "))
-                            };
-                            outln!("  service {} owners: {}{people}", service.service, service.owners.join(", "));
-                        }
-                        let services: Vec<String> = answer
-                            .services
-                            .iter()
-                            .map(|service| format!("{} (tier {})", service.name, service.tier))
-                            .collect();
-                        outln!(
-                            "  services: {}",
-                            if services.is_empty() { "none".to_owned() } else { services.join(", ") }
-                        );
-                    }
-                    render::findings(&findings);
+                    out!("{}", present::owners(&answers));
+                    out!("{}", present::findings(&findings));
                 }
             }
             EXIT_ALLOWED

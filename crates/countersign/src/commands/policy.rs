@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use crate::failure;
-use crate::{EXIT_ALLOWED, Format, render};
+use crate::{EXIT_ALLOWED, Format};
 
 #[derive(Subcommand)]
 pub enum PolicyCommand {
@@ -45,7 +45,7 @@ pub fn run(command: &PolicyCommand) -> u8 {
                         config.directory.agents().len(),
                         config.services.all().len()
                     );
-                    render::findings(&findings);
+                    out!("{}", countersign_core::present::findings(&findings));
                 }
             }
             EXIT_ALLOWED

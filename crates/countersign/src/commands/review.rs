@@ -4,11 +4,10 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use countersign_core::attestation::{Statement, Verdict};
-use countersign_core::evaluate;
-use countersign_core::model::Identity;
+use countersign_core::attestation::Verdict;
+use countersign_read::signing::{self, Review, Signed};
 use countersign_read::{Ambient, ChangeSpec, ConfigSource, Gate, Purpose};
-use serde::Serialize;
+use countersign_server::client;
 
 use crate::failure::{self, Failure, input};
 use crate::{EXIT_ALLOWED, Format};
@@ -85,18 +84,6 @@ impl ReviewArgs {
     }
 }
 
-#[derive(Serialize)]
-struct ReviewOutput {
-    verdict: Verdict,
-    person: String,
-    fingerprint: String,
-    environment: String,
-    head: String,
-    stored: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pushed: Option<String>,
-}
-
 pub fn run(args: &ReviewArgs, verdict: Verdict) -> u8 {
     if let Some(server) = &args.server {
         return with_server(args, server, verdict);
@@ -129,7 +116,7 @@ pub fn run(args: &ReviewArgs, verdict: Verdict) -> u8 {
 /// so the reviewer approves exactly what they looked at.
 fn with_server(args: &ReviewArgs, server: &str, verdict: Verdict) -> u8 {
     let located = || -> Result<(String, String, Vec<String>), Failure> {
-        let repository = crate::commands::service::repository_name(args.repository.as_deref(), &args.repo)?;
+        let repository = client::repository_name(args.repository.as_deref(), &args.repo).map_err(input)?;
         let fingerprint = match &args.fingerprint {
             Some(fingerprint) => fingerprint.clone(),
             None => {
@@ -155,69 +142,18 @@ fn with_server(args: &ReviewArgs, server: &str, verdict: Verdict) -> u8 {
     }
 }
 
-fn sign(args: &ReviewArgs, verdict: Verdict) -> Result<ReviewOutput, Failure> {
-    let spec = args.spec();
-    let gate = Gate::open(&spec)?;
-    let person_id = crate::signing::person(args.person.as_deref(), &gate.repo, &gate.config.directory)?;
-    let Some(countersign_core::directory::Member::Person(named)) = gate.config.directory.by_id(&person_id) else {
-        return Err(input(format!("`{person_id}` is not a person of people.toml; agents cannot review")));
-    };
-    let agent = std::env::var_os("SSH_AUTH_SOCK").filter(|socket| !socket.is_empty()).map(PathBuf::from);
-    let key = crate::signing::key(args.key.as_deref(), &gate.repo, named, agent)?;
-    let shown_key = args.key.as_ref().map_or_else(|| "the key found".to_owned(), |path| path.display().to_string());
-    let person = gate
-        .config
-        .directory
-        .signer(&person_id, key.public())
-        .map_err(|refusal| input(format!("{refusal} ({shown_key})")))?;
-    let change = gate.read_change(&spec, Ambient::default())?;
-    // The author of a change signing their own approval is refused here already, not only by
-    // `check`: the same rule as the server's.
-    let responsible = evaluate::responsible(&gate.config, &change);
-    if let Some(refusal) = evaluate::review_refused(&gate.config, &responsible, &person.id) {
-        return Err(input(refusal.to_string()));
-    }
-    let now = crate::commands::check::now();
-    let fingerprint = change.fingerprint();
-    let plans = countersign_read::plan_digests(&args.plans)?.into_iter().map(|plan| plan.digest).collect();
-    let statement =
-        Statement::new(verdict, &person.id, &fingerprint, &change.environment, &change.head, now, &args.comment)
-            .with_plans(plans)
-            .with_branch(change.source_branch.as_deref())
-            .with_files(&change.tree_changes);
-    let envelope = key.sign(&statement)?;
-    let file_name = format!("{}-{}-{}-{now}.json", change.environment, person.id, verdict.as_str());
-    let signer = Identity::new(
-        person.name.clone(),
-        person.emails.first().cloned().unwrap_or_else(|| format!("{}@countersign", person.id)),
-    );
-    let stored = countersign_read::record(
-        &gate.repo,
-        args.attestations.as_deref(),
-        &fingerprint,
-        &file_name,
-        &envelope,
-        &signer,
-        now,
-    )?;
-    let pushed = match &args.push {
-        Some(remote) => {
-            Some(gate.repo.push_countersign_ref(remote, countersign_git::ATTESTATION_REF).map_err(|error| {
-                input(format!(
-                    "the {} is stored in this clone ({stored}) but was not pushed: {error}",
-                    verdict.as_str()
-                ))
-            })?)
-        }
-        None => None,
-    };
-    Ok(ReviewOutput {
+fn sign(args: &ReviewArgs, verdict: Verdict) -> Result<Signed, Failure> {
+    let review = Review {
         verdict,
-        person: person.id.clone(),
-        fingerprint,
-        environment: change.environment,
-        head: change.head,
-        stored,
-        pushed,
-    })
+        person: args.person.as_deref(),
+        key: args.key.as_deref(),
+        agent: std::env::var_os("SSH_AUTH_SOCK").filter(|socket| !socket.is_empty()).map(PathBuf::from),
+        home: std::env::var_os("HOME").map(PathBuf::from),
+        comment: &args.comment,
+        plans: &args.plans,
+        attestations: args.attestations.as_deref(),
+        push: args.push.as_deref(),
+        now: crate::commands::check::now(),
+    };
+    signing::review(&args.spec(), &review)
 }

@@ -5,11 +5,11 @@ use std::ops::ControlFlow;
 use std::path::Path;
 
 use countersign_core::config::Config;
-use countersign_core::detect::{self, DetectConfig, Signal};
+use countersign_core::detect::{self, DetectConfig};
 use countersign_core::model::Commit;
-use countersign_core::scan::{Month, Summary, level_of, tools};
+use countersign_core::present;
+use countersign_core::scan::{CommitLine, Month, Summary, level_of, tools};
 use countersign_git::Repo;
-use serde::Serialize;
 
 use crate::failure::{self, Failure};
 use crate::{EXIT_ALLOWED, Format};
@@ -34,16 +34,6 @@ pub struct ScanArgs {
     pub config: Option<std::path::PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: ScanFormat,
-}
-
-#[derive(Serialize)]
-struct CommitLine<'a> {
-    id: &'a str,
-    ai_assisted: bool,
-    signals: &'a [Signal],
-    author: String,
-    level: &'a str,
-    time: i64,
 }
 
 /// One commit after detection, computed on a worker thread: what the summary needs and the
@@ -122,7 +112,7 @@ fn scan(repo_path: &Path, range: &str, config_dir: Option<&Path>, format: ScanFo
                 serde_json::to_writer(&mut line, &record).map_err(std::io::Error::other).and_then(|()| writeln!(line))
             }
             ScanFormat::Json => serde_json::to_writer(&mut line, &record).map_err(std::io::Error::other),
-            ScanFormat::Csv => write_csv(&mut line, &record),
+            ScanFormat::Csv => line.write_all(present::csv_line(&record).as_bytes()),
             ScanFormat::Text if ai_assisted => {
                 let subject = commit.message.lines().next().unwrap_or("");
                 writeln!(line, "{} {month} {} [{}] {subject}", &commit.id[..10], record.author, tools.join(","))
@@ -140,7 +130,7 @@ fn scan(repo_path: &Path, range: &str, config_dir: Option<&Path>, format: ScanFo
     if format == ScanFormat::Json {
         write_error = write!(out, "{{\"commits\":[").err();
     } else if format == ScanFormat::Csv {
-        write_error = writeln!(out, "id,time,author,level,ai_assisted,tools,signals").err();
+        write_error = writeln!(out, "{}", present::CSV_HEADER).err();
     }
     let threads = std::thread::available_parallelism().map_or(1, |cores| cores.get().min(8));
     repo.walk_map(&tips, &hidden, threads, scan_one, |scanned| {
@@ -172,37 +162,5 @@ fn scan(repo_path: &Path, range: &str, config_dir: Option<&Path>, format: ScanFo
         // A closed pipe (`| head`) is a reader that has seen enough.
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(error) => Err(failure::input(format!("cannot write output: {error}"))),
-    }
-}
-
-fn write_csv(out: &mut impl Write, line: &CommitLine<'_>) -> std::io::Result<()> {
-    let tools = tools(line.signals);
-    let texts: Vec<&str> = line.signals.iter().map(|signal| signal.text.as_str()).collect();
-    writeln!(
-        out,
-        "{},{},{},{},{},{},{}",
-        line.id,
-        line.time,
-        csv_field(&line.author),
-        csv_field(line.level),
-        line.ai_assisted,
-        csv_field(&tools.join(";")),
-        csv_field(&texts.join(" | "))
-    )
-}
-
-/// Quotes a CSV field when it holds a separator, a quote or a line break (RFC 4180). A field a
-/// spreadsheet would run as a formula (`=`, `+`, `-`, `@`, a tab or a carriage return first) is
-/// prefixed with `'`, as OWASP advises: commit messages are written by anyone.
-fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        std::borrow::Cow::Owned(format!("'{value}"))
-    } else {
-        std::borrow::Cow::Borrowed(value)
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.into_owned()
     }
 }

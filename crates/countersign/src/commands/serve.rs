@@ -1,5 +1,5 @@
 //! `countersign serve`, `token` and `audit`: the approval service and its administration, over
-//! the server crate's [`Backend`].
+//! the server crate's [`admin::Backend`].
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use countersign_server::{Analyser, Backend, RepoAnalyser, Settings};
+use countersign_server::admin::{self, with_backend};
+use countersign_server::{Analyser, RepoAnalyser, Settings};
 
 use crate::{EXIT_ALLOWED, EXIT_BAD_INPUT, EXIT_BLOCKED, Format, duration};
 
@@ -26,15 +27,7 @@ pub struct DatabaseArgs {
 
 impl DatabaseArgs {
     pub fn checkpoints(&self) -> PathBuf {
-        match (&self.checkpoints, countersign_store::Location::parse(&self.database_url)) {
-            (Some(path), _) => path.clone(),
-            (None, countersign_store::Location::SqliteFile(path)) => {
-                let mut name = path.into_os_string();
-                name.push(".checkpoints.jsonl");
-                PathBuf::from(name)
-            }
-            (None, countersign_store::Location::Postgres(_)) => PathBuf::from("countersign-checkpoints.jsonl"),
-        }
+        self.checkpoints.clone().unwrap_or_else(|| admin::default_checkpoints(&self.database_url))
     }
 }
 
@@ -128,25 +121,6 @@ pub enum AuditCommand {
     },
 }
 
-/// Runs `work` over the database on a fresh runtime.
-fn with_backend<T>(
-    database: &DatabaseArgs,
-    create: bool,
-    work: impl AsyncFnOnce(Backend) -> Result<T, String>,
-) -> Result<T, String> {
-    // Parsers of hostile input run on these threads; they are guarded against deep nesting, and
-    // a roomy stack is the second line of defence (it is reserved, not committed).
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_stack_size(64 * 1024 * 1024)
-        .build()
-        .map_err(|error| format!("cannot start the runtime: {error}"))?;
-    runtime.block_on(async {
-        let backend = Backend::open(&database.database_url, create).await?;
-        work(backend).await
-    })
-}
-
 fn report(message: &str) -> u8 {
     errln!("countersign: error: {message}");
     EXIT_BAD_INPUT
@@ -168,7 +142,7 @@ pub fn serve(args: &ServeArgs) -> u8 {
         ..Settings::default()
     };
     let analyser: Arc<dyn Analyser> = Arc::new(RepoAnalyser::new(args.repos.clone(), args.analysis_budget));
-    let result = with_backend(&args.database, true, async |backend| {
+    let result = with_backend(&args.database.database_url, true, async |backend| {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .map_err(|error| format!("cannot listen on {}: {error}", args.listen))?;
@@ -232,7 +206,7 @@ pub fn token(command: &TokenCommand) -> u8 {
             if !pipeline && let Err(problem) = known_id(person, people) {
                 return report(&format!("{problem}; for a pipeline's token pass --pipeline"));
             }
-            let created = with_backend(database, true, async |backend| {
+            let created = with_backend(&database.database_url, true, async |backend| {
                 backend.create_token(person, label, at).await.map_err(|error| error.to_string())
             });
             if created.is_ok() && *format == Format::Text {
@@ -244,7 +218,7 @@ pub fn token(command: &TokenCommand) -> u8 {
         TokenCommand::Revoke { database, id } => {
             let id = id.strip_prefix(countersign_server::TOKEN_PREFIX).unwrap_or(id);
             let id = id.split('_').next().unwrap_or(id);
-            let revoked = with_backend(database, false, async |backend| {
+            let revoked = with_backend(&database.database_url, false, async |backend| {
                 backend.revoke_token(id, at).await.map_err(|error| error.to_string())
             })
             .and_then(|revoked| {
@@ -261,24 +235,10 @@ pub fn token(command: &TokenCommand) -> u8 {
             )
         }
         TokenCommand::List { database, format } => {
-            let rows = with_backend(database, false, async |backend| backend.tokens().await.map_err(|e| e.to_string()));
-            let text = |rows: &Vec<countersign_store::TokenRow>| {
-                let line = |row: &countersign_store::TokenRow| {
-                    let state = match row.revoked_at {
-                        Some(at) => format!("revoked {}", crate::commands::service::when(at)),
-                        None => "live".to_owned(),
-                    };
-                    format!(
-                        "{}  {:<16} created {}  {:<29} {}\n",
-                        row.id,
-                        row.person,
-                        crate::commands::service::when(row.created_at),
-                        state,
-                        row.label
-                    )
-                };
-                rows.iter().map(line).collect()
-            };
+            let rows = with_backend(&database.database_url, false, async |backend| {
+                backend.tokens().await.map_err(|e| e.to_string())
+            });
+            let text = |rows: &Vec<countersign_store::TokenRow>| countersign_server::text::tokens(rows);
             finish(*format, rows, |rows| serde_json::json!(rows), text, |_| EXIT_ALLOWED)
         }
     }
@@ -293,18 +253,7 @@ fn known_id(id: &str, people: &Path) -> Result<(), String> {
     let directory = countersign_core::directory::Directory::parse(&source).map_err(|errors| {
         format!("{} has {} mistake(s); `countersign policy check` shows them", people.display(), errors.len())
     })?;
-    if directory.by_id(id).is_some() {
-        return Ok(());
-    }
-    let ids: Vec<&str> = directory.people().iter().map(|person| person.id.as_str()).collect();
-    // One or two edits away: the typos worth suggesting.
-    let close: Vec<&&str> = ids.iter().filter(|known| strsim::levenshtein(known, id) <= 2).collect();
-    let hint = if close.is_empty() {
-        String::new()
-    } else {
-        format!(" (did you mean {}?)", close.iter().map(|id| format!("`{id}`")).collect::<Vec<_>>().join(" or "))
-    };
-    Err(format!("`{id}` is neither a person nor an agent of {}{hint}", people.display()))
+    directory.known_id(id, &people.display().to_string()).map_err(|unknown| unknown.to_string())
 }
 
 pub fn audit(command: &AuditCommand) -> u8 {
@@ -313,11 +262,11 @@ pub fn audit(command: &AuditCommand) -> u8 {
             let checked = if *no_checkpoints {
                 Ok((Vec::new(), None))
             } else {
-                read_checkpoints(&database.checkpoints(), signing_key, server_key.as_deref())
+                admin::read_checkpoints(&database.checkpoints(), signing_key, server_key.as_deref())
                     .map(|(checkpoints, key)| (checkpoints, Some(key)))
             };
             let verified = checked.and_then(|(checkpoints, key)| {
-                with_backend(database, false, async |backend| {
+                with_backend(&database.database_url, false, async |backend| {
                     backend.verify_audit(&checkpoints, key.as_ref()).await.map_err(|error| error.to_string())
                 })
             });
@@ -338,11 +287,11 @@ pub fn audit(command: &AuditCommand) -> u8 {
                 None => {
                     let stdout = std::io::stdout();
                     let mut out = std::io::BufWriter::new(stdout.lock());
-                    with_backend(database, false, async |backend| backend.export_audit(&mut out).await)
+                    with_backend(&database.database_url, false, async |backend| backend.export_audit(&mut out).await)
                         .and_then(|count| out.flush().map(|()| count).map_err(|error| error.to_string()))
                 }
                 Some(path) => countersign_read::write_atomically(path, false, |out| {
-                    with_backend(database, false, async |backend| backend.export_audit(out).await)
+                    with_backend(&database.database_url, false, async |backend| backend.export_audit(out).await)
                 })
                 .map_err(|failure| failure.to_string()),
             };
@@ -355,31 +304,4 @@ pub fn audit(command: &AuditCommand) -> u8 {
             }
         }
     }
-}
-
-/// The signed checkpoints of a file, and the key that must have signed them.
-fn read_checkpoints(
-    path: &Path,
-    signing_key: &Path,
-    server_key: Option<&str>,
-) -> Result<(Vec<countersign_core::audit::Checkpoint>, ssh_key::PublicKey), String> {
-    let key = match server_key {
-        Some(text) => ssh_key::PublicKey::from_openssh(text.trim())
-            .map_err(|error| format!("--server-key is not an OpenSSH public key: {error}"))?,
-        None => countersign_server::load_key(signing_key)?.public_key().clone(),
-    };
-    let text = std::fs::read_to_string(path).map_err(|error| {
-        format!(
-            "cannot read the checkpoints {}: {error}; without them a rewritten or cut-off log cannot be detected \
-             (pass --checkpoints FILE, or --no-checkpoints to check the chain alone)",
-            path.display()
-        )
-    })?;
-    let mut checkpoints = Vec::new();
-    for (line, content) in text.lines().enumerate().filter(|(_, content)| !content.trim().is_empty()) {
-        let checkpoint = serde_json::from_str(content)
-            .map_err(|error| format!("{}:{}: not a checkpoint: {error}", path.display(), line + 1))?;
-        checkpoints.push(checkpoint);
-    }
-    Ok((checkpoints, key))
 }

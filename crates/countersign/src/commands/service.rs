@@ -4,20 +4,15 @@
 use clap::Args;
 use countersign_core::attestation::Verdict;
 use countersign_core::evaluate::GateVerdict;
+use countersign_server::client::{self, Call, Client, Registration};
 use countersign_server::contract::{
-    AwayBody, AwayState, ChangeEntry, ChangeView, CompleteReviewBody, OverrideBody, OverrideResult,
-    OverrideReviewResult, PlanUpload, Queue, RegisterBody, RegisterPurpose, ReviewBody, ReviewResult, ReviewVerdict,
+    AwayBody, ChangeView, CompleteReviewBody, OverrideBody, RegisterPurpose, ReviewBody, ReviewVerdict,
 };
+use countersign_server::text;
 use serde::Serialize;
-
-use countersign_server::client::{Call, Client};
 
 use crate::failure::{self, Failure, input};
 use crate::{EXIT_ALLOWED, EXIT_BLOCKED, Format};
-
-/// Comments and reasons longer than this would not fit the server's request limit (64 KiB);
-/// said here rather than as a broken connection.
-const MAX_COMMENT_BYTES: usize = 32 * 1024;
 
 /// Where the server is and who is calling.
 #[derive(Args, Clone, Debug)]
@@ -45,13 +40,9 @@ fn ask<B: Serialize, T: serde::de::DeserializeOwned>(
     path: &str,
     call: Call<'_, B>,
 ) -> Result<T, Failure> {
-    if server.token.as_deref().is_none_or(str::is_empty) {
-        return Err(input(
-            "no API token: pass --token or set COUNTERSIGN_TOKEN (an administrator creates one with \
-             `countersign token create --person YOUR_ID`)",
-        ));
-    }
-    Client::new(&server.server, server.token.as_deref()).ask(path, call).map_err(input)
+    Client::authenticated(&server.server, server.token.as_deref())
+        .and_then(|client| client.ask(path, call))
+        .map_err(input)
 }
 
 /// Prints an answer as JSON, or as the text `text` makes of it; the exit code comes from `exit`.
@@ -75,34 +66,6 @@ fn answer<T: Serialize>(
 
 fn exit_for_verdict(verdict: GateVerdict) -> u8 {
     if verdict == GateVerdict::Blocked { EXIT_BLOCKED } else { EXIT_ALLOWED }
-}
-
-/// A time for people: RFC 3339 in UTC.
-pub fn when(millis: i64) -> String {
-    jiff::Timestamp::from_millisecond(millis).map_or_else(|_| millis.to_string(), |at| at.to_string())
-}
-
-fn change_line(change: &ChangeEntry) -> String {
-    format!(
-        "change {} of {} for {}: {} ({})\n",
-        change.id,
-        change.repository,
-        change.environment,
-        change.verdict.as_str().to_uppercase(),
-        change.fingerprint,
-    )
-}
-
-fn decision_text(view: &ChangeView) -> String {
-    let mut text = change_line(&view.change);
-    for rule in view.decision.rules.iter().filter(|rule| rule.applies && !rule.satisfied) {
-        text.push_str(&format!("  unmet {}: {} more approval(s)\n", rule.name, rule.missing));
-    }
-    for assignment in view.assignments.iter().filter(|a| a.state == countersign_core::lifecycle::AssignmentState::Open)
-    {
-        text.push_str(&format!("  review routed to {} for {}\n", assignment.person, assignment.rule));
-    }
-    text
 }
 
 /// `countersign register`: a pipeline asks the server to evaluate a change.
@@ -134,83 +97,35 @@ pub struct RegisterArgs {
 }
 
 pub fn register(args: &RegisterArgs) -> u8 {
-    let result = read_plans(&args.plans).and_then(|plans| {
-        let body = RegisterBody {
-            repository: args.repository.clone(),
-            base: args.base.clone(),
-            head: args.head.clone(),
-            environment: args.environment.clone(),
-            requester: args.requester.clone(),
-            name: args.name.clone(),
-            purpose: match args.purpose {
-                crate::commands::check::PurposeArg::Deploy => RegisterPurpose::Deploy,
-                crate::commands::check::PurposeArg::PullRequest => RegisterPurpose::PullRequest,
-            },
-            plans,
-        };
-        ask(&args.service.server, "/api/changes", Call::Post(&body))
-    });
-    answer(args.service.format, result, decision_text, |view: &ChangeView| exit_for_verdict(view.change.verdict))
+    let registration = Registration {
+        repository: args.repository.clone(),
+        base: args.base.clone(),
+        head: args.head.clone(),
+        environment: args.environment.clone(),
+        requester: args.requester.clone(),
+        name: args.name.clone(),
+        purpose: match args.purpose {
+            crate::commands::check::PurposeArg::Deploy => RegisterPurpose::Deploy,
+            crate::commands::check::PurposeArg::PullRequest => RegisterPurpose::PullRequest,
+        },
+        plans: args.plans.clone(),
+    };
+    let server = &args.service.server;
+    let result = client::register(&server.server, server.token.as_deref(), &registration).map_err(input);
+    answer(args.service.format, result, text::decision, |view: &ChangeView| exit_for_verdict(view.change.verdict))
 }
 
-/// `countersign deploy`: the final verdict before deploying, recorded in the audit log.
-/// The repository's name on the server: given, or the name of the local clone's folder.
-pub fn repository_name(flag: Option<&str>, repo: &std::path::Path) -> Result<String, Failure> {
-    match flag {
-        Some(name) => Ok(name.to_owned()),
-        None => std::fs::canonicalize(repo)
-            .ok()
-            .and_then(|path| path.file_name().map(|name| name.to_string_lossy().trim_end_matches(".git").to_owned()))
-            .ok_or_else(|| input("cannot tell the repository's name; pass --repository NAME")),
-    }
-}
-
-/// What a deployment through the server needs: where, what, for whom.
-pub struct ServerDeployment {
-    pub repository: String,
-    pub base: String,
-    pub head: String,
-    pub environment: String,
-    pub requester: Option<String>,
-    pub plans: Vec<std::path::PathBuf>,
-}
-
-/// Registers `base..head` for a deployment and asks for the final verdict: the server decides
-/// with its own clone, audits the verdict and, when it allows, records the head as deployed.
-pub fn deploy_through(server: &ServerArgs, deployment: &ServerDeployment, format: Format) -> u8 {
-    let result = read_plans(&deployment.plans).and_then(|plans| {
-        let body = RegisterBody {
-            repository: deployment.repository.clone(),
-            base: deployment.base.clone(),
-            head: deployment.head.clone(),
-            environment: deployment.environment.clone(),
-            requester: deployment.requester.clone(),
-            name: None,
-            purpose: RegisterPurpose::Deploy,
-            plans,
-        };
-        let registered: ChangeView = ask(server, "/api/changes", Call::Post(&body))?;
-        ask(server, &format!("/api/changes/{}/deploy", registered.change.id), Call::Post(&()))
-    });
-    answer(format, result, decision_text, |view: &ChangeView| exit_for_verdict(view.change.verdict))
-}
-
-fn read_plans(paths: &[std::path::PathBuf]) -> Result<Vec<PlanUpload>, Failure> {
-    paths
-        .iter()
-        .map(|path| {
-            let content = std::fs::read_to_string(path)
-                .map_err(|error| input(format!("cannot read plan {}: {error}", path.display())))?;
-            Ok(PlanUpload { name: path.display().to_string(), content })
-        })
-        .collect()
+/// Registers a deployment and prints the service's final verdict (exit 0/1).
+pub fn deploy_through(server: &ServerArgs, deployment: &Registration, format: Format) -> u8 {
+    let result = client::deploy(&server.server, server.token.as_deref(), deployment).map_err(input);
+    answer(format, result, text::decision, |view: &ChangeView| exit_for_verdict(view.change.verdict))
 }
 
 /// Asks the server for the final verdict on a registered change; it records it in its audit log.
 pub fn deploy(server: &ServerArgs, change: i64, format: Format) -> u8 {
     let path = format!("/api/changes/{change}/deploy");
     let result = ask(server, &path, Call::Post(&()));
-    answer(format, result, decision_text, |view: &ChangeView| exit_for_verdict(view.change.verdict))
+    answer(format, result, text::decision, |view: &ChangeView| exit_for_verdict(view.change.verdict))
 }
 
 /// Approves or rejects through the server, which signs the statement with its key.
@@ -223,13 +138,6 @@ pub fn review(
     (comment, plans): (&str, Vec<String>),
     format: Format,
 ) -> u8 {
-    if comment.len() > MAX_COMMENT_BYTES {
-        let failure = input(format!(
-            "the comment has {} bytes; the server signs statements of at most 64 KiB, so shorten it to under {MAX_COMMENT_BYTES}",
-            comment.len()
-        ));
-        return failure::report(&failure, format);
-    }
     let body = ReviewBody {
         repository: repository.to_owned(),
         fingerprint: fingerprint.to_owned(),
@@ -238,17 +146,8 @@ pub fn review(
         comment: comment.to_owned(),
         plans,
     };
-    let result = ask(server, "/api/approvals", Call::Post(&body));
-    let text = |answer: &ReviewResult| {
-        let verb = if verdict == Verdict::Approve { "approved" } else { "rejected" };
-        let again = if answer.duplicate { " (already recorded)" } else { "" };
-        format!(
-            "{} {verb} {fingerprint} for {environment}{again}\n{}",
-            answer.statement.person,
-            change_line(&answer.change)
-        )
-    };
-    answer(format, result, text, |_| EXIT_ALLOWED)
+    let result = client::review(&server.server, server.token.as_deref(), &body).map_err(input);
+    answer(format, result, |reviewed| text::review(reviewed, verdict, fingerprint, environment), |_| EXIT_ALLOWED)
 }
 
 /// `countersign override`: break-glass through the server.
@@ -268,27 +167,15 @@ pub struct OverrideArgs {
 }
 
 pub fn override_change(args: &OverrideArgs) -> u8 {
-    if args.reason.len() > MAX_COMMENT_BYTES {
-        let failure =
-            input(format!("the reason has {} bytes; shorten it to under {MAX_COMMENT_BYTES}", args.reason.len()));
-        return failure::report(&failure, args.service.format);
-    }
     let body = OverrideBody {
         repository: args.repository.clone(),
         fingerprint: args.fingerprint.clone(),
         environment: args.environment.clone(),
         reason: args.reason.clone(),
     };
-    let result = ask(&args.service.server, "/api/overrides", Call::Post(&body));
-    let text = |answer: &OverrideResult| {
-        format!(
-            "{}override {} recorded; a second person must review it by {}\n",
-            change_line(&answer.change),
-            answer.override_.id,
-            when(answer.override_.review_due_at)
-        )
-    };
-    answer(args.service.format, result, text, |_| EXIT_ALLOWED)
+    let server = &args.service.server;
+    let result = client::override_change(&server.server, server.token.as_deref(), &body).map_err(input);
+    answer(args.service.format, result, text::overridden, |_| EXIT_ALLOWED)
 }
 
 /// `countersign review-override`: the mandatory after-the-fact review of a break-glass.
@@ -306,11 +193,7 @@ pub fn review_override(args: &ReviewOverrideArgs) -> u8 {
     let path = format!("/api/overrides/{}/review", args.id);
     let body = CompleteReviewBody { comment: args.comment.clone() };
     let result = ask(&args.service.server, &path, Call::Post(&body));
-    let text = |answer: &OverrideReviewResult| {
-        let late = if answer.override_.late { " (late)" } else { "" };
-        format!("override {} reviewed by {}{late}\n", args.id, answer.override_.reviewed_by.as_deref().unwrap_or("?"))
-    };
-    answer(args.service.format, result, text, |_| EXIT_ALLOWED)
+    answer(args.service.format, result, |reviewed| text::override_reviewed(args.id, reviewed), |_| EXIT_ALLOWED)
 }
 
 /// `countersign queue`: the reviews routed to me, and overrides awaiting review.
@@ -322,30 +205,7 @@ pub struct QueueArgs {
 
 pub fn queue(args: &QueueArgs) -> u8 {
     let result = ask(&args.service.server, "/api/queue", Call::<()>::Get(&[]));
-    let text = |queue: &Queue| {
-        let mut text = format!("{} review(s) for {}\n", queue.reviews.len(), queue.person);
-        for review in &queue.reviews {
-            let change = review.change.as_ref().map(change_line).unwrap_or_else(|| "change gone\n".to_owned());
-            let repository = review.change.as_ref().map_or("?", |change| change.repository.as_str());
-            text.push_str(&format!(
-                "  #{} {repository} rule {}, waiting {} s: {change}",
-                review.id, review.rule, review.waiting_seconds
-            ));
-        }
-        for pending in &queue.after_the_fact {
-            let overdue = if pending.overdue { " OVERDUE" } else { "" };
-            text.push_str(&format!(
-                "  override {} of change {} by {} awaits review by {}{overdue}: {}\n",
-                pending.id,
-                pending.change,
-                pending.person,
-                when(pending.review_due_at),
-                pending.reason
-            ));
-        }
-        text
-    };
-    answer(args.service.format, result, text, |_| EXIT_ALLOWED)
+    answer(args.service.format, result, text::queue, |_| EXIT_ALLOWED)
 }
 
 /// `countersign away`: stop (or resume) getting reviews routed to me.
@@ -382,10 +242,5 @@ pub fn away(args: &AwayArgs) -> u8 {
         let body = AwayBody { until: args.until.map(|until| until.as_millisecond()), note: args.note.clone() };
         ask(&args.service.server, "/api/away", Call::Put(&body))
     };
-    let text = |state: &AwayState| match (state.away, state.until) {
-        (true, Some(until)) => format!("{} is away until {}\n", state.person, when(until)),
-        (true, None) => format!("{} is away\n", state.person),
-        (false, _) => format!("{} is back\n", state.person),
-    };
-    answer(args.service.format, result, text, |_| EXIT_ALLOWED)
+    answer(args.service.format, result, text::away, |_| EXIT_ALLOWED)
 }

@@ -1,12 +1,11 @@
 //! `countersign simulate`: replays a history through one or two policies as if every change the
 //! branch received had been gated, and reports what each policy would have cost.
 
-use std::fmt::Write as _;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use countersign_core::simulate::PolicyReport;
-use countersign_read::{Progress, ReplayReport, ReplaySpec};
+use countersign_core::present;
+use countersign_read::{Progress, ReplaySpec};
 
 use crate::Format;
 use crate::failure::{self};
@@ -78,113 +77,13 @@ pub fn run(args: &SimulateArgs) -> u8 {
             }
             match args.format {
                 Format::Json => outln!("{}", serde_json::to_string_pretty(&output).unwrap_or_default()),
-                Format::Text => out!("{}", text(&output, args.chart.as_deref())),
+                Format::Text => {
+                    let chart = args.chart.as_ref().map(|path| path.display().to_string());
+                    out!("{}", present::simulation(&output, chart.as_deref()));
+                }
             }
             crate::EXIT_ALLOWED
         }
         Err(failure) => failure::report(&failure, args.format),
     }
-}
-
-/// The policies side by side, one row per measure.
-fn text(output: &ReplayReport, chart: Option<&Path>) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "simulated {} changes of {} ({} to {}) for {}",
-        output.changes,
-        output.range,
-        output.first.as_deref().unwrap_or("-"),
-        output.last.as_deref().unwrap_or("-"),
-        output.environment
-    );
-    let _ = writeln!(
-        out,
-        "each reviewer completes {} reviews a day; seniors are {} and above\n",
-        output.reviews_per_reviewer_per_day, output.senior_level
-    );
-    let policies = &output.policies;
-    let percent = |part: u64, whole: u64| if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 };
-    let share = |count: u64, policy: &PolicyReport| format!("{count} ({:.0}%)", percent(count, policy.changes));
-    let row = |label: &str, cell: &dyn Fn(&PolicyReport) -> String| {
-        (label.to_owned(), policies.iter().map(cell).collect::<Vec<String>>())
-    };
-    let mut rows = vec![
-        row("policy", &|policy| policy.name.clone()),
-        row("changes", &|policy| policy.changes.to_string()),
-        row("AI-assisted", &|policy| share(policy.ai_assisted, policy)),
-        row("need review", &|policy| share(policy.need_review, policy)),
-        row("need a senior", &|policy| share(policy.need_senior, policy)),
-        row("no one could approve", &|policy| policy.unapprovable.to_string()),
-        row("risk low/med/high/crit", &|policy| policy.risk.iter().map(u64::to_string).collect::<Vec<_>>().join("/")),
-    ];
-    let mut rule_names: Vec<&str> = Vec::new();
-    for rule in policies.iter().flat_map(|policy| &policy.rules) {
-        if !rule_names.contains(&rule.name.as_str()) {
-            rule_names.push(&rule.name);
-        }
-    }
-    for name in rule_names {
-        rows.push(row(&format!("  rule {name}"), &|policy| {
-            policy.rules.iter().find(|rule| rule.name == name).map_or("-".to_owned(), |rule| rule.caught.to_string())
-        }));
-    }
-    rows.extend([
-        row("reviews", &|policy| policy.reviews.to_string()),
-        row("senior reviews", &|policy| format!("{} by {} seniors", policy.senior_reviews, policy.seniors)),
-        row("per senior per week", &|policy| {
-            format!("{:.2} (busiest {})", policy.senior_load_per_week, policy.busiest_senior_week)
-        }),
-        row("queue delay p50/p90", &|policy| format!("{} h / {} h", policy.delay.p50_hours, policy.delay.p90_hours)),
-        row("queue delay mean/max", &|policy| format!("{} h / {} h", policy.delay.mean_hours, policy.delay.max_hours)),
-    ]);
-    let label_width = rows.iter().map(|(label, _)| label.chars().count()).max().unwrap_or(0);
-    let column_width =
-        rows.iter().flat_map(|(_, cells)| cells.iter().map(|cell| cell.chars().count())).max().unwrap_or(0).max(12);
-    for (label, cells) in &rows {
-        let _ = write!(out, "{label:<label_width$}");
-        for cell in cells {
-            let _ = write!(out, "  {cell:>column_width$}");
-        }
-        let _ = writeln!(out);
-    }
-    let _ = writeln!(
-        out,
-        "\nqueue delay: how long a change that needs review waits for its last review, each reviewer doing {} a \
-         day, oldest first",
-        output.reviews_per_reviewer_per_day
-    );
-    for policy in policies {
-        let holders: Vec<String> = policy
-            .delay
-            .waits_on
-            .iter()
-            .take(3)
-            .map(|held| {
-                format!("{} ({}) last on {} changes, {} h in all", held.person, held.level, held.changes, held.hours)
-            })
-            .collect();
-        let _ = writeln!(
-            out,
-            "  {}: over {} changes; waits mostly on {}",
-            policy.name,
-            policy.delay.over_changes,
-            if holders.is_empty() { "nobody".to_owned() } else { holders.join("; ") }
-        );
-    }
-    for policy in policies {
-        let busiest: Vec<String> = policy
-            .reviewers
-            .iter()
-            .take(5)
-            .map(|reviewer| format!("{} {}", reviewer.person, reviewer.reviews))
-            .collect();
-        if !busiest.is_empty() {
-            let _ = writeln!(out, "\nbusiest reviewers under {}: {}", policy.name, busiest.join(", "));
-        }
-    }
-    if let Some(path) = chart {
-        let _ = writeln!(out, "\nchart: {}", path.display());
-    }
-    out
 }

@@ -1,14 +1,23 @@
-//! Text output: what an engineer reads in a CI log. Verdict first, then what blocks and who can
+//! The decision as an engineer reads it in a CI log: verdict first, then what blocks and who can
 //! unblock it, then the evidence.
 
 use std::fmt::Write;
 
-use countersign_core::evaluate::{Decision, GateVerdict, Interdiff, MergedKind, plural};
-use countersign_core::finding::Finding;
+use super::{at, findings, services, short};
+use crate::evaluate::{Decision, GateVerdict, Interdiff, MergedKind, plural};
 
-use crate::ChangeArgs;
+/// What the "to approve: countersign approve …" lines name, as the command line gave it.
+pub struct ApproveHint {
+    /// The repository path, as shown.
+    pub repo: String,
+    /// The base revision as given, or the decision's base when none was.
+    pub base: String,
+    /// The head revision as given.
+    pub head: String,
+}
 
-pub fn decision(decision: &Decision, args: &ChangeArgs) -> String {
+/// The decision's text; `hint` fills the command that would approve it.
+pub fn decision(decision: &Decision, hint: &ApproveHint) -> String {
     let mut out = String::new();
     let change = &decision.change;
     let verdict = match decision.verdict {
@@ -27,10 +36,7 @@ pub fn decision(decision: &Decision, args: &ChangeArgs) -> String {
         change.lines_deleted
     );
     let _ = writeln!(out, "  fingerprint {}", change.fingerprint);
-    let services: Vec<String> =
-        change.services.iter().map(|service| format!("{} (tier {})", service.name, service.tier)).collect();
-    let _ =
-        writeln!(out, "  services:    {}", if services.is_empty() { "none".to_owned() } else { services.join(", ") });
+    let _ = writeln!(out, "  services:    {}", services(&change.services));
     let risk_reasons = if decision.risk.reasons.is_empty() {
         String::new()
     } else {
@@ -66,7 +72,7 @@ pub fn decision(decision: &Decision, args: &ChangeArgs) -> String {
         })
         .collect();
     let _ = writeln!(out, "  responsible: {}", responsible.join(", "));
-    merged_changes(&mut out, decision, args);
+    merged_changes(&mut out, decision, hint);
 
     let _ = writeln!(out);
     for rejection in &decision.rejections {
@@ -140,10 +146,7 @@ pub fn decision(decision: &Decision, args: &ChangeArgs) -> String {
         let _ = writeln!(
             out,
             "to approve: countersign approve --repo {} --base {} --head {} --env {} --as {first} --key ~/.ssh/id_ed25519",
-            args.repo.display(),
-            args.base.as_deref().unwrap_or(&change.base),
-            args.head(),
-            change.environment
+            hint.repo, hint.base, hint.head, change.environment
         );
     }
     let evidence: Vec<_> = decision.commits.iter().filter(|commit| !commit.signals.is_empty()).collect();
@@ -173,27 +176,12 @@ pub fn decision(decision: &Decision, args: &ChangeArgs) -> String {
             );
         }
     }
-    findings_into(&mut out, &decision.findings);
+    out.push_str(&findings(&decision.findings));
     out
 }
 
-pub fn findings(findings: &[Finding]) {
-    let mut out = String::new();
-    findings_into(&mut out, findings);
-    out!("{out}");
-}
-
-fn findings_into(out: &mut String, findings: &[Finding]) {
-    if !findings.is_empty() {
-        let _ = writeln!(out, "\nfindings:");
-        for finding in findings {
-            let _ = writeln!(out, "  {finding}");
-        }
-    }
-}
-
 /// Each merged change of a deployment range with its verdict and what it needs.
-fn merged_changes(out: &mut String, decision: &Decision, args: &ChangeArgs) {
+fn merged_changes(out: &mut String, decision: &Decision, hint: &ApproveHint) {
     if decision.changes.is_empty() {
         return;
     }
@@ -251,10 +239,7 @@ fn merged_changes(out: &mut String, decision: &Decision, args: &ChangeArgs) {
                 let _ = writeln!(
                     out,
                     "      to approve: countersign approve --repo {} --base {} --head {} --env {} --as {first} --key ~/.ssh/id_ed25519",
-                    args.repo.display(),
-                    change.base,
-                    change.head,
-                    decision.change.environment
+                    hint.repo, change.base, change.head, decision.change.environment
                 );
             }
         }
@@ -272,13 +257,4 @@ fn interdiff(out: &mut String, files: &[Interdiff]) {
             let _ = writeln!(out, "      …");
         }
     }
-}
-
-/// Seconds since the epoch as RFC 3339 (UTC).
-pub fn at(seconds: i64) -> String {
-    jiff::Timestamp::from_second(seconds).map_or_else(|_| seconds.to_string(), |at| at.to_string())
-}
-
-pub fn short(id: &str) -> &str {
-    &id[..id.len().min(10)]
 }
