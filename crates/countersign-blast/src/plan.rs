@@ -154,13 +154,21 @@ struct TerraformChange {
 fn terraform(file: &str, value: Value) -> Result<PlanReport, AnalysisError> {
     let format = PlanFormat::Terraform;
     let plan: TerraformPlan = serde_json::from_value(value).map_err(|error| shape_error(file, "Terraform", &error))?;
-    let major = plan.format_version.split('.').next().unwrap_or("");
-    if major != "1" {
+    // 0.1 (Terraform 0.12–0.14) and 0.2 (0.15) have the same `resource_changes` as 1.x (1.0 on,
+    // and OpenTofu), without `action_reason`, `errored` and `complete`.
+    let mut version = plan.format_version.split('.');
+    let supported = match (version.next(), version.next()) {
+        (Some("1"), _) => true,
+        (Some("0"), Some(minor)) => matches!(minor, "1" | "2"),
+        _ => false,
+    };
+    if !supported {
         return Err(AnalysisError::new(
             file,
             None,
             format!("unsupported Terraform plan format_version {}", plan.format_version),
-            "countersign reads format 1.x; upgrade countersign or render the plan with a Terraform it supports",
+            "countersign reads formats 0.1, 0.2 and 1.x; upgrade countersign or render the plan with a Terraform \
+             it supports",
         ));
     }
     if plan.errored {

@@ -229,11 +229,6 @@ fn translate(pattern: &str) -> Result<Vec<Glob>, String> {
     if pattern.starts_with("\\#") {
         return Err("a pattern cannot start with an escaped `#`; match the `#` with `?` instead".to_owned());
     }
-    if pattern.contains(['[', ']']) {
-        return Err("character ranges (`[...]`) are not supported; list the paths or use `*` \
-                    and `?`"
-            .to_owned());
-    }
 
     let (body, dir_only) = match pattern.strip_suffix('/') {
         Some(body) => (body, true),
@@ -247,19 +242,16 @@ fn translate(pattern: &str) -> Result<Vec<Glob>, String> {
     }
     let last = body.rsplit_once('/').map_or(body, |(_, last)| last);
     let mut glob = if anchored { String::new() } else { String::from("**/") };
-    glob.push_str(&escape_braces(body));
+    glob.push_str(&escape_literals(body));
 
     let sources = if dir_only {
-        if last == "**" {
-            // `x/**/` names the directories below `x`, whose files are those below `x/*/`;
-            // globset's `x/**/**` would also match files directly in `x`.
-            glob.pop();
-        }
         vec![glob + "/**"]
-    } else if has_wildcard(last) {
+    } else if last == "*" && anchored {
+        // `docs/*` owns the files of `docs`, not those further down (GitHub's documented example).
         vec![glob]
     } else {
-        // A plain last segment may name a directory, which owns everything below it.
+        // Any other last segment, wildcards included (`f*`, `/f*`), may match a directory,
+        // which owns everything below it.
         vec![format!("{glob}/**"), glob]
     };
     sources
@@ -274,13 +266,15 @@ fn translate(pattern: &str) -> Result<Vec<Glob>, String> {
         .collect()
 }
 
-/// `{` and `}` are plain characters in gitignore but alternation in globset.
-fn escape_braces(body: &str) -> String {
+/// `{`, `}` are alternation and `[`, `]` character classes in globset, but plain characters in
+/// CODEOWNERS: GitHub supports no character ranges, so `[param]` (a Next.js route folder) is
+/// that folder's name.
+fn escape_literals(body: &str) -> String {
     let mut escaped = String::with_capacity(body.len());
     let mut chars = body.chars();
     while let Some(c) = chars.next() {
         match c {
-            '{' | '}' => {
+            '{' | '}' | '[' | ']' => {
                 escaped.push('\\');
                 escaped.push(c);
             }
@@ -292,19 +286,4 @@ fn escape_braces(body: &str) -> String {
         }
     }
     escaped
-}
-
-/// Whether a segment has an unescaped `*` or `?`.
-fn has_wildcard(segment: &str) -> bool {
-    let mut chars = segment.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                chars.next();
-            }
-            '*' | '?' => return true,
-            _ => {}
-        }
-    }
-    false
 }

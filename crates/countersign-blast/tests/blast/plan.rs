@@ -118,6 +118,40 @@ fn cloudformation_removals_replacements_and_policies() {
 }
 
 #[test]
+fn terraform_0_12_to_0_15_plans_are_read() {
+    check(
+        "tf-0.12-format-0.1.json",
+        PlanFormat::Terraform,
+        2,
+        &[
+            "destructive tf-0.12-format-0.1.json aws_db_instance.main | delete | -",
+            "destructive tf-0.12-format-0.1.json aws_instance.web | replace (delete before create) | -",
+        ],
+    );
+    check(
+        "tf-0.15-format-0.2.json",
+        PlanFormat::Terraform,
+        1,
+        &[
+            "destructive tf-0.15-format-0.2.json module.cache.aws_elasticache_cluster.this[0] | replace (create before delete) | -",
+        ],
+    );
+}
+
+#[test]
+fn opentofu_plans_are_read() {
+    check(
+        "tofu-1.8.json",
+        PlanFormat::Terraform,
+        0,
+        &[
+            "destructive tofu-1.8.json aws_dynamodb_table.orders | delete | its resource block was removed",
+            "hazard tofu-1.8.json aws_sqs_queue.events | forget | leaves Terraform state; the object is no longer managed",
+        ],
+    );
+}
+
+#[test]
 fn bad_plans_are_errors_never_allows() {
     check_error(
         "tf-truncated.json",
@@ -128,6 +162,11 @@ fn bad_plans_are_errors_never_allows() {
         "tf-format-2.json",
         &fixture("tf-format-2.json"),
         "tf-format-2.json: unsupported Terraform plan format_version 2.0",
+    );
+    check_error(
+        "tf-format-0.3.json",
+        r#"{"format_version": "0.3", "terraform_version": "0.16.0", "resource_changes": []}"#,
+        "tf-format-0.3.json: unsupported Terraform plan format_version 0.3",
     );
     check_error(
         "tf-errored.json",

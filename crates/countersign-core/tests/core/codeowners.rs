@@ -311,7 +311,159 @@ fn wildcards() {
     check("/src/** @a", "src/a/b.rs", Some("@a"));
     check("/src/** @a", "src", None);
     check("src/**/ @a", "src/a/b.rs", Some("@a"));
-    check("src/**/ @a", "src/b.rs", None);
+    check("src/**/ @a", "src/b.rs", Some("@a"));
+}
+
+/// Pattern semantics as GitHub applies them, checked against the cases of an independent
+/// implementation's test data (hmarr/codeowners, `testdata/patterns.json`) and GitHub's
+/// documented examples. Each case: pattern, path, whether the pattern owns the path.
+#[test]
+fn patterns_match_as_github_matches_them() {
+    let cases: &[(&str, &[(&str, bool)])] = &[
+        (
+            "foo",
+            &[
+                ("foo", true),
+                ("foo.txt", false),
+                ("foo/bar", true),
+                ("bar/foo", true),
+                ("bar/foo.txt", false),
+                ("bar/baz", false),
+                ("bar/foo/baz", true),
+            ],
+        ),
+        (
+            "/foo",
+            &[
+                ("foo", true),
+                ("fool.txt", false),
+                ("foo/bar", true),
+                ("bar/foo", false),
+                ("foo/bar/baz", true),
+                ("bar/foo/baz", false),
+            ],
+        ),
+        (
+            "foo/",
+            &[
+                ("foo", false),
+                ("foo/bar", true),
+                ("foo/bar/baz", true),
+                ("bar/foo", false),
+                ("bar/foo/baz", true),
+                ("bar/foo/baz/qux", true),
+            ],
+        ),
+        ("/foo/", &[("foo", false), ("foo/bar", true), ("foo/bar/baz", true), ("bar/foo/baz", false)]),
+        (
+            "foo/bar",
+            &[
+                ("foo/bar", true),
+                ("foo/bart", false),
+                ("foo/bar/baz", true),
+                ("baz/foo/bar", false),
+                ("baz/foo/bar/qux", false),
+            ],
+        ),
+        ("/foo/bar", &[("foo/bar", true), ("foo/bar/baz", true), ("baz/foo/bar", false)]),
+        ("foo/bar/", &[("foo/bar", false), ("foo/bart", false), ("foo/bar/baz", true), ("baz/foo/bar/qux", false)]),
+        ("*", &[("foo", true), ("foo/bar", true), ("bar/foo/baz", true), ("xfoo", true)]),
+        // A wildcard segment that matches a directory owns everything below it …
+        (
+            "f*",
+            &[
+                ("foo", true),
+                ("foo/bar", true),
+                ("foo/bar/baz", true),
+                ("bar/foo", true),
+                ("bar/foo/baz", true),
+                ("bar/baz", false),
+                ("xfoo", false),
+            ],
+        ),
+        (
+            "/f*",
+            &[
+                ("foo", true),
+                ("foo/bar", true),
+                ("foo/bar/baz", true),
+                ("bar/foo", false),
+                ("bar/foo/baz", false),
+                ("xfoo", false),
+            ],
+        ),
+        // … except a lone `*` after a slash: `docs/*` owns only the files directly in `docs`.
+        ("/*", &[("foo", true), ("bar", true), ("foo/bar", false), ("foo/bar/baz", false)]),
+        ("docs/*", &[("docs/getting-started.md", true), ("docs/build-app/troubleshooting.md", false)]),
+        ("foo/*", &[("foo", false), ("foo/bar", true), ("foo/bar/baz", false), ("bar/foo", false)]),
+        ("f*/", &[("foo", false), ("foo/bar", true), ("bar/foo", false), ("bar/foo/baz", true), ("xfoo", false)]),
+        ("/*/", &[("foo", false), ("foo/bar", true), ("bar/foo", true), ("bar/foo/baz", true)]),
+        ("/f*/", &[("foo", false), ("foo/bar", true), ("bar/foo/baz", false)]),
+        ("f\\*o", &[("foo", false), ("f*o", true)]),
+        ("foo/*.txt", &[("foo", false), ("foo/bar.txt", true), ("foo/bar/baz.txt", false), ("qux/foo/bar.txt", false)]),
+        (
+            "foo/*/baz",
+            &[("foo", false), ("foo/bar", false), ("foo/baz", false), ("foo/bar/baz", true), ("foo/bar/baz/qux", true)],
+        ),
+        ("f?o", &[("foo", true), ("fo", false), ("fooo", false)]),
+        ("f\\?o", &[("foo", false), ("f?o", true)]),
+        ("**/foo/bar", &[("foo/bar", true), ("qux/foo/bar", true), ("qux/foo/bar/baz", true), ("foo/baz/bar", false)]),
+        (
+            "**/*bar*",
+            &[("bar", true), ("foo/bar", true), ("foo/rebar", true), ("foo/barrio", true), ("foo/qux/bar", true)],
+        ),
+        (
+            "foo/bar/**",
+            &[("foo/bar", false), ("foo/bar/baz", true), ("foo/bar/baz/qux", true), ("qux/foo/bar/baz", false)],
+        ),
+        (
+            "foo/**/bar",
+            &[
+                ("foo/bar", true),
+                ("foo/bar/baz", true),
+                ("foo/qux/bar/baz", true),
+                ("foo/qux/quux/bar/baz", true),
+                ("qux/foo/bar", false),
+            ],
+        ),
+        // `foo/**/` owns everything below `foo`.
+        ("foo/**/", &[("foo", false), ("foo/bar", true), ("foo/bar/baz", true)]),
+        (
+            "foo/**/bar/b*",
+            &[
+                ("foo/bar", false),
+                ("foo/bar/baz", true),
+                ("foo/bar/qux", false),
+                ("foo/qux/bar/baz", true),
+                ("foo/qux/bar/qux", false),
+            ],
+        ),
+        // Brackets are a folder's name (Next.js route segments), not a character range.
+        (
+            "/apps/[param]/file.ts",
+            &[
+                ("apps/[param]/file.ts", true),
+                ("apps/other/file.ts", false),
+                ("apps/[other]/file.ts", false),
+                ("apps/param/file.ts", false),
+            ],
+        ),
+        ("*.[ch]", &[("a.[ch]", true), ("a.c", false)]),
+        ("services/foo:bar/**/*", &[("services/foo:bar/baz.json", true), ("services/foo-bar/baz.json", false)]),
+        ("vllm/v1/worker/^cpu", &[("vllm/v1/worker/^cpu", true), ("vllm/v1/worker/cpu", false)]),
+    ];
+    let mut wrong = Vec::new();
+    for (pattern, paths) in cases {
+        let text = format!("{pattern} @owner\n");
+        let (codeowners, findings) = CodeOwners::parse("CODEOWNERS", &text);
+        assert_eq!(findings, [], "{pattern}");
+        for (path, owned) in paths.iter() {
+            if codeowners.rule_for(path).is_some() != *owned {
+                wrong.push(format!("{pattern} on {path}: expected {owned}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
 #[test]
@@ -375,14 +527,7 @@ fn too_large_file_is_ignored() {
 
 #[test]
 fn invalid_patterns_are_skipped() {
-    let cases = [
-        ("!*.js @js", "a.js"),
-        ("*.[ch] @c", "a.c"),
-        ("] @c", "]"),
-        ("\\#notes @notes", "#notes"),
-        ("/ @root", "a"),
-        ("foo\\ @foo", "foo\\"),
-    ];
+    let cases = [("!*.js @js", "a.js"), ("\\#notes @notes", "#notes"), ("/ @root", "a"), ("foo\\ @foo", "foo\\")];
     for (line, path) in cases {
         let text = format!("# fallback\n* @fallback\n{line}\n");
         let codeowners = parse_with_finding(&text, "codeowners-invalid-pattern", 3);
@@ -437,12 +582,16 @@ fn reference_matches(pattern: &str, path: &str) -> bool {
     if !anchored {
         segments.insert(0, "**");
     }
-    let last_has_wildcard = segments.last().is_some_and(|last| last.contains(['*', '?']));
+    // `x/**/` owns everything below `x`, like `x/**`.
+    let dir_only = dir_only && segments.last() != Some(&"**");
+    // Only a lone `*` after a slash stops at files: every other segment that matches a
+    // directory owns what is below it.
+    let stops_at_files = anchored && segments.last() == Some(&"*");
     let path: Vec<&str> = path.split('/').collect();
     (1..=path.len()).any(|len| {
         // The pattern matched a directory that holds the path.
         let below = len < path.len();
-        let applies = if dir_only { below } else { !below || !last_has_wildcard };
+        let applies = if dir_only { below } else { !below || !stops_at_files };
         applies && segments_match(&segments, &path[..len])
     })
 }
