@@ -85,6 +85,7 @@ fn change() -> ChangeInput {
         rollback: None,
         plans: Vec::new(),
         config_origin: None,
+        added_lines: Vec::new(),
     }
 }
 

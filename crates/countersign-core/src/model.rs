@@ -69,6 +69,15 @@ pub struct TreeChange {
     pub digest: String,
 }
 
+/// The lines a change adds to one file, each with the commit of the change that wrote it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddedLines {
+    pub path: String,
+    /// 1-based line numbers in the head's file, and the commit that wrote each line (`None`
+    /// when no commit of the change wrote it, e.g. a line moved back into place).
+    pub lines: Vec<(u32, Option<String>)>,
+}
+
 /// What a code host says about the pull request of a change: contextual evidence only.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PullRequest {
@@ -109,6 +118,8 @@ pub struct ChangeInput {
     pub plans: Vec<PlanDigest>,
     /// Where the configuration that judges the change was read.
     pub config_origin: Option<ConfigOrigin>,
+    /// The lines the change adds, each with the commit that wrote it; empty when not read.
+    pub added_lines: Vec<AddedLines>,
 }
 
 impl ChangeInput {

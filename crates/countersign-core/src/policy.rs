@@ -152,6 +152,9 @@ struct RawWhen {
     destructive: Option<bool>,
     lines_changed_over: Option<Spanned<i64>>,
     files_changed_over: Option<Spanned<i64>>,
+    ai_lines_over: Option<Spanned<i64>>,
+    ai_share_over: Option<Spanned<f64>>,
+    ai_lines_tier_at_most: Option<Spanned<i64>>,
     environments: Option<Vec<Spanned<String>>>,
     target_branches: Option<Vec<Spanned<String>>>,
     rollback: Option<bool>,
@@ -333,6 +336,12 @@ pub enum Predicate {
     Destructive(bool),
     LinesChangedOver(u64),
     FilesChangedOver(u64),
+    /// More added lines written by AI-assisted commits than this, within services of at most
+    /// the tier when one is given.
+    AiLinesOver(u64, Option<u32>),
+    /// A larger share (0 to 1) of the added lines written by AI-assisted commits, within
+    /// services of at most the tier when one is given.
+    AiShareOver(f64, Option<u32>),
     Environments(Vec<String>),
     TargetBranches(Globs),
     /// The head drops commits of the base: deploying it reverts them.
@@ -637,6 +646,32 @@ impl Validator<'_> {
         }
         if let Some(files) = &raw.files_changed_over {
             all.push(Predicate::FilesChangedOver(self.non_negative(files, "files_changed_over")));
+        }
+        let ai_tier =
+            raw.ai_lines_tier_at_most.as_ref().map(|tier| self.non_negative(tier, "ai_lines_tier_at_most") as u32);
+        if let Some(lines) = &raw.ai_lines_over {
+            all.push(Predicate::AiLinesOver(self.non_negative(lines, "ai_lines_over"), ai_tier));
+        }
+        if let Some(share) = &raw.ai_share_over {
+            let value = *share.get_ref();
+            if !(0.0..1.0).contains(&value) {
+                self.error(
+                    share.span(),
+                    format!("`ai_share_over` is {value}; it is a share of the added lines"),
+                    "use a number from 0 up to (not including) 1, e.g. 0.5 for more than half",
+                );
+            }
+            all.push(Predicate::AiShareOver(value, ai_tier));
+        }
+        if let Some(tier) = &raw.ai_lines_tier_at_most
+            && raw.ai_lines_over.is_none()
+            && raw.ai_share_over.is_none()
+        {
+            self.error(
+                tier.span(),
+                "`ai_lines_tier_at_most` alone says nothing".to_owned(),
+                "it narrows `ai_lines_over` or `ai_share_over` in the same `when` to services of at most that tier",
+            );
         }
         if let Some(environments) = &raw.environments {
             all.push(Predicate::Environments(environments.iter().map(|env| env.get_ref().clone()).collect()));

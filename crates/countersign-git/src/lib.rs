@@ -13,6 +13,7 @@ pub use gix::ObjectId;
 use gix::bstr::ByteSlice;
 use gix::diff::tree::recorder::Change;
 
+mod attribution;
 pub mod patch;
 
 /// The ref that carries attestations, so they travel with `git push` and `git fetch`.
@@ -306,6 +307,7 @@ impl Repo {
             rollback: None,
             plans: Vec::new(),
             config_origin: None,
+            added_lines: Vec::new(),
         })
     }
 
@@ -595,6 +597,19 @@ impl Repo {
     /// than [`MAX_FILE_BYTES`] is an error, found from its size before it is read.
     pub fn read_file_at(&self, commit: ObjectId, path: &str) -> Result<Option<String>> {
         self.read_file_at_most(commit, path, MAX_FILE_BYTES)
+    }
+
+    /// A file's bytes at a revision when it is small enough to diff; an empty file when it is
+    /// larger (its lines then count as written before the change).
+    fn read_file_bytes_at(&self, commit: ObjectId, path: &str) -> Result<Option<Vec<u8>>> {
+        let tree = self.repo.find_tree(self.tree_of(commit)?).map_err(git_error("read tree"))?;
+        let Some(entry) = tree.lookup_entry_by_path(path).map_err(git_error(format!("look up {path}")))? else {
+            return Ok(None);
+        };
+        if !entry.mode().is_blob() || self.blob_size(entry.object_id())? > MAX_DIFF_BYTES as u64 {
+            return Ok(Some(Vec::new()));
+        }
+        Ok(Some(self.blob_data(Some(entry.object_id()))?))
     }
 
     /// [`Repo::read_file_at`] with a limit of its own.

@@ -7,6 +7,7 @@ use crate::finding::Finding;
 use crate::model::{ChangeInput, Operation, RecentHistory};
 use crate::risk::{self, Experience, Risk, RiskInput};
 
+use super::attribution::{Attribution, attribute};
 use super::output::{ChangeSummary, CommitReport, Responsible, RuleOutcome, ServiceRef};
 use super::plural;
 use super::predicates::Truth;
@@ -40,6 +41,8 @@ pub struct Analysis {
     pub(super) services: Vec<(String, u32)>,
     pub(super) target_branch: Option<String>,
     pub(super) lines_changed: u64,
+    /// Which added lines AI wrote; `None` when the added lines were not read.
+    pub(super) attribution: Option<Attribution>,
     pub(super) groups: Vec<Group>,
     /// Rules the gate adds itself, which approvals cannot satisfy: AI declarations, unknown
     /// people, rollbacks, a change no rule speaks about.
@@ -143,6 +146,7 @@ pub fn analyze(config: &Config, change: &ChangeInput) -> Analysis {
     );
     let groups = owner_groups(config, &paths, &path_services);
     let declaration = policy.ai.require_declaration.then(|| declaration_rule(&change.commits, &scans));
+    let attribution = attribute(config, change, &commits);
     let mut analysis = Analysis {
         change: ChangeSummary {
             repo: change.repo.clone(),
@@ -177,6 +181,7 @@ pub fn analyze(config: &Config, change: &ChangeInput) -> Analysis {
         services,
         target_branch: change.target_branch.clone(),
         lines_changed: lines_added + lines_deleted,
+        attribution,
         groups,
         builtin: declaration.into_iter().collect(),
         rollback: change.rollback.clone(),

@@ -82,6 +82,7 @@ pub fn decide(config: &Config, analysis: &Analysis, attestations: &CheckedAttest
         destructive: analysis.destructive.clone(),
         hazards: analysis.hazards.clone(),
         rollout: policy.rollout_for(analysis.risk.level).clone(),
+        attribution: analysis.attribution.clone(),
         rules,
         rejections,
         approvals,

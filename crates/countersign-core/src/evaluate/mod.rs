@@ -10,6 +10,7 @@
 
 mod analysis;
 mod attestations;
+mod attribution;
 mod batch;
 mod break_glass;
 mod decision;
@@ -20,6 +21,7 @@ mod rules;
 
 pub use analysis::{Analysis, analyze, is_gate_config};
 pub use attestations::{CheckOutcome, CheckedAttestations, FoundAttestation, Verified, check_attestations};
+pub use attribution::{AiRange, Attribution, FileAttribution, ServiceAttribution};
 pub use batch::{ComparedWith, MergedChange, MergedChangeFacts, MergedKind, combine};
 pub use break_glass::{OverrideRefusal, override_refused};
 pub use decision::{decide, evaluate};

@@ -175,6 +175,9 @@ pub struct Decision {
     pub hazards: Vec<Operation>,
     /// How a change of this risk should be rolled out.
     pub rollout: Rollout,
+    /// Which of the added lines AI-assisted commits wrote; absent when they were not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<super::attribution::Attribution>,
     pub rules: Vec<RuleOutcome>,
     /// Rejections that block the change until their authors approve.
     pub rejections: Vec<ApprovalRef>,

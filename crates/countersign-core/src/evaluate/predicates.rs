@@ -218,6 +218,36 @@ pub(super) fn holds(config: &Config, predicate: &Predicate, facts: &Analysis, wh
                 if facts.lines_changed > *limit { ">" } else { "<=" }
             ),
         ),
+        Predicate::AiLinesOver(limit, tier) => {
+            let Some(attribution) = &facts.attribution else {
+                why.push("which lines AI wrote is unknown; rule applied".to_owned());
+                return Truth::Unknown;
+            };
+            let (ai, _) = attribution.counts(*tier);
+            let scope = tier.map(|tier| format!(" in tier-{tier} or more critical services")).unwrap_or_default();
+            (
+                ai > *limit,
+                format!("{ai} AI-written lines added{scope} ({} {limit})", if ai > *limit { ">" } else { "<=" }),
+            )
+        }
+        Predicate::AiShareOver(limit, tier) => {
+            let Some(attribution) = &facts.attribution else {
+                why.push("which lines AI wrote is unknown; rule applied".to_owned());
+                return Truth::Unknown;
+            };
+            let (ai, added) = attribution.counts(*tier);
+            let share = if added == 0 { 0.0 } else { ai as f64 / added as f64 };
+            let scope = tier.map(|tier| format!(" in tier-{tier} or more critical services")).unwrap_or_default();
+            (
+                share > *limit,
+                format!(
+                    "AI wrote {ai} of {added} added lines{scope} ({:.0}% {} {:.0}%)",
+                    share * 100.0,
+                    if share > *limit { ">" } else { "<=" },
+                    limit * 100.0
+                ),
+            )
+        }
         Predicate::FilesChangedOver(limit) => {
             let files = facts.paths.len() as u64;
             (files > *limit, format!("{files} files changed ({} {limit})", if files > *limit { ">" } else { "<=" }))

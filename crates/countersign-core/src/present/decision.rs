@@ -60,6 +60,20 @@ pub fn decision(decision: &Decision, hint: &ApproveHint) -> String {
             "no markers found".to_owned()
         }
     );
+    if let Some(attribution) = decision.attribution.as_ref().filter(|attribution| attribution.ai_lines > 0) {
+        let services: Vec<String> = attribution
+            .services
+            .iter()
+            .filter(|service| service.ai_lines > 0)
+            .map(|service| format!("{} {} of {}", service.name, service.ai_lines, service.added_lines))
+            .collect();
+        let by_service = if services.is_empty() { String::new() } else { format!("; {}", services.join(", ")) };
+        let _ = writeln!(
+            out,
+            "  AI-written:  {} of {} added lines ({}%){by_service}",
+            attribution.ai_lines, attribution.added_lines, attribution.ai_percent
+        );
+    }
     let responsible: Vec<String> = decision
         .responsible
         .iter()

@@ -10,7 +10,7 @@ use countersign_core::evaluate::{
     override_refused, review_refused,
 };
 use countersign_core::model::{
-    BlastRadius, ChangeInput, Commit, FileChange, Identity, Operation, OperationSource, TreeChange,
+    AddedLines, BlastRadius, ChangeInput, Commit, FileChange, Identity, Operation, OperationSource, TreeChange,
 };
 use serde::Serialize;
 use ssh_key::PrivateKey;
@@ -148,6 +148,7 @@ fn change() -> ChangeBuilder {
             rollback: None,
             plans: Vec::new(),
             config_origin: None,
+            added_lines: Vec::new(),
         },
     }
 }
@@ -227,6 +228,18 @@ impl ChangeBuilder {
         self.change
             .plans
             .push(countersign_core::model::PlanDigest { file: "plan.json".to_owned(), digest: digest.to_owned() });
+        self
+    }
+
+    /// Lines `first..=last` added to `path`, written by the `commit`-th commit (1-based).
+    fn wrote(mut self, commit: usize, path: &str, first: u32, last: u32) -> ChangeBuilder {
+        let id =
+            char::from_digit(u32::try_from(commit).expect("few commits"), 16).expect("a digit").to_string().repeat(40);
+        let lines = (first..=last).map(|line| (line, Some(id.clone())));
+        match self.change.added_lines.iter_mut().find(|file| file.path == path) {
+            Some(file) => file.lines.extend(lines),
+            None => self.change.added_lines.push(AddedLines { path: path.to_owned(), lines: lines.collect() }),
+        }
         self
     }
 
@@ -574,6 +587,29 @@ fn when_size_and_risk() {
     let lines = when("lines_changed_over = 100");
     case("lines_changed_over_applies_above", "blocked", &lines, change().commit("bob", "Big").file(DOCS, 80, 21), &[]);
     case("lines_changed_over_skips_at_limit", "allowed", &lines, change().commit("bob", "Big").file(DOCS, 60, 40), &[]);
+
+    // AI-written lines: the human commit's lines do not count.
+    let mixed = || {
+        change()
+            .commit("bob", "Write the cart")
+            .commit("bob", AI_MESSAGE)
+            .file(CART, 30, 0)
+            .file(DOCS, 10, 0)
+            .wrote(1, CART, 1, 10)
+            .wrote(2, CART, 11, 30)
+            .wrote(2, DOCS, 1, 10)
+    };
+    let ai_lines = when("ai_lines_over = 25");
+    case("ai_lines_over_applies_above", "blocked", &ai_lines, mixed(), &[]);
+    case("ai_lines_over_skips_at_limit", "allowed", &when("ai_lines_over = 30"), mixed(), &[]);
+    let tier0 = when("ai_lines_over = 25, ai_lines_tier_at_most = 0");
+    case("ai_lines_over_in_tier_0_counts_only_tier_0", "allowed", &tier0, mixed(), &[]);
+    let share = when("ai_share_over = 0.7");
+    case("ai_share_over_applies_above", "blocked", &share, mixed(), &[]);
+    case("ai_share_over_skips_below", "allowed", &when("ai_share_over = 0.8"), mixed(), &[]);
+    // Lines nobody read: the rule applies (fail-safe).
+    let unread = change().commit("bob", "Write the cart").file(CART, 30, 0);
+    case("ai_lines_over_applies_when_unknown", "blocked", &ai_lines, unread, &[]);
 
     let files = when("files_changed_over = 2");
     let three = human("bob", DOCS).file("docs/a.md", 1, 0).file("docs/b.md", 1, 0);

@@ -92,7 +92,7 @@ fn every_predicate_and_requirement_is_accepted() {
     let policy = r#"version = 1
 [[rule]]
 name = "everything"
-when = { ai_assisted = true, agent_authored = false, author_level_below = "staff", author_level_at_least = "intern", author_in_teams = ["checkout"], paths = ["services/**"], only_paths = ["**"], services = ["checkout"], tier_at_most = 1, risk_at_least = "medium", destructive = false, lines_changed_over = 10, files_changed_over = 2, environments = ["production"], target_branches = ["main", "release/*"], rollback = false, any = [{ ai_assisted = true }, { not = { paths = ["docs/**"] } }], not = { environments = ["staging"] } }
+when = { ai_assisted = true, agent_authored = false, author_level_below = "staff", author_level_at_least = "intern", author_in_teams = ["checkout"], paths = ["services/**"], only_paths = ["**"], services = ["checkout"], tier_at_most = 1, risk_at_least = "medium", destructive = false, lines_changed_over = 10, files_changed_over = 2, ai_lines_over = 100, ai_share_over = 0.5, ai_lines_tier_at_most = 0, environments = ["production"], target_branches = ["main", "release/*"], rollback = false, any = [{ ai_assisted = true }, { not = { paths = ["docs/**"] } }], not = { environments = ["staging"] } }
 requires = { count = 2, min_level = "senior", teams = ["checkout"], people = ["alice"], owners = true }
 "#;
     assert_eq!(render(&files(PEOPLE, SERVICES, policy)), "ok");
@@ -176,6 +176,34 @@ fn default_migration_paths_skip_down_migrations() {
     assert!(!linted("migrations/000042_orders.down.sql"));
     assert!(!linted("migrations/2026-11-01-x/down.sql"));
     assert!(!linted("scripts/cleanup.sql"));
+}
+
+#[test]
+fn ai_line_predicates_are_checked() {
+    check_policy(
+        "ai_line_predicates_are_checked",
+        r#"version = 1
+[[rule]]
+name = "share"
+when = { ai_share_over = 1.5 }
+requires = { count = 1 }
+
+[[rule]]
+name = "scope"
+when = { ai_lines_tier_at_most = 0 }
+requires = { count = 1 }
+
+[[rule]]
+name = "lines"
+when = { ai_lines_over = -1 }
+requires = { count = 1 }
+"#,
+        &[
+            "`ai_share_over` is 1.5; it is a share of the added lines",
+            "`ai_lines_tier_at_most` alone says nothing",
+            "`ai_lines_over` must be a whole number",
+        ],
+    );
 }
 
 #[test]

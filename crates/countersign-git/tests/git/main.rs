@@ -513,3 +513,81 @@ fn patches_render_as_git_prints_their_hunks() {
     assert!(cut);
     assert_eq!(short.lines().count(), 4);
 }
+
+/// The commit (by subject) that wrote each line a change adds, as `line:subject`.
+fn origins(fixture: &Fixture, base: &str, head: &str, path: &str) -> Vec<String> {
+    let repo = fixture.repo();
+    let change = fixture.change(base, head);
+    let subject_of = |id: &str| {
+        change
+            .commits
+            .iter()
+            .find(|commit| commit.id == id)
+            .map_or("?".to_owned(), |commit| commit.message.lines().next().unwrap_or_default().to_owned())
+    };
+    let merge_base = repo.resolve(&change.base).expect("merge-base");
+    let head = repo.resolve(head).expect("head");
+    let added = repo.added_line_origins(merge_base, head, &change.commits).expect("attribution");
+    let file = added.iter().find(|file| file.path == path).expect("the file gains lines");
+    file.lines
+        .iter()
+        .map(|(line, commit)| format!("{line}:{}", commit.as_deref().map_or("-".to_owned(), subject_of)))
+        .collect()
+}
+
+#[test]
+fn each_added_line_is_attributed_to_the_commit_that_wrote_it() {
+    let fixture = Fixture::new();
+    fixture.write("f", b"one\ntwo\nthree\n");
+    fixture.commit("Base");
+    fixture.git(&["checkout", "-q", "-b", "feature"]);
+    fixture.write("f", b"one\nAI line\ntwo\nthree\n");
+    fixture.commit("First");
+    fixture.write("f", b"one\nAI line\ntwo\nhuman line\nthree\n");
+    fixture.commit("Second");
+    // A line the second commit rewrites is the second commit's.
+    fixture.write("f", b"one\nAI line, fixed\ntwo\nhuman line\nthree\n");
+    fixture.commit("Third");
+    assert_eq!(origins(&fixture, "main", "feature", "f"), ["2:Third", "4:Second"]);
+
+    // A line removed and written again later is the later commit's.
+    fixture.write("f", b"one\ntwo\nhuman line\nthree\n");
+    fixture.commit("Drop");
+    fixture.write("f", b"one\nAI line, fixed\ntwo\nhuman line\nthree\n");
+    fixture.commit("Restore");
+    assert_eq!(origins(&fixture, "main", "feature", "f"), ["2:Restore", "4:Second"]);
+}
+
+#[test]
+fn a_merge_keeps_the_lines_of_each_parent_and_owns_what_it_writes() {
+    let fixture = Fixture::new();
+    fixture.write("f", b"a\nb\nc\nd\ne\nf\ng\nh\n");
+    fixture.commit("Base");
+    fixture.git(&["checkout", "-q", "-b", "feature"]);
+    fixture.git(&["checkout", "-q", "-b", "side"]);
+    fixture.write("f", b"a\nb\nc\nd\ne\nf\ng\nh\nside line\n");
+    fixture.commit("Side");
+    fixture.git(&["checkout", "-q", "feature"]);
+    fixture.write("f", b"feature line\na\nb\nc\nd\ne\nf\ng\nh\n");
+    fixture.commit("Feature");
+    fixture.git(&["merge", "-q", "--no-ff", "side", "-m", "Merge side"]);
+    assert_eq!(origins(&fixture, "main", "feature", "f"), ["1:Feature", "10:Side"]);
+    // A merge that resolves by writing new text owns that text.
+    fixture.git(&["checkout", "-q", "-b", "other", "main"]);
+    fixture.write("f", b"a\nb\nc\nd\ne\nf\ng\nh\nother line\n");
+    fixture.commit("Other");
+    fixture.git(&["checkout", "-q", "feature"]);
+    let merged = fixture.path().join("f");
+    let conflict = Command::new("git")
+        .arg("-C")
+        .arg(fixture.path())
+        .args(["merge", "-q", "other"])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", fixture.path())
+        .output()
+        .expect("git runs");
+    assert!(!conflict.status.success(), "the two last lines conflict");
+    std::fs::write(&merged, b"feature line\na\nb\nc\nd\ne\nf\ng\nh\nresolved line\n").expect("resolve");
+    fixture.commit("Merge other");
+    assert_eq!(origins(&fixture, "main", "feature", "f"), ["1:Feature", "10:Merge other"]);
+}

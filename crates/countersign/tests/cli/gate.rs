@@ -367,6 +367,7 @@ fn blocked_decision_json_snapshot() {
         ".change.fingerprint" => "[fingerprint]",
         ".change.configuration.commit" => "[sha]",
         ".commits[].id" => "[sha]",
+        ".attribution.files[].ai_ranges[].commit" => "[sha]",
     });
 }
 
