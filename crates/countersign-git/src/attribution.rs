@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use countersign_core::model::{AddedLines, Commit};
 use gix::ObjectId;
 
-use crate::{MAX_DIFF_BYTES, Repo, Result, parse_id};
+use crate::{Repo, Result, parse_id};
 
 /// A file as a commit left it: its bytes, and for each line the commit (index into the
 /// change's commits) that wrote it, `None` before the change.
@@ -19,59 +19,44 @@ struct Version {
 }
 
 impl Repo {
-    /// For each text file the change `base..head` adds lines to: those lines (1-based, in the
-    /// head's file) with the commit that wrote each. `commits` are the change's commits with
-    /// their changed paths; files too large to diff or binary are left out.
-    pub fn added_line_origins(&self, base: ObjectId, head: ObjectId, commits: &[Commit]) -> Result<Vec<AddedLines>> {
+    /// For each text file a change adds lines to (`added`: its path and the lines, 0-based in
+    /// the head's file): those lines (1-based) with the commit of `commits` that wrote each.
+    /// `commits` are the change's commits, newest first, with their changed paths.
+    pub(crate) fn line_origins(&self, commits: &[Commit], added: Vec<(String, Vec<u32>)>) -> Result<Vec<AddedLines>> {
         let index: HashMap<ObjectId, usize> = commits
             .iter()
             .enumerate()
             .filter_map(|(position, commit)| parse_id(&commit.id).ok().map(|id| (id, position)))
             .collect();
-        let (_, changes) = self.diff_trees(self.tree_of(base)?, self.tree_of(head)?, crate::Lines::Skip)?;
-        let mut out = Vec::new();
-        for change in changes {
-            let Some(new_id) = change.new_id.as_deref().and_then(|id| ObjectId::from_hex(id.as_bytes()).ok()) else {
-                continue;
+        let Some(head) = commits.first().and_then(|commit| parse_id(&commit.id).ok()) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::with_capacity(added.len());
+        for (path, lines) in added {
+            let writers: Vec<usize> = commits
+                .iter()
+                .enumerate()
+                .filter(|(_, commit)| commit.files.iter().any(|file| file.path == path))
+                .map(|(position, _)| position)
+                .collect();
+            // One commit of the change touched the file: every line the change adds is its own.
+            let origins: Vec<Option<usize>> = if let [only] = writers[..] {
+                vec![Some(only); lines.iter().max().map_or(0, |last| *last as usize + 1)]
+            } else {
+                let mut follow = Follow { repo: self, path: &path, commits, index: &index, versions: HashMap::new() };
+                follow.version_at(head)?.origins
             };
-            let old = change.old_id.as_deref().and_then(|id| ObjectId::from_hex(id.as_bytes()).ok());
-            let (Some(after), Some(before)) = (self.text_blob(Some(new_id))?, self.text_blob(old)?) else { continue };
-            let added = added_indices(&before, &after);
-            if added.is_empty() {
-                continue;
-            }
-            let mut follow =
-                Follow { repo: self, path: &change.path, commits, index: &index, versions: HashMap::new() };
-            let version = follow.version_at(head)?;
-            let lines = added
+            let lines = lines
                 .into_iter()
                 .map(|line| {
-                    let origin = version.origins.get(line as usize).copied().flatten();
+                    let origin = origins.get(line as usize).copied().flatten();
                     (line + 1, origin.map(|position| commits[position].id.clone()))
                 })
                 .collect();
-            out.push(AddedLines { path: change.path, lines });
+            out.push(AddedLines { path, lines });
         }
         Ok(out)
     }
-
-    /// A blob's bytes when it is text small enough to diff (an absent blob is empty text).
-    fn text_blob(&self, id: Option<ObjectId>) -> Result<Option<Vec<u8>>> {
-        let Some(id) = id else { return Ok(Some(Vec::new())) };
-        if self.blob_size(id)? > MAX_DIFF_BYTES as u64 {
-            return Ok(None);
-        }
-        let data = self.blob_data(Some(id))?;
-        Ok((!data[..data.len().min(8000)].contains(&0)).then_some(data))
-    }
-}
-
-/// The lines (0-based, in `after`) that a diff from `before` adds.
-fn added_indices(before: &[u8], after: &[u8]) -> Vec<u32> {
-    let input = imara_diff::InternedInput::new(before, after);
-    let mut diff = imara_diff::Diff::compute(imara_diff::Algorithm::Histogram, &input);
-    diff.postprocess_lines(&input);
-    diff.hunks().flat_map(|hunk| hunk.after).collect()
 }
 
 /// Follows one path through the change's commits, remembering each commit's version.

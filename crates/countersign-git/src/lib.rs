@@ -79,6 +79,21 @@ pub struct ChangeContext {
     pub pull_request: Option<PullRequest>,
 }
 
+/// A tree diff: the files with line counts, the fingerprint entries, and the lines added to each
+/// text file (0-based in its new version).
+struct TreeDiff {
+    files: Vec<FileChange>,
+    changes: Vec<TreeChange>,
+    added: Vec<(String, Vec<u32>)>,
+}
+
+/// Whether a change read finds which commit wrote each added line (see `attribution`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Attribute {
+    Lines,
+    Skip,
+}
+
 /// Whether a tree diff counts changed lines or only names the changed paths.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Lines {
@@ -219,18 +234,18 @@ impl Repo {
                 }
             })?
             .detach();
-        self.read_change_between(Some(merge_base), head_id, context, Lines::Count)
+        self.read_change_between(Some(merge_base), head_id, context, Lines::Count, Attribute::Lines)
     }
 
     /// Reads exactly `base..head` (from the empty tree without a base): the commits of `head`
-    /// not in `base` and the tree diff between the two.
+    /// not in `base`, the tree diff between the two, and which commit wrote each added line.
     pub fn read_change_exact(
         &self,
         base: Option<ObjectId>,
         head: ObjectId,
         context: ChangeContext,
     ) -> Result<ChangeInput> {
-        self.read_change_between(base, head, context, Lines::Count)
+        self.read_change_between(base, head, context, Lines::Count, Attribute::Lines)
     }
 
     /// The merge-base of two commits, if they share history.
@@ -253,7 +268,7 @@ impl Repo {
     pub fn read_merged_change(&self, commit: ObjectId, context: ChangeContext) -> Result<ChangeInput> {
         let object = self.repo.find_commit(commit).map_err(git_error(format!("read commit {commit}")))?;
         let first_parent = object.parent_ids().next().map(|id| id.detach());
-        self.read_change_between(first_parent, commit, context, Lines::Skip)
+        self.read_change_between(first_parent, commit, context, Lines::Skip, Attribute::Skip)
     }
 
     fn read_change_between(
@@ -262,6 +277,7 @@ impl Repo {
         head_id: ObjectId,
         context: ChangeContext,
         commit_lines: Lines,
+        attribute: Attribute,
     ) -> Result<ChangeInput> {
         let mut commits = Vec::new();
         let walk = self.repo.rev_walk([head_id]).with_hidden(base).all().map_err(git_error("walk"))?;
@@ -289,7 +305,12 @@ impl Repo {
             Some(base) => self.tree_of(base)?,
             None => ObjectId::empty_tree(self.repo.object_hash()),
         };
-        let (files, tree_changes) = self.diff_trees(base_tree, self.tree_of(head_id)?, Lines::Count)?;
+        let diff = self.diff_trees_with_added(base_tree, self.tree_of(head_id)?, Lines::Count)?;
+        let (files, tree_changes) = (diff.files, diff.changes);
+        let added_lines = match attribute {
+            Attribute::Lines => self.line_origins(&commits, diff.added)?,
+            Attribute::Skip => Vec::new(),
+        };
         Ok(ChangeInput {
             repo: self.path.display().to_string(),
             base: base.map_or_else(|| ObjectId::empty_tree(self.repo.object_hash()).to_string(), |id| id.to_string()),
@@ -307,7 +328,7 @@ impl Repo {
             rollback: None,
             plans: Vec::new(),
             config_origin: None,
-            added_lines: Vec::new(),
+            added_lines,
         })
     }
 
@@ -650,6 +671,11 @@ impl Repo {
         new_tree: ObjectId,
         lines: Lines,
     ) -> Result<(Vec<FileChange>, Vec<TreeChange>)> {
+        self.diff_trees_with_added(old_tree, new_tree, lines).map(|diff| (diff.files, diff.changes))
+    }
+
+    /// [`Repo::diff_trees`], also keeping which lines of each text file were added.
+    fn diff_trees_with_added(&self, old_tree: ObjectId, new_tree: ObjectId, lines: Lines) -> Result<TreeDiff> {
         let old = self.repo.find_tree(old_tree).map_err(git_error("read tree"))?;
         let new = self.repo.find_tree(new_tree).map_err(git_error("read tree"))?;
         let mut recorder = gix::diff::tree::Recorder::default();
@@ -663,6 +689,7 @@ impl Repo {
         .map_err(|error| Error::Git { context: "diff trees".to_owned(), message: error.to_string() })?;
         let mut files = Vec::new();
         let mut tree_changes = Vec::new();
+        let mut added_lines = Vec::new();
         for change in recorder.records {
             let (path, old, new, mode) = match change {
                 Change::Addition { entry_mode, oid, path, .. } => (path, None, Some((oid, entry_mode)), entry_mode),
@@ -676,8 +703,11 @@ impl Repo {
             }
             let path_bytes: Vec<u8> = path.to_vec();
             let path = path.to_str_lossy().into_owned();
-            let (added, deleted, digest) =
-                if lines == Lines::Count { self.file_change(old, new)? } else { (0, 0, String::new()) };
+            let (added, deleted, digest, added_indices) =
+                if lines == Lines::Count { self.file_change(old, new)? } else { (0, 0, String::new(), None) };
+            if let Some(indices) = added_indices.filter(|indices| !indices.is_empty()) {
+                added_lines.push((path.clone(), indices));
+            }
             tree_changes.push(TreeChange {
                 path_bytes,
                 path: path.clone(),
@@ -689,7 +719,7 @@ impl Repo {
             files.push(FileChange { path, added, deleted, deleted_file: new.is_none() });
         }
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok((files, tree_changes))
+        Ok(TreeDiff { files, changes: tree_changes, added: added_lines })
     }
 
     fn blob_data(&self, id: Option<ObjectId>) -> Result<Vec<u8>> {
@@ -707,7 +737,7 @@ impl Repo {
         &self,
         old: Option<(ObjectId, gix::objs::tree::EntryMode)>,
         new: Option<(ObjectId, gix::objs::tree::EntryMode)>,
-    ) -> Result<(u32, u32, String)> {
+    ) -> Result<(u32, u32, String, Option<Vec<u32>>)> {
         let mode =
             |side: Option<(ObjectId, gix::objs::tree::EntryMode)>| side.map(|(_, mode)| format!("{:o}", mode.value()));
         let (old_mode, new_mode) = (mode(old), mode(new));
@@ -725,23 +755,23 @@ impl Repo {
         let old_blob = old.filter(|(_, mode)| mode.is_blob()).map(|(id, _)| id);
         let new_blob = new.filter(|(_, mode)| mode.is_blob()).map(|(id, _)| id);
         if old.is_some() != old_blob.is_some() || new.is_some() != new_blob.is_some() {
-            return Ok((0, 0, by_ids()));
+            return Ok((0, 0, by_ids(), None));
         }
         let old_size = old_blob.map(|id| self.blob_size(id)).transpose()?.unwrap_or(0);
         let new_size = new_blob.map(|id| self.blob_size(id)).transpose()?.unwrap_or(0);
         if old_size > MAX_COUNTED_BYTES || new_size > MAX_COUNTED_BYTES {
             let as_lines = |size: u64| u32::try_from(size).unwrap_or(u32::MAX);
-            return Ok((as_lines(new_size), as_lines(old_size), by_ids()));
+            return Ok((as_lines(new_size), as_lines(old_size), by_ids(), None));
         }
         let before = self.blob_data(old_blob)?;
         let after = self.blob_data(new_blob)?;
         let is_binary = |data: &[u8]| data[..data.len().min(8000)].contains(&0);
         if is_binary(&before) || is_binary(&after) || before.len() > MAX_DIFF_BYTES || after.len() > MAX_DIFF_BYTES {
-            return Ok((lines_of(&after), lines_of(&before), by_ids()));
+            return Ok((lines_of(&after), lines_of(&before), by_ids(), None));
         }
         let patch = patch::patch(&before, &after);
         let digest = patch::digest(old_mode.as_deref(), new_mode.as_deref(), &patch::Content::Hunks(&patch));
-        Ok((patch.added, patch.removed, digest))
+        Ok((patch.added, patch.removed, digest, Some(patch.added_lines)))
     }
 
     /// Every attestation ever stored in the attestation ref, each blob read once, with the

@@ -42,6 +42,8 @@ pub struct Patch<'a> {
     pub hunks: Vec<Hunk<'a>>,
     pub added: u32,
     pub removed: u32,
+    /// The added lines, 0-based in `after`.
+    pub added_lines: Vec<u32>,
 }
 
 /// The patch from `before` to `after`, lines split after `\n` (a missing final newline is part
@@ -85,7 +87,8 @@ pub fn patch<'a>(before: &'a [u8], after: &'a [u8]) -> Patch<'a> {
         });
         start = end;
     }
-    Patch { hunks, added: diff.count_additions(), removed: diff.count_removals() }
+    let added_lines = changed.iter().flat_map(|hunk| hunk.after.clone()).collect();
+    Patch { hunks, added: diff.count_additions(), removed: diff.count_removals(), added_lines }
 }
 
 /// What identifies a file's change, whatever its path: its modes and its hunks, or the blob ids

@@ -209,26 +209,12 @@ impl Gate {
         };
         let mut change = self.repo.read_change_of(self.base, head, &spec.base, &spec.head, context)?;
         change.config_origin = Some(self.origin.clone());
-        read_added_lines(&self.repo, &mut change)?;
         if purpose == Purpose::Deploy && self.base.to_hex() != change.base {
             let dropped = self.repo.count_missing(self.base, head, MAX_COUNTED_DROPS)?;
             change.rollback = Some(Rollback { base: self.base.to_string(), dropped_commits: dropped });
         }
         Ok(change)
     }
-}
-
-/// Which commit of the change wrote each line it adds. A change from the empty tree (no base
-/// commit) is left without: its attribution is then unknown, which policy treats as applying.
-fn read_added_lines(repo: &Repo, change: &mut ChangeInput) -> Result<(), ReadError> {
-    let (Ok(base), Ok(head)) = (ObjectId::from_hex(change.base.as_bytes()), ObjectId::from_hex(change.head.as_bytes()))
-    else {
-        return Ok(());
-    };
-    if repo.has_commit(&change.base) {
-        change.added_lines = repo.added_line_origins(base, head, &change.commits)?;
-    }
-    Ok(())
 }
 
 /// Commits of the base a rollback drops, counted up to this many.
@@ -399,6 +385,21 @@ impl Judge<'_> {
             }
             _ => Ok(()),
         };
+        // Cheapest first: commits without a merge, none of which any statement could be about
+        // (no statement shares a path with it), are one change.
+        fn paths(commit: &countersign_core::model::Commit) -> std::collections::BTreeSet<&str> {
+            commit.files.iter().map(|file| file.path.as_str()).collect()
+        }
+        let any_merge = prepared.change.commits.iter().any(countersign_core::model::Commit::is_merge);
+        if !any_merge
+            && !prepared
+                .change
+                .commits
+                .iter()
+                .any(|commit| self.attestations.could_concern(&paths(commit), environment))
+        {
+            return Ok(whole);
+        }
         let reviewed = |fingerprint: &str| self.attestations.any_about(fingerprint, environment);
         let cuts = range::cut(self.repo, prepared.base, prepared.head, &reviewed, &out_of_time)?;
         if let [only] = &cuts[..]
@@ -485,7 +486,6 @@ fn read_cut(prepared: &Prepared, spec: &ChangeSpec, cut: &range::Cut) -> Result<
     };
     let mut change = prepared.repo.read_change_exact(cut.base, cut.head, context)?;
     change.config_origin = prepared.change.config_origin.clone();
-    read_added_lines(&prepared.repo, &mut change)?;
     Ok(change)
 }
 

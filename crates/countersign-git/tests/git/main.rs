@@ -516,7 +516,6 @@ fn patches_render_as_git_prints_their_hunks() {
 
 /// The commit (by subject) that wrote each line a change adds, as `line:subject`.
 fn origins(fixture: &Fixture, base: &str, head: &str, path: &str) -> Vec<String> {
-    let repo = fixture.repo();
     let change = fixture.change(base, head);
     let subject_of = |id: &str| {
         change
@@ -525,10 +524,7 @@ fn origins(fixture: &Fixture, base: &str, head: &str, path: &str) -> Vec<String>
             .find(|commit| commit.id == id)
             .map_or("?".to_owned(), |commit| commit.message.lines().next().unwrap_or_default().to_owned())
     };
-    let merge_base = repo.resolve(&change.base).expect("merge-base");
-    let head = repo.resolve(head).expect("head");
-    let added = repo.added_line_origins(merge_base, head, &change.commits).expect("attribution");
-    let file = added.iter().find(|file| file.path == path).expect("the file gains lines");
+    let file = change.added_lines.iter().find(|file| file.path == path).expect("the file gains lines");
     file.lines
         .iter()
         .map(|(line, commit)| format!("{line}:{}", commit.as_deref().map_or("-".to_owned(), subject_of)))
