@@ -53,6 +53,7 @@ pub mod evaluate;
 pub mod finding;
 pub mod fingerprint;
 pub mod lifecycle;
+mod markers;
 pub mod model;
 pub mod policy;
 pub mod present;

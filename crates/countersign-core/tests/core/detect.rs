@@ -779,9 +779,9 @@ cases! {
         message: &[
             "Add retry to S3 uploads",
             "",
-            "AI-Tool: copilot",
+            "Acme-AI: copilot",
         ],
-        extra_trailers: &["AI-Tool"],
+        extra_trailers: &["Acme-AI"],
         expect: "declared trailer copilot",
         ..CASE
     };
@@ -789,7 +789,7 @@ cases! {
         message: &[
             "Add retry to S3 uploads",
             "",
-            "AI-Tool: copilot",
+            "Acme-AI: copilot",
         ],
         expect: "",
         ..CASE
@@ -798,9 +798,9 @@ cases! {
         message: &[
             "Add retry to S3 uploads",
             "",
-            "AI-Tool: none",
+            "Acme-AI: none",
         ],
-        extra_trailers: &["ai-tool"],
+        extra_trailers: &["acme-ai"],
         expect: "",
         declared_none: true,
         ..CASE
@@ -1233,4 +1233,195 @@ fn declared_signal_counts_without_context() {
     assert!(scan.ai_assisted(false));
     assert!(scan.ai_assisted(true));
     assert!(!CommitScan::default().ai_assisted(true));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Markers of 2026 (real examples; facts and sources in src/markers.rs)
+// ---------------------------------------------------------------------------------------------
+
+cases! {
+    claude_code_action_bot_with_github_actions_id: Case {
+        author: ("claude[bot]", "41898282+claude[bot]@users.noreply.github.com"),
+        message: &[
+            "Fix typo in the install guide",
+            "",
+            "Co-authored-by: Ashwin Bhat <ashwin-ant@users.noreply.github.com>",
+        ],
+        expect: "strong identity claude; strong identity claude",
+        humans: &["ashwin-ant@users.noreply.github.com"],
+        ..CASE
+    };
+    claude_code_action_bot_with_its_own_id: Case {
+        author: ("claude[bot]", "209825114+claude[bot]@users.noreply.github.com"),
+        message: &["Update the README"],
+        expect: "strong identity claude; strong identity claude",
+        ..CASE
+    };
+    cursor_app_bot: Case {
+        author: ("cursor[bot]", "206951365+cursor[bot]@users.noreply.github.com"),
+        committer: Some(WEB_FLOW),
+        message: &["Fix null check in the session loader"],
+        expect: "strong identity cursor",
+        ..CASE
+    };
+    cursor_local_agent_coauthor_and_made_with: Case {
+        message: &[
+            "Speed up the index build",
+            "",
+            "Co-authored-by: Cursor <cursoragent@cursor.com>",
+            "Made-with: Cursor",
+        ],
+        expect: "strong co-author cursor; declared trailer cursor",
+        ..CASE
+    };
+    gemini_code_assist_suggestion_applied: Case {
+        committer: Some(WEB_FLOW),
+        message: &[
+            "Apply suggestion from @gemini-code-assist[bot]",
+            "",
+            "Co-authored-by: gemini-code-assist[bot] <176961590+gemini-code-assist[bot]@users.noreply.github.com>",
+        ],
+        expect: "strong co-author gemini-code-assist",
+        ..CASE
+    };
+    renamed_app_is_caught_by_its_id: Case {
+        message: &[
+            "Apply suggestions from code review",
+            "",
+            "Co-authored-by: code-assist[bot] <176961590+code-assist[bot]@users.noreply.github.com>",
+        ],
+        expect: "strong co-author gemini-code-assist",
+        ..CASE
+    };
+    jules_bot_author_with_its_id: Case {
+        author: ("google-labs-jules[bot]", "161369871+google-labs-jules[bot]@users.noreply.github.com"),
+        message: &["Add unit tests for the parser"],
+        expect: "strong identity jules; strong identity jules",
+        ..CASE
+    };
+    jules_noreply_coauthor: Case {
+        message: &["Refactor the date helpers", "", "Co-authored-by: Jules <noreply@jules.google>"],
+        expect: "declared co-author jules",
+        ..CASE
+    };
+    kiro_agent_identity_without_bot_suffix: Case {
+        author: ("Kiro Agent", "244629292+kiro-agent@users.noreply.github.com"),
+        message: &["Implement the spec's task 3"],
+        expect: "strong identity kiro; strong identity kiro",
+        ..CASE
+    };
+    kiro_agent_coauthor: Case {
+        message: &[
+            "Add the settings page",
+            "",
+            "Co-authored-by: Kiro Agent <244629292+kiro-agent@users.noreply.github.com>",
+        ],
+        expect: "strong co-author kiro",
+        ..CASE
+    };
+    amp_coauthor_and_thread: Case {
+        message: &[
+            "Cache compiled templates",
+            "",
+            "Co-authored-by: Amp <amp@ampcode.com>",
+            "Amp-Thread-ID: https://ampcode.com/threads/T-652c6d27-8ae1-4e61-923d-a4d40071cb4b",
+        ],
+        expect: "strong co-author amp; strong trailer amp",
+        ..CASE
+    };
+    amp_thread_alone: Case {
+        message: &[
+            "renderer: fix glyph cache eviction",
+            "",
+            "Amp-Thread-ID: https://ampcode.com/threads/T-019cb9fe-b11b-753f-99e7-8ecc52b73ec4",
+        ],
+        expect: "strong trailer amp",
+        ..CASE
+    };
+    vscode_copilot_coauthor: Case {
+        message: &["Rename the config loader", "", "Co-authored-by: Copilot <copilot@github.com>"],
+        expect: "declared co-author copilot",
+        ..CASE
+    };
+    replit_agent_checkpoint: Case {
+        author: ("admin3304", "44164221-admin3304@users.noreply.replit.com"),
+        message: &[
+            "Add booking form validation",
+            "",
+            "Replit-Commit-Author: Agent",
+            "Replit-Commit-Session-Id: c723f457-f9f7-4aa8-a936-b93747336b4b",
+            "Replit-Commit-Checkpoint-Type: full_checkpoint",
+            "Replit-Commit-Event-Id: ef4d1ed6-2cf2-4451-be58-1a4e34fcb1da",
+        ],
+        expect: "strong trailer replit",
+        ..CASE
+    };
+    replit_deployment_is_not_authoring: Case {
+        message: &["Published your App", "", "Replit-Commit-Author: Deployment"],
+        expect: "",
+        ..CASE
+    };
+    ai_assisted_true_trailer: Case {
+        message: &[
+            "Tune the retry backoff",
+            "",
+            "Co-authored-by: Jane Doe <jane@example.com>",
+            "Ai-assisted: true",
+        ],
+        expect: "declared trailer -",
+        humans: &["jane@example.com"],
+        ..CASE
+    };
+    ai_assisted_false_declares_none: Case {
+        message: &["Tune the retry backoff", "", "AI-Assisted: false"],
+        expect: "",
+        declared_none: true,
+        ..CASE
+    };
+    ai_generated_and_ai_tool_trailers: Case {
+        message: &["Add a CSV export", "", "AI-Generated: claude-sonnet-4", "AI-Tool: copilot"],
+        expect: "declared trailer claude-code; declared trailer copilot",
+        ..CASE
+    };
+    qwen_code_coauthor: Case {
+        message: &["Add health check", "", "Co-authored-by: Qwen-Coder <qwen-coder@alibabacloud.com>"],
+        expect: "strong co-author qwen-code",
+        ..CASE
+    };
+    roo_code_coauthor: Case {
+        message: &["Fix the flaky e2e test", "", "Co-authored-by: Roo Code <roomote@roocode.com>"],
+        expect: "strong co-author roo-code",
+        ..CASE
+    };
+    entire_checkpoint_family: Case {
+        message: &["Wire the billing webhook", "", "Entire-Session: 2026-11-19-3f1c", "Entire-Agent: claude-code"],
+        expect: "declared trailer entire; declared trailer entire",
+        ..CASE
+    };
+    bot_login_in_prose_is_not_a_signal: Case {
+        message: &[
+            "Update the contributing guide",
+            "",
+            "Skip the CLA check for copilot-swe-agent[bot] and google-labs-jules[bot], which",
+            "sign through their organisations.",
+        ],
+        expect: "",
+        ..CASE
+    };
+    vendor_address_in_prose_without_brackets_is_not_a_signal: Case {
+        message: &["Document the bots", "", "Mail amp@ampcode.com or noreply@anthropic.com for help."],
+        expect: "",
+        ..CASE
+    };
+    github_actions_bot_alone_is_not_ai: Case {
+        author: ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com"),
+        message: &["chore: update the changelog"],
+        expect: "",
+        ..CASE
+    };
+    a_word_that_contains_a_tool_name_does_not_name_it: Case {
+        message: &["Add an example", "", "Assisted-by: sample-generator v2"],
+        expect: "declared trailer -",
+        ..CASE
+    };
 }
