@@ -86,6 +86,7 @@ fn change() -> ChangeInput {
         plans: Vec::new(),
         config_origin: None,
         added_lines: Vec::new(),
+        notes: Vec::new(),
     }
 }
 

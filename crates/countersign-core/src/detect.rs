@@ -19,11 +19,14 @@ pub enum SignalKind {
     Message,
     Branch,
     PullRequest,
+    /// An authorship record beside the commit (a git-ai note).
+    Note,
 }
 
 impl SignalKind {
     pub fn as_str(self) -> &'static str {
         match self {
+            SignalKind::Note => "note",
             SignalKind::Identity => "identity",
             SignalKind::CoAuthor => "co-author",
             SignalKind::Trailer => "trailer",
@@ -454,6 +457,19 @@ fn signal(kind: SignalKind, tool: Option<&str>, strength: Strength, text: &str) 
 fn dedup_signals(signals: &mut Vec<Signal>) {
     let mut seen = std::collections::HashSet::new();
     signals.retain(|signal| seen.insert((signal.kind, strip_line_prefix(&signal.text).to_ascii_lowercase())));
+}
+
+/// The evidence of authorship records (git-ai, Agent Trace): the tools they say wrote lines of
+/// the commit. Self-asserted, like a trailer: declared.
+pub fn scan_note(note: &crate::notes::AiNote, reference: &str) -> Option<Signal> {
+    let (tool, model) = note.tools.first()?;
+    let model = model.as_deref().map(|model| format!(" ({model})")).unwrap_or_default();
+    Some(Signal {
+        kind: SignalKind::Note,
+        tool: Some(tool.clone()),
+        strength: Strength::Declared,
+        text: format!("{reference}: {tool}{model} wrote {}", crate::evaluate::plural(note.ai_lines() as usize, "line")),
+    })
 }
 
 /// Contextual signal from the name of the branch a change is deployed from.

@@ -55,6 +55,7 @@ pub mod fingerprint;
 pub mod lifecycle;
 mod markers;
 pub mod model;
+pub mod notes;
 pub mod policy;
 pub mod present;
 pub mod risk;

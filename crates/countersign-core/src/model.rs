@@ -73,9 +73,19 @@ pub struct TreeChange {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AddedLines {
     pub path: String,
-    /// 1-based line numbers in the head's file, and the commit that wrote each line (`None`
-    /// when no commit of the change wrote it, e.g. a line moved back into place).
-    pub lines: Vec<(u32, Option<String>)>,
+    /// 1-based line numbers in the head's file, each with the commit that wrote it and the
+    /// line's number in that commit's version of the file (`None` when no commit of the change
+    /// wrote it, e.g. a line moved back into place).
+    pub lines: Vec<(u32, Option<(String, u32)>)>,
+}
+
+/// An authorship record attached to a commit of the change as a git note, as read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitNote {
+    pub commit: String,
+    pub format: crate::notes::NoteFormat,
+    /// The note's text, or why it could not be read.
+    pub text: Result<String, String>,
 }
 
 /// What a code host says about the pull request of a change: contextual evidence only.
@@ -120,6 +130,8 @@ pub struct ChangeInput {
     pub config_origin: Option<ConfigOrigin>,
     /// The lines the change adds, each with the commit that wrote it; empty when not read.
     pub added_lines: Vec<AddedLines>,
+    /// git-ai notes of the change's commits.
+    pub notes: Vec<CommitNote>,
 }
 
 impl ChangeInput {

@@ -11,11 +11,12 @@ use gix::ObjectId;
 use crate::{Repo, Result, parse_id};
 
 /// A file as a commit left it: its bytes, and for each line the commit (index into the
-/// change's commits) that wrote it, `None` before the change.
+/// change's commits) that wrote it with the line's number in that commit's version, `None`
+/// before the change.
 #[derive(Clone)]
 struct Version {
     data: std::rc::Rc<Vec<u8>>,
-    origins: Vec<Option<usize>>,
+    origins: Vec<Option<(usize, u32)>>,
 }
 
 impl Repo {
@@ -40,8 +41,9 @@ impl Repo {
                 .map(|(position, _)| position)
                 .collect();
             // One commit of the change touched the file: every line the change adds is its own.
-            let origins: Vec<Option<usize>> = if let [only] = writers[..] {
-                vec![Some(only); lines.iter().max().map_or(0, |last| *last as usize + 1)]
+            let origins: Vec<Option<(usize, u32)>> = if let [only] = writers[..] {
+                // The file is as that commit left it: the same line numbers.
+                (0..lines.iter().max().map_or(0, |last| *last + 1)).map(|line| Some((only, line))).collect()
             } else {
                 let mut follow = Follow { repo: self, path: &path, commits, index: &index, versions: HashMap::new() };
                 follow.version_at(head)?.origins
@@ -50,7 +52,7 @@ impl Repo {
                 .into_iter()
                 .map(|line| {
                     let origin = origins.get(line as usize).copied().flatten();
-                    (line + 1, origin.map(|position| commits[position].id.clone()))
+                    (line + 1, origin.map(|(position, at)| (commits[position].id.clone(), at + 1)))
                 })
                 .collect();
             out.push(AddedLines { path, lines });
@@ -108,7 +110,8 @@ impl Follow<'_> {
     /// The file as commit `id` (the change's `position`-th) wrote it over its parents.
     fn written_by(&mut self, id: ObjectId, position: usize, parents: &[ObjectId]) -> Result<Version> {
         let data = self.repo.read_file_bytes_at(id, self.path)?.unwrap_or_default();
-        let mut origins = vec![Some(position); line_count(&data)];
+        let mut origins: Vec<Option<(usize, u32)>> =
+            (0..line_count(&data) as u32).map(|line| Some((position, line))).collect();
         let mut claimed = vec![false; origins.len()];
         for parent in parents {
             let before = self.version_at(*parent)?;

@@ -9,6 +9,7 @@ use countersign_core::evaluate::FoundAttestation;
 use countersign_core::model::{
     BlastRadius, ChangeInput, Commit, FileChange, Identity, PullRequest, RecentHistory, TreeChange,
 };
+use countersign_core::notes::NoteFormat;
 pub use gix::ObjectId;
 use gix::bstr::ByteSlice;
 use gix::diff::tree::recorder::Change;
@@ -307,9 +308,9 @@ impl Repo {
         };
         let diff = self.diff_trees_with_added(base_tree, self.tree_of(head_id)?, Lines::Count)?;
         let (files, tree_changes) = (diff.files, diff.changes);
-        let added_lines = match attribute {
-            Attribute::Lines => self.line_origins(&commits, diff.added)?,
-            Attribute::Skip => Vec::new(),
+        let (added_lines, notes) = match attribute {
+            Attribute::Lines => (self.line_origins(&commits, diff.added)?, self.notes_of(&commits)?),
+            Attribute::Skip => (Vec::new(), Vec::new()),
         };
         Ok(ChangeInput {
             repo: self.path.display().to_string(),
@@ -329,6 +330,7 @@ impl Repo {
             plans: Vec::new(),
             config_origin: None,
             added_lines,
+            notes,
         })
     }
 
@@ -1109,6 +1111,71 @@ fn run_git(path: &Path, args: &[&str]) -> Result<std::process::Output> {
         .args(args)
         .output()
         .map_err(|error| Error::Git { context: format!("run git {}", args.join(" ")), message: error.to_string() })
+}
+
+/// A note larger than this is not read (it counts as unreadable).
+const MAX_NOTE_BYTES: u64 = 1024 * 1024;
+
+impl Repo {
+    /// The notes of `reference` attached to commits (all of them, or those in `only`), as
+    /// (commit id, text); a note that is too large or not UTF-8 comes back as an error text for
+    /// the caller to report. Nothing when the ref does not exist.
+    pub fn notes(
+        &self,
+        reference: &str,
+        only: Option<&std::collections::HashSet<String>>,
+    ) -> Result<Vec<(String, std::result::Result<String, String>)>> {
+        let found = self.repo.try_find_reference(reference).map_err(git_error(format!("read {reference}")))?;
+        let Some(mut found) = found else { return Ok(Vec::new()) };
+        let tip = found.peel_to_id().map_err(git_error(format!("peel {reference}")))?.detach();
+        let mut notes = Vec::new();
+        self.collect_notes(self.tree_of(tip)?, String::new(), only, &mut notes)?;
+        Ok(notes)
+    }
+
+    /// The authorship notes (git-ai, Agent Trace) of these commits.
+    fn notes_of(&self, commits: &[Commit]) -> Result<Vec<countersign_core::model::CommitNote>> {
+        let wanted: std::collections::HashSet<String> = commits.iter().map(|commit| commit.id.clone()).collect();
+        let mut notes = Vec::new();
+        for format in [NoteFormat::GitAi, NoteFormat::AgentTrace] {
+            notes.extend(
+                self.notes(format.reference(), Some(&wanted))?
+                    .into_iter()
+                    .map(|(commit, text)| countersign_core::model::CommitNote { commit, format, text }),
+            );
+        }
+        Ok(notes)
+    }
+
+    /// Notes trees name each note by its commit's hex id, possibly split into fan-out folders
+    /// (`ab/cdef…`).
+    fn collect_notes(
+        &self,
+        tree: ObjectId,
+        prefix: String,
+        only: Option<&std::collections::HashSet<String>>,
+        out: &mut Vec<(String, std::result::Result<String, String>)>,
+    ) -> Result<()> {
+        let tree = self.repo.find_tree(tree).map_err(git_error("read notes tree"))?;
+        let decoded = tree.decode().map_err(git_error("decode notes tree"))?;
+        for entry in &decoded.entries {
+            let name = format!("{prefix}{}", entry.filename);
+            if !name.bytes().all(|byte| byte.is_ascii_hexdigit()) || name.len() > 40 {
+                continue;
+            }
+            if entry.mode.is_tree() {
+                self.collect_notes(entry.oid.to_owned(), name, only, out)?;
+            } else if name.len() == 40 && only.is_none_or(|only| only.contains(&name)) {
+                let id = entry.oid.to_owned();
+                let text = match self.blob_size(id)? {
+                    size if size > MAX_NOTE_BYTES => Err(format!("{size} bytes, more than the {MAX_NOTE_BYTES} read")),
+                    _ => String::from_utf8(self.blob_data(Some(id))?).map_err(|_| "not UTF-8 text".to_owned()),
+                };
+                out.push((name, text));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Where the deployments of an environment are recorded.

@@ -3,8 +3,11 @@
 use crate::config::Config;
 use crate::detect::{self, CommitScan, IdentityKind, Signal};
 use crate::directory::{Member, Rank};
-use crate::finding::Finding;
+use std::collections::HashMap;
+
+use crate::finding::{Finding, Severity};
 use crate::model::{ChangeInput, Operation, RecentHistory};
+use crate::notes::AiNote;
 use crate::risk::{self, Experience, Risk, RiskInput};
 
 use super::attribution::{Attribution, attribute};
@@ -65,6 +68,33 @@ impl Analysis {
     }
 }
 
+/// The authorship records (git-ai, Agent Trace) of the change's commits, merged per commit; one
+/// that cannot be read is said, and ignored (a record only ever adds evidence).
+fn read_notes(change: &ChangeInput, findings: &mut Vec<Finding>) -> (HashMap<String, AiNote>, Vec<(String, Signal)>) {
+    let mut notes: HashMap<String, AiNote> = HashMap::new();
+    let mut signals = Vec::new();
+    for note in &change.notes {
+        match note.text.as_deref().map_err(ToOwned::to_owned).and_then(|text| note.format.parse(text)) {
+            Ok(parsed) => {
+                signals.extend(
+                    detect::scan_note(&parsed, note.format.reference()).map(|signal| (note.commit.clone(), signal)),
+                );
+                notes.entry(note.commit.clone()).or_default().merge(parsed);
+            }
+            Err(problem) => findings.push(Finding::new(
+                Severity::Warning,
+                "unreadable-ai-note",
+                format!(
+                    "the note in {} of commit {} cannot be read: {problem}",
+                    note.format.reference(),
+                    short(&note.commit)
+                ),
+            )),
+        }
+    }
+    (notes, signals)
+}
+
 /// Detection, responsibility, services, ownership and risk of a change.
 pub fn analyze(config: &Config, change: &ChangeInput) -> Analysis {
     let mut findings = Vec::new();
@@ -72,8 +102,12 @@ pub fn analyze(config: &Config, change: &ChangeInput) -> Analysis {
     let policy = &config.policy;
     let detect_config = &config.index.detect;
 
-    let scans: Vec<CommitScan> =
+    let mut scans: Vec<CommitScan> =
         change.commits.iter().map(|commit| detect::scan_commit(commit, detect_config)).collect();
+    let (notes, note_signals) = read_notes(change, &mut findings);
+    for (commit, scan) in change.commits.iter().zip(&mut scans) {
+        scan.signals.extend(note_signals.iter().filter(|(id, _)| *id == commit.id).map(|(_, signal)| signal.clone()));
+    }
     let commits: Vec<CommitReport> = change
         .commits
         .iter()
@@ -146,7 +180,7 @@ pub fn analyze(config: &Config, change: &ChangeInput) -> Analysis {
     );
     let groups = owner_groups(config, &paths, &path_services);
     let declaration = policy.ai.require_declaration.then(|| declaration_rule(&change.commits, &scans));
-    let attribution = attribute(config, change, &commits);
+    let attribution = attribute(config, change, &commits, &notes);
     let mut analysis = Analysis {
         change: ChangeSummary {
             repo: change.repo.clone(),

@@ -4,8 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::HashMap;
+
 use crate::config::Config;
 use crate::model::ChangeInput;
+use crate::notes::{AiNote, Writer};
 
 use super::output::CommitReport;
 
@@ -64,8 +67,15 @@ impl Attribution {
     }
 }
 
-/// The attribution of a change whose added lines were read; `None` when they were not.
-pub fn attribute(config: &Config, change: &ChangeInput, commits: &[CommitReport]) -> Option<Attribution> {
+/// The attribution of a change whose added lines were read; `None` when they were not. A
+/// git-ai note of the writing commit decides line by line (AI or human) where it speaks;
+/// elsewhere the commit's own markers do.
+pub fn attribute(
+    config: &Config,
+    change: &ChangeInput,
+    commits: &[CommitReport],
+    notes: &HashMap<String, AiNote>,
+) -> Option<Attribution> {
     let added_any = change.files.iter().any(|file| file.added > 0);
     if change.added_lines.is_empty() && added_any {
         return None;
@@ -80,10 +90,15 @@ pub fn attribute(config: &Config, change: &ChangeInput, commits: &[CommitReport]
     let mut attribution = Attribution::default();
     for file in &change.added_lines {
         let mut entry = FileAttribution { path: file.path.clone(), ..FileAttribution::default() };
-        for (line, commit) in &file.lines {
+        for (line, origin) in &file.lines {
             entry.added_lines += 1;
-            let Some(commit) = commit else { continue };
-            let Some(tools) = ai_commit(commit) else { continue };
+            let Some((commit, at)) = origin else { continue };
+            let tools = match notes.get(commit).and_then(|note| note.writer_of(&file.path, *at)) {
+                Some(Writer::Ai { tool, .. }) => Some(vec![tool.clone()]),
+                Some(Writer::Human) => None,
+                None => ai_commit(commit),
+            };
+            let Some(tools) = tools else { continue };
             entry.ai_lines += 1;
             match entry.ai_ranges.last_mut() {
                 Some(range) if range.end + 1 == *line && range.commit == *commit => range.end = *line,

@@ -149,6 +149,7 @@ fn change() -> ChangeBuilder {
             plans: Vec::new(),
             config_origin: None,
             added_lines: Vec::new(),
+            notes: Vec::new(),
         },
     }
 }
@@ -235,7 +236,7 @@ impl ChangeBuilder {
     fn wrote(mut self, commit: usize, path: &str, first: u32, last: u32) -> ChangeBuilder {
         let id =
             char::from_digit(u32::try_from(commit).expect("few commits"), 16).expect("a digit").to_string().repeat(40);
-        let lines = (first..=last).map(|line| (line, Some(id.clone())));
+        let lines = (first..=last).map(|line| (line, Some((id.clone(), line))));
         match self.change.added_lines.iter_mut().find(|file| file.path == path) {
             Some(file) => file.lines.extend(lines),
             None => self.change.added_lines.push(AddedLines { path: path.to_owned(), lines: lines.collect() }),

@@ -1,6 +1,7 @@
 mod codeowners;
 mod decision;
 mod detect;
+mod notes;
 mod policy;
 mod pull_request;
 mod risk;

@@ -527,7 +527,7 @@ fn origins(fixture: &Fixture, base: &str, head: &str, path: &str) -> Vec<String>
     let file = change.added_lines.iter().find(|file| file.path == path).expect("the file gains lines");
     file.lines
         .iter()
-        .map(|(line, commit)| format!("{line}:{}", commit.as_deref().map_or("-".to_owned(), subject_of)))
+        .map(|(line, origin)| format!("{line}:{}", origin.as_ref().map_or("-".to_owned(), |(id, _)| subject_of(id))))
         .collect()
 }
 

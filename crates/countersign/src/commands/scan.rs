@@ -91,8 +91,20 @@ fn scan(repo_path: &Path, range: &str, config_dir: Option<&Path>, format: ScanFo
         );
         bar
     });
+    // Authorship notes are read once, up front: most commits have none, and the walk's workers
+    // only look them up. An unreadable note adds nothing (notes only ever add evidence).
+    let mut notes: std::collections::HashMap<String, Vec<detect::Signal>> = std::collections::HashMap::new();
+    for format in [countersign_core::notes::NoteFormat::GitAi, countersign_core::notes::NoteFormat::AgentTrace] {
+        for (commit, text) in repo.notes(format.reference(), None)? {
+            let parsed = text.ok().and_then(|text| format.parse(&text).ok());
+            if let Some(signal) = parsed.as_ref().and_then(|note| detect::scan_note(note, format.reference())) {
+                notes.entry(commit).or_default().push(signal);
+            }
+        }
+    }
     let scan_one = |commit: Commit| -> Scanned {
-        let scan = detect::scan_commit(&commit, &detect_config);
+        let mut scan = detect::scan_commit(&commit, &detect_config);
+        scan.signals.extend(notes.get(&commit.id).into_iter().flatten().cloned());
         let ai_assisted = scan.ai_assisted(contextual_counts);
         let level = level_of(directory, &commit.author);
         let tools = tools(&scan.signals);

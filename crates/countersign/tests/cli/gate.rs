@@ -396,3 +396,76 @@ fn pull_request_markers_are_contextual_unless_the_policy_counts_them() {
     assert_eq!(decision["ai_assisted"], true);
     assert_eq!(unmet(&decision), ["two-person", "ai-senior-signoff"]);
 }
+
+/// A git-ai note (`git notes --ref=ai`) marks a commit without trailers as AI-assisted, and
+/// says line by line which lines the AI wrote and which its human did.
+#[test]
+fn git_ai_notes_are_evidence_and_attribute_lines() {
+    let repo = TestRepo::new();
+    repo.branch("feature");
+    repo.commit_as(
+        "bob",
+        "services/checkout/cart.py",
+        "def total(items):\n    return 0\ndef tax(total):\n    return total * 0.2\ndef shipping():\n    return 5\n",
+        "Add tax and shipping\n",
+    );
+    let (_, without) = repo.check(&[]);
+    assert_eq!(without["ai_assisted"], false, "{without:#}");
+    let note = r#"services/checkout/cart.py
+  s_0f1e2d3c4b5a69::t_aaaaaaaaaaaaaa 3-4
+  h_1a2b3c4d5e6f70 5-6
+---
+{"schema_version": "authorship/3.0.0", "base_commit_sha": "00", "prompts": {}, "humans": {"h_1a2b3c4d5e6f70": {"author": "Bob Tran <bob@shop.example>"}}, "sessions": {"s_0f1e2d3c4b5a69": {"agent_id": {"tool": "claude", "id": "a", "model": "claude-opus-4-8"}}}}"#;
+    repo.git(&["notes", "--ref=ai", "add", "-m", note, "HEAD"]);
+
+    let (code, decision) = repo.check(&[]);
+    assert_eq!(code, 1, "{decision:#}");
+    assert_eq!(decision["ai_assisted"], true);
+    let signal = &decision["commits"][0]["signals"][0];
+    assert_eq!(
+        (signal["kind"].as_str(), signal["strength"].as_str(), signal["tool"].as_str()),
+        (Some("note"), Some("declared"), Some("claude"))
+    );
+    assert_eq!(signal["text"], "refs/notes/ai: claude (claude-opus-4-8) wrote 2 lines");
+    // An Agent Trace record in refs/notes/agent-trace is read the same way.
+    let trace = r#"{"version": "0.1.0", "files": [{"path": "services/checkout/cart.py", "conversations": [{"contributor": {"type": "ai", "model_id": "openai/gpt-5"}, "ranges": [{"start_line": 5, "end_line": 5}]}]}], "tool": {"name": "cursor"}}"#;
+    repo.git(&["notes", "--ref=agent-trace", "add", "-m", trace, "HEAD"]);
+    let (_, traced) = repo.check(&[]);
+    let texts: Vec<&str> = traced["commits"][0]["signals"]
+        .as_array()
+        .expect("signals")
+        .iter()
+        .filter_map(|signal| signal["text"].as_str())
+        .collect();
+    assert!(texts.contains(&"refs/notes/agent-trace: cursor (openai/gpt-5) wrote 1 line"), "{texts:?}");
+    repo.git(&["notes", "--ref=agent-trace", "remove", "HEAD"]);
+    // Of the four added lines, 3 and 4 are the AI's and 5 and 6 its human's.
+    let attribution = &decision["attribution"];
+    assert_eq!(
+        (attribution["added_lines"].as_u64(), attribution["ai_lines"].as_u64()),
+        (Some(4), Some(2)),
+        "{attribution:#}"
+    );
+    let ranges: Vec<(u64, u64)> = attribution["files"][0]["ai_ranges"]
+        .as_array()
+        .expect("ranges")
+        .iter()
+        .map(|range| (range["start"].as_u64().unwrap_or(0), range["end"].as_u64().unwrap_or(0)))
+        .collect();
+    assert_eq!(ranges, [(3, 4)], "{attribution:#}");
+
+    let scan = repo.countersign(&["scan", "--range", "main..HEAD", "--format", "jsonl"]);
+    assert!(stdout(&scan).contains("\"kind\":\"note\""), "{}", stdout(&scan));
+
+    // A note that cannot be read adds nothing and is said.
+    repo.git(&["notes", "--ref=ai", "add", "-f", "-m", "not a note", "HEAD"]);
+    let (_, decision) = repo.check(&[]);
+    assert_eq!(decision["ai_assisted"], false);
+    assert!(
+        decision["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .any(|finding| finding["code"] == "unreadable-ai-note")
+    );
+}
