@@ -583,6 +583,16 @@ pub fn last_deployment(repo: &Path, environment: &str) -> Result<Option<Deployme
             record.environment
         )));
     }
+    // The base of the next check must be the commit recorded, never a name a record could
+    // smuggle in (`HEAD`, a branch) that would make the head its own base.
+    if ObjectId::from_hex(record.commit.as_bytes()).is_err() {
+        return Err(ReadError::input(format!(
+            "{} (commit {tip}) records `{}`, which is not a commit id; it was not written by `countersign deploy`: \
+             restore the ref, or pass --base",
+            countersign_git::deployments_ref(environment),
+            record.commit
+        )));
+    }
     Ok(Some(record))
 }
 

@@ -127,7 +127,8 @@ impl MergedChange {
 pub fn combine(mut whole: Decision, parts: Vec<(MergedChangeFacts, Decision)>) -> Decision {
     let parts: Vec<(MergedChange, Decision)> =
         parts.into_iter().map(|(facts, decision)| (MergedChange::new(facts, &decision), decision)).collect();
-    let any_rejection = parts.iter().any(|(_, decision)| !decision.rejections.is_empty());
+    let any_veto = parts.iter().any(|(_, decision)| vetoed(decision));
+    let whole_vetoed = vetoed(&whole);
     let approved_as_one = whole.allowed() && (!whole.approvals.is_empty() || !whole.overrides.is_empty());
     let plan_operations = whole
         .destructive
@@ -137,9 +138,9 @@ pub fn combine(mut whole: Decision, parts: Vec<(MergedChangeFacts, Decision)>) -
     let blocked_parts: Vec<&MergedChange> =
         parts.iter().filter(|(part, _)| part.verdict == GateVerdict::Blocked).map(|(part, _)| part).collect();
     // A rejection of any part blocks even an approval of the whole.
-    let per_change = !plan_operations && (!approved_as_one || any_rejection);
+    let per_change = !plan_operations && (!approved_as_one || any_veto);
     if per_change {
-        whole.verdict = if !blocked_parts.is_empty() {
+        whole.verdict = if !blocked_parts.is_empty() || whole_vetoed {
             GateVerdict::Blocked
         } else if parts.iter().any(|(part, _)| part.verdict == GateVerdict::Overridden) {
             GateVerdict::Overridden
@@ -147,9 +148,24 @@ pub fn combine(mut whole: Decision, parts: Vec<(MergedChangeFacts, Decision)>) -
             GateVerdict::Allowed
         };
         let decisions: Vec<&Decision> = parts.iter().map(|(_, decision)| decision).collect();
+        // A rejection of the whole range, or an attestation of it nobody can read, still blocks:
+        // approving every part does not withdraw it.
+        let unreadable_whole: Vec<RuleOutcome> =
+            whole.rules.iter().filter(|rule| is_unread_veto(rule)).cloned().collect();
         whole.rules = merged_rules(&parts);
+        for rule in unreadable_whole {
+            match whole.rules.iter_mut().find(|merged| merged.name == rule.name) {
+                Some(merged) => {
+                    merged.applies = true;
+                    merged.satisfied = false;
+                    merged.why.extend(rule.why.into_iter().map(|why| format!("the whole range: {why}")));
+                }
+                None => whole.rules.push(rule),
+            }
+        }
         whole.approvals = union(decisions.iter().flat_map(|decision| &decision.approvals));
-        whole.rejections = union(decisions.iter().flat_map(|decision| &decision.rejections));
+        whole.rejections =
+            union(whole.rejections.iter().chain(decisions.iter().flat_map(|decision| &decision.rejections)));
         whole.overrides = union(decisions.iter().flat_map(|decision| &decision.overrides));
         // Approvals of earlier versions of each change, and of the whole range (a branch before
         // its last push) unless they are approvals of one of its changes: who to ask for a
@@ -210,6 +226,16 @@ pub fn combine(mut whole: Decision, parts: Vec<(MergedChangeFacts, Decision)>) -
     advise_batch(&mut whole, &parts);
     whole.changes = parts.into_iter().map(|(part, _)| part).collect();
     whole
+}
+
+/// A rejection, or an attestation that cannot be read (it may be one): it blocks whatever
+/// else approves.
+fn vetoed(decision: &Decision) -> bool {
+    !decision.rejections.is_empty() || decision.rules.iter().any(is_unread_veto)
+}
+
+fn is_unread_veto(rule: &RuleOutcome) -> bool {
+    rule.name == "readable-attestations" && rule.applies && !rule.satisfied
 }
 
 /// One destructive or high-risk change among others: deploy it apart, so that a rollback undoes

@@ -1022,3 +1022,59 @@ fn requesters_resolve_unambiguously() {
         assert_eq!(resolved(key), expected, "{key}");
     }
 }
+
+/// A deployment range's verdict over its merged changes: a rejection of the whole range, or an
+/// unreadable attestation of a part (it may be a rejection), blocks however the rest is approved.
+#[test]
+fn a_range_of_merged_changes_is_vetoed_by_any_rejection() {
+    use countersign_core::evaluate::{MergedChangeFacts, MergedKind, combine};
+    let config = config(TWO_PERSON);
+    let cart = change().commit("bob", HUMAN_MESSAGE).file(CART, 3, 1).build();
+    let docs = change().commit("dave", "Document the cart").file(DOCS, 2, 0).build();
+    let whole = change()
+        .commit("bob", HUMAN_MESSAGE)
+        .commit("dave", "Document the cart")
+        .file(CART, 3, 1)
+        .file(DOCS, 2, 0)
+        .build();
+    let decide = |change: &ChangeInput, attestations: &[Att], unreadable: bool| {
+        let mut found = sign_all(change, attestations);
+        if unreadable {
+            found.push(FoundAttestation::unreadable(
+                "refs/countersign/attestations:aa/x.json",
+                "larger than 65536 bytes",
+            ));
+        }
+        evaluate(&config, change, &found, NOW)
+    };
+    let facts = |title: &str| MergedChangeFacts {
+        kind: MergedKind::Merge,
+        title: title.to_owned(),
+        commits: vec!["f".repeat(40)],
+        new_content: Vec::new(),
+        compared_with: None,
+        reviewed: true,
+    };
+    let parts = |unreadable_docs: bool| {
+        vec![
+            (facts("Merge cart"), decide(&cart, &[approve("alice")], false)),
+            (facts("Merge docs"), decide(&docs, &[approve("alice")], unreadable_docs)),
+        ]
+    };
+    let verdict = |decision: &Decision| decision.verdict.as_str().to_owned();
+
+    // Each part approved: allowed.
+    let allowed = combine(decide(&whole, &[], false), parts(false));
+    assert_eq!(verdict(&allowed), "allowed", "{:#?}", allowed.rules);
+    // Carol rejects the whole range: blocked, and her rejection is shown.
+    let rejected = combine(decide(&whole, &[reject("carol", "not this week")], false), parts(false));
+    assert_eq!(verdict(&rejected), "blocked");
+    assert_eq!(rejected.rejections.iter().map(|rejection| rejection.person.as_str()).collect::<Vec<_>>(), ["carol"]);
+    // The whole range approved as one, but a part holds an attestation nobody can read.
+    let unread = combine(decide(&whole, &[approve("alice")], false), parts(true));
+    assert_eq!(verdict(&unread), "blocked");
+    assert!(unread.rules.iter().any(|rule| rule.name == "readable-attestations" && !rule.satisfied));
+    // An unreadable attestation of the whole range blocks though every part is approved.
+    let unread_whole = combine(decide(&whole, &[], true), parts(false));
+    assert_eq!(verdict(&unread_whole), "blocked");
+}

@@ -424,6 +424,38 @@ fn deployments_are_recorded_and_the_next_check_starts_from_the_last_one() {
     assert_eq!(code, 1, "{decision:#}");
     assert!(unmet(&decision).contains(&"rollback".to_owned()), "{decision:#}");
     assert_eq!(decision["change"]["rollback"]["base"], m2.as_str(), "{decision:#}");
+
+    // A record forged to name the head itself (`HEAD`) would make every head "nothing to
+    // deploy": a record must name a commit id, or the check stops.
+    let forged = r#"{"environment": "production", "commit": "HEAD", "time": 1, "verdict": "allowed", "fingerprint": "sha256:00"}"#;
+    let blob = git_stdin(&repo, &["hash-object", "-w", "--stdin"], forged);
+    let tree = git_stdin(&repo, &["mktree"], &format!("100644 blob {blob}\tdeployment.json\n"));
+    let commit = git_stdin(&repo, &["commit-tree", &tree, "-p", DEPLOYMENTS, "-m", "forged"], "");
+    repo.git(&["update-ref", DEPLOYMENTS, &commit]);
+    let output = repo.countersign(&["check", "--head", "main"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert!(stderr(&output).contains("not a commit id"), "{}", stderr(&output));
+}
+
+/// Runs git with `stdin` as its input; its output, trimmed.
+fn git_stdin(repo: &TestRepo, args: &[&str], stdin: &str) -> String {
+    use std::io::Write as _;
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(repo.path())
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Mallory")
+        .env("GIT_AUTHOR_EMAIL", "mallory@evil.example")
+        .env("GIT_COMMITTER_NAME", "Mallory")
+        .env("GIT_COMMITTER_EMAIL", "mallory@evil.example")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("git runs");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    let output = child.wait_with_output().expect("git ends");
+    assert!(output.status.success(), "git {args:?}");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
 // Attestation sources
