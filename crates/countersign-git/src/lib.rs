@@ -779,7 +779,10 @@ impl Repo {
     /// Every attestation ever stored in the attestation ref, each blob read once, with the
     /// fingerprint its folder names (statements are looked up by the fingerprint they sign;
     /// the folder only places one that cannot be read).
-    pub fn all_attestations(&self) -> Result<Vec<(Option<String>, FoundAttestation)>> {
+    /// More than `limit` statements, or more bytes than `byte_limit`, is an error: the ref's
+    /// history is read whole (so that a deleted rejection still counts), so it must be bounded.
+    pub fn all_attestations(&self, limit: usize, byte_limit: u64) -> Result<Vec<(Option<String>, FoundAttestation)>> {
+        let mut bytes = 0u64;
         let Some(tip) = self.attestation_tip()? else { return Ok(Vec::new()) };
         let walk = self.repo.rev_walk([tip]).all().map_err(git_error("walk the attestation ref"))?;
         let mut seen_trees = std::collections::HashSet::new();
@@ -791,6 +794,18 @@ impl Repo {
             self.collect_new_blobs(self.tree_of(commit)?, ATTESTATION_REF, &mut seen_trees, &mut here)?;
             for (id, attestation) in here {
                 if seen_blobs.insert(id) {
+                    bytes += attestation.bytes.len() as u64;
+                    if found.len() == limit || bytes > byte_limit {
+                        return Err(Error::Git {
+                            context: format!("read {ATTESTATION_REF}"),
+                            message: format!(
+                                "its history holds more than {limit} statements or {byte_limit} bytes, more than \
+                                 countersign reads; \
+                                 the gate fails closed (a ref this large is not the work of reviewers: look at who \
+                                 pushed it)"
+                            ),
+                        });
+                    }
                     let folder = attestation.origin.split('/').nth_back(1).map(|hex| format!("sha256:{hex}"));
                     found.push((folder, attestation));
                 }
@@ -1117,20 +1132,20 @@ fn run_git(path: &Path, args: &[&str]) -> Result<std::process::Output> {
 const MAX_NOTE_BYTES: u64 = 1024 * 1024;
 
 impl Repo {
-    /// The notes of `reference` attached to commits (all of them, or those in `only`), as
-    /// (commit id, text); a note that is too large or not UTF-8 comes back as an error text for
-    /// the caller to report. Nothing when the ref does not exist.
-    pub fn notes(
+    /// Visits the notes of `reference` attached to commits (all of them, or those in `only`),
+    /// one at a time, as (commit id, text): only one note is held in memory however many the
+    /// ref has. A note that is too large or not UTF-8 comes as an error text for the caller to
+    /// report. Nothing when the ref does not exist.
+    pub fn for_each_note(
         &self,
         reference: &str,
         only: Option<&std::collections::HashSet<String>>,
-    ) -> Result<Vec<(String, std::result::Result<String, String>)>> {
+        visit: &mut dyn FnMut(String, std::result::Result<String, String>),
+    ) -> Result<()> {
         let found = self.repo.try_find_reference(reference).map_err(git_error(format!("read {reference}")))?;
-        let Some(mut found) = found else { return Ok(Vec::new()) };
+        let Some(mut found) = found else { return Ok(()) };
         let tip = found.peel_to_id().map_err(git_error(format!("peel {reference}")))?.detach();
-        let mut notes = Vec::new();
-        self.collect_notes(self.tree_of(tip)?, String::new(), only, &mut notes)?;
-        Ok(notes)
+        self.visit_notes(self.tree_of(tip)?, String::new(), only, visit)
     }
 
     /// The authorship notes (git-ai, Agent Trace) of these commits.
@@ -1138,23 +1153,21 @@ impl Repo {
         let wanted: std::collections::HashSet<String> = commits.iter().map(|commit| commit.id.clone()).collect();
         let mut notes = Vec::new();
         for format in [NoteFormat::GitAi, NoteFormat::AgentTrace] {
-            notes.extend(
-                self.notes(format.reference(), Some(&wanted))?
-                    .into_iter()
-                    .map(|(commit, text)| countersign_core::model::CommitNote { commit, format, text }),
-            );
+            self.for_each_note(format.reference(), Some(&wanted), &mut |commit, text| {
+                notes.push(countersign_core::model::CommitNote { commit, format, text });
+            })?;
         }
         Ok(notes)
     }
 
     /// Notes trees name each note by its commit's hex id, possibly split into fan-out folders
     /// (`ab/cdef…`).
-    fn collect_notes(
+    fn visit_notes(
         &self,
         tree: ObjectId,
         prefix: String,
         only: Option<&std::collections::HashSet<String>>,
-        out: &mut Vec<(String, std::result::Result<String, String>)>,
+        visit: &mut dyn FnMut(String, std::result::Result<String, String>),
     ) -> Result<()> {
         let tree = self.repo.find_tree(tree).map_err(git_error("read notes tree"))?;
         let decoded = tree.decode().map_err(git_error("decode notes tree"))?;
@@ -1164,14 +1177,14 @@ impl Repo {
                 continue;
             }
             if entry.mode.is_tree() {
-                self.collect_notes(entry.oid.to_owned(), name, only, out)?;
+                self.visit_notes(entry.oid.to_owned(), name, only, visit)?;
             } else if name.len() == 40 && only.is_none_or(|only| only.contains(&name)) {
                 let id = entry.oid.to_owned();
                 let text = match self.blob_size(id)? {
                     size if size > MAX_NOTE_BYTES => Err(format!("{size} bytes, more than the {MAX_NOTE_BYTES} read")),
                     _ => String::from_utf8(self.blob_data(Some(id))?).map_err(|_| "not UTF-8 text".to_owned()),
                 };
-                out.push((name, text));
+                visit(name, text);
             }
         }
         Ok(())

@@ -58,6 +58,13 @@ struct Indexed {
     statement: Statement,
 }
 
+/// Statements read from the attestation ref's whole history, at most: a million approvals is
+/// decades of a busy organisation.
+pub const MAX_REF_STATEMENTS: usize = 1_000_000;
+/// Bytes of statements read from the attestation ref's history, at most (a statement is
+/// about 1 KiB).
+pub const MAX_REF_BYTES: u64 = 2 << 30;
+
 impl<'r> Attestations<'r> {
     /// Reads every local source; checks that a server can be verified before asking it.
     pub fn read(
@@ -82,7 +89,7 @@ impl<'r> Attestations<'r> {
                             ),
                         ));
                     }
-                    all.extend(repo.all_attestations()?);
+                    all.extend(repo.all_attestations(MAX_REF_STATEMENTS, MAX_REF_BYTES)?);
                 }
                 AttestationSource::Dir(dir) => {
                     if !dir.exists() {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use crate::config::Config;
 use crate::model::ChangeInput;
-use crate::notes::{AiNote, Writer};
+use crate::notes::{AiNote, NoteIndex, Writer};
 
 use super::output::CommitReport;
 
@@ -80,23 +80,29 @@ pub fn attribute(
     if change.added_lines.is_empty() && added_any {
         return None;
     }
-    let ai_commit = |id: &str| -> Option<Vec<String>> {
-        let report = commits.iter().find(|report| report.id == id).filter(|report| report.ai_assisted)?;
-        let mut tools: Vec<String> = report.signals.iter().filter_map(|signal| signal.tool.clone()).collect();
-        tools.sort();
-        tools.dedup();
-        Some(tools)
-    };
+    // Looked up once per added line: by commit id, each note as an index.
+    let ai_commits: HashMap<&str, Vec<String>> = commits
+        .iter()
+        .filter(|report| report.ai_assisted)
+        .map(|report| {
+            let mut tools: Vec<String> = report.signals.iter().filter_map(|signal| signal.tool.clone()).collect();
+            tools.sort();
+            tools.dedup();
+            (report.id.as_str(), tools)
+        })
+        .collect();
+    let notes: HashMap<&str, NoteIndex<'_>> =
+        notes.iter().map(|(commit, note)| (commit.as_str(), note.index())).collect();
     let mut attribution = Attribution::default();
     for file in &change.added_lines {
         let mut entry = FileAttribution { path: file.path.clone(), ..FileAttribution::default() };
         for (line, origin) in &file.lines {
             entry.added_lines += 1;
             let Some((commit, at)) = origin else { continue };
-            let tools = match notes.get(commit).and_then(|note| note.writer_of(&file.path, *at)) {
+            let tools = match notes.get(commit.as_str()).and_then(|note| note.writer_of(&file.path, *at)) {
                 Some(Writer::Ai { tool, .. }) => Some(vec![tool.clone()]),
                 Some(Writer::Human) => None,
-                None => ai_commit(commit),
+                None => ai_commits.get(commit.as_str()).cloned(),
             };
             let Some(tools) = tools else { continue };
             entry.ai_lines += 1;

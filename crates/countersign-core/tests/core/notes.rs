@@ -54,21 +54,22 @@ fn sessions_and_humans_are_read_line_by_line() {
     check(
         &text,
         &[
+            "docs/release notes.md 2-2 codex",
             "services/checkout/cart.py 1-4 claude/claude-opus-4-8",
             "services/checkout/cart.py 9-9 claude/claude-opus-4-8",
             "services/checkout/cart.py 5-8 human",
-            "docs/release notes.md 2-2 codex",
         ],
     );
     let note = parse_git_ai(&text).expect("a note");
     assert_eq!(note.ai_lines(), 6);
+    let index = note.index();
     assert_eq!(
-        note.writer_of("services/checkout/cart.py", 3),
+        index.writer_of("services/checkout/cart.py", 3),
         Some(&Writer::Ai { tool: "claude".to_owned(), model: Some("claude-opus-4-8".to_owned()) })
     );
-    assert_eq!(note.writer_of("services/checkout/cart.py", 6), Some(&Writer::Human));
+    assert_eq!(index.writer_of("services/checkout/cart.py", 6), Some(&Writer::Human));
     // A line no entry names is untracked: the note does not say.
-    assert_eq!(note.writer_of("services/checkout/cart.py", 10), None);
+    assert_eq!(index.writer_of("services/checkout/cart.py", 10), None);
     assert_eq!(note.tools, [("claude".to_owned(), Some("claude-opus-4-8".to_owned())), ("codex".to_owned(), None)]);
 }
 
@@ -123,4 +124,46 @@ fn agent_trace_records_are_read() {
     assert!(note.tools.contains(&("agent-trace".to_owned(), None)), "{:?}", note.tools);
     assert!(parse_agent_trace("{\"files\": [{\"path\": \"a\", \"conversations\": [{\"contributor\": {\"type\": \"ai\"}, \"ranges\": [{\"start_line\": 5, \"end_line\": 2}]}]}]}").is_err());
     assert!(parse_agent_trace("not json").is_err());
+}
+
+#[test]
+fn where_ranges_overlap_the_first_given_decides() {
+    let text = format!(
+        "a.py\n  s_0f1e2d3c4b5a69::t_aaaaaaaaaaaaaa 1-10\n  h_1a2b3c4d5e6f70 5-20\n  s_7a6b5c4d3e2f10::t_bbbbbbbbbbbbbb 15-30,40\n---\n{SESSIONS}"
+    );
+    let note = parse_git_ai(&text).expect("a note");
+    let index = note.index();
+    let writer = |line| match index.writer_of("a.py", line) {
+        Some(Writer::Ai { tool, .. }) => tool.clone(),
+        Some(Writer::Human) => "human".to_owned(),
+        None => "-".to_owned(),
+    };
+    let lines = [1, 5, 10, 11, 20, 21, 30, 31, 39, 40, 41];
+    let writers: Vec<String> = lines.iter().map(|&line| writer(line)).collect();
+    assert_eq!(writers, ["claude", "claude", "claude", "human", "human", "codex", "codex", "-", "-", "codex", "-"]);
+    assert_eq!(index.writer_of("b.py", 1), None);
+}
+
+#[test]
+fn a_note_of_many_overlapping_ranges_is_indexed_without_quadratic_work() {
+    // Range i covers i+1 ..= 100,000+i; a line is owned by the first range covering it.
+    // Asked line by line over every range this would be 10^10 steps.
+    const RANGES: u32 = 100_000;
+    let writer_of = |index: u32| {
+        if index.is_multiple_of(2) { Writer::Human } else { Writer::Ai { tool: "amp".to_owned(), model: None } }
+    };
+    let ranges = (0..RANGES)
+        .map(|index| countersign_core::notes::NoteRange {
+            start: index + 1,
+            end: RANGES + index,
+            writer: writer_of(index),
+        })
+        .collect();
+    let note = AiNote { files: [("big.rs".to_owned(), ranges)].into(), tools: Vec::new() };
+    let index = note.index();
+    for line in 1..2 * RANGES {
+        let owner = line.saturating_sub(RANGES);
+        assert_eq!(index.writer_of("big.rs", line), Some(&writer_of(owner)), "line {line}");
+    }
+    assert_eq!(index.writer_of("big.rs", 2 * RANGES), None);
 }

@@ -206,7 +206,7 @@ fn attestations_are_appended_to_the_ref_and_read_with_their_folder() {
     let emptied = fixture.git(&["commit-tree", "-p", reference, "-m", "Drop", empty_tree.trim()]);
     fixture.git(&["update-ref", reference, emptied.trim()]);
     let mut found: Vec<(Option<String>, String)> = repo
-        .all_attestations()
+        .all_attestations(2, 1024)
         .unwrap()
         .into_iter()
         .map(|(folder, attestation)| (folder, String::from_utf8(attestation.bytes).unwrap()))
@@ -220,6 +220,11 @@ fn attestations_are_appended_to_the_ref_and_read_with_their_folder() {
         ]
     );
     assert_eq!(fixture.git(&["rev-list", "--count", reference]).trim(), "3");
+    // One more statement than the reader's limit fails the read instead of filling memory.
+    for (limit, byte_limit) in [(1, 1024), (2, 10)] {
+        let error = repo.all_attestations(limit, byte_limit).expect_err("over the limit");
+        assert!(error.to_string().contains(&format!("more than {limit} statements or {byte_limit} bytes")), "{error}");
+    }
 }
 
 #[test]

@@ -95,12 +95,12 @@ fn scan(repo_path: &Path, range: &str, config_dir: Option<&Path>, format: ScanFo
     // only look them up. An unreadable note adds nothing (notes only ever add evidence).
     let mut notes: std::collections::HashMap<String, Vec<detect::Signal>> = std::collections::HashMap::new();
     for format in [countersign_core::notes::NoteFormat::GitAi, countersign_core::notes::NoteFormat::AgentTrace] {
-        for (commit, text) in repo.notes(format.reference(), None)? {
+        repo.for_each_note(format.reference(), None, &mut |commit, text| {
             let parsed = text.ok().and_then(|text| format.parse(&text).ok());
             if let Some(signal) = parsed.as_ref().and_then(|note| detect::scan_note(note, format.reference())) {
                 notes.entry(commit).or_default().push(signal);
             }
-        }
+        })?;
     }
     let scan_one = |commit: Commit| -> Scanned {
         let mut scan = detect::scan_commit(&commit, &detect_config);
