@@ -266,6 +266,89 @@ fn walk_map_streams_a_range_newest_first_in_order() {
     assert!(repo.resolve_range("a...b").is_err());
 }
 
+/// A whole history without a commit-graph (a fresh clone) comes out in `git rev-list`'s order,
+/// with commits stored as deltas, loose commits made after the repack, and without the
+/// unreachable commits a pack still holds.
+#[test]
+fn a_whole_history_without_a_commit_graph_comes_out_in_rev_list_order() {
+    let fixture = Fixture::new();
+    // Long, nearly equal messages make git store some commits as deltas of others.
+    let message =
+        |index: usize| format!("Change {index}\n\n{}", "The same long description of the change. ".repeat(60));
+    let commit_on = |index: usize, day: usize| {
+        let file = if (40..50).contains(&index) { format!("side{index}") } else { format!("f{}", index % 7) };
+        fixture.write(&file, format!("{index}\n").as_bytes());
+        fixture.git(&["add", "-A"]);
+        fixture.git_at(&format!("2026-01-{day:02}T{:02}:00:00Z", index % 24), &["commit", "-q", "-m", &message(index)]);
+    };
+    for index in 0..40 {
+        commit_on(index, 1 + index / 24);
+    }
+    fixture.git(&["checkout", "-q", "-b", "side", "HEAD~10"]);
+    for index in 40..50 {
+        commit_on(index, 3);
+    }
+    fixture.git(&["checkout", "-q", "-b", "gone"]);
+    commit_on(50, 4);
+    fixture.git(&["checkout", "-q", "main"]);
+    fixture.git_at("2026-01-05T00:00:00Z", &["merge", "-q", "--no-ff", "side", "-m", "Merge side"]);
+    fixture.git(&["repack", "-adf", "--window=50", "--depth=50"]);
+    // Still in the pack, reachable from nothing.
+    let gone = fixture.git(&["rev-parse", "gone"]).trim().to_owned();
+    fixture.git(&["branch", "-D", "gone"]);
+    commit_on(51, 6);
+    commit_on(52, 7);
+
+    let packed = fixture.git(&["verify-pack", "-v", &format!("{}", pack_index(&fixture).display())]);
+    let delta_commits =
+        packed.lines().filter(|line| line.contains(" commit ") && line.split_whitespace().count() > 5).count();
+    assert!(delta_commits > 0, "no commit was stored as a delta:\n{packed}");
+
+    let repo = fixture.repo();
+    let (tips, hidden) = repo.resolve_range("main").unwrap();
+    assert!(hidden.is_empty());
+    let mut ours = Vec::new();
+    repo.walk_map(
+        &tips,
+        &hidden,
+        2,
+        |commit| commit.id,
+        |id| {
+            ours.push(id);
+            std::ops::ControlFlow::Continue(())
+        },
+    )
+    .unwrap();
+    let expected: Vec<String> = fixture.git(&["rev-list", "main"]).lines().map(str::to_owned).collect();
+    assert_eq!(ours, expected);
+    assert_eq!(ours.len(), 40 + 10 + 1 + 2);
+    assert!(!ours.contains(&gone));
+
+    // Stopping early stops the walk.
+    let mut first = Vec::new();
+    repo.walk_map(
+        &tips,
+        &hidden,
+        2,
+        |commit| commit.id,
+        |id| {
+            first.push(id);
+            if first.len() == 3 { std::ops::ControlFlow::Break(()) } else { std::ops::ControlFlow::Continue(()) }
+        },
+    )
+    .unwrap();
+    assert_eq!(first, expected[..3]);
+}
+
+fn pack_index(fixture: &Fixture) -> std::path::PathBuf {
+    let packs = fixture.path().join(".git/objects/pack");
+    std::fs::read_dir(&packs)
+        .expect("a pack folder")
+        .map(|entry| entry.expect("an entry").path())
+        .find(|path| path.extension().is_some_and(|extension| extension == "idx"))
+        .expect("a pack")
+}
+
 /// The commits of a range are exactly those of `git rev-list`, with and without a commit-graph.
 #[test]
 fn walk_map_agrees_with_git_rev_list_on_merged_histories() {
