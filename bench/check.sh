@@ -22,4 +22,6 @@ echo "repository: $REPO ($(git -C "$REPO" rev-list --count main) commits on main
 echo "change: main..feature, $(git -C "$REPO" rev-list --count main..feature) commits, $(git -C "$REPO" diff --name-only main...feature | wc -l) files"
 echo "command: countersign check --repo R --base main --head feature --format json"
 
-python3 "$BENCH_DIR/timing.py" "$RUNS" 100 "${CMD[@]}"
+# The same commits read by git, each with its diff: the in-run reference for a host's speed.
+REFERENCE="git -C '$REPO' log --numstat --format='%H%x00%an%x00%ae%x00%B' main..feature" \
+  python3 "$BENCH_DIR/timing.py" "$RUNS" 100 "${CMD[@]}"
