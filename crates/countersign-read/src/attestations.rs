@@ -24,14 +24,22 @@ pub enum AttestationSource {
     Ref,
     /// Every `*.json` file of a folder.
     Dir(PathBuf),
-    /// The approval service's signed statements, verified against policy.toml's `[server] keys`.
-    Server(String),
+    /// The approval service's signed statements about changes of `repository` (its name there),
+    /// verified against policy.toml's `[server] keys`. Only that repository's: the same patch
+    /// approved in another repository says nothing about this one.
+    Server { url: String, repository: String },
 }
 
 /// The approval service, as far as the read stage needs it: its signed statements about a change.
 /// Behind a trait so the read stage does no HTTP itself.
 pub trait RemoteStatements {
-    fn statements(&self, server: &str, fingerprint: &str, environment: &str) -> Result<Vec<FoundAttestation>, String>;
+    fn statements(
+        &self,
+        server: &str,
+        repository: &str,
+        fingerprint: &str,
+        environment: &str,
+    ) -> Result<Vec<FoundAttestation>, String>;
 }
 
 /// Every attestation of every source, read once, for looking up the changes of a range and
@@ -45,7 +53,8 @@ pub struct Attestations<'r> {
     /// Attestations that cannot be read, with the fingerprint their place names (the ref's
     /// folder); `None` (a file of a folder) puts one in scope of every change.
     unreadable: Vec<(Option<String>, FoundAttestation)>,
-    servers: Vec<String>,
+    /// Each server with the repository's name there.
+    servers: Vec<(String, String)>,
     remote: &'r dyn RemoteStatements,
     asked: std::cell::RefCell<std::collections::HashMap<String, Vec<FoundAttestation>>>,
     /// What the caller should know about the sources (a missing ref or folder).
@@ -104,14 +113,14 @@ impl<'r> Attestations<'r> {
                     }
                     all.extend(in_dir(dir)?.into_iter().map(|found| (None, found)));
                 }
-                AttestationSource::Server(url) => {
+                AttestationSource::Server { url, repository } => {
                     if config.policy.server_keys.is_empty() {
                         return Err(ReadError::input(format!(
                             "--server {url} is given, but policy.toml lists no [server] keys to verify its attestations; \
                              add the key that `countersign serve` prints (also at {url}/api/server-key) under [server] keys"
                         )));
                     }
-                    servers.push(url.clone());
+                    servers.push((url.clone(), repository.clone()));
                 }
             }
         }
@@ -171,14 +180,16 @@ impl<'r> Attestations<'r> {
                 .filter(|(folder, _)| folder.as_deref().is_none_or(|folder| folder == fingerprint))
                 .map(|(_, found)| found.clone()),
         );
-        for server in &self.servers {
-            let key = format!("{server}\n{fingerprint}\n{environment}");
+        for (server, repository) in &self.servers {
+            let key = format!("{server}\n{repository}\n{fingerprint}\n{environment}");
             let cached = self.asked.borrow().get(&key).cloned();
             let from_server = match cached {
                 Some(statements) => statements,
                 None => {
-                    let statements =
-                        self.remote.statements(server, fingerprint, environment).map_err(ReadError::Input)?;
+                    let statements = self
+                        .remote
+                        .statements(server, repository, fingerprint, environment)
+                        .map_err(ReadError::Input)?;
                     self.asked.borrow_mut().insert(key, statements.clone());
                     statements
                 }

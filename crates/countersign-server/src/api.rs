@@ -560,6 +560,9 @@ async fn last_deployment<S: Store>(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AttestationQuery {
+    /// Only this repository's changes; without it, every repository's (statements are public).
+    #[serde(default)]
+    repository: Option<String>,
     fingerprint: String,
     #[serde(default = "crate::contract::production")]
     environment: String,
@@ -570,7 +573,11 @@ async fn attestations<S: Store>(
     State(state): State<Arc<AppState<S>>>,
     Query(query): Query<AttestationQuery>,
 ) -> ApiResult {
-    let rows = state.store.statements_for(&query.fingerprint, &query.environment).await.map_err(ApiError::store)?;
+    let rows = state
+        .store
+        .statements_for(query.repository.as_deref(), &query.fingerprint, &query.environment)
+        .await
+        .map_err(ApiError::store)?;
     let attestations = rows
         .iter()
         .map(|row| Envelope { statement: row.statement.clone(), signature: row.signature.clone() })

@@ -234,9 +234,15 @@ pub fn repository_name(given: Option<&str>, repo: &Path) -> Result<String, Strin
 pub struct Remote;
 
 impl countersign_read::RemoteStatements for Remote {
-    fn statements(&self, server: &str, fingerprint: &str, environment: &str) -> Result<Vec<FoundAttestation>, String> {
+    fn statements(
+        &self,
+        server: &str,
+        repository: &str,
+        fingerprint: &str,
+        environment: &str,
+    ) -> Result<Vec<FoundAttestation>, String> {
         let client = Client::new(server, None);
-        let query = [("fingerprint", fingerprint), ("environment", environment)];
+        let query = [("repository", repository), ("fingerprint", fingerprint), ("environment", environment)];
         let list: AttestationList = client.ask("/api/attestations", Call::<()>::Get(&query))?;
         Ok(list
             .attestations

@@ -416,14 +416,21 @@ macro_rules! backend {
                 rows.iter().map(change_row).collect()
             }
 
-            async fn statements_for(&self, fingerprint: &str, environment: &str) -> Result<Vec<StatementRow>> {
+            async fn statements_for(
+                &self,
+                repository: Option<&str>,
+                fingerprint: &str,
+                environment: &str,
+            ) -> Result<Vec<StatementRow>> {
                 let rows = sqlx::query::<$db>(sql(format!(
                     "SELECT {} FROM statements s JOIN changes c ON c.id = s.change_id \
-                     WHERE c.fingerprint = $1 AND c.environment = $2 ORDER BY s.id",
+                     WHERE c.fingerprint = $1 AND c.environment = $2 AND ($3 IS NULL OR c.repository = $3) \
+                     ORDER BY s.id",
                     STATEMENT_COLUMNS.split(", ").map(|column| format!("s.{column}")).collect::<Vec<_>>().join(", ")
                 )))
                 .bind(fingerprint)
                 .bind(environment)
+                .bind(repository)
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter().map(statement_row).collect()

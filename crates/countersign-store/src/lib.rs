@@ -217,9 +217,11 @@ pub trait Store: Clone + Send + Sync + 'static {
         fingerprint: &str,
     ) -> impl Future<Output = Result<Option<ChangeRow>>> + Send;
     fn changes(&self, filter: &ChangeFilter) -> impl Future<Output = Result<Vec<ChangeRow>>> + Send;
-    /// Statements of every change with this fingerprint and environment, in any repository.
+    /// Statements of every change with this fingerprint and environment, in `repository` when
+    /// given, else in any repository.
     fn statements_for(
         &self,
+        repository: Option<&str>,
         fingerprint: &str,
         environment: &str,
     ) -> impl Future<Output = Result<Vec<StatementRow>>> + Send;

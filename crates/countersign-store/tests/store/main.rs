@@ -143,7 +143,7 @@ async fn story<S: Store>(store: S, tamper: impl AsyncFn(&str)) {
     let deployed = store.last_deployed("shop", "production").await.expect("last deployed").expect("one");
     assert_eq!((deployed.id, deployed.deployed_at), (id, Some(2_400)));
     assert!(store.last_deployed("shop", "staging").await.expect("last deployed").is_none());
-    assert_eq!(store.statements_for("sha256:aa", "production").await.expect("statements").len(), 4);
+    assert_eq!(store.statements_for(None, "sha256:aa", "production").await.expect("statements").len(), 4);
     assert_eq!(store.change(id).await.expect("change").expect("found").verdict, GateVerdict::Allowed);
 
     // A rolled-back transaction leaves nothing, not even its audit entries.
@@ -159,7 +159,10 @@ async fn story<S: Store>(store: S, tamper: impl AsyncFn(&str)) {
 
     let change = store.find_change("shop", "production", "sha256:aa").await.expect("find").expect("found");
     assert_eq!((change.id, change.state.as_str(), change.requester.as_deref()), (id, "open", Some("bob")));
-    assert_eq!(store.statements_for("sha256:aa", "production").await.expect("by fingerprint").len(), 4);
+    assert_eq!(store.statements_for(None, "sha256:aa", "production").await.expect("by fingerprint").len(), 4);
+    // The same patch in another repository has none of this one's statements.
+    assert_eq!(store.statements_for(Some("shop"), "sha256:aa", "production").await.expect("in shop").len(), 4);
+    assert!(store.statements_for(Some("billing"), "sha256:aa", "production").await.expect("in billing").is_empty());
     let token = store.token(&token_hash("cst_t1_secret")).await.expect("token").expect("found");
     assert_eq!((token.person.as_str(), token.revoked_at), ("alice", Some(5_000)));
     assert!(!format!("{token:?}").contains(&token.hash), "Debug shows no token hash");

@@ -144,7 +144,11 @@ pub fn print_nothing(nothing: &NothingToDeploy, format: Format) {
 pub fn decide(args: &CheckArgs) -> Result<Gated, Failure> {
     let mut sources = vec![AttestationSource::Ref];
     sources.extend(args.change.attestations.iter().cloned().map(AttestationSource::Dir));
-    sources.extend(args.server.iter().cloned().map(AttestationSource::Server));
+    if let Some(url) = &args.server {
+        let repository =
+            client::repository_name(args.repository.as_deref(), &args.change.repo).map_err(failure::input)?;
+        sources.push(AttestationSource::Server { url: url.clone(), repository });
+    }
     let purpose = args.context.purpose.map(PurposeArg::purpose);
     let (base, deployed) = match (&args.change.base, &args.server) {
         (None, Some(server)) => base_from_server(args, server)?,

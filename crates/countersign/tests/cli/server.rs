@@ -314,7 +314,8 @@ fn story(database: &Database) {
     let server = fixture.start(database, &[]);
     let [ci, alice, bob, carol, erin] = ["ci-bot", "alice", "bob", "carol", "erin"].map(|p| fixture.token(database, p));
     let check = || {
-        let (code, decision) = fixture.repo.check(&["--requester", "bob", "--server", &server.url]);
+        let (code, decision) =
+            fixture.repo.check(&["--requester", "bob", "--server", &server.url, "--repository", "shop"]);
         (code, decision["verdict"].as_str().unwrap_or("?").to_owned())
     };
 
@@ -345,7 +346,12 @@ fn story(database: &Database) {
     assert_eq!(code, 0, "{answer}");
     assert_eq!(answer["change"]["verdict"], "allowed");
     assert_eq!(check(), (0, "allowed".to_owned()), "check --server verifies the server's attestation");
-    let (code, decision) = fixture.repo.check(&["--requester", "bob", "--server", &server.url]);
+    // The same patch checked as another repository's: approvals of shop's change do not count.
+    let (code, decision) =
+        fixture.repo.check(&["--requester", "bob", "--server", &server.url, "--repository", "billing"]);
+    assert_eq!((code, decision["verdict"].as_str()), (1, Some("blocked")), "{decision}");
+    assert_eq!(decision["approvals"], serde_json::json!([]), "{decision}");
+    let (code, decision) = fixture.repo.check(&["--requester", "bob", "--server", &server.url, "--repository", "shop"]);
     assert_eq!((code, decision["approvals"][0]["person"].as_str()), (0, Some("alice")));
 
     // A duplicate approval is acknowledged, not recorded twice.
