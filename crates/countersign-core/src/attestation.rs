@@ -55,6 +55,10 @@ pub struct Statement {
     /// from this one can be named.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileDigest>,
+    /// The paths the reviewer opened in the web interface before this statement: a rule that
+    /// requires an informed review counts the approval only when it names every changed path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub opened: Vec<String>,
 }
 
 /// Statements list their files' digests up to this many files (the envelope must stay small).
@@ -114,6 +118,7 @@ impl Statement {
             plans: Vec::new(),
             branch: String::new(),
             files: Vec::new(),
+            opened: Vec::new(),
         }
     }
 

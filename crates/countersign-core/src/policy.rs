@@ -173,6 +173,8 @@ struct RawRequires {
     people: Vec<Spanned<String>>,
     #[serde(default)]
     owners: bool,
+    #[serde(default)]
+    informed: bool,
 }
 
 #[derive(Deserialize)]
@@ -368,6 +370,8 @@ pub struct Requirement {
     pub teams: Vec<String>,
     pub people: Vec<String>,
     pub owners: bool,
+    /// Only approvals given after opening every changed file in the web interface count.
+    pub informed: bool,
 }
 
 impl Requirement {
@@ -736,6 +740,7 @@ impl Validator<'_> {
             teams,
             people: requires.people.iter().map(|person| person.get_ref().clone()).collect(),
             owners: requires.owners,
+            informed: requires.informed,
         }
     }
 

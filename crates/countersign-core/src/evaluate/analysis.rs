@@ -58,6 +58,11 @@ pub struct Analysis {
 }
 
 impl Analysis {
+    /// The changed paths.
+    pub fn paths(&self) -> &[String] {
+        &self.paths
+    }
+
     /// People who own a touched path or service: routing prefers them.
     pub fn owners(&self, config: &Config) -> Vec<String> {
         let people = config.directory.people();

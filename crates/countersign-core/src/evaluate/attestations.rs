@@ -119,8 +119,9 @@ pub fn check_attestations(config: &Config, fingerprint: &str, found: &[FoundAtte
 
 /// What the attestations of a change amount to.
 pub(super) struct Accepted<'a> {
-    /// People (by position) whose approval counts, with the statement and where it was found.
-    pub approvals: Vec<(usize, &'a Statement, &'a str)>,
+    /// People (by position) whose approval counts, with the statement, where it was found and,
+    /// when the approval was not an informed one, why.
+    pub approvals: Vec<(usize, &'a Statement, &'a str, Option<String>)>,
     /// Standing rejections: each person's latest statement, when it rejects, on this version or
     /// an earlier one. A rejection counts whoever its author has become since (a later
     /// co-author's veto stands), never expires, survives new pushes, and ends only with that
@@ -208,23 +209,24 @@ pub(super) fn accepted_attestations<'a>(
             }
             continue;
         }
-        add_statement(&mut by_person, idx, (statement, origin.as_str(), true));
+        add_statement(&mut by_person, idx, (statement, origin.as_str(), true, *by_server));
     }
-    for (origin, Verified { statement, person, .. }) in &attestations.earlier {
+    for (origin, Verified { statement, person, by_server }) in &attestations.earlier {
         // Break-glass is for one version; other environments are other gates.
         if statement.verdict == Verdict::Override || statement.environment != analysis.change.environment {
             continue;
         }
         if let Some(idx) = config.directory.person_index(person) {
-            add_statement(&mut by_person, idx, (statement, origin.as_str(), false));
+            add_statement(&mut by_person, idx, (statement, origin.as_str(), false, *by_server));
         }
     }
     by_person.sort_by_key(|(idx, _)| *idx);
     for (idx, mut statements) in by_person {
-        statements.sort_by_key(|(statement, _, current)| (statement.time, *current));
+        statements.sort_by_key(|(statement, _, current, _)| (statement.time, *current));
         let since_rejection = statements.iter().rposition(|(statement, ..)| statement.verdict == Verdict::Reject);
         if let Some(last) = since_rejection.filter(|position| *position == statements.len() - 1) {
-            accepted.rejections.push(statements[last]);
+            let (statement, origin, current, _) = statements[last];
+            accepted.rejections.push((statement, origin, current));
             continue;
         }
         // Approvals of this version after the person's last rejection (which they withdraw)
@@ -232,10 +234,10 @@ pub(super) fn accepted_attestations<'a>(
         let first = since_rejection.map_or(0, |position| position + 1);
         let person = &config.directory.people()[idx].id;
         let mut counted = None;
-        for (statement, origin, _) in statements[first..].iter().rev().filter(|(.., current)| *current) {
+        for (statement, origin, _, by_server) in statements[first..].iter().rev().filter(|(_, _, current, _)| *current) {
             match approval_refused(config, analysis, statement, person, now) {
                 None => {
-                    counted = Some((idx, *statement, *origin));
+                    counted = Some((idx, *statement, *origin, uninformed(analysis, statement, *by_server)));
                     break;
                 }
                 Some(reason) => findings.push(Finding::new(
@@ -248,10 +250,10 @@ pub(super) fn accepted_attestations<'a>(
         match counted {
             Some(approval) => accepted.approvals.push(approval),
             None => {
-                if let Some((statement, origin, _)) = statements
+                if let Some((statement, origin, ..)) = statements
                     .iter()
                     .rev()
-                    .find(|(statement, _, current)| !current && statement.verdict == Verdict::Approve)
+                    .find(|(statement, _, current, _)| !current && statement.verdict == Verdict::Approve)
                 {
                     accepted.earlier_approvals.push((statement, origin));
                 }
@@ -272,8 +274,30 @@ pub(super) fn accepted_attestations<'a>(
     accepted
 }
 
-/// A person's statement, where it was found, and whether it is about this version.
-type PersonStatement<'a> = (&'a Statement, &'a str, bool);
+/// A person's statement, where it was found, whether it is about this version, and whether an
+/// approval server signed it.
+type PersonStatement<'a> = (&'a Statement, &'a str, bool, bool);
+
+/// Why an approval is not an informed one, if it is not: it must come from the approval
+/// service, which records what the reviewer opened (a statement signed with a person's own key
+/// could claim anything), and name every changed path.
+fn uninformed(analysis: &Analysis, statement: &Statement, by_server: bool) -> Option<String> {
+    if !by_server {
+        return Some("it was not given in the web interface, which records the files a reviewer opened".to_owned());
+    }
+    let opened: std::collections::HashSet<&str> = statement.opened.iter().map(String::as_str).collect();
+    let unopened: Vec<&str> = analysis.paths.iter().map(String::as_str).filter(|path| !opened.contains(path)).collect();
+    match unopened.as_slice() {
+        [] => None,
+        [only] => Some(format!("it was given without opening {only}")),
+        [first, rest @ ..] => Some(format!(
+            "it was given without opening {} of the {} changed files ({first} and {} more)",
+            unopened.len(),
+            analysis.paths.len(),
+            rest.len()
+        )),
+    }
+}
 
 fn add_statement<'a>(by_person: &mut Vec<(usize, Vec<PersonStatement<'a>>)>, idx: usize, entry: PersonStatement<'a>) {
     match by_person.iter_mut().find(|(other, _)| *other == idx) {

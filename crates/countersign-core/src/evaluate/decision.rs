@@ -22,9 +22,11 @@ pub fn decide(config: &Config, analysis: &Analysis, attestations: &CheckedAttest
     let n_people = config.directory.people().len();
     let accepted = accepted_attestations(config, analysis, attestations, now, &mut findings);
     let mut approved = vec![false; n_people];
+    let mut uninformed: Vec<Option<String>> = vec![None; n_people];
     let mut approvals = Vec::new();
-    for (idx, statement, origin) in &accepted.approvals {
+    for (idx, statement, origin, not_informed) in &accepted.approvals {
         approved[*idx] = true;
+        uninformed[*idx].clone_from(not_informed);
         approvals.push(approval_ref(statement, origin, true));
     }
     let rejections: Vec<ApprovalRef> = if policy.approvals.rejections_block {
@@ -43,7 +45,7 @@ pub fn decide(config: &Config, analysis: &Analysis, attestations: &CheckedAttest
     let mut eligible_by_rule = Vec::with_capacity(policy.rules.len());
     let mut rules: Vec<RuleOutcome> = Vec::with_capacity(policy.rules.len() + 1);
     for (rule_idx, rule) in policy.rules.iter().enumerate() {
-        let (outcome, eligible) = evaluate_rule(config, rule_idx, rule, analysis, &approved);
+        let (outcome, eligible) = evaluate_rule(config, rule_idx, rule, analysis, (&approved, &uninformed));
         rules.push(outcome);
         eligible_by_rule.push(eligible);
     }
@@ -101,6 +103,7 @@ fn approval_ref(statement: &Statement, origin: &str, current: bool) -> ApprovalR
         time: statement.time,
         comment: statement.comment.clone(),
         source: origin.to_owned(),
+        opened: statement.opened.clone(),
         earlier_version: (!current).then(|| EarlierVersion {
             head: statement.head.clone(),
             fingerprint: statement.fingerprint.clone(),

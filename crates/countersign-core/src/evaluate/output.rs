@@ -106,6 +106,9 @@ pub struct ApprovalRef {
     /// Where the signed statement was found: a path in the attestation ref, a file, a server.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub source: String,
+    /// The files the reviewer opened in the web interface before approving.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub opened: Vec<String>,
     /// Present when the statement is about an earlier version of the change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub earlier_version: Option<EarlierVersion>,

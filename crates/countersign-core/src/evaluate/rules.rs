@@ -86,7 +86,7 @@ pub(super) fn evaluate_rule(
     rule_idx: usize,
     rule: &Rule,
     analysis: &Analysis,
-    approved: &[bool],
+    (approved, uninformed): (&[bool], &[Option<String>]),
 ) -> (RuleOutcome, Vec<usize>) {
     let (applies, why) = analysis.applicability[rule_idx].clone();
     let mut outcome = RuleOutcome {
@@ -108,7 +108,16 @@ pub(super) fn evaluate_rule(
     let requires = &rule.requires;
     let eligible: Vec<usize> =
         config.index.rule_candidates[rule_idx].iter().copied().filter(|idx| !analysis.excluded[*idx]).collect();
-    let counted: Vec<usize> = eligible.iter().copied().filter(|idx| approved[*idx]).collect();
+    let mut counted: Vec<usize> = eligible.iter().copied().filter(|idx| approved[*idx]).collect();
+    if requires.informed {
+        counted.retain(|idx| match &uninformed[*idx] {
+            None => true,
+            Some(reason) => {
+                outcome.why.push(format!("{}'s approval does not count here: {reason}", people[*idx].id));
+                false
+            }
+        });
+    }
     outcome.approvals = counted.iter().map(|idx| people[*idx].id.clone()).collect();
 
     let groups: &[Group] = if requires.owners { &analysis.groups } else { &[] };
@@ -206,6 +215,9 @@ fn describe_requirement(config: &Config, requires: &Requirement, counted: usize)
     }
     if requires.owners {
         from.push("covering every owner group".to_owned());
+    }
+    if requires.informed {
+        from.push("who opened every changed file".to_owned());
     }
     let who = if from.is_empty() { "eligible reviewers".to_owned() } else { format!("reviewers {}", from.join(", ")) };
     format!("{counted} of {} approvals from {who}", requires.count)

@@ -293,6 +293,8 @@ struct Att {
     signer: Option<&'static str>,
     /// Digests of the plans the statement names.
     plans: &'static [&'static str],
+    /// The files the web interface saw the reviewer open.
+    opened: &'static [&'static str],
 }
 
 fn statement(person: &'static str, verdict: Verdict, comment: &'static str) -> Att {
@@ -306,6 +308,7 @@ fn statement(person: &'static str, verdict: Verdict, comment: &'static str) -> A
         head: None,
         signer: None,
         plans: &[],
+        opened: &[],
     }
 }
 
@@ -348,6 +351,11 @@ impl Att {
         self
     }
 
+    fn opened(mut self, opened: &'static [&'static str]) -> Att {
+        self.opened = opened;
+        self
+    }
+
     fn signed_by(mut self, signer: &'static str) -> Att {
         self.signer = Some(signer);
         self
@@ -365,6 +373,7 @@ impl Att {
             self.comment,
         )
         .with_plans(self.plans.iter().map(|plan| (*plan).to_owned()).collect());
+        let statement = Statement { opened: self.opened.iter().map(|path| (*path).to_owned()).collect(), ..statement };
         let envelope = statement.sign(&key(seed_of(self.signer.unwrap_or(self.person)))).expect("signable statement");
         FoundAttestation::new(format!("#{}", position + 1), envelope.to_json().into_bytes())
     }
@@ -668,6 +677,22 @@ fn requirements() {
     case("people_listed_counts", "allowed", &erin, human("dave", DOCS), &[approve("erin")]);
     let only_author = requires("count = 1, people = [\"dave\"]");
     case("people_only_the_author", "blocked", &only_author, human("dave", DOCS), &[approve("carol")]);
+}
+
+/// An informed review: the approval service saw the reviewer open every changed file. Only the
+/// service's word counts; a statement signed with a person's own key could claim anything.
+#[test]
+fn informed_reviews() {
+    let informed = format!("{}{}", requires("count = 1, informed = true"), server_keys());
+    let opened_all = approve("alice").opened(&[DOCS, CART]).signed_by(SERVER);
+    let change = || human("dave", CART).file(DOCS, 5, 0);
+    case("informed_every_file_opened", "allowed", &informed, change(), &[opened_all]);
+    let opened_one = approve("alice").opened(&[CART]).signed_by(SERVER);
+    case("informed_one_file_unopened", "blocked", &informed, change(), &[opened_one]);
+    let claimed = approve("alice").opened(&[DOCS, CART]);
+    case("informed_claimed_with_own_key", "blocked", &informed, change(), &[claimed]);
+    let uninformed = format!("{}{}", requires("count = 1"), server_keys());
+    case("uninformed_rule_takes_any_approval", "allowed", &uninformed, change(), &[approve("alice")]);
 }
 
 #[test]

@@ -249,7 +249,7 @@ fn unknown_key_names_the_valid_keys() {
         &[
             "unknown field `min_levle`",
             "policy.toml:4:25",
-            "help: remove or rename the key; valid keys are 'count', 'min_level', 'teams', 'people', 'owners'",
+            "help: remove or rename the key; valid keys are 'count', 'min_level', 'teams', 'people',",
         ],
     );
 }
