@@ -76,6 +76,8 @@ named! {
         OverrideReviewRefused = "override-review.refused",
         ReviewPickRefused = "review-pick.refused",
         AwayRefused = "away.refused",
+        SessionStarted = "session.started",
+        SessionEnded = "session.ended",
     }
 }
 

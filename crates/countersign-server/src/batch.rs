@@ -9,7 +9,8 @@ use countersign_core::attestation::Verdict;
 use countersign_core::audit::Entry;
 use countersign_core::lifecycle::{AssignmentState, AuditAction, ChangeState};
 use countersign_store::{
-    AssignmentRow, ChangeRow, NewChange, NewStatement, OverrideRow, Result, StatementRow, TokenRow, Workload, WriteTx,
+    AssignmentRow, ChangeRow, DeliveryRow, NewChange, NewStatement, OverrideRow, Result, SessionRow, StatementRow,
+    TokenRow, Workload, WriteTx,
 };
 
 type ChangeKey = (String, String, String);
@@ -310,6 +311,53 @@ impl<T: WriteTx> WriteTx for BatchTx<T> {
         let entry = self.inner.audit(actor, action, subject, detail, at).await?;
         self.last_audit = Some((entry.seq, entry.hash.clone()));
         Ok(entry)
+    }
+
+    async fn insert_session(&mut self, session: &SessionRow) -> Result<()> {
+        self.inner.insert_session(session).await
+    }
+
+    async fn end_session(&mut self, hash: &str, at: i64) -> Result<bool> {
+        self.inner.end_session(hash, at).await
+    }
+
+    async fn record_file_view(&mut self, person: &str, change_id: i64, path: &str, at: i64) -> Result<()> {
+        self.inner.record_file_view(person, change_id, path, at).await
+    }
+
+    async fn file_views(&mut self, person: &str, change_id: i64) -> Result<Vec<String>> {
+        self.inner.file_views(person, change_id).await
+    }
+
+    async fn enqueue_delivery(&mut self, url: &str, format: &str, event: &str, body: &str, at: i64) -> Result<i64> {
+        self.inner.enqueue_delivery(url, format, event, body, at).await
+    }
+
+    async fn claim_deliveries(&mut self, now: i64, lease_until: i64, limit: i64) -> Result<Vec<DeliveryRow>> {
+        self.inner.claim_deliveries(now, lease_until, limit).await
+    }
+
+    async fn delivery_done(&mut self, id: i64, attempts: i64, at: i64) -> Result<()> {
+        self.inner.delivery_done(id, attempts, at).await
+    }
+
+    async fn delivery_failed(
+        &mut self,
+        id: i64,
+        attempts: i64,
+        next_at: Option<i64>,
+        error: &str,
+        at: i64,
+    ) -> Result<()> {
+        self.inner.delivery_failed(id, attempts, next_at, error, at).await
+    }
+
+    async fn overdue_unannounced(&mut self, now: i64) -> Result<Vec<OverrideRow>> {
+        self.inner.overdue_unannounced(now).await
+    }
+
+    async fn mark_overdue_announced(&mut self, id: i64, at: i64) -> Result<()> {
+        self.inner.mark_overdue_announced(id, at).await
     }
 
     async fn commit(self) -> Result<()> {

@@ -14,8 +14,8 @@ use countersign_core::evaluate::GateVerdict;
 use countersign_core::lifecycle::{AssignmentState, AuditAction};
 
 use crate::{
-    AssignmentRow, ChangeFilter, ChangeRow, LOCK_TIMEOUT, NewChange, NewStatement, OverrideRow, Result, StatementRow,
-    Store, StoreError, TokenRow, Workload, WriteTx,
+    AssignmentRow, AuditFilter, ChangeFilter, ChangeRow, DeliveryRow, LOCK_TIMEOUT, NewChange, NewStatement,
+    OverrideRow, Result, SessionRow, StatementRow, Store, StoreError, TokenRow, Workload, WriteTx,
 };
 
 /// Any constant key; every countersign write holds it.
@@ -28,6 +28,9 @@ const ASSIGNMENT_COLUMNS: &str =
     "id, change_id, rule, person, state, assigned_at, picked_up_at, closed_at, escalated_from";
 const OVERRIDE_COLUMNS: &str =
     "id, change_id, person, reason, created_at, due_at, reviewed_by, reviewed_at, review_comment";
+const DELIVERY_COLUMNS: &str =
+    "id, url, format, event, body, created_at, attempts, next_at, delivered_at, failed_at, last_error";
+const AUDIT_COLUMNS: &str = "seq, at, actor, action, subject, detail, prev_hash, hash";
 
 /// A stored name read back into its type; a name this version never writes is an error, not a
 /// silent default.
@@ -83,6 +86,7 @@ impl SqliteStore {
             ("init", include_str!("../migrations/sqlite/0001_init.sql"), false),
             ("registrations", include_str!("../migrations/sqlite/0002_registrations.sql"), true),
             ("deployments", include_str!("../migrations/sqlite/0003_deployments.sql"), false),
+            ("web", include_str!("../migrations/sqlite/0004_web.sql"), false),
         ])
         .run(&pool)
         .await?;
@@ -103,6 +107,7 @@ impl PostgresStore {
             ("init", include_str!("../migrations/postgres/0001_init.sql"), false),
             ("registrations", include_str!("../migrations/postgres/0002_registrations.sql"), false),
             ("deployments", include_str!("../migrations/postgres/0003_deployments.sql"), false),
+            ("web", include_str!("../migrations/postgres/0004_web.sql"), false),
         ])
         .run(&pool)
         .await?;
@@ -318,6 +323,37 @@ macro_rules! backend {
             })
         }
 
+        fn delivery_row(row: &$row) -> Result<DeliveryRow> {
+            Ok(DeliveryRow {
+                id: row.try_get("id")?,
+                url: row.try_get("url")?,
+                format: row.try_get("format")?,
+                event: row.try_get("event")?,
+                body: row.try_get("body")?,
+                created_at: row.try_get("created_at")?,
+                attempts: row.try_get("attempts")?,
+                next_at: row.try_get("next_at")?,
+                delivered_at: row.try_get("delivered_at")?,
+                failed_at: row.try_get("failed_at")?,
+                last_error: row.try_get("last_error")?,
+            })
+        }
+
+        async fn select_file_views<'e, E: sqlx::Executor<'e, Database = $db>>(
+            executor: E,
+            person: &str,
+            change_id: i64,
+        ) -> Result<Vec<String>> {
+            let rows = sqlx::query::<$db>(
+                "SELECT path FROM file_views WHERE person = $1 AND change_id = $2 ORDER BY path",
+            )
+            .bind(person)
+            .bind(change_id)
+            .fetch_all(executor)
+            .await?;
+            rows.iter().map(|row| Ok(row.try_get("path")?)).collect()
+        }
+
         fn entry_row(row: &$row) -> Result<Entry> {
             Ok(Entry {
                 seq: row.try_get("seq")?,
@@ -522,6 +558,112 @@ macro_rules! backend {
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter().map(|row| Ok((row.try_get("person")?, row.try_get("open")?))).collect()
+            }
+
+            async fn session(&self, hash: &str) -> Result<Option<SessionRow>> {
+                let row = sqlx::query::<$db>(
+                    "SELECT s.hash, s.person, s.token_id, s.csrf, s.created_at, s.expires_at, s.ended_at, \
+                            t.revoked_at AS token_revoked_at \
+                     FROM sessions s JOIN tokens t ON t.id = s.token_id WHERE s.hash = $1",
+                )
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                Ok(Some(SessionRow {
+                    hash: row.try_get("hash")?,
+                    person: row.try_get("person")?,
+                    token_id: row.try_get("token_id")?,
+                    csrf: row.try_get("csrf")?,
+                    created_at: row.try_get("created_at")?,
+                    expires_at: row.try_get("expires_at")?,
+                    ended_at: row.try_get("ended_at")?,
+                    token_revoked_at: row.try_get("token_revoked_at")?,
+                }))
+            }
+
+            async fn file_views(&self, person: &str, change_id: i64) -> Result<Vec<String>> {
+                select_file_views(&self.pool, person, change_id).await
+            }
+
+            async fn audit_search(&self, filter: &AuditFilter) -> Result<Vec<Entry>> {
+                let (action, prefix) = match filter.action.as_deref() {
+                    Some(action) if action.ends_with('.') => (None, Some(format!("{action}%"))),
+                    other => (other, None),
+                };
+                let rows = sqlx::query::<$db>(sql(format!(
+                    "SELECT {AUDIT_COLUMNS} FROM audit \
+                     WHERE ($1 IS NULL OR subject = $1) AND ($2 IS NULL OR actor = $2) \
+                       AND ($3 IS NULL OR action = $3) AND ($4 IS NULL OR action LIKE $4) \
+                       AND ($5 IS NULL OR seq < $5) \
+                     ORDER BY seq DESC LIMIT $6"
+                )))
+                .bind(filter.subject.as_deref())
+                .bind(filter.actor.as_deref())
+                .bind(action)
+                .bind(prefix)
+                .bind(filter.before_seq)
+                .bind(if filter.limit > 0 { filter.limit } else { 100 })
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(entry_row).collect()
+            }
+
+            async fn audit_head(&self) -> Result<Option<Entry>> {
+                let row = sqlx::query::<$db>(sql(format!("SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq DESC LIMIT 1")))
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(entry_row).transpose()
+            }
+
+            async fn changes_since(&self, since: i64, limit: i64) -> Result<Vec<ChangeRow>> {
+                let rows = sqlx::query::<$db>(sql(format!(
+                    "SELECT {CHANGE_COLUMNS} FROM changes WHERE created_at >= $1 ORDER BY id LIMIT $2"
+                )))
+                .bind(since)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(change_row).collect()
+            }
+
+            async fn statements_since(&self, since: i64) -> Result<Vec<StatementRow>> {
+                let rows = sqlx::query::<$db>(sql(format!(
+                    "SELECT {STATEMENT_COLUMNS} FROM statements WHERE created_at >= $1 ORDER BY id"
+                )))
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(statement_row).collect()
+            }
+
+            async fn assignments_since(&self, since: i64) -> Result<Vec<AssignmentRow>> {
+                let rows = sqlx::query::<$db>(sql(format!(
+                    "SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE assigned_at >= $1 ORDER BY id"
+                )))
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(assignment_row).collect()
+            }
+
+            async fn overrides_since(&self, since: i64) -> Result<Vec<OverrideRow>> {
+                let rows = sqlx::query::<$db>(sql(format!(
+                    "SELECT {OVERRIDE_COLUMNS} FROM overrides WHERE created_at >= $1 ORDER BY id"
+                )))
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(override_row).collect()
+            }
+
+            async fn deliveries(&self, limit: i64) -> Result<Vec<DeliveryRow>> {
+                let rows =
+                    sqlx::query::<$db>(sql(format!("SELECT {DELIVERY_COLUMNS} FROM deliveries ORDER BY id DESC LIMIT $1")))
+                        .bind(limit)
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.iter().map(delivery_row).collect()
             }
 
             async fn overdue_reviews(&self, now: i64) -> Result<i64> {
@@ -961,6 +1103,138 @@ macro_rules! backend {
                 self.pending.last_audit = Some(Some((entry.seq, entry.hash.clone())));
                 self.pending.audit.push(entry.clone());
                 Ok(entry)
+            }
+
+            async fn insert_session(&mut self, session: &SessionRow) -> Result<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO sessions (hash, person, token_id, csrf, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&session.hash)
+                .bind(&session.person)
+                .bind(&session.token_id)
+                .bind(&session.csrf)
+                .bind(session.created_at)
+                .bind(session.expires_at)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn end_session(&mut self, hash: &str, at: i64) -> Result<bool> {
+                let done = sqlx::query::<$db>("UPDATE sessions SET ended_at = $2 WHERE hash = $1 AND ended_at IS NULL")
+                    .bind(hash)
+                    .bind(at)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn record_file_view(&mut self, person: &str, change_id: i64, path: &str, at: i64) -> Result<()> {
+                self.flush_writes().await?;
+                sqlx::query::<$db>(
+                    "INSERT INTO file_views (person, change_id, path, opened_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (person, change_id, path) DO NOTHING",
+                )
+                .bind(person)
+                .bind(change_id)
+                .bind(path)
+                .bind(at)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn file_views(&mut self, person: &str, change_id: i64) -> Result<Vec<String>> {
+                select_file_views(&mut *self.tx, person, change_id).await
+            }
+
+            async fn enqueue_delivery(&mut self, url: &str, format: &str, event: &str, body: &str, at: i64) -> Result<i64> {
+                let row = sqlx::query::<$db>(
+                    "INSERT INTO deliveries (url, format, event, body, created_at, next_at) \
+                     VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+                )
+                .bind(url)
+                .bind(format)
+                .bind(event)
+                .bind(body)
+                .bind(at)
+                .fetch_one(&mut *self.tx)
+                .await?;
+                Ok(row.try_get("id")?)
+            }
+
+            async fn claim_deliveries(&mut self, now: i64, lease_until: i64, limit: i64) -> Result<Vec<DeliveryRow>> {
+                let rows = sqlx::query::<$db>(sql(format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM deliveries \
+                     WHERE delivered_at IS NULL AND failed_at IS NULL AND next_at <= $1 ORDER BY next_at, id LIMIT $2"
+                )))
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                let rows: Vec<DeliveryRow> = rows.iter().map(delivery_row).collect::<Result<_>>()?;
+                for row in &rows {
+                    sqlx::query::<$db>("UPDATE deliveries SET next_at = $2 WHERE id = $1")
+                        .bind(row.id)
+                        .bind(lease_until)
+                        .execute(&mut *self.tx)
+                        .await?;
+                }
+                Ok(rows)
+            }
+
+            async fn delivery_done(&mut self, id: i64, attempts: i64, at: i64) -> Result<()> {
+                sqlx::query::<$db>("UPDATE deliveries SET delivered_at = $2, attempts = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(at)
+                    .bind(attempts)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn delivery_failed(
+                &mut self,
+                id: i64,
+                attempts: i64,
+                next_at: Option<i64>,
+                error: &str,
+                at: i64,
+            ) -> Result<()> {
+                sqlx::query::<$db>(
+                    "UPDATE deliveries SET attempts = $2, next_at = COALESCE($3, next_at), last_error = $4, \
+                       failed_at = CASE WHEN $3 IS NULL THEN $5 ELSE NULL END \
+                     WHERE id = $1",
+                )
+                .bind(id)
+                .bind(attempts)
+                .bind(next_at)
+                .bind(error)
+                .bind(at)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn overdue_unannounced(&mut self, now: i64) -> Result<Vec<OverrideRow>> {
+                let rows = sqlx::query::<$db>(sql(format!(
+                    "SELECT {OVERRIDE_COLUMNS} FROM overrides \
+                     WHERE reviewed_at IS NULL AND due_at < $1 AND overdue_notified_at IS NULL ORDER BY id"
+                )))
+                .bind(now)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter().map(override_row).collect()
+            }
+
+            async fn mark_overdue_announced(&mut self, id: i64, at: i64) -> Result<()> {
+                sqlx::query::<$db>("UPDATE overrides SET overdue_notified_at = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(at)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
             }
 
             async fn commit(mut self) -> Result<()> {

@@ -132,6 +132,67 @@ impl std::fmt::Debug for TokenRow {
     }
 }
 
+/// A web sign-in. Only the SHA-256 of its secret is kept; the CSRF token is never shown in logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub hash: String,
+    pub person: String,
+    /// The token it was signed in with: revoking the token ends the session.
+    pub token_id: String,
+    pub csrf: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub ended_at: Option<i64>,
+    /// When the token it stands for was revoked.
+    pub token_revoked_at: Option<i64>,
+}
+
+impl std::fmt::Debug for SessionRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRow")
+            .field("hash", &"<redacted>")
+            .field("person", &self.person)
+            .field("token_id", &self.token_id)
+            .field("csrf", &"<redacted>")
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field("ended_at", &self.ended_at)
+            .field("token_revoked_at", &self.token_revoked_at)
+            .finish()
+    }
+}
+
+/// An outgoing webhook delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub url: String,
+    /// `json` or `slack`.
+    pub format: String,
+    pub event: String,
+    pub body: String,
+    pub created_at: i64,
+    pub attempts: i64,
+    pub next_at: i64,
+    pub delivered_at: Option<i64>,
+    /// When it was given up after the last retry.
+    pub failed_at: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// Which audit entries to show, newest first.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    /// Exact subject, e.g. `change/12`.
+    pub subject: Option<String>,
+    pub actor: Option<String>,
+    /// Exact action, or a prefix ending in `.` (e.g. `approval.`).
+    pub action: Option<String>,
+    /// Only entries before this sequence number (for paging).
+    pub before_seq: Option<i64>,
+    pub limit: i64,
+}
+
 /// A change to be inserted.
 #[derive(Clone, Debug)]
 pub struct NewChange {
@@ -244,6 +305,24 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Open assignments per person.
     fn queue_depths(&self) -> impl Future<Output = Result<Vec<(String, i64)>>> + Send;
     fn overdue_reviews(&self, now: i64) -> impl Future<Output = Result<i64>> + Send;
+    /// A session by the hash of its secret, with its token's revocation.
+    fn session(&self, hash: &str) -> impl Future<Output = Result<Option<SessionRow>>> + Send;
+    /// The paths a person opened on a change's page.
+    fn file_views(&self, person: &str, change_id: i64) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// Audit entries matching the filter, newest first.
+    fn audit_search(&self, filter: &AuditFilter) -> impl Future<Output = Result<Vec<Entry>>> + Send;
+    /// The last audit entry.
+    fn audit_head(&self) -> impl Future<Output = Result<Option<Entry>>> + Send;
+    /// Changes registered since `since`, at most `limit`, oldest first (for the dashboard).
+    fn changes_since(&self, since: i64, limit: i64) -> impl Future<Output = Result<Vec<ChangeRow>>> + Send;
+    /// Statements recorded since `since`, oldest first.
+    fn statements_since(&self, since: i64) -> impl Future<Output = Result<Vec<StatementRow>>> + Send;
+    /// Assignments made since `since`, oldest first.
+    fn assignments_since(&self, since: i64) -> impl Future<Output = Result<Vec<AssignmentRow>>> + Send;
+    /// Overrides recorded since `since`, oldest first.
+    fn overrides_since(&self, since: i64) -> impl Future<Output = Result<Vec<OverrideRow>>> + Send;
+    /// The latest deliveries, newest first.
+    fn deliveries(&self, limit: i64) -> impl Future<Output = Result<Vec<DeliveryRow>>> + Send;
 }
 
 /// A write transaction. Dropping it without [`WriteTx::commit`] rolls everything back.
@@ -344,6 +423,47 @@ pub trait WriteTx: Send {
         detail: &str,
         at: i64,
     ) -> impl Future<Output = Result<Entry>> + Send;
+    fn insert_session(&mut self, session: &SessionRow) -> impl Future<Output = Result<()>> + Send;
+    /// Whether a live session with this hash was ended now.
+    fn end_session(&mut self, hash: &str, at: i64) -> impl Future<Output = Result<bool>> + Send;
+    fn record_file_view(
+        &mut self,
+        person: &str,
+        change_id: i64,
+        path: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn file_views(&mut self, person: &str, change_id: i64) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// Queues a delivery, due at once.
+    fn enqueue_delivery(
+        &mut self,
+        url: &str,
+        format: &str,
+        event: &str,
+        body: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<i64>> + Send;
+    /// Up to `limit` due deliveries, each leased until `lease_until` so that no other node sends
+    /// it meanwhile.
+    fn claim_deliveries(
+        &mut self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<DeliveryRow>>> + Send;
+    fn delivery_done(&mut self, id: i64, attempts: i64, at: i64) -> impl Future<Output = Result<()>> + Send;
+    /// Records a failed attempt: retried at `next_at`, or given up when `next_at` is `None`.
+    fn delivery_failed(
+        &mut self,
+        id: i64,
+        attempts: i64,
+        next_at: Option<i64>,
+        error: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Overrides whose after-the-fact review is overdue at `now` and not yet announced.
+    fn overdue_unannounced(&mut self, now: i64) -> impl Future<Output = Result<Vec<OverrideRow>>> + Send;
+    fn mark_overdue_announced(&mut self, id: i64, at: i64) -> impl Future<Output = Result<()>> + Send;
     fn commit(self) -> impl Future<Output = Result<()>> + Send;
 }
 

@@ -4,7 +4,9 @@ use countersign_core::attestation::Verdict;
 use countersign_core::audit::{Broken, ChainVerifier};
 use countersign_core::evaluate::GateVerdict;
 use countersign_core::lifecycle::AuditAction;
-use countersign_store::{NewChange, NewStatement, PostgresStore, SqliteStore, Store, TokenRow, WriteTx, token_hash};
+use countersign_store::{
+    AuditFilter, NewChange, NewStatement, PostgresStore, SessionRow, SqliteStore, Store, TokenRow, WriteTx, token_hash,
+};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
@@ -167,6 +169,7 @@ async fn story<S: Store>(store: S, tamper: impl AsyncFn(&str)) {
     assert_eq!((token.person.as_str(), token.revoked_at), ("alice", Some(5_000)));
     assert!(!format!("{token:?}").contains(&token.hash), "Debug shows no token hash");
     assert_eq!(verify(&store).await, Ok(3));
+    web(&store, id).await;
 
     tamper("UPDATE audit SET actor = 'mallory' WHERE seq = 2").await;
     let broken = verify(&store).await.expect_err("an edited entry is caught");
@@ -179,6 +182,76 @@ async fn story<S: Store>(store: S, tamper: impl AsyncFn(&str)) {
     let broken = verify(&store).await.expect_err("a deleted entry is caught");
     assert_eq!(broken.seq, 3);
     assert!(broken.problem.contains("missing"), "{broken}");
+}
+
+/// Sessions end with their token, file views are kept once, deliveries are leased and retried, an
+/// overdue review is announced once, and the audit log filters.
+async fn web<S: Store>(store: &S, change_id: i64) {
+    let mut tx = store.begin().await.expect("begin");
+    let session = SessionRow {
+        hash: "s1".to_owned(),
+        person: "alice".to_owned(),
+        token_id: "t1".to_owned(),
+        csrf: "c1".to_owned(),
+        created_at: 7_000,
+        expires_at: 9_000,
+        ended_at: None,
+        token_revoked_at: None,
+    };
+    tx.insert_session(&session).await.expect("session");
+    tx.record_file_view("alice", change_id, "b.rs", 7_100).await.expect("view");
+    tx.record_file_view("alice", change_id, "a.rs", 7_200).await.expect("view");
+    tx.record_file_view("alice", change_id, "a.rs", 7_300).await.expect("a second view is kept once");
+    assert_eq!(tx.file_views("alice", change_id).await.expect("views"), ["a.rs", "b.rs"]);
+    let first = tx.enqueue_delivery("http://hook", "json", "review.assigned", "{}", 7_000).await.expect("queue");
+    let second = tx.enqueue_delivery("http://slack", "slack", "review.assigned", "{}", 7_000).await.expect("queue");
+    let overridden = tx.insert_override(change_id, "alice", "outage", 7_000, 7_500).await.expect("override");
+    tx.commit().await.expect("commit");
+
+    let read = store.session("s1").await.expect("session").expect("found");
+    // The token it was signed in with was revoked earlier in the story: the session says so.
+    assert_eq!((read.person.as_str(), read.token_revoked_at), ("alice", Some(5_000)));
+    assert!(!format!("{read:?}").contains("c1"), "Debug shows no CSRF token");
+    assert!(store.session("s2").await.expect("session").is_none());
+    assert_eq!(store.file_views("bob", change_id).await.expect("views"), Vec::<String>::new());
+
+    let mut tx = store.begin().await.expect("begin");
+    assert!(tx.end_session("s1", 8_000).await.expect("end"));
+    assert!(!tx.end_session("s1", 8_100).await.expect("end twice"));
+    let claimed: Vec<i64> =
+        tx.claim_deliveries(8_000, 68_000, 10).await.expect("claim").iter().map(|row| row.id).collect();
+    assert_eq!(claimed, [first, second]);
+    assert!(tx.claim_deliveries(8_000, 68_000, 10).await.expect("claim").is_empty(), "leased");
+    tx.delivery_done(first, 1, 8_100).await.expect("done");
+    tx.delivery_failed(second, 1, Some(9_000), "503", 8_100).await.expect("retry later");
+    assert_eq!(tx.overdue_unannounced(8_000).await.expect("overdue").iter().map(|row| row.id).collect::<Vec<_>>(), [
+        overridden
+    ]);
+    tx.mark_overdue_announced(overridden, 8_000).await.expect("announced");
+    assert!(tx.overdue_unannounced(9_000).await.expect("overdue").is_empty());
+    let due: Vec<i64> = tx.claim_deliveries(9_000, 69_000, 10).await.expect("claim").iter().map(|row| row.id).collect();
+    assert_eq!(due, [second], "retried when due");
+    tx.delivery_failed(second, 2, None, "gone", 9_100).await.expect("give up");
+    tx.commit().await.expect("commit");
+    assert_eq!(store.session("s1").await.expect("session").expect("found").ended_at, Some(8_000));
+    let deliveries = store.deliveries(10).await.expect("deliveries");
+    let states: Vec<(i64, Option<i64>, Option<i64>, i64)> =
+        deliveries.iter().map(|row| (row.id, row.delivered_at, row.failed_at, row.attempts)).collect();
+    assert_eq!(states, [(second, None, Some(9_100), 2), (first, Some(8_100), None, 1)]);
+
+    let search = |filter: AuditFilter| async move {
+        store.audit_search(&filter).await.expect("search").iter().map(|entry| entry.seq).collect::<Vec<_>>()
+    };
+    let subject = Some(format!("change/{change_id}"));
+    assert_eq!(search(AuditFilter { subject: subject.clone(), ..AuditFilter::default() }).await, [2, 1]);
+    assert_eq!(search(AuditFilter { actor: Some("admin".to_owned()), ..AuditFilter::default() }).await, [3]);
+    assert_eq!(search(AuditFilter { action: Some("approval.".to_owned()), ..AuditFilter::default() }).await, [2]);
+    assert_eq!(search(AuditFilter { subject, before_seq: Some(2), ..AuditFilter::default() }).await, [1]);
+    assert_eq!(store.audit_head().await.expect("head").map(|entry| entry.seq), Some(3));
+    assert_eq!(store.changes_since(0, 10).await.expect("changes").len(), 1);
+    assert_eq!(store.statements_since(2_150).await.expect("statements").len(), 2);
+    assert_eq!(store.overrides_since(0).await.expect("overrides").len(), 1);
+    assert!(store.assignments_since(0).await.expect("assignments").is_empty());
 }
 
 #[test]
