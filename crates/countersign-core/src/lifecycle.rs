@@ -47,6 +47,7 @@ named! {
         OverrideReview = "override-review",
         ReviewPick = "review-pick",
         Away = "away",
+        SignIn = "sign-in",
     }
 }
 
@@ -78,6 +79,7 @@ named! {
         AwayRefused = "away.refused",
         SessionStarted = "session.started",
         SessionEnded = "session.ended",
+        SignInRefused = "sign-in.refused",
     }
 }
 
@@ -93,6 +95,7 @@ impl Attempt {
             Attempt::OverrideReview => AuditAction::OverrideReviewRefused,
             Attempt::ReviewPick => AuditAction::ReviewPickRefused,
             Attempt::Away => AuditAction::AwayRefused,
+            Attempt::SignIn => AuditAction::SignInRefused,
         }
     }
 }

@@ -56,6 +56,10 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .route("/api/away", axum::routing::put(set_away::<S>).delete(clear_away::<S>))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::map_response(json_errors))
+        .merge(crate::web::routes::<S>())
+        .fallback(|| async {
+            ApiError::not_found("no such route: see GET /api/openapi.json, or / for the web interface")
+        })
         .with_state(state)
 }
 
@@ -102,8 +106,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError { status, code, message: message.into() }
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
     }
 
     pub fn unauthenticated(message: &str) -> ApiError {
@@ -199,7 +207,7 @@ async fn me<S: Store>(State(state): State<Arc<AppState<S>>>, headers: HeaderMap)
 }
 
 /// The analysis of a change, from the cache or freshly read.
-async fn prepared_for<S: Store>(
+pub(crate) async fn prepared_for<S: Store>(
     state: &AppState<S>,
     request: ChangeRequest,
     fetch: bool,
@@ -225,7 +233,7 @@ async fn prepared_for<S: Store>(
 
 /// Submits a write that evaluates a change, preparing the change's analysis again whenever the
 /// writer finds that the change moved meanwhile.
-async fn submit_prepared<S: Store>(
+pub(crate) async fn submit_prepared<S: Store>(
     state: &AppState<S>,
     mut prepared: Option<Arc<Prepared>>,
     make: impl Fn(Option<Arc<Prepared>>) -> Op,
@@ -243,7 +251,7 @@ async fn submit_prepared<S: Store>(
 /// that spares approvals a read; the writer checks it against the database.
 pub type Recent = HashMap<(String, String, String), ChangeRow>;
 
-fn remember<S: Store>(state: &AppState<S>, row: &ChangeRow) {
+pub(crate) fn remember<S: Store>(state: &AppState<S>, row: &ChangeRow) {
     let mut recent = state.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if recent.len() >= PREPARED_CACHE * 4 {
         recent.clear();
@@ -262,7 +270,7 @@ fn recalled<S: Store>(
 }
 
 /// The cached analysis for a stored change, if there is one; saves the writer a round trip.
-fn cached<S: Store>(state: &AppState<S>, row: Option<&ChangeRow>) -> Option<Arc<Prepared>> {
+pub(crate) fn cached<S: Store>(state: &AppState<S>, row: Option<&ChangeRow>) -> Option<Arc<Prepared>> {
     let request = request_of(row?);
     state.prepared.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&request).cloned()
 }
@@ -423,8 +431,9 @@ async fn review<S: Store>(
     let presigned = match &row {
         Some(row) if hint.is_some() => {
             let at = now_millis();
-            let signed = crate::logic::sign(&state.key, verdict, &caller.person, row, (&body.comment, &body.plans), at)
-                .map_err(ApiError::store)?;
+            let signed =
+                crate::logic::sign(&state.key, verdict, &caller.person, row, (&body.comment, &body.plans, &[]), at)
+                    .map_err(ApiError::store)?;
             Some(Presigned {
                 change_id: row.id,
                 head: row.head.clone(),
@@ -443,6 +452,8 @@ async fn review<S: Store>(
         verdict,
         comment: body.comment.clone(),
         plans: body.plans.clone(),
+        // Only the web interface sees which files a reviewer opened; an API client cannot say.
+        opened: Vec::new(),
         prepared,
         presigned: presigned.clone(),
     })

@@ -77,7 +77,15 @@ pub async fn authenticate<S: Store>(
                 "revoked_at": revoked_at,
                 "attempted": attempt,
             });
-            state.writer.submit(Op::Refuse { actor: row.person.clone(), action: attempt.refused(), detail }).await?;
+            state
+                .writer
+                .submit(Op::Refuse {
+                    actor: row.person.clone(),
+                    action: attempt.refused(),
+                    subject: "auth".to_owned(),
+                    detail,
+                })
+                .await?;
         }
         metrics::counter!(crate::metrics_names::REFUSED, "reason" => "revoked-token").increment(1);
         return Err(ApiError::unauthenticated(&format!(

@@ -27,9 +27,11 @@ pub mod client;
 pub mod contract;
 mod logic;
 mod metrics_names;
+pub mod notify;
 pub mod openapi;
 mod repos;
 pub mod text;
+mod web;
 mod writer;
 
 pub use admin::Backend;
@@ -82,6 +84,13 @@ pub enum AnalysisFailure {
 pub trait Analyser: Send + Sync + 'static {
     /// Fetches when `fetch` is set, then reads and analyses the change.
     fn prepare(&self, request: &ChangeRequest, fetch: bool) -> Result<Prepared, AnalysisFailure>;
+    /// The change's diff, file by file, for these paths (the request's base and head are
+    /// commit ids, as [`Prepared::request`] has them).
+    fn diff(
+        &self,
+        request: &ChangeRequest,
+        paths: &[String],
+    ) -> Result<Vec<countersign_core::evaluate::Interdiff>, AnalysisFailure>;
 }
 
 /// How the server behaves, beyond where its data lives.
@@ -95,6 +104,18 @@ pub struct Settings {
     pub max_batch: usize,
     /// Where signed audit checkpoints are appended, outside the database; `None` writes none.
     pub checkpoints: Option<std::path::PathBuf>,
+    /// Where notifications go.
+    pub webhooks: Vec<notify::Webhook>,
+    /// The address people reach the web interface at, for links in notifications.
+    pub public_url: String,
+    /// How long a web sign-in lasts.
+    pub session_ttl: Duration,
+    /// Marks the session cookie `Secure`: set when the server is reached over TLS.
+    pub secure_cookies: bool,
+    /// How often due webhook deliveries are sent.
+    pub deliver_every: Duration,
+    /// The first retry's delay after a failed delivery; each later one doubles it.
+    pub retry_base: Duration,
 }
 
 impl Default for Settings {
@@ -104,6 +125,12 @@ impl Default for Settings {
             sweep_every: Duration::from_secs(60),
             max_batch: 256,
             checkpoints: None,
+            webhooks: Vec::new(),
+            public_url: "http://localhost:8080".to_owned(),
+            session_ttl: Duration::from_secs(12 * 3600),
+            secure_cookies: false,
+            deliver_every: Duration::from_secs(1),
+            retry_base: Duration::from_secs(10),
         }
     }
 }
@@ -116,6 +143,8 @@ pub struct AppState<S: Store> {
     public_key: String,
     writer: writer::Handle,
     prepared: Mutex<HashMap<ChangeRequest, Arc<Prepared>>>,
+    /// Diffs shown by the web interface, by repository, base and head.
+    diffs: Mutex<HashMap<(String, String, String), Diff>>,
     recent: Mutex<api::Recent>,
     live_tokens: Mutex<auth::LiveTokens>,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
@@ -123,6 +152,9 @@ pub struct AppState<S: Store> {
     reviewers_seen: Mutex<BTreeSet<String>>,
     settings: Settings,
 }
+
+/// A change's diff, file by file.
+type Diff = Arc<Vec<countersign_core::evaluate::Interdiff>>;
 
 /// Analyses kept in memory; beyond this many the cache starts over.
 const PREPARED_CACHE: usize = 1024;
@@ -159,6 +191,7 @@ impl<S: Store> AppState<S> {
             public_key,
             writer,
             prepared: Mutex::new(HashMap::new()),
+            diffs: Mutex::new(HashMap::new()),
             recent: Mutex::new(HashMap::new()),
             live_tokens: Mutex::new(HashMap::new()),
             metrics,
@@ -166,6 +199,7 @@ impl<S: Store> AppState<S> {
             settings,
         });
         writer::spawn_sweeper(Arc::clone(&state));
+        notify::spawn_deliverer(Arc::clone(&state));
         state
     }
 

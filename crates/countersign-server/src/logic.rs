@@ -58,14 +58,25 @@ pub fn emit(events: Vec<Event>) {
 pub async fn apply<T: WriteTx>(tx: &mut T, cx: &mut Context<'_>, op: &Op) -> Result<Outcome, StoreError> {
     match op {
         Op::Register { caller, name, prepared } => register(tx, cx, caller, name.as_deref(), prepared).await,
-        Op::Review { caller, repository, environment, fingerprint, verdict, comment, plans, prepared, presigned } => {
+        Op::Review {
+            caller,
+            repository,
+            environment,
+            fingerprint,
+            verdict,
+            comment,
+            plans,
+            opened,
+            prepared,
+            presigned,
+        } => {
             let Some(mut row) = tx.find_change(repository, environment, fingerprint).await? else {
                 return unknown_change(tx, cx, caller, review_attempt(*verdict), repository, environment, fingerprint)
                     .await;
             };
             let Some(prepared) = matching(prepared.as_ref(), &row) else { return Ok(Outcome::Stale(request_of(&row))) };
             let presigned = presigned.as_ref().filter(|signed| signed.change_id == row.id && signed.head == row.head);
-            review(tx, cx, caller, &mut row, prepared, (*verdict, comment, plans), presigned).await
+            review(tx, cx, caller, &mut row, prepared, (*verdict, comment, plans, opened), presigned).await
         }
         Op::Override { caller, repository, environment, fingerprint, reason, prepared } => {
             let Some(mut row) = tx.find_change(repository, environment, fingerprint).await? else {
@@ -131,11 +142,28 @@ pub async fn apply<T: WriteTx>(tx: &mut T, cx: &mut Context<'_>, op: &Op) -> Res
             }
             Ok(Outcome::Done)
         }
-        Op::Refuse { actor, action, detail } => {
-            tx.audit(actor, *action, "auth", &detail.to_string(), cx.now).await?;
+        Op::Refuse { actor, action, subject, detail } => {
+            tx.audit(actor, *action, subject, &detail.to_string(), cx.now).await?;
             Ok(Outcome::Done)
         }
         Op::Escalate => escalate(tx, cx).await,
+        Op::SignIn { session } => {
+            tx.insert_session(session).await?;
+            let detail = json!({"token": session.token_id, "expires_at": session.expires_at});
+            let subject = format!("person/{}", session.person);
+            tx.audit(&session.person, AuditAction::SessionStarted, &subject, &detail.to_string(), cx.now).await?;
+            Ok(Outcome::Done)
+        }
+        Op::SignOut { person, hash } => {
+            if tx.end_session(hash, cx.now).await? {
+                tx.audit(person, AuditAction::SessionEnded, &format!("person/{person}"), "{}", cx.now).await?;
+            }
+            Ok(Outcome::Done)
+        }
+        Op::OpenFile { person, change_id, path } => {
+            tx.record_file_view(person, *change_id, path, cx.now).await?;
+            Ok(Outcome::Done)
+        }
     }
 }
 
@@ -428,7 +456,7 @@ async fn review<T: WriteTx>(
     caller: &str,
     row: &mut ChangeRow,
     prepared: &Prepared,
-    (verdict, comment, plans): (Verdict, &str, &[String]),
+    (verdict, comment, plans, opened): (Verdict, &str, &[String], &[String]),
     presigned: Option<&Presigned>,
 ) -> Result<Outcome, StoreError> {
     let attempt = review_attempt(verdict);
@@ -448,7 +476,8 @@ async fn review<T: WriteTx>(
         statements.iter().rev().find(|statement| statement.person == caller && statement.verdict != Verdict::Override);
     if let Some(latest) = latest
         && latest.verdict == verdict
-        && serde_json::from_str::<Statement>(&latest.statement).is_ok_and(|statement| statement.head == row.head)
+        && serde_json::from_str::<Statement>(&latest.statement)
+            .is_ok_and(|statement| statement.head == row.head && statement.opened == opened)
     {
         return Ok(Outcome::Recorded { statement: latest.clone(), change: row.clone(), duplicate: true });
     }
@@ -462,7 +491,7 @@ async fn review<T: WriteTx>(
             statement: signed.statement.clone(),
             signature: signed.signature.clone(),
         },
-        None => sign(cx.key, verdict, caller, row, (comment, plans), cx.now)?,
+        None => sign(cx.key, verdict, caller, row, (comment, plans, opened), cx.now)?,
     };
     let id = tx.insert_statement(&statement).await?;
     cx.verified.remember(&statement.statement, &statement.signature);
@@ -473,6 +502,7 @@ async fn review<T: WriteTx>(
         "environment": row.environment,
         "head": row.head,
         "comment": comment,
+        "opened": opened.len(),
     });
     let recorded =
         if verdict == Verdict::Approve { AuditAction::ApprovalRecorded } else { AuditAction::RejectionRecorded };
@@ -512,11 +542,12 @@ pub fn sign(
     verdict: Verdict,
     person: &str,
     row: &ChangeRow,
-    (comment, plans): (&str, &[String]),
+    (comment, plans, opened): (&str, &[String], &[String]),
     now: i64,
 ) -> Result<NewStatement, StoreError> {
     let statement = Statement::new(verdict, person, &row.fingerprint, &row.environment, &row.head, now / 1000, comment)
         .with_plans(plans.to_vec());
+    let statement = Statement { opened: opened.to_vec(), ..statement };
     let envelope = statement.sign(key).map_err(|error| StoreError::Invalid(error.to_string()))?;
     Ok(NewStatement {
         change_id: row.id,
@@ -564,7 +595,7 @@ async fn override_change<T: WriteTx>(
         return refuse(tx, cx, caller, Attempt::Override, &subject(row.id), refusal, detail).await;
     }
     let hours = config.policy.break_glass.as_ref().map_or(24, |break_glass| break_glass.review_within_hours);
-    let statement = sign(cx.key, Verdict::Override, caller, row, (reason, &[]), cx.now)?;
+    let statement = sign(cx.key, Verdict::Override, caller, row, (reason, &[], &[]), cx.now)?;
     let statement_id = tx.insert_statement(&statement).await?;
     cx.verified.remember(&statement.statement, &statement.signature);
     let due_at = cx.now + i64::from(hours) * 3_600_000;
@@ -579,6 +610,8 @@ async fn override_change<T: WriteTx>(
         "review_due_at": due_at,
     });
     tx.audit(caller, AuditAction::OverrideRecorded, &subject(row.id), &detail.to_string(), cx.now).await?;
+    let summary = format!("{caller} broke the glass: {reason}");
+    crate::notify::enqueue(tx, cx.settings, cx.now, "override.recorded", row, &summary, detail).await?;
     cx.events.push(Event::Override);
     evaluate_change(tx, cx, caller, row, prepared).await?;
     let override_row = tx
@@ -813,6 +846,8 @@ async fn route<T: WriteTx>(
                 "open_reviews": person.open_reviews,
             });
             tx.audit(actor, AuditAction::ReviewAssigned, &subject(row.id), &detail.to_string(), cx.now).await?;
+            let summary = format!("review assigned to {} for rule {}", person.person, rule.name);
+            crate::notify::enqueue(tx, cx.settings, cx.now, "review.assigned", row, &summary, detail).await?;
         }
     }
     Ok(())
@@ -876,7 +911,33 @@ async fn escalate<T: WriteTx>(tx: &mut T, cx: &mut Context<'_>) -> Result<Outcom
             "waited_seconds": seconds_between(assignment.assigned_at, cx.now),
         });
         tx.audit("countersign", AuditAction::ReviewEscalated, &subject(row.id), &detail.to_string(), cx.now).await?;
+        let summary = format!(
+            "review for rule {} escalated from {} to {}: nobody picked it up in time",
+            assignment.rule, assignment.person, next.person
+        );
+        crate::notify::enqueue(tx, cx.settings, cx.now, "review.escalated", &row, &summary, detail).await?;
         cx.events.push(Event::Escalated);
     }
+    announce_overdue(tx, cx).await?;
     Ok(Outcome::Done)
+}
+
+/// Announces, once each, the after-the-fact reviews of overrides that are now overdue.
+async fn announce_overdue<T: WriteTx>(tx: &mut T, cx: &mut Context<'_>) -> Result<(), StoreError> {
+    if cx.settings.webhooks.is_empty() {
+        return Ok(());
+    }
+    for overdue in tx.overdue_unannounced(cx.now).await? {
+        tx.mark_overdue_announced(overdue.id, cx.now).await?;
+        let Some(row) = tx.change(overdue.change_id).await? else { continue };
+        let detail = json!({
+            "override": overdue.id,
+            "person": overdue.person,
+            "reason": overdue.reason,
+            "review_due_at": overdue.due_at,
+        });
+        let summary = format!("the after-the-fact review of {}'s break-glass override is overdue", overdue.person);
+        crate::notify::enqueue(tx, cx.settings, cx.now, "override.review-overdue", &row, &summary, detail).await?;
+    }
+    Ok(())
 }

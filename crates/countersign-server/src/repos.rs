@@ -130,4 +130,22 @@ impl Analyser for RepoAnalyser {
             Err(failure) => Err(describe(&failure)),
         }
     }
+
+    fn diff(
+        &self,
+        request: &ChangeRequest,
+        paths: &[String],
+    ) -> Result<Vec<countersign_core::evaluate::Interdiff>, AnalysisFailure> {
+        let path = self.clone_of(&request.repository)?;
+        let failed = |error: countersign_git::Error| AnalysisFailure::Unjudgeable(error.to_string());
+        let repo = countersign_git::Repo::open(&path).map_err(failed)?;
+        let base = repo.resolve(&request.base).map_err(failed)?;
+        let head = repo.resolve(&request.head).map_err(failed)?;
+        let fork = repo.merge_base(base, head).map_err(failed)?.unwrap_or(base);
+        let paths = paths.iter().cloned().collect();
+        repo.interdiff(fork, head, &paths, MAX_DIFF_LINES).map_err(failed)
+    }
 }
+
+/// The most lines of one file's diff the web interface shows.
+const MAX_DIFF_LINES: usize = 5_000;

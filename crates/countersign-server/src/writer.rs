@@ -32,6 +32,8 @@ pub enum Op {
         comment: String,
         /// Digests of the plans the reviewer saw.
         plans: Vec<String>,
+        /// The changed files the web interface saw the reviewer open.
+        opened: Vec<String>,
         prepared: Option<Arc<Prepared>>,
         /// Signed by the request handler, off the writer's serial path; used when it still
         /// names the change's current head.
@@ -70,9 +72,25 @@ pub enum Op {
     Refuse {
         actor: String,
         action: AuditAction,
+        /// What it was about: `auth`, or the change a refused form named.
+        subject: String,
         detail: serde_json::Value,
     },
     Escalate,
+    /// A web sign-in: the session to store.
+    SignIn {
+        session: countersign_store::SessionRow,
+    },
+    SignOut {
+        person: String,
+        hash: String,
+    },
+    /// A reviewer opened a changed file on a change's page.
+    OpenFile {
+        person: String,
+        change_id: i64,
+        path: String,
+    },
 }
 
 impl Op {
@@ -282,7 +300,7 @@ impl Checkpoints {
 }
 
 /// The server has no logger of its own; a checkpoint it cannot write is said on stderr.
-fn tracing_warn(message: &str) {
+pub(crate) fn tracing_warn(message: &str) {
     eprintln!("countersign: warning: {message}");
 }
 

@@ -234,7 +234,8 @@ pub(super) fn accepted_attestations<'a>(
         let first = since_rejection.map_or(0, |position| position + 1);
         let person = &config.directory.people()[idx].id;
         let mut counted = None;
-        for (statement, origin, _, by_server) in statements[first..].iter().rev().filter(|(_, _, current, _)| *current) {
+        for (statement, origin, _, by_server) in statements[first..].iter().rev().filter(|(_, _, current, _)| *current)
+        {
             match approval_refused(config, analysis, statement, person, now) {
                 None => {
                     counted = Some((idx, *statement, *origin, uninformed(analysis, statement, *by_server)));

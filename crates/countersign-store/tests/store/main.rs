@@ -224,9 +224,10 @@ async fn web<S: Store>(store: &S, change_id: i64) {
     assert!(tx.claim_deliveries(8_000, 68_000, 10).await.expect("claim").is_empty(), "leased");
     tx.delivery_done(first, 1, 8_100).await.expect("done");
     tx.delivery_failed(second, 1, Some(9_000), "503", 8_100).await.expect("retry later");
-    assert_eq!(tx.overdue_unannounced(8_000).await.expect("overdue").iter().map(|row| row.id).collect::<Vec<_>>(), [
-        overridden
-    ]);
+    assert_eq!(
+        tx.overdue_unannounced(8_000).await.expect("overdue").iter().map(|row| row.id).collect::<Vec<_>>(),
+        [overridden]
+    );
     tx.mark_overdue_announced(overridden, 8_000).await.expect("announced");
     assert!(tx.overdue_unannounced(9_000).await.expect("overdue").is_empty());
     let due: Vec<i64> = tx.claim_deliveries(9_000, 69_000, 10).await.expect("claim").iter().map(|row| row.id).collect();

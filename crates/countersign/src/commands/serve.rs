@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use countersign_server::admin::{self, with_backend};
+use countersign_server::notify::{Webhook, WebhookFormat};
 use countersign_server::{Analyser, RepoAnalyser, Settings};
 
 use crate::{EXIT_ALLOWED, EXIT_BAD_INPUT, EXIT_BLOCKED, Format, duration};
@@ -54,6 +55,23 @@ pub struct ServeArgs {
     /// How long reading one registered change may take before it fails closed (HTTP 422).
     #[arg(long, default_value = "2m", value_parser = duration)]
     pub analysis_budget: Duration,
+    /// The address people reach the web interface at, for links in notifications (default: the
+    /// listening address). An https:// address marks the session cookie Secure.
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// How long a web sign-in lasts.
+    #[arg(long, default_value = "12h", value_parser = duration)]
+    pub session_ttl: Duration,
+    /// Post notifications (review assigned or escalated, break-glass, overdue after-the-fact
+    /// review) as countersign JSON to this URL; repeatable.
+    #[arg(long = "notify", value_name = "URL")]
+    pub notify: Vec<String>,
+    /// Post notifications as Slack-compatible incoming-webhook JSON to this URL; repeatable.
+    #[arg(long = "notify-slack", value_name = "URL")]
+    pub notify_slack: Vec<String>,
+    /// The first retry's delay after a failed delivery; each later retry doubles it (at most 1h).
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    pub notify_retry_after: Duration,
 }
 
 #[derive(Subcommand, Clone, Debug)]
@@ -135,10 +153,24 @@ pub fn serve(args: &ServeArgs) -> u8 {
         Ok(key) => key,
         Err(message) => return report(&message),
     };
+    let mut webhooks = Vec::new();
+    for (urls, format) in [(&args.notify, WebhookFormat::Json), (&args.notify_slack, WebhookFormat::Slack)] {
+        for url in urls {
+            match Webhook::parse(url, format) {
+                Ok(webhook) => webhooks.push(webhook),
+                Err(message) => return report(&format!("--notify: {message}")),
+            }
+        }
+    }
     let settings = Settings {
         escalate_after: args.escalate_after,
         sweep_every: args.sweep_every,
         checkpoints: Some(args.database.checkpoints()),
+        webhooks,
+        public_url: args.public_url.clone().unwrap_or_default(),
+        session_ttl: args.session_ttl,
+        secure_cookies: args.public_url.as_deref().is_some_and(|url| url.starts_with("https://")),
+        retry_base: args.notify_retry_after,
         ..Settings::default()
     };
     let analyser: Arc<dyn Analyser> = Arc::new(RepoAnalyser::new(args.repos.clone(), args.analysis_budget));
@@ -146,6 +178,12 @@ pub fn serve(args: &ServeArgs) -> u8 {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .map_err(|error| format!("cannot listen on {}: {error}", args.listen))?;
+        let mut settings = settings.clone();
+        if settings.public_url.is_empty() {
+            let address =
+                listener.local_addr().map_err(|error| format!("cannot read the listening address: {error}"))?;
+            settings.public_url = format!("http://{address}");
+        }
         let ready = |address: std::net::SocketAddr, public_key: &str| {
             errln!("countersign: listening on http://{address}");
             errln!("countersign: attestations are signed with this key; list it in policy.toml:");

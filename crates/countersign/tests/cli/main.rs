@@ -9,3 +9,4 @@ mod gate;
 mod server;
 mod simulate;
 mod util;
+mod web;

@@ -93,10 +93,15 @@ pub(crate) const SERVER_KEY_SEED: u8 = 42;
 
 impl Fixture {
     pub(crate) fn new() -> Fixture {
+        Fixture::with_rules("")
+    }
+
+    /// The fixture with more rules after the example policy's.
+    pub(crate) fn with_rules(rules: &str) -> Fixture {
         let repo = TestRepo::new();
         let server_key = key(SERVER_KEY_SEED);
         let public = server_key.public_key().to_openssh().expect("encodable");
-        repo.write(".countersign/policy.toml", &format!("{POLICY}\n[server]\nkeys = [\"{public}\"]\n"));
+        repo.write(".countersign/policy.toml", &format!("{POLICY}\n{rules}\n[server]\nkeys = [\"{public}\"]\n"));
         repo.commit_as(
             "alice",
             "docs/server.md",
@@ -190,7 +195,7 @@ pub(crate) fn countersign(args: &[&str]) -> std::process::Output {
 /// A running `countersign serve`, killed when dropped.
 pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Server {
