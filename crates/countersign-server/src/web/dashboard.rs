@@ -42,6 +42,26 @@ pub struct DashboardPage {
     pub unallowed: Vec<(i64, String, String)>,
 }
 
+/// Who counts as senior: `senior` and above on the directory's ladder (the upper half when it has
+/// no such level), read from the latest change's configuration.
+async fn seniors<S: Store>(
+    state: &AppState<S>,
+    latest: Option<&countersign_store::ChangeRow>,
+) -> Option<(String, std::collections::BTreeSet<String>)> {
+    let request = crate::logic::request_of(latest?);
+    let prepared = crate::api::prepared_for(state, request, false).await.ok()?;
+    let directory = &prepared.config.directory;
+    let levels = directory.levels();
+    let threshold = levels.iter().position(|level| level == "senior").unwrap_or(levels.len() / 2);
+    let people = directory
+        .people()
+        .iter()
+        .filter(|person| person.level >= threshold)
+        .map(|person| person.id.clone())
+        .collect();
+    Some((levels.get(threshold)?.clone(), people))
+}
+
 /// The `q` quantile of sorted values (nearest rank).
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
@@ -224,6 +244,38 @@ pub async fn build<S: Store>(state: &AppState<S>, nav: Nav) -> Result<DashboardP
         }
     }
     let busiest: Vec<f64> = by_person.iter().map(|people| people.values().copied().fold(0.0, f64::max)).collect();
+
+    // The load on seniors, by the levels of the latest change's directory.
+    let senior_chart = match seniors(state, changes.last()).await {
+        Some((threshold, is_senior)) => {
+            let mut routed = vec![0.0; WEEKS as usize];
+            let mut given = vec![0.0; WEEKS as usize];
+            for assignment in assignments.iter().filter(|assignment| is_senior.contains(&assignment.person)) {
+                if let Some(week) = week_of(assignment.assigned_at) {
+                    routed[week] += 1.0;
+                }
+            }
+            for statement in statements.iter().filter(|statement| is_senior.contains(&statement.person)) {
+                if let Some(week) = week_of(statement.created_at) {
+                    given[week] += 1.0;
+                }
+            }
+            let people = is_senior.len().max(1) as f64;
+            let per_senior: Vec<f64> = routed.iter().map(|count| (count / people * 10.0).round() / 10.0).collect();
+            Some(chart(
+                "seniors",
+                &format!("Senior load per week ({threshold} and above, {} people)", is_senior.len()),
+                week_labels.clone(),
+                vec![
+                    Series { name: "reviews routed to seniors".to_owned(), values: routed },
+                    Series { name: "approvals and rejections by seniors".to_owned(), values: given },
+                    Series { name: "reviews routed per senior".to_owned(), values: per_senior },
+                ],
+                "reviews",
+            ))
+        }
+        None => None,
+    };
     let load = chart(
         "load",
         "Review load per week: reviews routed, statements given, busiest reviewer",
@@ -296,7 +348,10 @@ pub async fn build<S: Store>(state: &AppState<S>, nav: Nav) -> Result<DashboardP
         nav,
         since: when(since),
         figures,
-        charts: vec![gated, verdict_chart, ai, latency, queue, load, bypass],
+        charts: [Some(gated), Some(verdict_chart), Some(ai), Some(latency), Some(queue), Some(load), senior_chart, Some(bypass)]
+            .into_iter()
+            .flatten()
+            .collect(),
         unallowed,
     })
 }

@@ -671,7 +671,10 @@ fn routing_prefers_owners_skips_away_people_and_escalates() {
     let fixture = Fixture::new();
     fixture.bob_change("first", "def total(items):\n    return 4\n");
     fixture.bob_change("second", "def total(items):\n    return 5\n");
-    let server = fixture.start(&database, &["--escalate-after", "1s", "--sweep-every", "200ms"]);
+    let hook = crate::web::receiver();
+    let notify = ["--notify", &hook.url, "--notify-retry-after", "100ms"];
+    let server =
+        fixture.start(&database, &[&["--escalate-after", "1s", "--sweep-every", "200ms"][..], &notify].concat());
     let [ci, alice, carol] = ["ci-bot", "alice", "carol"].map(|person| fixture.token(&database, person));
 
     let owner_rule = |change: &Value| -> Vec<(String, String)> {
@@ -723,6 +726,14 @@ fn routing_prefers_owners_skips_away_people_and_escalates() {
     let entries = audit_entries(&database);
     assert!(entries.iter().any(|entry| entry["action"] == "review.escalated" && entry["actor"] == "countersign"));
     assert!(entries.iter().any(|entry| entry["action"] == "person.away" && entry["actor"] == "alice"));
+    // Each escalation was announced, naming who it went from and to.
+    let escalation = hook.delivered("review.escalated");
+    assert!([&first["id"], &second["id"]].contains(&&escalation["change"]["id"]), "{escalation}");
+    assert!(
+        escalation["summary"].as_str().is_some_and(|text| text.contains("nobody picked it up in time")),
+        "{escalation}"
+    );
+    assert_ne!(escalation["detail"]["from"], escalation["detail"]["to"]);
 }
 
 #[test]
@@ -829,8 +840,10 @@ fn overdue_after_the_fact_reviews_are_listed_and_counted() {
     fixture.repo.commit_as("alice", "docs/glass.md", "Reviews of overrides are due at once.\n", "Tighten break-glass");
     fixture.mirror(&fixture.repo.temp.path().join("repos-tight"));
     fixture.bob_change("hotfix", "def total(items):\n    return 7\n");
+    let slack = crate::web::receiver();
+    let notify = ["--notify-slack", &slack.url, "--notify-retry-after", "100ms", "--sweep-every", "100ms"];
     let server =
-        Server::start(&database, &fixture.repo.temp.path().join("repos-tight"), &fixture.signing_key, &[], &[]);
+        Server::start(&database, &fixture.repo.temp.path().join("repos-tight"), &fixture.signing_key, &notify, &[]);
     let [ci, carol, erin] = ["ci-bot", "carol", "erin"].map(|person| fixture.token(&database, person));
     let (_, change) = fixture.register(&server, &ci, "hotfix");
     let fingerprint = change["fingerprint"].as_str().expect("fingerprint");
@@ -846,6 +859,17 @@ fn overdue_after_the_fact_reviews_are_listed_and_counted() {
     assert!(metrics.as_str().expect("text").contains("countersign_overdue_reviews 1"), "{metrics}");
     let (_, queue) = call(&server, "GET", "/api/queue", Some(&erin), None);
     assert_eq!(queue["after_the_fact"][0]["overdue"], true, "{queue}");
+    // Both the override and its overdue review were announced, in Slack's format, with a link.
+    let change_id = change["id"].as_i64().expect("id");
+    let link = format!("<{}/changes/{change_id}|shop change {change_id}>", server.url);
+    let recorded = slack.delivered("override.recorded")["text"].as_str().expect("text").to_owned();
+    assert_eq!(recorded, format!("{link} carol broke the glass: checkout outage"));
+    let overdue = slack.delivered("override.review-overdue")["text"].as_str().expect("text").to_owned();
+    assert!(overdue.starts_with(&link) && overdue.contains("is overdue"), "{overdue}");
+    std::thread::sleep(Duration::from_millis(300));
+    let announced =
+        slack.received.lock().expect("lock").iter().filter(|(_, event, _)| event.ends_with("overdue")).count();
+    assert_eq!(announced, 1, "an overdue review is announced once");
 
     let id = overridden["override"]["id"].as_i64().expect("id");
     let (status, reviewed) =

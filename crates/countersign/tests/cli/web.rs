@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,14 +19,38 @@ const INFORMED_RULE: &str = "[[rule]]\nname = \"informed-ai-review\"\n\
     description = \"A senior reads every file of an AI-assisted change before signing it off\"\n\
     when = { ai_assisted = true }\nrequires = { count = 1, min_level = \"senior\", informed = true }\n";
 
-/// A webhook receiver on loopback: answers the first delivery 503 (to be retried), then 200,
-/// and keeps every body it was sent.
-struct Receiver {
-    url: String,
-    received: Arc<Mutex<Vec<(u16, Value)>>>,
+/// A webhook receiver on loopback: answers 503 (to be retried) while it has failures left, then
+/// 200, and keeps every delivery it was sent.
+pub(crate) struct Receiver {
+    pub(crate) url: String,
+    pub(crate) failures_left: Arc<AtomicUsize>,
+    /// The status answered, the `X-Countersign-Event` header and the body of each delivery.
+    pub(crate) received: Arc<Mutex<Vec<(u16, String, Value)>>>,
 }
 
-fn receiver() -> Receiver {
+impl Receiver {
+    /// Waits until a delivery of this event was answered 200, and returns its body.
+    pub(crate) fn delivered(&self, event: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let received = self.received.lock().expect("lock").clone();
+            if let Some((.., body)) = received.iter().find(|(status, name, _)| *status == 200 && name == event) {
+                return body.clone();
+            }
+            assert!(Instant::now() < deadline, "no {event} delivered: {received:#?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// A receiver that fails the first delivery.
+pub(crate) fn receiver() -> Receiver {
+    failing_receiver(1)
+}
+
+pub(crate) fn failing_receiver(failures: usize) -> Receiver {
+    let failures_left = Arc::new(AtomicUsize::new(failures));
+    let left = Arc::clone(&failures_left);
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}/hooks/countersign", listener.local_addr().expect("address"));
     let received = Arc::new(Mutex::new(Vec::new()));
@@ -35,6 +60,7 @@ fn receiver() -> Receiver {
             let Ok(mut stream) = stream else { continue };
             let mut reader = BufReader::new(stream.try_clone().expect("clone"));
             let mut length = 0;
+            let mut event = String::new();
             loop {
                 let mut line = String::new();
                 if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
@@ -45,16 +71,22 @@ fn receiver() -> Receiver {
                 {
                     length = value.trim().parse().unwrap_or(0);
                 }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("x-countersign-event")
+                {
+                    value.trim().clone_into(&mut event);
+                }
             }
             let mut body = vec![0; length];
             let _ = reader.read_exact(&mut body);
             let mut kept = kept.lock().expect("lock");
-            let status = if kept.is_empty() { 503 } else { 200 };
-            kept.push((status, serde_json::from_slice(&body).unwrap_or(Value::Null)));
+            let failing = left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+            let status = if failing { 503 } else { 200 };
+            kept.push((status, event, serde_json::from_slice(&body).unwrap_or(Value::Null)));
             let _ = write!(stream, "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
         }
     });
-    Receiver { url, received }
+    Receiver { url, failures_left, received }
 }
 
 fn browser_tests() -> PathBuf {
@@ -159,20 +191,109 @@ fn a_senior_signs_off_in_the_browser_and_the_gate_holds() {
     assert_eq!(sessions, ["session.started", "session.started", "session.ended"]);
 
     // The review request reached the webhook, after one failed attempt, with a link to the page.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let delivered = loop {
-        let received = hook.received.lock().expect("lock").clone();
-        if let Some((_, body)) =
-            received.iter().find(|(status, body)| *status == 200 && body["event"] == "review.assigned")
-        {
-            break (received.len(), body.clone());
-        }
-        assert!(Instant::now() < deadline, "no review.assigned delivered: {received:#?}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let (attempts, body) = delivered;
-    assert!(attempts >= 2, "the first attempt was answered 503 and retried");
+    let body = hook.delivered("review.assigned");
+    assert!(hook.received.lock().expect("lock")[0].0 == 503, "the first attempt was answered 503 and retried");
     assert_eq!(body["change"]["url"], format!("{}/changes/{change}", server.url));
     assert_eq!(body["change"]["repository"], "shop");
     assert!(body["summary"].as_str().is_some_and(|summary| summary.contains("review assigned to")), "{body:#}");
+}
+
+fn browser_agent() -> ureq::Agent {
+    ureq::Agent::config_builder().max_redirects(0).http_status_as_error(false).build().into()
+}
+
+/// Signs in over HTTP as a browser would; returns the session cookie (`name=value`).
+fn sign_in(agent: &ureq::Agent, base: &str, token: &str) -> String {
+    let mut page = agent.get(&format!("{base}/sign-in")).call().expect("sign-in page");
+    let cookie = page.headers().get("set-cookie").and_then(|value| value.to_str().ok()).expect("a cookie").to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let pair = cookie.split(';').next().expect("name=value").to_owned();
+    let csrf = pair.split_once('=').expect("value").1.to_owned();
+    let html = page.body_mut().read_to_string().expect("html");
+    assert!(html.contains(&csrf), "the form carries the cookie's token");
+    let answer = agent
+        .post(&format!("{base}/sign-in"))
+        .header("Cookie", &pair)
+        .send_form([("token", token), ("csrf", csrf.as_str())])
+        .expect("sign in");
+    assert_eq!(answer.status(), 303);
+    let session = answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("countersign_session="))
+        .expect("a session cookie")
+        .to_owned();
+    session.split(';').next().expect("name=value").to_owned()
+}
+
+fn queue_status(agent: &ureq::Agent, base: &str, session: &str) -> u16 {
+    agent.get(&format!("{base}/queue")).header("Cookie", session).call().expect("queue").status().as_u16()
+}
+
+#[test]
+fn a_session_ends_when_its_token_is_revoked_or_its_time_is_up() {
+    let fixture = Fixture::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = Database::sqlite(dir.path());
+    let server = fixture.start(&database, &["--session-ttl", "2s"]);
+    let alice = fixture.token(&database, "alice");
+    let carol = fixture.token(&database, "carol");
+    let agent = browser_agent();
+
+    // A sign-in form posted without its own cookie is refused, and makes no session.
+    let refused =
+        agent.post(&format!("{}/sign-in", server.url)).send_form([("token", alice.as_str()), ("csrf", "guess")]);
+    let refused = refused.expect("an answer");
+    assert_eq!(refused.status(), 403);
+    assert!(
+        refused
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .all(|value| !value.as_bytes().starts_with(b"countersign_session"))
+    );
+
+    let session = sign_in(&agent, &server.url, &alice);
+    assert_eq!(queue_status(&agent, &server.url, &session), 200);
+    let token_id = alice.strip_prefix("cst_").and_then(|rest| rest.split('_').next()).expect("a token id");
+    let output = crate::server::countersign(&["token", "revoke", "--database-url", &database.url(), token_id]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(queue_status(&agent, &server.url, &session), 303, "revoking the token ends its sessions");
+
+    let session = sign_in(&agent, &server.url, &carol);
+    assert_eq!(queue_status(&agent, &server.url, &session), 200);
+    std::thread::sleep(Duration::from_millis(2_100));
+    assert_eq!(queue_status(&agent, &server.url, &session), 303, "a session expires");
+    assert_eq!(queue_status(&agent, &server.url, "countersign_session=forged"), 303, "a made-up cookie is nothing");
+}
+
+#[test]
+fn a_queued_notification_survives_a_restart() {
+    let fixture = Fixture::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = Database::sqlite(dir.path());
+    let hook = failing_receiver(usize::MAX);
+    let notify = ["--notify", hook.url.as_str(), "--notify-retry-after", "100ms"];
+    let server = fixture.start(&database, &notify);
+    let ci = fixture.token(&database, "ci-bot");
+    fixture.bob_change("feature", "def total(items):\n    return 9\n");
+    let (code, _) = fixture.register(&server, &ci, "feature");
+    assert_eq!(code, 1);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while hook.received.lock().expect("lock").is_empty() {
+        assert!(Instant::now() < deadline, "no delivery was attempted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(server);
+    let failed = hook.received.lock().expect("lock").len();
+    assert!(hook.received.lock().expect("lock").iter().all(|(status, ..)| *status == 503));
+
+    // The receiver recovers; a new server process on the same database sends what is still due.
+    hook.failures_left.store(0, Ordering::SeqCst);
+    let _server = fixture.start(&database, &notify);
+    let body = hook.delivered("review.assigned");
+    assert_eq!(body["change"]["repository"], "shop");
+    assert!(hook.received.lock().expect("lock").len() > failed);
 }
