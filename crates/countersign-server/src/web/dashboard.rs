@@ -53,12 +53,8 @@ async fn seniors<S: Store>(
     let directory = &prepared.config.directory;
     let levels = directory.levels();
     let threshold = levels.iter().position(|level| level == "senior").unwrap_or(levels.len() / 2);
-    let people = directory
-        .people()
-        .iter()
-        .filter(|person| person.level >= threshold)
-        .map(|person| person.id.clone())
-        .collect();
+    let people =
+        directory.people().iter().filter(|person| person.level >= threshold).map(|person| person.id.clone()).collect();
     Some((levels.get(threshold)?.clone(), people))
 }
 
@@ -348,10 +344,19 @@ pub async fn build<S: Store>(state: &AppState<S>, nav: Nav) -> Result<DashboardP
         nav,
         since: when(since),
         figures,
-        charts: [Some(gated), Some(verdict_chart), Some(ai), Some(latency), Some(queue), Some(load), senior_chart, Some(bypass)]
-            .into_iter()
-            .flatten()
-            .collect(),
+        charts: [
+            Some(gated),
+            Some(verdict_chart),
+            Some(ai),
+            Some(latency),
+            Some(queue),
+            Some(load),
+            senior_chart,
+            Some(bypass),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
         unallowed,
     })
 }
