@@ -145,6 +145,8 @@ pub struct AppState<S: Store> {
     prepared: Mutex<HashMap<ChangeRequest, Arc<Prepared>>>,
     /// Diffs shown by the web interface, by repository, base and head.
     diffs: Mutex<HashMap<(String, String, String), Diff>>,
+    /// The audit page's last verification of the whole chain: when, at which head, and its result.
+    chain_status: Mutex<Option<(std::time::Instant, i64, web::ChainStatus)>>,
     recent: Mutex<api::Recent>,
     live_tokens: Mutex<auth::LiveTokens>,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
@@ -192,6 +194,7 @@ impl<S: Store> AppState<S> {
             writer,
             prepared: Mutex::new(HashMap::new()),
             diffs: Mutex::new(HashMap::new()),
+            chain_status: Mutex::new(None),
             recent: Mutex::new(HashMap::new()),
             live_tokens: Mutex::new(HashMap::new()),
             metrics,

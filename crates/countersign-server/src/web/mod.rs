@@ -29,6 +29,7 @@ mod charts;
 mod dashboard;
 mod pages;
 
+pub use pages::ChainStatus;
 use pages::{Nav, PageError};
 
 /// The session cookie.
@@ -147,6 +148,12 @@ fn cross_site(headers: &HeaderMap) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether a page request is the reader's own top-level navigation, as far as the browser says.
+fn opened_by_the_reader(headers: &HeaderMap) -> bool {
+    let dest = headers.get("sec-fetch-dest").and_then(|value| value.to_str().ok());
+    !cross_site(headers) && dest.is_none_or(|dest| dest == "document")
 }
 
 /// Refuses a form without the session's CSRF token or from another site, and audits the refusal.
@@ -403,11 +410,13 @@ async fn file<S: Store>(
     let Some(position) = paths.iter().position(|path| *path == query.path) else {
         return Err(PageError::NotFound(format!("change {id} does not change {}", query.path)));
     };
-    // Serving the diff is what "opened" means: recorded before the page goes out.
-    state
-        .writer
-        .submit(Op::OpenFile { person: viewer.person.clone(), change_id: id, path: query.path.clone() })
-        .await?;
+    // Serving the diff to the reader's own navigation is what "opened" means: recorded before
+    // the page goes out. A request another site caused (an image, a frame, a script's fetch on a
+    // sibling subdomain) shows the page but records nothing.
+    if opened_by_the_reader(&headers) {
+        let open = Op::OpenFile { person: viewer.person.clone(), change_id: id, path: query.path.clone() };
+        state.writer.submit(open).await?;
+    }
     let patch = diff.iter().find(|file| file.path == query.path);
     let page = pages::FilePage::of(viewer.nav("change"), &row, &decision, paths, position, patch);
     render(&page)

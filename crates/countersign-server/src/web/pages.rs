@@ -725,6 +725,7 @@ impl AuditRow {
 }
 
 /// The audit chain, verified whole, and the latest signed checkpoint against it.
+#[derive(Clone)]
 pub struct ChainStatus {
     pub verified: bool,
     pub length: u64,
@@ -734,8 +735,29 @@ pub struct ChainStatus {
     pub checkpoint_ok: bool,
 }
 
+/// How long a verification of the whole chain is shown again while the log did not grow: reading
+/// the whole log at every view would let any signed-in person load the database at will.
+const CHAIN_REUSE: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl ChainStatus {
     pub async fn check<S: Store>(state: &AppState<S>) -> Result<ChainStatus, PageError> {
+        let head = state.store.audit_head().await.map_err(PageError::store)?.map_or(0, |entry| entry.seq);
+        {
+            let cache = state.chain_status.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((at, seq, status)) = cache.as_ref()
+                && *seq == head
+                && at.elapsed() < CHAIN_REUSE
+            {
+                return Ok(status.clone());
+            }
+        }
+        let status = ChainStatus::verify(state).await?;
+        *state.chain_status.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((std::time::Instant::now(), head, status.clone()));
+        Ok(status)
+    }
+
+    async fn verify<S: Store>(state: &AppState<S>) -> Result<ChainStatus, PageError> {
         let latest = latest_checkpoint(state);
         let mut verifier = ChainVerifier::default();
         let mut after = 0;

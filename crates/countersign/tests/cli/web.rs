@@ -275,7 +275,8 @@ fn a_queued_notification_survives_a_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
     let database = Database::sqlite(dir.path());
     let hook = failing_receiver(usize::MAX);
-    let notify = ["--notify", hook.url.as_str(), "--notify-retry-after", "100ms"];
+    // One attempt before the restart: a delivery a stopped node was sending waits out its lease.
+    let notify = ["--notify", hook.url.as_str(), "--notify-retry-after", "3s"];
     let server = fixture.start(&database, &notify);
     let ci = fixture.token(&database, "ci-bot");
     fixture.bob_change("feature", "def total(items):\n    return 9\n");
@@ -286,6 +287,8 @@ fn a_queued_notification_survives_a_restart() {
         assert!(Instant::now() < deadline, "no delivery was attempted");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // The failure is recorded right after the answer.
+    std::thread::sleep(Duration::from_millis(500));
     drop(server);
     let failed = hook.received.lock().expect("lock").len();
     assert!(hook.received.lock().expect("lock").iter().all(|(status, ..)| *status == 503));
@@ -296,4 +299,73 @@ fn a_queued_notification_survives_a_restart() {
     let body = hook.delivered("review.assigned");
     assert_eq!(body["change"]["repository"], "shop");
     assert!(hook.received.lock().expect("lock").len() > failed);
+}
+
+#[test]
+fn only_the_readers_own_navigation_opens_a_file() {
+    let fixture = Fixture::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = Database::sqlite(dir.path());
+    let server = fixture.start(&database, &[]);
+    let ci = fixture.token(&database, "ci-bot");
+    let carol = fixture.token(&database, "carol");
+    fixture.bob_change("feature", "def total(items):\n    return 10\n");
+    let (_, change) = fixture.register(&server, &ci, "feature");
+    let id = change["id"].as_i64().expect("id");
+    let agent = browser_agent();
+    let session = sign_in(&agent, &server.url, &carol);
+    let file = format!("{}/changes/{id}/file?path=services/checkout/cart.py", server.url);
+    let opened = || {
+        let mut page =
+            agent.get(&format!("{}/changes/{id}", server.url)).header("Cookie", &session).call().expect("page");
+        let html = page.body_mut().read_to_string().expect("html");
+        html.split("You opened ").nth(1).and_then(|rest| rest.split(" changed").next()).expect("the count").to_owned()
+    };
+    for (site, dest) in
+        [("same-site", "document"), ("cross-site", "document"), ("same-origin", "image"), ("same-origin", "empty")]
+    {
+        let page = agent
+            .get(&file)
+            .header("Cookie", &session)
+            .header("Sec-Fetch-Site", site)
+            .header("Sec-Fetch-Dest", dest)
+            .call()
+            .expect("file page");
+        assert_eq!(page.status(), 200, "the page is shown");
+        assert_eq!(opened(), "0 of 1", "a {site} {dest} request opens nothing");
+    }
+    let page = agent
+        .get(&file)
+        .header("Cookie", &session)
+        .header("Sec-Fetch-Site", "same-origin")
+        .header("Sec-Fetch-Dest", "document")
+        .call()
+        .expect("file page");
+    assert_eq!(page.status(), 200);
+    assert_eq!(opened(), "1 of 1", "the reader's own navigation opens the file");
+    let missing = agent
+        .get(&format!("{}/changes/{id}/file?path=services/checkout/other.py", server.url))
+        .header("Cookie", &session)
+        .call()
+        .expect("answer");
+    assert_eq!(missing.status(), 404, "a path the change does not touch is not a file of it");
+}
+
+#[test]
+fn the_audit_page_says_when_the_chain_is_broken() {
+    let fixture = Fixture::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = Database::sqlite(dir.path());
+    let server = fixture.start(&database, &[]);
+    let ci = fixture.token(&database, "ci-bot");
+    let carol = fixture.token(&database, "carol");
+    fixture.bob_change("feature", "def total(items):\n    return 11\n");
+    fixture.register(&server, &ci, "feature");
+    let agent = browser_agent();
+    let session = sign_in(&agent, &server.url, &carol);
+    database.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 2");
+    let mut page = agent.get(&format!("{}/audit", server.url)).header("Cookie", &session).call().expect("audit");
+    let html = page.body_mut().read_to_string().expect("html");
+    let status = html.split("id=\"chain-status\"").nth(1).and_then(|rest| rest.split("</p>").next()).expect("status");
+    assert!(status.contains("BROKEN") && status.contains("2"), "{status}");
 }
