@@ -91,6 +91,14 @@ pub trait Analyser: Send + Sync + 'static {
         request: &ChangeRequest,
         paths: &[String],
     ) -> Result<Vec<countersign_core::evaluate::Interdiff>, AnalysisFailure>;
+    /// What changed from an earlier version's head to this request's head: the files of this
+    /// change and of the earlier one (each from its merge base with the base), hunk by hunk.
+    fn changed_since(
+        &self,
+        request: &ChangeRequest,
+        earlier_head: &str,
+        paths: &[String],
+    ) -> Result<Vec<countersign_core::evaluate::Interdiff>, AnalysisFailure>;
 }
 
 /// How the server behaves, beyond where its data lives.

@@ -145,7 +145,30 @@ impl Analyser for RepoAnalyser {
         let paths = paths.iter().cloned().collect();
         repo.interdiff(fork, head, &paths, MAX_DIFF_LINES).map_err(failed)
     }
+
+    fn changed_since(
+        &self,
+        request: &ChangeRequest,
+        earlier_head: &str,
+        paths: &[String],
+    ) -> Result<Vec<countersign_core::evaluate::Interdiff>, AnalysisFailure> {
+        let path = self.clone_of(&request.repository)?;
+        let failed = |error: countersign_git::Error| AnalysisFailure::Unjudgeable(error.to_string());
+        let repo = countersign_git::Repo::open(&path).map_err(failed)?;
+        let base = repo.resolve(&request.base).map_err(failed)?;
+        let head = repo.resolve(&request.head).map_err(failed)?;
+        let then = repo.resolve(earlier_head).map_err(failed)?;
+        let fork = repo.merge_base(then, base).map_err(failed)?;
+        let mut paths: std::collections::BTreeSet<String> = paths.iter().cloned().collect();
+        paths.extend(repo.tree_changes(fork, then).map_err(failed)?.into_iter().map(|change| change.path));
+        let mut changed = repo.interdiff(then, head, &paths, MAX_DIFF_LINES).map_err(failed)?;
+        changed.truncate(MAX_CHANGED_FILES);
+        Ok(changed)
+    }
 }
 
 /// The most lines of one file's diff the web interface shows.
 const MAX_DIFF_LINES: usize = 5_000;
+
+/// The most files an interdiff since an earlier version shows.
+const MAX_CHANGED_FILES: usize = 200;

@@ -560,6 +560,26 @@ macro_rules! backend {
                 rows.iter().map(|row| Ok((row.try_get("person")?, row.try_get("open")?))).collect()
             }
 
+            async fn named_changes(
+                &self,
+                repository: &str,
+                environment: &str,
+                name: &str,
+                limit: i64,
+            ) -> Result<Vec<ChangeRow>> {
+                let rows = sqlx::query::<$db>(sql(format!(
+                    "SELECT {CHANGE_COLUMNS} FROM changes \
+                     WHERE repository = $1 AND environment = $2 AND name = $3 ORDER BY id DESC LIMIT $4"
+                )))
+                .bind(repository)
+                .bind(environment)
+                .bind(name)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(change_row).collect()
+            }
+
             async fn session(&self, hash: &str) -> Result<Option<SessionRow>> {
                 let row = sqlx::query::<$db>(
                     "SELECT s.hash, s.person, s.token_id, s.csrf, s.created_at, s.expires_at, s.ended_at, \

@@ -305,6 +305,15 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Open assignments per person.
     fn queue_depths(&self) -> impl Future<Output = Result<Vec<(String, i64)>>> + Send;
     fn overdue_reviews(&self, now: i64) -> impl Future<Output = Result<i64>> + Send;
+    /// The latest `limit` registrations under a name (a branch or pull request), newest first, in
+    /// any state: earlier versions of a change.
+    fn named_changes(
+        &self,
+        repository: &str,
+        environment: &str,
+        name: &str,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<ChangeRow>>> + Send;
     /// A session by the hash of its secret, with its token's revocation.
     fn session(&self, hash: &str) -> impl Future<Output = Result<Option<SessionRow>>> + Send;
     /// The paths a person opened on a change's page.

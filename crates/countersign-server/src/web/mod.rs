@@ -380,7 +380,11 @@ async fn change<S: Store>(
     let assignments = state.store.assignments(id).await.map_err(PageError::store)?;
     let overrides = state.store.overrides_of(id).await.map_err(PageError::store)?;
     let evidence = evidence(&state, &row).await;
-    let page = pages::ChangePage::of(
+    let earlier = match &evidence {
+        Ok((prepared, _)) => approved_earlier(&state, &row, prepared).await?,
+        Err(_) => None,
+    };
+    let mut page = pages::ChangePage::of(
         viewer.nav("change"),
         &row,
         &decision,
@@ -388,7 +392,49 @@ async fn change<S: Store>(
         evidence.as_ref().map(|(prepared, _)| prepared.as_ref()).map_err(String::as_str),
         (&assignments, &overrides, now_millis()),
     );
+    page.earlier.extend(earlier);
     render(&page)
+}
+
+/// The latest earlier version of the change (registered under the same name) that someone
+/// approved, and what changed since: a re-review takes a minute.
+async fn approved_earlier<S: Store>(
+    state: &AppState<S>,
+    row: &ChangeRow,
+    prepared: &Arc<Prepared>,
+) -> Result<Option<pages::EarlierView>, PageError> {
+    let Some(name) = &row.name else { return Ok(None) };
+    let named =
+        state.store.named_changes(&row.repository, &row.environment, name, 20).await.map_err(PageError::store)?;
+    for earlier in named.iter().filter(|other| other.id < row.id && other.fingerprint != row.fingerprint) {
+        let statements = state
+            .store
+            .statements_for(Some(&row.repository), &earlier.fingerprint, &row.environment)
+            .await
+            .map_err(PageError::store)?;
+        let approvers: std::collections::BTreeSet<&str> = statements
+            .iter()
+            .filter(|statement| statement.verdict == Verdict::Approve)
+            .map(|statement| statement.person.as_str())
+            .collect();
+        if approvers.is_empty() {
+            continue;
+        }
+        let analyser = Arc::clone(&state.analyser);
+        let request = prepared.request.clone();
+        let then = earlier.head.clone();
+        let paths = prepared.analysis.paths().to_vec();
+        let files = tokio::task::spawn_blocking(move || analyser.changed_since(&request, &then, &paths))
+            .await
+            .map_err(|error| PageError::Internal(format!("reading what changed stopped: {error}")))?
+            .map_err(|failure| PageError::Unavailable(format!("what changed cannot be read: {failure:?}")))?;
+        return Ok(Some(pages::EarlierView {
+            person: approvers.into_iter().collect::<Vec<_>>().join(", "),
+            head: earlier.head.chars().take(10).collect(),
+            files,
+        }));
+    }
+    Ok(None)
 }
 
 #[derive(Deserialize)]

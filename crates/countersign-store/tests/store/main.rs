@@ -250,6 +250,9 @@ async fn web<S: Store>(store: &S, change_id: i64) {
     assert_eq!(search(AuditFilter { subject, before_seq: Some(2), ..AuditFilter::default() }).await, [1]);
     assert_eq!(store.audit_head().await.expect("head").map(|entry| entry.seq), Some(3));
     assert_eq!(store.changes_since(0, 10).await.expect("changes").len(), 1);
+    let named = store.named_changes("shop", "production", "feature", 5).await.expect("named");
+    assert_eq!(named.iter().map(|row| row.id).collect::<Vec<_>>(), [change_id]);
+    assert!(store.named_changes("shop", "staging", "feature", 5).await.expect("named").is_empty());
     assert_eq!(store.statements_since(2_150).await.expect("statements").len(), 2);
     assert_eq!(store.overrides_since(0).await.expect("overrides").len(), 1);
     assert!(store.assignments_since(0).await.expect("assignments").is_empty());

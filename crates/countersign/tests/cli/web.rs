@@ -190,6 +190,25 @@ fn a_senior_signs_off_in_the_browser_and_the_gate_holds() {
         .collect();
     assert_eq!(sessions, ["session.started", "session.started", "session.ended"]);
 
+    // Bob pushes once more: the new version's page shows what changed since alice's approval.
+    fixture.repo.git(&["checkout", "-q", "feature"]);
+    fixture.repo.commit_as(
+        "bob",
+        "services/checkout/tax.py",
+        "RATE = 0.25\n\n\ndef tax(amount):\n    return round(amount * RATE, 2)\n",
+        "Raise the tax rate\n\nCo-Authored-By: Claude <noreply@anthropic.com>\n",
+    );
+    let (code, again) = fixture.register(&server, &ci, "feature");
+    assert_eq!(code, 1, "a new version needs a new review: {again:#}");
+    let agent = browser_agent();
+    let session = sign_in(&agent, &server.url, &alice);
+    let url = format!("{}/changes/{}", server.url, again["id"]);
+    let mut page = agent.get(&url).header("Cookie", &session).call().expect("change page");
+    let html = page.body_mut().read_to_string().expect("html");
+    let since = html.split("class=\"earlier\"").nth(1).expect("what changed since the approval");
+    assert!(since.contains("alice approved an earlier version"), "{since}");
+    assert!(since.contains("-RATE = 0.2\n+RATE = 0.25"), "{since}");
+
     // The review request reached the webhook, after one failed attempt, with a link to the page.
     let body = hook.delivered("review.assigned");
     assert!(hook.received.lock().expect("lock")[0].0 == 503, "the first attempt was answered 503 and retried");
