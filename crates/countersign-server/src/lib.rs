@@ -164,7 +164,7 @@ pub struct AppState<S: Store> {
 }
 
 /// A change's diff, file by file.
-type Diff = Arc<Vec<countersign_core::evaluate::Interdiff>>;
+pub(crate) type Diff = Arc<Vec<countersign_core::evaluate::Interdiff>>;
 
 /// Analyses kept in memory; beyond this many the cache starts over.
 const PREPARED_CACHE: usize = 1024;

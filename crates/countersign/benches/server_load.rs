@@ -1,5 +1,6 @@
 //! Load on the approval service: 64 clients recording approvals, then 64 clients reading
-//! decisions, against a real `countersign serve` over SQLite or PostgreSQL on loopback.
+//! decisions, then 64 signed-in clients reading change pages of the web interface, against a
+//! real `countersign serve` over SQLite or PostgreSQL on loopback.
 //!
 //! `bench/server-load.sh` runs it for both backends. Settings come from the environment:
 //! `LOAD_BACKEND` (sqlite | postgres), `LOAD_SECONDS` per phase (default 10), `LOAD_CLIENTS`
@@ -121,6 +122,28 @@ fn agent() -> ureq::Agent {
     )
 }
 
+/// Signs in to the web interface as a browser would; returns the session cookie.
+fn sign_in(agent: &ureq::Agent, base: &str, token: &str) -> String {
+    let page = agent.get(format!("{base}/sign-in")).call().expect("sign-in page");
+    let cookie = page.headers().get("set-cookie").and_then(|value| value.to_str().ok()).expect("a cookie");
+    let pair = cookie.split(';').next().expect("name=value").to_owned();
+    let csrf = pair.split_once('=').expect("value").1.to_owned();
+    let no_redirects: ureq::Agent = ureq::Agent::config_builder().max_redirects(0).build().into();
+    let answer = no_redirects
+        .post(format!("{base}/sign-in"))
+        .header("Cookie", &pair)
+        .send_form([("token", token), ("csrf", csrf.as_str())])
+        .expect("sign in");
+    let session = answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("countersign_session="))
+        .expect("a session cookie");
+    session.split(';').next().expect("name=value").to_owned()
+}
+
 struct Phase {
     latencies: Vec<Duration>,
     errors: usize,
@@ -206,10 +229,12 @@ fn main() {
         other => panic!("LOAD_BACKEND must be sqlite or postgres, not {other}"),
     };
     let server = serve(temp.path(), &database_url);
-    let pipeline = countersign(&["token", "create", "--database-url", &database_url, "--person", "ci"]);
+    let pipeline = countersign(&["token", "create", "--database-url", &database_url, "--person", "ci", "--pipeline"]);
+    let people = temp.path().join("origin/.countersign/people.toml").display().to_string();
     let tokens: Vec<String> = (0..clients)
         .map(|index| {
-            countersign(&["token", "create", "--database-url", &database_url, "--person", &format!("r{index:02}")])
+            let person = format!("r{index:02}");
+            countersign(&["token", "create", "--database-url", &database_url, "--person", &person, "--people", &people])
         })
         .collect();
     let setup = agent();
@@ -255,6 +280,19 @@ fn main() {
             })
     });
     report(&backend, "read decisions", clients, &reads);
+
+    // The web interface: each client signs in once, then reads change pages as HTML.
+    let sessions: Vec<String> = tokens.iter().map(|token| sign_in(&setup, &server.1, token)).collect();
+    let pages = phase(clients, seconds, |agent, client, n| {
+        let id = ids[(client + n) % changes];
+        agent.get(format!("{}/changes/{id}", server.1)).header("Cookie", &sessions[client]).call().is_ok_and(
+            |mut response| {
+                response.status().as_u16() == 200
+                    && response.body_mut().read_to_string().is_ok_and(|html| html.contains("id=\"verdict\""))
+            },
+        )
+    });
+    report(&backend, "web change pages", clients, &pages);
     drop(server);
     let checkpoints = temp.path().join("checkpoints.jsonl").display().to_string();
     let key = temp.path().join("server.key").display().to_string();

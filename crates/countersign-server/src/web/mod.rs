@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use countersign_core::attestation::Verdict;
-use countersign_core::evaluate::{Decision, Interdiff};
+use countersign_core::evaluate::Decision;
 use countersign_core::lifecycle::{Attempt, AuditAction};
 use countersign_store::{ChangeRow, SessionRow, Store, token_hash};
 use rand_core::RngCore;
@@ -339,18 +339,19 @@ async fn change_row<S: Store>(state: &AppState<S>, id: i64) -> Result<ChangeRow,
         .ok_or_else(|| PageError::NotFound(format!("no change {id}")))
 }
 
-/// The analysis and diff of a stored change, or why they cannot be shown.
-async fn evidence<S: Store>(
-    state: &AppState<S>,
-    row: &ChangeRow,
-) -> Result<(Arc<Prepared>, Arc<Vec<Interdiff>>), String> {
-    let prepared = crate::api::prepared_for(state, crate::logic::request_of(row), false)
+/// The analysis of a stored change, or why it cannot be shown.
+async fn evidence<S: Store>(state: &AppState<S>, row: &ChangeRow) -> Result<Arc<Prepared>, String> {
+    crate::api::prepared_for(state, crate::logic::request_of(row), false)
         .await
-        .map_err(|error| format!("the change cannot be read from the server's clone: {}", error.message()))?;
+        .map_err(|error| format!("the change cannot be read from the server's clone: {}", error.message()))
+}
+
+/// The diff of an analysed change, file by file, cached per repository, base and head.
+async fn diff_of<S: Store>(state: &AppState<S>, prepared: &Prepared) -> Result<crate::Diff, String> {
     let key = (prepared.request.repository.clone(), prepared.request.base.clone(), prepared.request.head.clone());
     let cached = state.diffs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key).cloned();
     if let Some(diff) = cached {
-        return Ok((prepared, diff));
+        return Ok(diff);
     }
     let analyser = Arc::clone(&state.analyser);
     let request = prepared.request.clone();
@@ -365,7 +366,7 @@ async fn evidence<S: Store>(
         diffs.clear();
     }
     diffs.insert(key, Arc::clone(&diff));
-    Ok((prepared, diff))
+    Ok(diff)
 }
 
 async fn change<S: Store>(
@@ -381,7 +382,7 @@ async fn change<S: Store>(
     let overrides = state.store.overrides_of(id).await.map_err(PageError::store)?;
     let evidence = evidence(&state, &row).await;
     let earlier = match &evidence {
-        Ok((prepared, _)) => approved_earlier(&state, &row, prepared).await?,
+        Ok(prepared) => approved_earlier(&state, &row, prepared).await?,
         Err(_) => None,
     };
     let mut page = pages::ChangePage::of(
@@ -389,7 +390,7 @@ async fn change<S: Store>(
         &row,
         &decision,
         &opened,
-        evidence.as_ref().map(|(prepared, _)| prepared.as_ref()).map_err(String::as_str),
+        evidence.as_ref().map(AsRef::as_ref).map_err(String::as_str),
         (&assignments, &overrides, now_millis()),
     );
     page.earlier.extend(earlier);
@@ -451,7 +452,8 @@ async fn file<S: Store>(
     let viewer = viewer(&state, &headers).await?;
     let row = change_row(&state, id).await?;
     let decision = stored_decision(&row)?;
-    let (prepared, diff) = evidence(&state, &row).await.map_err(PageError::Unavailable)?;
+    let prepared = evidence(&state, &row).await.map_err(PageError::Unavailable)?;
+    let diff = diff_of(&state, &prepared).await.map_err(PageError::Unavailable)?;
     let paths = prepared.analysis.paths();
     let Some(position) = paths.iter().position(|path| *path == query.path) else {
         return Err(PageError::NotFound(format!("change {id} does not change {}", query.path)));
