@@ -57,6 +57,10 @@ pub fn router<S: Store>(state: Arc<AppState<S>>) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::map_response(json_errors))
         .merge(crate::web::routes::<S>())
+        .route(
+            "/webhooks/github",
+            post(crate::github::webhook::<S>).layer(axum::extract::DefaultBodyLimit::max(crate::github::MAX_DELIVERY)),
+        )
         .fallback(|| async {
             ApiError::not_found("no such route: see GET /api/openapi.json, or / for the web interface")
         })
@@ -351,6 +355,7 @@ async fn register<S: Store>(
         requester: body.requester,
         purpose: body.purpose,
         plans: body.plans,
+        context: None,
     };
     let prepared = prepared_for(&state, request, true).await?;
     let outcome = state.writer.submit(Op::Register { caller: caller.person, name: body.name, prepared }).await?;
@@ -454,6 +459,7 @@ async fn review<S: Store>(
         plans: body.plans.clone(),
         // Only the web interface sees which files a reviewer opened; an API client cannot say.
         opened: Vec::new(),
+        change_id: None,
         prepared,
         presigned: presigned.clone(),
     })

@@ -9,8 +9,8 @@ use countersign_core::attestation::Verdict;
 use countersign_core::audit::Entry;
 use countersign_core::lifecycle::{AssignmentState, AuditAction, ChangeState};
 use countersign_store::{
-    AssignmentRow, ChangeRow, DeliveryRow, NewChange, NewStatement, OverrideRow, Result, SessionRow, StatementRow,
-    TokenRow, Workload, WriteTx,
+    AssignmentRow, ChangeRow, CheckRunRow, DeliveryRow, GateRow, GithubEventRow, NewChange, NewStatement, OverrideRow,
+    Result, SessionRow, StatementRow, TokenRow, Workload, WriteTx,
 };
 
 type ChangeKey = (String, String, String);
@@ -358,6 +358,49 @@ impl<T: WriteTx> WriteTx for BatchTx<T> {
 
     async fn mark_overdue_announced(&mut self, id: i64, at: i64) -> Result<()> {
         self.inner.mark_overdue_announced(id, at).await
+    }
+
+    async fn set_change_context(&mut self, id: i64, context: &str) -> Result<()> {
+        self.inner.set_change_context(id, context).await?;
+        if let Some(change) = self.changes.get_mut(&id) {
+            context.clone_into(&mut change.context);
+        }
+        Ok(())
+    }
+
+    async fn insert_github_event(&mut self, delivery: &str, event: &str, body: &str, at: i64) -> Result<bool> {
+        self.inner.insert_github_event(delivery, event, body, at).await
+    }
+
+    async fn claim_github_events(&mut self, now: i64, lease_until: i64, limit: i64) -> Result<Vec<GithubEventRow>> {
+        self.inner.claim_github_events(now, lease_until, limit).await
+    }
+
+    async fn github_event_done(&mut self, delivery: &str, attempts: i64, at: i64) -> Result<()> {
+        self.inner.github_event_done(delivery, attempts, at).await
+    }
+
+    async fn github_event_failed(
+        &mut self,
+        delivery: &str,
+        attempts: i64,
+        next_at: Option<i64>,
+        error: &str,
+        at: i64,
+    ) -> Result<()> {
+        self.inner.github_event_failed(delivery, attempts, next_at, error, at).await
+    }
+
+    async fn set_check_run(&mut self, check: &CheckRunRow) -> Result<()> {
+        self.inner.set_check_run(check).await
+    }
+
+    async fn insert_gate(&mut self, gate: &GateRow) -> Result<bool> {
+        self.inner.insert_gate(gate).await
+    }
+
+    async fn answer_gate(&mut self, callback_url: &str, answer: &str, at: i64) -> Result<()> {
+        self.inner.answer_gate(callback_url, answer, at).await
     }
 
     async fn commit(self) -> Result<()> {

@@ -25,6 +25,7 @@ mod auth;
 mod batch;
 pub mod client;
 pub mod contract;
+pub mod github;
 mod logic;
 mod metrics_names;
 pub mod notify;
@@ -50,6 +51,19 @@ pub struct ChangeRequest {
     pub requester: Option<String>,
     pub purpose: contract::RegisterPurpose,
     pub plans: Vec<contract::PlanUpload>,
+    /// The pull request the change came from, when the server learnt of it from GitHub.
+    pub context: Option<PullContext>,
+}
+
+/// A pull request as the gate sees it: its branches and description are contextual AI signals
+/// (`claude/…` branches, "Generated with …" lines), its author is the requester.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct PullContext {
+    pub number: u64,
+    pub author: Option<String>,
+    pub source_branch: String,
+    pub target_branch: String,
+    pub body: String,
 }
 
 /// A change read and analysed at one base and head: everything but its approvals.
@@ -124,6 +138,8 @@ pub struct Settings {
     pub deliver_every: Duration,
     /// The first retry's delay after a failed delivery; each later one doubles it.
     pub retry_base: Duration,
+    /// The GitHub App, when configured.
+    pub github: Option<github::GithubSettings>,
 }
 
 impl Default for Settings {
@@ -139,6 +155,7 @@ impl Default for Settings {
             secure_cookies: false,
             deliver_every: Duration::from_secs(1),
             retry_base: Duration::from_secs(10),
+            github: None,
         }
     }
 }
@@ -211,6 +228,7 @@ impl<S: Store> AppState<S> {
         });
         writer::spawn_sweeper(Arc::clone(&state));
         notify::spawn_deliverer(Arc::clone(&state));
+        github::spawn_worker(Arc::clone(&state));
         state
     }
 

@@ -67,10 +67,19 @@ pub async fn apply<T: WriteTx>(tx: &mut T, cx: &mut Context<'_>, op: &Op) -> Res
             comment,
             plans,
             opened,
+            change_id,
             prepared,
             presigned,
         } => {
-            let Some(mut row) = tx.find_change(repository, environment, fingerprint).await? else {
+            // The registration the reviewer looked at, when the request names it; else the one
+            // the content was registered as.
+            let found = match change_id {
+                Some(id) => tx.change(*id).await?.filter(|row| {
+                    row.repository == *repository && row.environment == *environment && row.fingerprint == *fingerprint
+                }),
+                None => tx.find_change(repository, environment, fingerprint).await?,
+            };
+            let Some(mut row) = found else {
                 return unknown_change(tx, cx, caller, review_attempt(*verdict), repository, environment, fingerprint)
                     .await;
             };
@@ -188,7 +197,15 @@ pub fn request_of(row: &ChangeRow) -> ChangeRequest {
         plans: serde_json::from_str(&row.plans).unwrap_or_else(|_| {
             vec![PlanUpload { name: "(unreadable stored plans)".to_owned(), content: row.plans.clone() }]
         }),
+        // Written by this server; one that does not read back only loses contextual signals,
+        // which can only add requirements, never remove one a commit gives.
+        context: serde_json::from_str(&row.context).ok(),
     }
+}
+
+/// A request's context as stored with its change.
+fn context_text(context: Option<&crate::PullContext>) -> String {
+    context.and_then(|context| serde_json::to_string(context).ok()).unwrap_or_default()
 }
 
 fn matching<'a>(prepared: Option<&'a Arc<Prepared>>, row: &ChangeRow) -> Option<&'a Prepared> {
@@ -354,6 +371,12 @@ async fn register<T: WriteTx>(
     });
     let new = existing.is_none();
     let mut row = match existing {
+        // The same registration from an edited pull request: its description is read anew.
+        Some(mut row) if request_of(&row).context != request.context => {
+            row.context = context_text(request.context.as_ref());
+            tx.set_change_context(row.id, &row.context).await?;
+            row
+        }
         Some(row) => row,
         None => {
             let id = tx
@@ -370,6 +393,7 @@ async fn register<T: WriteTx>(
                     purpose: request.purpose.as_str().to_owned(),
                     plans: serde_json::to_string(&request.plans)
                         .map_err(|error| StoreError::Invalid(error.to_string()))?,
+                    context: context_text(request.context.as_ref()),
                 })
                 .await?;
             tx.change(id).await?.ok_or_else(|| StoreError::Invalid(format!("change {id} vanished")))?

@@ -63,7 +63,19 @@ impl RepoAnalyser {
             }),
             deadline: Some(std::time::Instant::now() + self.budget),
         };
-        let prepared = countersign_read::prepare(&spec, Ambient::default())?;
+        let ambient = match &request.context {
+            Some(pull) => Ambient {
+                source_branch: Some(pull.source_branch.clone()),
+                target_branch: Some(pull.target_branch.clone()),
+                pull_request: Some(countersign_core::model::PullRequest {
+                    author: pull.author.clone(),
+                    body: pull.body.clone(),
+                }),
+                purpose: None,
+            },
+            None => Ambient::default(),
+        };
+        let prepared = countersign_read::prepare(&spec, ambient)?;
         let analysis = countersign_core::evaluate::analyze(&prepared.config, &prepared.change);
         let parts = match request.purpose {
             RegisterPurpose::Deploy => countersign_read::merged_changes(&prepared, &spec)?
@@ -88,6 +100,7 @@ impl RepoAnalyser {
                 requester: request.requester.clone(),
                 purpose: request.purpose,
                 plans: request.plans.clone(),
+                context: request.context.clone(),
             },
         })
     }

@@ -34,6 +34,8 @@ pub enum Op {
         plans: Vec<String>,
         /// The changed files the web interface saw the reviewer open.
         opened: Vec<String>,
+        /// The registration reviewed, when the caller knows it (the web page, a pull request).
+        change_id: Option<i64>,
         prepared: Option<Arc<Prepared>>,
         /// Signed by the request handler, off the writer's serial path; used when it still
         /// names the change's current head.

@@ -14,15 +14,17 @@ use countersign_core::evaluate::GateVerdict;
 use countersign_core::lifecycle::{AssignmentState, AuditAction};
 
 use crate::{
-    AssignmentRow, AuditFilter, ChangeFilter, ChangeRow, DeliveryRow, LOCK_TIMEOUT, NewChange, NewStatement,
-    OverrideRow, Result, SessionRow, StatementRow, Store, StoreError, TokenRow, Workload, WriteTx,
+    AssignmentRow, AuditFilter, ChangeFilter, ChangeRow, CheckRunRow, DeliveryRow, GateRow, GithubEventRow,
+    LOCK_TIMEOUT, NewChange, NewStatement, OverrideRow, Result, SessionRow, StatementRow, Store, StoreError, TokenRow,
+    Workload, WriteTx,
 };
 
 /// Any constant key; every countersign write holds it.
 const WRITER_LOCK_KEY: i64 = 0x0063_6f75_6e74_6572;
 
 const CHANGE_COLUMNS: &str = "id, repository, environment, fingerprint, name, base, head, requester, state, verdict, \
-     decision, owners, registered_by, created_at, updated_at, first_review_at, allowed_at, purpose, plans, deployed_at";
+     decision, owners, registered_by, created_at, updated_at, first_review_at, allowed_at, purpose, plans, deployed_at, \
+     context";
 const STATEMENT_COLUMNS: &str = "id, change_id, person, verdict, comment, created_at, statement, signature";
 const ASSIGNMENT_COLUMNS: &str =
     "id, change_id, rule, person, state, assigned_at, picked_up_at, closed_at, escalated_from";
@@ -30,6 +32,10 @@ const OVERRIDE_COLUMNS: &str =
     "id, change_id, person, reason, created_at, due_at, reviewed_by, reviewed_at, review_comment";
 const DELIVERY_COLUMNS: &str =
     "id, url, format, event, body, created_at, attempts, next_at, delivered_at, failed_at, last_error";
+const GITHUB_EVENT_COLUMNS: &str =
+    "delivery, event, body, received_at, attempts, next_at, done_at, failed_at, last_error";
+const GATE_COLUMNS: &str =
+    "callback_url, change_id, repository, environment, installation, created_at, answered, answered_at";
 const AUDIT_COLUMNS: &str = "seq, at, actor, action, subject, detail, prev_hash, hash";
 
 /// A stored name read back into its type; a name this version never writes is an error, not a
@@ -87,6 +93,7 @@ impl SqliteStore {
             ("registrations", include_str!("../migrations/sqlite/0002_registrations.sql"), true),
             ("deployments", include_str!("../migrations/sqlite/0003_deployments.sql"), false),
             ("web", include_str!("../migrations/sqlite/0004_web.sql"), false),
+            ("github", include_str!("../migrations/sqlite/0005_github.sql"), false),
         ])
         .run(&pool)
         .await?;
@@ -108,6 +115,7 @@ impl PostgresStore {
             ("registrations", include_str!("../migrations/postgres/0002_registrations.sql"), false),
             ("deployments", include_str!("../migrations/postgres/0003_deployments.sql"), false),
             ("web", include_str!("../migrations/postgres/0004_web.sql"), false),
+            ("github", include_str!("../migrations/postgres/0005_github.sql"), false),
         ])
         .run(&pool)
         .await?;
@@ -268,6 +276,7 @@ macro_rules! backend {
                 deployed_at: row.try_get("deployed_at")?,
                 purpose: row.try_get("purpose")?,
                 plans: row.try_get("plans")?,
+                context: row.try_get("context")?,
             })
         }
 
@@ -336,6 +345,33 @@ macro_rules! backend {
                 delivered_at: row.try_get("delivered_at")?,
                 failed_at: row.try_get("failed_at")?,
                 last_error: row.try_get("last_error")?,
+            })
+        }
+
+        fn github_event_row(row: &$row) -> Result<GithubEventRow> {
+            Ok(GithubEventRow {
+                delivery: row.try_get("delivery")?,
+                event: row.try_get("event")?,
+                body: row.try_get("body")?,
+                received_at: row.try_get("received_at")?,
+                attempts: row.try_get("attempts")?,
+                next_at: row.try_get("next_at")?,
+                done_at: row.try_get("done_at")?,
+                failed_at: row.try_get("failed_at")?,
+                last_error: row.try_get("last_error")?,
+            })
+        }
+
+        fn gate_row(row: &$row) -> Result<GateRow> {
+            Ok(GateRow {
+                callback_url: row.try_get("callback_url")?,
+                change_id: row.try_get("change_id")?,
+                repository: row.try_get("repository")?,
+                environment: row.try_get("environment")?,
+                installation: row.try_get("installation")?,
+                created_at: row.try_get("created_at")?,
+                answered: row.try_get("answered")?,
+                answered_at: row.try_get("answered_at")?,
             })
         }
 
@@ -686,6 +722,57 @@ macro_rules! backend {
                 rows.iter().map(delivery_row).collect()
             }
 
+            async fn github_events(&self, limit: i64) -> Result<Vec<GithubEventRow>> {
+                let rows = sqlx::query::<$db>(sql(format!(
+                    "SELECT {GITHUB_EVENT_COLUMNS} FROM github_events ORDER BY received_at DESC, delivery LIMIT $1"
+                )))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(github_event_row).collect()
+            }
+
+            async fn check_run(&self, change_id: i64) -> Result<Option<CheckRunRow>> {
+                let row = sqlx::query::<$db>(
+                    "SELECT change_id, repository, check_run_id, installation FROM github_checks WHERE change_id = $1",
+                )
+                .bind(change_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                Ok(Some(CheckRunRow {
+                    change_id: row.try_get("change_id")?,
+                    repository: row.try_get("repository")?,
+                    check_run_id: row.try_get("check_run_id")?,
+                    installation: row.try_get("installation")?,
+                }))
+            }
+
+            async fn gates_of(&self, change_ids: &[i64]) -> Result<Vec<GateRow>> {
+                if change_ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut query = sqlx::query::<$db>(sql(format!(
+                    "SELECT {GATE_COLUMNS} FROM github_gates WHERE change_id IN ({}) ORDER BY created_at",
+                    placeholders(1, change_ids.len())
+                )));
+                for id in change_ids {
+                    query = query.bind(*id);
+                }
+                let rows = query.fetch_all(&self.pool).await?;
+                rows.iter().map(gate_row).collect()
+            }
+
+            async fn unanswered_gates(&self, limit: i64) -> Result<Vec<GateRow>> {
+                let rows = sqlx::query::<$db>(sql(format!(
+                    "SELECT {GATE_COLUMNS} FROM github_gates WHERE answered IS NULL ORDER BY created_at LIMIT $1"
+                )))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(gate_row).collect()
+            }
+
             async fn overdue_reviews(&self, now: i64) -> Result<i64> {
                 let row = sqlx::query::<$db>(
                     "SELECT COUNT(*) AS overdue FROM overrides WHERE reviewed_at IS NULL AND due_at < $1",
@@ -835,8 +922,8 @@ macro_rules! backend {
                 let row = sqlx::query::<$db>(
                     "INSERT INTO changes (repository, environment, fingerprint, name, base, head, requester, \
                        state, verdict, decision, owners, registered_by, created_at, updated_at, purpose, plans, \
-                       plans_digest) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', 'blocked', '{}', '[]', $8, $9, $9, $10, $11, $12) \
+                       plans_digest, context) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', 'blocked', '{}', '[]', $8, $9, $9, $10, $11, $12, $13) \
                      RETURNING id",
                 )
                 .bind(&change.repository)
@@ -851,6 +938,7 @@ macro_rules! backend {
                 .bind(&change.purpose)
                 .bind(&change.plans)
                 .bind(plans_digest(&change.plans))
+                .bind(&change.context)
                 .fetch_one(&mut *self.tx)
                 .await?;
                 Ok(row.try_get("id")?)
@@ -1251,6 +1339,124 @@ macro_rules! backend {
             async fn mark_overdue_announced(&mut self, id: i64, at: i64) -> Result<()> {
                 sqlx::query::<$db>("UPDATE overrides SET overdue_notified_at = $2 WHERE id = $1")
                     .bind(id)
+                    .bind(at)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn set_change_context(&mut self, id: i64, context: &str) -> Result<()> {
+                self.flush_writes().await?;
+                sqlx::query::<$db>("UPDATE changes SET context = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind(context)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn insert_github_event(&mut self, delivery: &str, event: &str, body: &str, at: i64) -> Result<bool> {
+                let done = sqlx::query::<$db>(
+                    "INSERT INTO github_events (delivery, event, body, received_at, next_at) VALUES ($1, $2, $3, $4, $4) \
+                     ON CONFLICT (delivery) DO NOTHING",
+                )
+                .bind(delivery)
+                .bind(event)
+                .bind(body)
+                .bind(at)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn claim_github_events(&mut self, now: i64, lease_until: i64, limit: i64) -> Result<Vec<GithubEventRow>> {
+                let rows = sqlx::query::<$db>(sql(format!(
+                    "SELECT {GITHUB_EVENT_COLUMNS} FROM github_events \
+                     WHERE done_at IS NULL AND failed_at IS NULL AND next_at <= $1 ORDER BY received_at, delivery LIMIT $2"
+                )))
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                let rows: Vec<GithubEventRow> = rows.iter().map(github_event_row).collect::<Result<_>>()?;
+                for row in &rows {
+                    sqlx::query::<$db>("UPDATE github_events SET next_at = $2 WHERE delivery = $1")
+                        .bind(&row.delivery)
+                        .bind(lease_until)
+                        .execute(&mut *self.tx)
+                        .await?;
+                }
+                Ok(rows)
+            }
+
+            async fn github_event_done(&mut self, delivery: &str, attempts: i64, at: i64) -> Result<()> {
+                sqlx::query::<$db>("UPDATE github_events SET done_at = $2, attempts = $3 WHERE delivery = $1")
+                    .bind(delivery)
+                    .bind(at)
+                    .bind(attempts)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn github_event_failed(
+                &mut self,
+                delivery: &str,
+                attempts: i64,
+                next_at: Option<i64>,
+                error: &str,
+                at: i64,
+            ) -> Result<()> {
+                sqlx::query::<$db>(
+                    "UPDATE github_events SET attempts = $2, next_at = COALESCE($3, next_at), last_error = $4, \
+                       failed_at = CASE WHEN $3 IS NULL THEN $5 ELSE NULL END \
+                     WHERE delivery = $1",
+                )
+                .bind(delivery)
+                .bind(attempts)
+                .bind(next_at)
+                .bind(error)
+                .bind(at)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn set_check_run(&mut self, check: &CheckRunRow) -> Result<()> {
+                sqlx::query::<$db>(
+                    "INSERT INTO github_checks (change_id, repository, check_run_id, installation) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (change_id) DO UPDATE SET repository = excluded.repository, \
+                       check_run_id = excluded.check_run_id, installation = excluded.installation",
+                )
+                .bind(check.change_id)
+                .bind(&check.repository)
+                .bind(check.check_run_id)
+                .bind(check.installation)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn insert_gate(&mut self, gate: &GateRow) -> Result<bool> {
+                let done = sqlx::query::<$db>(
+                    "INSERT INTO github_gates (callback_url, change_id, repository, environment, installation, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (callback_url) DO NOTHING",
+                )
+                .bind(&gate.callback_url)
+                .bind(gate.change_id)
+                .bind(&gate.repository)
+                .bind(&gate.environment)
+                .bind(gate.installation)
+                .bind(gate.created_at)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn answer_gate(&mut self, callback_url: &str, answer: &str, at: i64) -> Result<()> {
+                sqlx::query::<$db>("UPDATE github_gates SET answered = $2, answered_at = $3 WHERE callback_url = $1")
+                    .bind(callback_url)
+                    .bind(answer)
                     .bind(at)
                     .execute(&mut *self.tx)
                     .await?;

@@ -62,6 +62,9 @@ pub struct ChangeRow {
     pub purpose: String,
     /// The infrastructure plans uploaded with the registration, as JSON.
     pub plans: String,
+    /// Where the change came from beyond its commits (a pull request's branch and description),
+    /// as JSON; empty when nothing is known.
+    pub context: String,
 }
 
 /// A signed approval, rejection or override statement, as the server recorded it.
@@ -180,6 +183,45 @@ pub struct DeliveryRow {
     pub last_error: Option<String>,
 }
 
+/// A GitHub webhook delivery, queued before it is processed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GithubEventRow {
+    /// `X-GitHub-Delivery`: one row per delivery, so a replay is never processed twice.
+    pub delivery: String,
+    pub event: String,
+    pub body: String,
+    pub received_at: i64,
+    pub attempts: i64,
+    pub next_at: i64,
+    pub done_at: Option<i64>,
+    pub failed_at: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// The check run posted for a change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckRunRow {
+    pub change_id: i64,
+    /// `owner/name`.
+    pub repository: String,
+    pub check_run_id: i64,
+    pub installation: Option<i64>,
+}
+
+/// A deployment protection rule GitHub asked about, and how it was answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GateRow {
+    pub callback_url: String,
+    pub change_id: i64,
+    pub repository: String,
+    pub environment: String,
+    pub installation: Option<i64>,
+    pub created_at: i64,
+    /// `approved` or `rejected`, once answered.
+    pub answered: Option<String>,
+    pub answered_at: Option<i64>,
+}
+
 /// Which audit entries to show, newest first.
 #[derive(Clone, Debug, Default)]
 pub struct AuditFilter {
@@ -208,6 +250,8 @@ pub struct NewChange {
     pub purpose: String,
     /// JSON list of uploaded plans, `[]` when none.
     pub plans: String,
+    /// See [`ChangeRow::context`].
+    pub context: String,
 }
 
 /// A statement to be inserted.
@@ -332,6 +376,13 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn overrides_since(&self, since: i64) -> impl Future<Output = Result<Vec<OverrideRow>>> + Send;
     /// The latest deliveries, newest first.
     fn deliveries(&self, limit: i64) -> impl Future<Output = Result<Vec<DeliveryRow>>> + Send;
+    /// The latest GitHub webhook deliveries received, newest first.
+    fn github_events(&self, limit: i64) -> impl Future<Output = Result<Vec<GithubEventRow>>> + Send;
+    fn check_run(&self, change_id: i64) -> impl Future<Output = Result<Option<CheckRunRow>>> + Send;
+    /// The deployment protection rules asked about these changes.
+    fn gates_of(&self, change_ids: &[i64]) -> impl Future<Output = Result<Vec<GateRow>>> + Send;
+    /// Protection rules still waiting for an answer, oldest first.
+    fn unanswered_gates(&self, limit: i64) -> impl Future<Output = Result<Vec<GateRow>>> + Send;
 }
 
 /// A write transaction. Dropping it without [`WriteTx::commit`] rolls everything back.
@@ -473,6 +524,37 @@ pub trait WriteTx: Send {
     /// Overrides whose after-the-fact review is overdue at `now` and not yet announced.
     fn overdue_unannounced(&mut self, now: i64) -> impl Future<Output = Result<Vec<OverrideRow>>> + Send;
     fn mark_overdue_announced(&mut self, id: i64, at: i64) -> impl Future<Output = Result<()>> + Send;
+    /// Replaces a registration's context (a pull request's edited description).
+    fn set_change_context(&mut self, id: i64, context: &str) -> impl Future<Output = Result<()>> + Send;
+    /// Queues a webhook delivery; `false` when this delivery id was received before.
+    fn insert_github_event(
+        &mut self,
+        delivery: &str,
+        event: &str,
+        body: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Up to `limit` due deliveries, each leased until `lease_until`.
+    fn claim_github_events(
+        &mut self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<GithubEventRow>>> + Send;
+    fn github_event_done(&mut self, delivery: &str, attempts: i64, at: i64) -> impl Future<Output = Result<()>> + Send;
+    /// Records a failed attempt: retried at `next_at`, or given up when `next_at` is `None`.
+    fn github_event_failed(
+        &mut self,
+        delivery: &str,
+        attempts: i64,
+        next_at: Option<i64>,
+        error: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn set_check_run(&mut self, check: &CheckRunRow) -> impl Future<Output = Result<()>> + Send;
+    /// Remembers a protection rule to answer; `false` when its callback was known already.
+    fn insert_gate(&mut self, gate: &GateRow) -> impl Future<Output = Result<bool>> + Send;
+    fn answer_gate(&mut self, callback_url: &str, answer: &str, at: i64) -> impl Future<Output = Result<()>> + Send;
     fn commit(self) -> impl Future<Output = Result<()>> + Send;
 }
 

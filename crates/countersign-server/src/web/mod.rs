@@ -508,6 +508,7 @@ async fn review<S: Store>(
         comment: form.comment.clone(),
         plans: plans.clone(),
         opened: opened.clone(),
+        change_id: Some(row.id),
         prepared,
         presigned: None,
     })

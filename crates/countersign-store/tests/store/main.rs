@@ -5,7 +5,8 @@ use countersign_core::audit::{Broken, ChainVerifier};
 use countersign_core::evaluate::GateVerdict;
 use countersign_core::lifecycle::AuditAction;
 use countersign_store::{
-    AuditFilter, NewChange, NewStatement, PostgresStore, SessionRow, SqliteStore, Store, TokenRow, WriteTx, token_hash,
+    AuditFilter, CheckRunRow, GateRow, NewChange, NewStatement, PostgresStore, SessionRow, SqliteStore, Store,
+    TokenRow, WriteTx, token_hash,
 };
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -78,6 +79,7 @@ async fn story<S: Store>(store: S, tamper: impl AsyncFn(&str)) {
             at: 1_000,
             purpose: "deploy".to_owned(),
             plans: "[]".to_owned(),
+            context: String::new(),
         })
         .await
         .expect("insert change");
@@ -170,6 +172,7 @@ async fn story<S: Store>(store: S, tamper: impl AsyncFn(&str)) {
     assert!(!format!("{token:?}").contains(&token.hash), "Debug shows no token hash");
     assert_eq!(verify(&store).await, Ok(3));
     web(&store, id).await;
+    github(&store, id).await;
 
     tamper("UPDATE audit SET actor = 'mallory' WHERE seq = 2").await;
     let broken = verify(&store).await.expect_err("an edited entry is caught");
@@ -256,6 +259,73 @@ async fn web<S: Store>(store: &S, change_id: i64) {
     assert_eq!(store.statements_since(2_150).await.expect("statements").len(), 2);
     assert_eq!(store.overrides_since(0).await.expect("overrides").len(), 1);
     assert!(store.assignments_since(0).await.expect("assignments").is_empty());
+}
+
+/// Webhook deliveries are kept once per delivery id, leased, retried and given up; check runs
+/// and protection rules are remembered per change; a registration's context can be replaced.
+async fn github<S: Store>(store: &S, change_id: i64) {
+    let mut tx = store.begin().await.expect("begin");
+    assert!(tx.insert_github_event("d1", "pull_request", "{}", 10_000).await.expect("queue"));
+    assert!(!tx.insert_github_event("d1", "pull_request", "{\"other\":1}", 10_100).await.expect("a replay"));
+    assert!(tx.insert_github_event("d2", "ping", "{}", 10_200).await.expect("queue"));
+    let claimed: Vec<String> =
+        tx.claim_github_events(10_500, 70_000, 10).await.expect("claim").into_iter().map(|row| row.delivery).collect();
+    assert_eq!(claimed, ["d1", "d2"]);
+    assert!(tx.claim_github_events(10_500, 70_000, 10).await.expect("claim").is_empty(), "leased");
+    tx.github_event_done("d2", 1, 10_600).await.expect("done");
+    tx.github_event_failed("d1", 1, Some(11_000), "busy", 10_600).await.expect("retry");
+    let due: Vec<String> =
+        tx.claim_github_events(11_000, 71_000, 10).await.expect("claim").into_iter().map(|row| row.delivery).collect();
+    assert_eq!(due, ["d1"]);
+    tx.github_event_failed("d1", 2, None, "unreadable", 11_100).await.expect("give up");
+    tx.set_check_run(&CheckRunRow {
+        change_id,
+        repository: "o/shop".to_owned(),
+        check_run_id: 5,
+        installation: Some(1),
+    })
+    .await
+    .expect("check run");
+    tx.set_check_run(&CheckRunRow {
+        change_id,
+        repository: "o/shop".to_owned(),
+        check_run_id: 6,
+        installation: Some(1),
+    })
+    .await
+    .expect("replaced");
+    let gate = GateRow {
+        callback_url: "https://api.github.com/repos/o/shop/actions/runs/1/deployment_protection_rule".to_owned(),
+        change_id,
+        repository: "o/shop".to_owned(),
+        environment: "production".to_owned(),
+        installation: Some(1),
+        created_at: 11_200,
+        answered: None,
+        answered_at: None,
+    };
+    assert!(tx.insert_gate(&gate).await.expect("gate"));
+    assert!(!tx.insert_gate(&gate).await.expect("the same callback again"));
+    tx.set_change_context(change_id, "{\"number\":7}").await.expect("context");
+    tx.commit().await.expect("commit");
+
+    let events: Vec<(String, Option<i64>, Option<i64>, i64)> = store
+        .github_events(10)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|row| (row.delivery, row.done_at, row.failed_at, row.attempts))
+        .collect();
+    assert_eq!(events, [("d2".to_owned(), Some(10_600), None, 1), ("d1".to_owned(), None, Some(11_100), 2)]);
+    assert_eq!(store.check_run(change_id).await.expect("check run").map(|row| row.check_run_id), Some(6));
+    assert_eq!(store.unanswered_gates(10).await.expect("gates").len(), 1);
+    let mut tx = store.begin().await.expect("begin");
+    tx.answer_gate(&gate.callback_url, "approved", 12_000).await.expect("answer");
+    tx.commit().await.expect("commit");
+    assert!(store.unanswered_gates(10).await.expect("gates").is_empty());
+    let answered = store.gates_of(&[change_id]).await.expect("gates");
+    assert_eq!((answered[0].answered.as_deref(), answered[0].answered_at), (Some("approved"), Some(12_000)));
+    assert_eq!(store.change(change_id).await.expect("change").expect("found").context, "{\"number\":7}");
 }
 
 #[test]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use countersign_server::admin::{self, with_backend};
+use countersign_server::github::{Client, Credentials, GithubSettings};
 use countersign_server::notify::{Webhook, WebhookFormat};
 use countersign_server::{Analyser, RepoAnalyser, Settings};
 
@@ -72,6 +73,64 @@ pub struct ServeArgs {
     /// The first retry's delay after a failed delivery; each later retry doubles it (at most 1h).
     #[arg(long, default_value = "10s", value_parser = duration)]
     pub notify_retry_after: Duration,
+    /// A file holding the GitHub webhook secret (else COUNTERSIGN_GITHUB_WEBHOOK_SECRET); with
+    /// it, `POST /webhooks/github` accepts deliveries signed with it.
+    #[arg(long, value_name = "FILE")]
+    pub github_webhook_secret: Option<PathBuf>,
+    /// GitHub's API: https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server.
+    #[arg(long, default_value = "https://api.github.com")]
+    pub github_api_url: String,
+    /// The GitHub App's id; with --github-app-key it acts as the app's installations.
+    #[arg(long, requires = "github_app_key")]
+    pub github_app_id: Option<String>,
+    /// The GitHub App's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "github_app_id")]
+    pub github_app_key: Option<PathBuf>,
+    /// A file holding a token for the repositories (else COUNTERSIGN_GITHUB_TOKEN), instead of
+    /// an app.
+    #[arg(long, value_name = "FILE", conflicts_with = "github_app_id")]
+    pub github_token_file: Option<PathBuf>,
+    /// An environment pull requests get a check run for; repeatable (default: production).
+    #[arg(long = "github-environment", value_name = "ENV")]
+    pub github_environments: Vec<String>,
+}
+
+/// The GitHub App's settings from the flags and the environment; `None` when no webhook secret
+/// is given.
+fn github_settings(args: &ServeArgs) -> Result<Option<GithubSettings>, String> {
+    let read = |path: &Path, what: &str| {
+        std::fs::read_to_string(path)
+            .map(|text| text.trim().to_owned())
+            .map_err(|error| format!("cannot read the {what} {}: {error}", path.display()))
+    };
+    let secret = match &args.github_webhook_secret {
+        Some(path) => Some(read(path, "GitHub webhook secret")?),
+        None => std::env::var("COUNTERSIGN_GITHUB_WEBHOOK_SECRET").ok(),
+    };
+    let Some(secret) = secret.filter(|secret| !secret.is_empty()) else { return Ok(None) };
+    let credentials = match (&args.github_app_id, &args.github_app_key, &args.github_token_file) {
+        (Some(app_id), Some(key), _) => {
+            let pem = read(key, "GitHub App key")?;
+            Some(
+                Credentials::app(app_id, &pem)
+                    .map_err(|error| format!("{} is not the app's private key: {error}", key.display()))?,
+            )
+        }
+        (_, _, Some(path)) => Some(Credentials::Token(read(path, "GitHub token")?)),
+        _ => std::env::var("COUNTERSIGN_GITHUB_TOKEN").ok().filter(|token| !token.is_empty()).map(Credentials::Token),
+    };
+    if !(args.github_api_url.starts_with("https://") || args.github_api_url.starts_with("http://")) {
+        return Err(format!("--github-api-url {} is not an http(s) URL", args.github_api_url));
+    }
+    let api = credentials.map(|credentials| {
+        Arc::new(Client::new(&args.github_api_url, credentials)) as Arc<dyn countersign_server::github::GitHubApi>
+    });
+    let environments = if args.github_environments.is_empty() {
+        vec!["production".to_owned()]
+    } else {
+        args.github_environments.clone()
+    };
+    Ok(Some(GithubSettings { webhook_secret: secret.into_bytes(), api, environments }))
 }
 
 #[derive(Subcommand, Clone, Debug)]
@@ -162,7 +221,12 @@ pub fn serve(args: &ServeArgs) -> u8 {
             }
         }
     }
+    let github = match github_settings(args) {
+        Ok(github) => github,
+        Err(message) => return report(&message),
+    };
     let settings = Settings {
+        github,
         escalate_after: args.escalate_after,
         sweep_every: args.sweep_every,
         checkpoints: Some(args.database.checkpoints()),

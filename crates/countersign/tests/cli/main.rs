@@ -6,6 +6,7 @@ mod bounds;
 mod commands;
 mod deploy;
 mod gate;
+mod github;
 mod server;
 mod simulate;
 mod util;

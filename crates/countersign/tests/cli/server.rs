@@ -140,6 +140,16 @@ impl Fixture {
         )
     }
 
+    /// Another AI-assisted commit by bob on the current branch.
+    pub(crate) fn bob_change_more(&self, contents: &str) -> String {
+        self.repo.commit_as(
+            "bob",
+            "services/checkout/cart.py",
+            contents,
+            "Default to zero\n\nCo-Authored-By: Claude <noreply@anthropic.com>\n",
+        )
+    }
+
     pub(crate) fn start(&self, database: &Database, extra: &[&str]) -> Server {
         Server::start(database, &self.repos, &self.signing_key, extra, &[])
     }

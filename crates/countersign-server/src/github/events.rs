@@ -1,0 +1,101 @@
+//! The parts of GitHub's webhook payloads the gate reads. Unknown fields are ignored (GitHub
+//! adds fields freely); a missing one the gate needs makes the delivery unreadable.
+
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct User {
+    pub login: String,
+    /// `User`, `Bot` or `Organization`.
+    #[serde(default, rename = "type")]
+    pub kind: String,
+}
+
+impl User {
+    /// An app or agent, never a person: GitHub marks them `Bot`, and App logins end in `[bot]`.
+    /// Copilot's reviewer and coding agent are among them, whatever their login is today.
+    pub fn is_bot(&self) -> bool {
+        let login = self.login.to_ascii_lowercase();
+        self.kind.eq_ignore_ascii_case("bot")
+            || login.ends_with("[bot]")
+            || login == "copilot"
+            || login.starts_with("copilot-")
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Repository {
+    pub name: String,
+    pub full_name: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Installation {
+    pub id: i64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Branch {
+    pub sha: String,
+    #[serde(rename = "ref")]
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct PullRequest {
+    pub number: u64,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub body: Option<String>,
+    pub head: Branch,
+    pub base: Branch,
+    pub user: User,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct PullRequestEvent {
+    pub action: String,
+    pub pull_request: PullRequest,
+    pub repository: Repository,
+    #[serde(default)]
+    pub installation: Option<Installation>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Review {
+    pub id: u64,
+    pub user: User,
+    /// `approved`, `changes_requested`, `commented` or `dismissed`, in any letter case.
+    pub state: String,
+    #[serde(default)]
+    pub body: Option<String>,
+    /// The commit the review was given on: it counts for that content only.
+    pub commit_id: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ReviewEvent {
+    pub action: String,
+    pub review: Review,
+    pub pull_request: PullRequest,
+    pub repository: Repository,
+    #[serde(default)]
+    pub installation: Option<Installation>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Deployment {
+    pub sha: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ProtectionRuleEvent {
+    pub action: String,
+    pub environment: String,
+    pub deployment_callback_url: String,
+    pub deployment: Deployment,
+    pub repository: Repository,
+    #[serde(default)]
+    pub installation: Option<Installation>,
+}

@@ -1,0 +1,572 @@
+//! The GitHub App: webhooks in, check runs and deployment protection answers out.
+//!
+//! `POST /webhooks/github` checks `X-Hub-Signature-256` over the exact body before reading
+//! anything else, then queues the delivery in the database under its `X-GitHub-Delivery` id (a
+//! replay is the same row, never processed twice) and answers at once. A worker processes the
+//! queue with the same writer and rules as the API: a pull request is registered and gets a
+//! check run per environment; a review by a person of the directory becomes their approval or
+//! rejection of exactly the reviewed commit (a bot's, an agent's or Copilot's never counts); a
+//! deployment protection rule is answered `approved` once the range is allowed, `rejected` when
+//! a rejection stands, and otherwise kept until a later approval allows it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use countersign_core::attestation::Verdict;
+use countersign_core::evaluate::{Decision, GateVerdict};
+use countersign_core::lifecycle::{Attempt, ChangeState};
+use countersign_store::{ChangeRow, CheckRunRow, GateRow, GithubEventRow, Store, StoreError, WriteTx};
+use hmac::Mac;
+use serde_json::json;
+
+use crate::contract::RegisterPurpose;
+use crate::writer::{Op, Outcome};
+use crate::{AppState, ChangeRequest, PullContext, now_millis};
+
+pub mod api;
+mod events;
+
+pub use api::{ApiFailure, CheckRun, Client, Credentials, GitHubApi};
+
+/// The largest delivery accepted; GitHub caps its payloads at 25 MB.
+pub const MAX_DELIVERY: usize = 25 * 1024 * 1024;
+
+/// Attempts at processing a delivery before it is given up.
+const MAX_ATTEMPTS: i64 = 10;
+
+/// How long a claimed delivery is kept from other nodes while it is processed.
+const LEASE: i64 = 300_000;
+
+/// What the App needs.
+#[derive(Clone)]
+pub struct GithubSettings {
+    /// The webhook secret: deliveries are accepted only with its HMAC.
+    pub webhook_secret: Vec<u8>,
+    /// Where check runs and protection rule answers go; `None` records deliveries and decides,
+    /// but posts nothing.
+    pub api: Option<Arc<dyn GitHubApi>>,
+    /// The environments a pull request is checked for, one check run each.
+    pub environments: Vec<String>,
+}
+
+impl std::fmt::Debug for GithubSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GithubSettings")
+            .field("webhook_secret", &"<redacted>")
+            .field("api", &self.api.is_some())
+            .field("environments", &self.environments)
+            .finish()
+    }
+}
+
+fn answer(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, axum::Json(json!({"error": {"code": code, "message": message}}))).into_response()
+}
+
+/// Whether `signature` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under `secret`, compared in
+/// constant time.
+pub fn signature_valid(secret: &[u8], body: &[u8], signature: Option<&str>) -> bool {
+    let Some(hex_digest) = signature.and_then(|value| value.trim().strip_prefix("sha256=")) else { return false };
+    let Ok(expected) = hex::decode(hex_digest) else { return false };
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret) else { return false };
+    mac.update(body);
+    mac.verify_slice(&expected).is_ok()
+}
+
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+/// `POST /webhooks/github`.
+pub async fn webhook<S: Store>(State(state): State<Arc<AppState<S>>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(github) = &state.settings.github else {
+        return answer(StatusCode::NOT_FOUND, "not-found", "this server has no GitHub webhook secret configured");
+    };
+    if !signature_valid(&github.webhook_secret, &body, header(&headers, "x-hub-signature-256")) {
+        metrics::counter!(crate::metrics_names::REFUSED, "reason" => "webhook-signature").increment(1);
+        return answer(StatusCode::UNAUTHORIZED, "bad-signature", "X-Hub-Signature-256 does not match the body");
+    }
+    let name_ok = |value: &str| {
+        !value.is_empty() && value.len() <= 100 && value.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    };
+    let (Some(event), Some(delivery)) = (header(&headers, "x-github-event"), header(&headers, "x-github-delivery"))
+    else {
+        return answer(StatusCode::BAD_REQUEST, "bad-request", "X-GitHub-Event and X-GitHub-Delivery are required");
+    };
+    if !name_ok(event) || !name_ok(delivery) {
+        return answer(StatusCode::BAD_REQUEST, "bad-request", "X-GitHub-Event or X-GitHub-Delivery is malformed");
+    }
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return answer(StatusCode::BAD_REQUEST, "bad-request", "the delivery is not UTF-8 JSON");
+    };
+    let queued = async {
+        let mut tx = state.store.begin().await?;
+        let new = tx.insert_github_event(delivery, event, text, now_millis()).await?;
+        tx.commit().await?;
+        Ok::<bool, StoreError>(new)
+    }
+    .await;
+    match queued {
+        Ok(true) => (StatusCode::ACCEPTED, axum::Json(json!({"queued": delivery}))).into_response(),
+        Ok(false) => (StatusCode::OK, axum::Json(json!({"duplicate": delivery}))).into_response(),
+        Err(error) => answer(StatusCode::SERVICE_UNAVAILABLE, "storage", &format!("nothing was recorded: {error}")),
+    }
+}
+
+/// Why processing a delivery stopped.
+#[derive(Debug)]
+enum Failure {
+    /// Try again later (at this time, when GitHub said).
+    Retry(String, Option<i64>),
+    /// It will never work: recorded and given up.
+    Permanent(String),
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Failure {
+        Failure::Retry(error.to_string(), None)
+    }
+}
+
+impl From<crate::api::ApiError> for Failure {
+    fn from(error: crate::api::ApiError) -> Failure {
+        Failure::Retry(error.message().to_owned(), None)
+    }
+}
+
+impl From<ApiFailure> for Failure {
+    fn from(failure: ApiFailure) -> Failure {
+        if failure.permanent {
+            Failure::Permanent(failure.message)
+        } else {
+            Failure::Retry(failure.message, failure.retry_at)
+        }
+    }
+}
+
+/// Processes queued deliveries while the server runs.
+pub fn spawn_worker<S: Store>(state: Arc<AppState<S>>) {
+    if state.settings.github.is_none() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_millis(200));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(error) = work(&state).await {
+                crate::writer::tracing_warn(&format!("GitHub deliveries: {error}"));
+            }
+        }
+    });
+}
+
+async fn work<S: Store>(state: &Arc<AppState<S>>) -> Result<(), StoreError> {
+    let now = now_millis();
+    let mut tx = state.store.begin().await?;
+    let due = tx.claim_github_events(now, now + LEASE, 16).await?;
+    tx.commit().await?;
+    for event in due {
+        let attempts = event.attempts + 1;
+        let outcome = process(state, &event).await;
+        let at = now_millis();
+        let mut tx = state.store.begin().await?;
+        match outcome {
+            Ok(()) => tx.github_event_done(&event.delivery, attempts, at).await?,
+            Err(Failure::Retry(error, retry_at)) if attempts < MAX_ATTEMPTS => {
+                let backoff = 1_000i64 << (attempts - 1).clamp(0, 12);
+                let next = retry_at.unwrap_or(at + backoff).max(at + 100);
+                tx.github_event_failed(&event.delivery, attempts, Some(next), &error, at).await?;
+            }
+            Err(Failure::Retry(error, _) | Failure::Permanent(error)) => {
+                tx.github_event_failed(&event.delivery, attempts, None, &error, at).await?;
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+async fn process<S: Store>(state: &Arc<AppState<S>>, event: &GithubEventRow) -> Result<(), Failure> {
+    let parse =
+        |error: serde_json::Error| Failure::Permanent(format!("the {} delivery is unreadable: {error}", event.event));
+    match event.event.as_str() {
+        "pull_request" => pull_request(state, serde_json::from_str(&event.body).map_err(parse)?).await,
+        "pull_request_review" => review(state, serde_json::from_str(&event.body).map_err(parse)?).await,
+        "deployment_protection_rule" => protection_rule(state, serde_json::from_str(&event.body).map_err(parse)?).await,
+        // Everything else (ping, installation, …) is recorded and needs nothing.
+        _ => Ok(()),
+    }
+}
+
+fn settings<S: Store>(state: &AppState<S>) -> Result<&GithubSettings, Failure> {
+    state.settings.github.as_ref().ok_or_else(|| Failure::Permanent("GitHub is not configured".to_owned()))
+}
+
+/// The name a pull request's registrations share, so a new push supersedes the last.
+fn pull_name(number: u64) -> String {
+    format!("pr-{number}")
+}
+
+async fn pull_request<S: Store>(state: &Arc<AppState<S>>, event: events::PullRequestEvent) -> Result<(), Failure> {
+    if !matches!(event.action.as_str(), "opened" | "synchronize" | "reopened" | "edited" | "ready_for_review") {
+        return Ok(());
+    }
+    let github = settings(state)?;
+    let pull = &event.pull_request;
+    let context = PullContext {
+        number: pull.number,
+        author: Some(pull.user.login.clone()),
+        source_branch: pull.head.name.clone(),
+        target_branch: pull.base.name.clone(),
+        body: format!("{}\n\n{}", pull.title, pull.body.as_deref().unwrap_or("")),
+    };
+    for environment in &github.environments {
+        let request = ChangeRequest {
+            repository: event.repository.name.clone(),
+            base: pull.base.sha.clone(),
+            head: pull.head.sha.clone(),
+            environment: environment.clone(),
+            requester: Some(format!("github:{}", pull.user.login)),
+            purpose: RegisterPurpose::PullRequest,
+            plans: Vec::new(),
+            context: Some(context.clone()),
+        };
+        let prepared = match crate::api::prepared_for(state, request, true).await {
+            Ok(prepared) => prepared,
+            Err(error) => return Err(Failure::Retry(error.message().to_owned(), None)),
+        };
+        let op = Op::Register { caller: "github".to_owned(), name: Some(pull_name(pull.number)), prepared };
+        let row = match state.writer.submit(op).await? {
+            Outcome::Change(row) => row,
+            other => return Err(Failure::Retry(format!("registration answered {}", outcome_name(&other)), None)),
+        };
+        publish(state, &row, &event.repository.full_name, event.installation.as_ref().map(|i| i.id)).await?;
+    }
+    Ok(())
+}
+
+fn outcome_name(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Refused(_) => "a refusal",
+        Outcome::NotFound(_) => "not found",
+        Outcome::Stale(_) => "a moved change",
+        _ => "something unexpected",
+    }
+}
+
+/// Posts or updates the change's check run.
+async fn publish<S: Store>(
+    state: &Arc<AppState<S>>,
+    row: &ChangeRow,
+    repository: &str,
+    installation: Option<i64>,
+) -> Result<(), Failure> {
+    let Some(api) = settings(state)?.api.clone() else { return Ok(()) };
+    let decision: Decision = serde_json::from_str(&row.decision).map_err(|error| {
+        Failure::Permanent(format!("the stored decision of change {} is unreadable: {error}", row.id))
+    })?;
+    let run = check_run(state, row, &decision);
+    let existing = state.store.check_run(row.id).await?;
+    let repository_owned = repository.to_owned();
+    let id = tokio::task::spawn_blocking(move || match existing {
+        Some(existing) => api
+            .update_check_run(installation, &repository_owned, existing.check_run_id, &run)
+            .map(|()| existing.check_run_id),
+        None => api.create_check_run(installation, &repository_owned, &run),
+    })
+    .await
+    .map_err(|error| Failure::Retry(format!("the GitHub call stopped: {error}"), None))??;
+    let mut tx = state.store.begin().await?;
+    tx.set_check_run(&CheckRunRow {
+        change_id: row.id,
+        repository: repository.to_owned(),
+        check_run_id: id,
+        installation,
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The check run of a decision: the verdict, each unmet rule with its reasons, the AI evidence.
+fn check_run<S: Store>(state: &AppState<S>, row: &ChangeRow, decision: &Decision) -> CheckRun {
+    let mut summary = String::new();
+    let unmet: Vec<_> = decision.rules.iter().filter(|rule| rule.applies && !rule.satisfied).collect();
+    for rule in &unmet {
+        summary.push_str(&format!("- **{}**: {} approval(s) missing", rule.name, rule.missing));
+        if !rule.eligible.is_empty() {
+            summary.push_str(&format!(" (could approve: {})", rule.eligible.join(", ")));
+        }
+        summary.push('\n');
+        for why in &rule.why {
+            summary.push_str(&format!("  - {why}\n"));
+        }
+    }
+    for rejection in &decision.rejections {
+        summary.push_str(&format!("- rejected by **{}**: {}\n", rejection.person, rejection.comment));
+    }
+    if decision.ai_assisted {
+        summary.push_str("\nAI evidence:\n");
+        for commit in decision.commits.iter().filter(|commit| commit.ai_assisted) {
+            for signal in &commit.signals {
+                summary.push_str(&format!(
+                    "- `{}` {}: `{}`\n",
+                    &commit.id[..commit.id.len().min(10)],
+                    signal.kind.as_str(),
+                    signal.text
+                ));
+            }
+        }
+        for signal in &decision.change_signals {
+            summary.push_str(&format!("- change {}: `{}`\n", signal.kind.as_str(), signal.text));
+        }
+        if let Some(attribution) = &decision.attribution {
+            summary.push_str(&format!(
+                "- AI-written: {} of {} added lines ({}%)\n",
+                attribution.ai_lines, attribution.added_lines, attribution.ai_percent
+            ));
+        }
+    }
+    let summary: String = summary.chars().take(60_000).collect();
+    let title = match decision.verdict {
+        GateVerdict::Allowed => "allowed".to_owned(),
+        GateVerdict::Overridden => "allowed by a break-glass override".to_owned(),
+        GateVerdict::Blocked if !decision.rejections.is_empty() => "blocked: rejected".to_owned(),
+        GateVerdict::Blocked => format!("blocked: {} rule(s) unmet", unmet.len()),
+    };
+    CheckRun {
+        name: format!("countersign / {}", row.environment),
+        head_sha: row.head.clone(),
+        conclusion: match decision.verdict {
+            GateVerdict::Blocked => "failure",
+            _ => "success",
+        },
+        title,
+        summary,
+        details_url: crate::notify::change_url(&state.settings, row.id),
+    }
+}
+
+async fn review<S: Store>(state: &Arc<AppState<S>>, event: events::ReviewEvent) -> Result<(), Failure> {
+    if event.action != "submitted" {
+        return Ok(());
+    }
+    let verdict = match event.review.state.to_ascii_lowercase().as_str() {
+        "approved" => Verdict::Approve,
+        "changes_requested" => Verdict::Reject,
+        _ => return Ok(()),
+    };
+    let github = settings(state)?;
+    let reviewer = &event.review.user;
+    let installation = event.installation.as_ref().map(|i| i.id);
+    for environment in &github.environments {
+        let named = state
+            .store
+            .named_changes(&event.repository.name, environment, &pull_name(event.pull_request.number), 50)
+            .await?;
+        let attempt = if verdict == Verdict::Approve { Attempt::Approval } else { Attempt::Rejection };
+        let actor = format!("github:{}", reviewer.login);
+        // A review binds the commit it was given on: the registration of exactly that head.
+        let Some(row) = named.iter().find(|row| row.head == event.review.commit_id) else {
+            let detail = json!({
+                "reason": "unknown-commit",
+                "review": event.review.id,
+                "commit": event.review.commit_id,
+                "message": "the review is of a commit countersign has not registered for this pull request",
+            });
+            refuse(state, &actor, attempt, &format!("pull/{}", event.pull_request.number), detail).await?;
+            continue;
+        };
+        if row.state != ChangeState::Open {
+            let detail = json!({
+                "reason": "older-commit",
+                "review": event.review.id,
+                "commit": event.review.commit_id,
+                "message": "the review is of an older commit; newer content needs its own review",
+            });
+            refuse(state, &actor, attempt, &format!("change/{}", row.id), detail).await?;
+            continue;
+        }
+        if reviewer.is_bot() {
+            let detail = json!({
+                "reason": "bot-review",
+                "review": event.review.id,
+                "login": reviewer.login,
+                "message": "reviews by apps and agents (Copilot's included) never count",
+            });
+            refuse(state, &actor, attempt, &format!("change/{}", row.id), detail).await?;
+            continue;
+        }
+        let prepared = crate::api::prepared_for(state, crate::logic::request_of(row), false).await?;
+        let person = match prepared.config.directory.by_github(&reviewer.login) {
+            Some(countersign_core::directory::Member::Person(person)) => person.id.clone(),
+            _ => {
+                let detail = json!({
+                    "reason": "unknown-login",
+                    "review": event.review.id,
+                    "login": reviewer.login,
+                    "message": "no person of people.toml has this GitHub login",
+                });
+                refuse(state, &actor, attempt, &format!("change/{}", row.id), detail).await?;
+                continue;
+            }
+        };
+        let comment: String = event.review.body.clone().unwrap_or_default().chars().take(2_000).collect();
+        let hint = Some(Arc::clone(&prepared));
+        let outcome = crate::api::submit_prepared(state, hint, |prepared| Op::Review {
+            caller: person.clone(),
+            repository: row.repository.clone(),
+            environment: row.environment.clone(),
+            fingerprint: row.fingerprint.clone(),
+            verdict,
+            comment: comment.clone(),
+            plans: Vec::new(),
+            opened: Vec::new(),
+            change_id: Some(row.id),
+            prepared,
+            presigned: None,
+        })
+        .await?;
+        let updated = match outcome {
+            Outcome::Recorded { change, .. } => change,
+            // The refusal is in the audit log already; the check run still shows the truth.
+            _ => state.store.change(row.id).await?.unwrap_or_else(|| row.clone()),
+        };
+        publish(state, &updated, &event.repository.full_name, installation).await?;
+    }
+    reconsider_gates(state).await
+}
+
+async fn refuse<S: Store>(
+    state: &AppState<S>,
+    actor: &str,
+    attempt: Attempt,
+    subject: &str,
+    detail: serde_json::Value,
+) -> Result<(), Failure> {
+    let op = Op::Refuse { actor: actor.to_owned(), action: attempt.refused(), subject: subject.to_owned(), detail };
+    state.writer.submit(op).await?;
+    Ok(())
+}
+
+async fn protection_rule<S: Store>(
+    state: &Arc<AppState<S>>,
+    event: events::ProtectionRuleEvent,
+) -> Result<(), Failure> {
+    if event.action != "requested" {
+        return Ok(());
+    }
+    let installation = event.installation.as_ref().map(|i| i.id);
+    let environment = event.environment.clone();
+    let last = state.store.last_deployed(&event.repository.name, &environment).await?;
+    let Some(base) = last.map(|row| row.head) else {
+        let comment = format!(
+            "countersign has no allowed deployment of {} to {environment} on record, so it cannot tell what this \
+             deployment adds: record the first one with `countersign deploy --server`",
+            event.repository.name
+        );
+        return answer_gate(state, installation, &event.deployment_callback_url, &environment, false, &comment).await;
+    };
+    let request = ChangeRequest {
+        repository: event.repository.name.clone(),
+        base,
+        head: event.deployment.sha.clone(),
+        environment: environment.clone(),
+        requester: None,
+        purpose: RegisterPurpose::Deploy,
+        plans: Vec::new(),
+        context: None,
+    };
+    let prepared = crate::api::prepared_for(state, request, true).await?;
+    let op = Op::Register { caller: "github".to_owned(), name: Some(format!("deploy-{environment}")), prepared };
+    let row = match state.writer.submit(op).await? {
+        Outcome::Change(row) => row,
+        other => return Err(Failure::Retry(format!("registration answered {}", outcome_name(&other)), None)),
+    };
+    let gate = GateRow {
+        callback_url: event.deployment_callback_url.clone(),
+        change_id: row.id,
+        repository: event.repository.full_name.clone(),
+        environment,
+        installation,
+        created_at: now_millis(),
+        answered: None,
+        answered_at: None,
+    };
+    let mut tx = state.store.begin().await?;
+    tx.insert_gate(&gate).await?;
+    tx.commit().await?;
+    settle(state, &gate).await
+}
+
+/// Asks for the deploy verdict of a gate's change and answers GitHub when it is final: allowed
+/// (or overridden) is `approved`, a standing rejection is `rejected`; missing approvals wait.
+async fn settle<S: Store>(state: &Arc<AppState<S>>, gate: &GateRow) -> Result<(), Failure> {
+    let outcome = crate::api::submit_prepared(state, None, |prepared| Op::Deploy {
+        caller: "github".to_owned(),
+        change_id: gate.change_id,
+        prepared,
+    })
+    .await?;
+    let Outcome::Change(row) = outcome else {
+        return Err(Failure::Retry(format!("the deploy verdict answered {}", outcome_name(&outcome)), None));
+    };
+    let decision: Decision = serde_json::from_str(&row.decision).map_err(|error| {
+        Failure::Permanent(format!("the stored decision of change {} is unreadable: {error}", row.id))
+    })?;
+    let unmet: Vec<String> = decision
+        .rules
+        .iter()
+        .filter(|rule| rule.applies && !rule.satisfied)
+        .map(|rule| format!("{} ({} missing)", rule.name, rule.missing))
+        .collect();
+    let link = crate::notify::change_url(&state.settings, row.id);
+    match decision.verdict {
+        GateVerdict::Allowed | GateVerdict::Overridden => {
+            let comment = format!("countersign allowed this deployment: {link}");
+            answer_gate(state, gate.installation, &gate.callback_url, &gate.environment, true, &comment).await
+        }
+        GateVerdict::Blocked if !decision.rejections.is_empty() => {
+            let people: Vec<&str> = decision.rejections.iter().map(|rejection| rejection.person.as_str()).collect();
+            let comment =
+                format!("countersign: rejected by {}; unmet: {}. {link}", people.join(", "), unmet.join(", "));
+            answer_gate(state, gate.installation, &gate.callback_url, &gate.environment, false, &comment).await
+        }
+        GateVerdict::Blocked => Ok(()),
+    }
+}
+
+async fn answer_gate<S: Store>(
+    state: &Arc<AppState<S>>,
+    installation: Option<i64>,
+    callback_url: &str,
+    environment: &str,
+    approved: bool,
+    comment: &str,
+) -> Result<(), Failure> {
+    if let Some(api) = settings(state)?.api.clone() {
+        let (url, environment_owned, comment) = (callback_url.to_owned(), environment.to_owned(), comment.to_owned());
+        tokio::task::spawn_blocking(move || {
+            api.answer_protection_rule(installation, &url, &environment_owned, approved, &comment)
+        })
+        .await
+        .map_err(|error| Failure::Retry(format!("the GitHub call stopped: {error}"), None))??;
+    }
+    let mut tx = state.store.begin().await?;
+    tx.answer_gate(callback_url, if approved { "approved" } else { "rejected" }, now_millis()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// After a review: every protection rule still waiting is asked again.
+async fn reconsider_gates<S: Store>(state: &Arc<AppState<S>>) -> Result<(), Failure> {
+    for gate in state.store.unanswered_gates(100).await? {
+        settle(state, &gate).await?;
+    }
+    Ok(())
+}
