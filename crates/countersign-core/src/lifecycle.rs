@@ -80,6 +80,8 @@ named! {
         SessionStarted = "session.started",
         SessionEnded = "session.ended",
         SignInRefused = "sign-in.refused",
+        /// Content reached a repository's default branch without an allowed decision.
+        BypassDetected = "bypass.detected",
     }
 }
 

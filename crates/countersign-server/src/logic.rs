@@ -169,6 +169,10 @@ pub async fn apply<T: WriteTx>(tx: &mut T, cx: &mut Context<'_>, op: &Op) -> Res
             }
             Ok(Outcome::Done)
         }
+        Op::Bypass { change_id, detail } => {
+            tx.audit("github", AuditAction::BypassDetected, &subject(*change_id), &detail.to_string(), cx.now).await?;
+            Ok(Outcome::Done)
+        }
         Op::OpenFile { person, change_id, path } => {
             tx.record_file_view(person, *change_id, path, cx.now).await?;
             Ok(Outcome::Done)

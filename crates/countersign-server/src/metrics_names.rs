@@ -11,12 +11,14 @@ pub const QUEUE_DEPTH: &str = "countersign_queue_depth";
 pub const OVERDUE_REVIEWS: &str = "countersign_overdue_reviews";
 pub const PENDING_REVIEWS: &str = "countersign_pending_after_the_fact_reviews";
 pub const DELIVERIES: &str = "countersign_webhook_deliveries_total";
+pub const BYPASSES: &str = "countersign_bypasses_total";
 
 pub fn describe() {
     metrics::describe_counter!(DECISIONS, "Decisions recorded, by verdict");
     metrics::describe_counter!(STATEMENTS, "Approvals, rejections and overrides recorded, by verdict");
     metrics::describe_counter!(OVERRIDES, "Break-glass overrides recorded");
     metrics::describe_counter!(REFUSED, "Writes refused, by reason");
+    metrics::describe_counter!(BYPASSES, "Pushes that put content on a default branch without an allowed decision");
     metrics::describe_counter!(DELIVERIES, "Webhook delivery attempts, by outcome (delivered, retry, failed)");
     metrics::describe_counter!(ESCALATIONS, "Reviews passed on because nobody picked them up in time");
     metrics::describe_histogram!(

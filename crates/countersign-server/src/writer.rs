@@ -87,6 +87,11 @@ pub enum Op {
         person: String,
         hash: String,
     },
+    /// Records what reached a default branch without an allowed decision.
+    Bypass {
+        change_id: i64,
+        detail: serde_json::Value,
+    },
     /// A reviewer opened a changed file on a change's page.
     OpenFile {
         person: String,

@@ -99,3 +99,46 @@ pub struct ProtectionRuleEvent {
     #[serde(default)]
     pub installation: Option<Installation>,
 }
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct MergeGroup {
+    pub head_sha: String,
+    pub base_sha: String,
+    #[serde(default)]
+    pub head_ref: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct MergeGroupEvent {
+    pub action: String,
+    pub merge_group: MergeGroup,
+    pub repository: Repository,
+    #[serde(default)]
+    pub installation: Option<Installation>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct PushRepository {
+    pub name: String,
+    pub full_name: String,
+    #[serde(default)]
+    pub default_branch: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct PushEvent {
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub before: String,
+    pub after: String,
+    #[serde(default)]
+    pub forced: bool,
+    pub repository: PushRepository,
+    #[serde(default)]
+    pub pusher: Option<Pusher>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Pusher {
+    pub name: String,
+}

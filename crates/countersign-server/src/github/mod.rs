@@ -198,6 +198,8 @@ async fn process<S: Store>(state: &Arc<AppState<S>>, event: &GithubEventRow) -> 
         "pull_request" => pull_request(state, serde_json::from_str(&event.body).map_err(parse)?).await,
         "pull_request_review" => review(state, serde_json::from_str(&event.body).map_err(parse)?).await,
         "deployment_protection_rule" => protection_rule(state, serde_json::from_str(&event.body).map_err(parse)?).await,
+        "merge_group" => merge_group(state, serde_json::from_str(&event.body).map_err(parse)?).await,
+        "push" => push(state, serde_json::from_str(&event.body).map_err(parse)?).await,
         // Everything else (ping, installation, …) is recorded and needs nothing.
         _ => Ok(()),
     }
@@ -502,6 +504,94 @@ async fn protection_rule<S: Store>(
     tx.insert_gate(&gate).await?;
     tx.commit().await?;
     settle(state, &gate).await
+}
+
+/// The merge queue's commit is gated like a deployment: the range from the queue's base, cut into
+/// the merged changes it adds, each decided by the statements about its own content.
+async fn merge_group<S: Store>(state: &Arc<AppState<S>>, event: events::MergeGroupEvent) -> Result<(), Failure> {
+    if event.action != "checks_requested" {
+        return Ok(());
+    }
+    let installation = event.installation.as_ref().map(|i| i.id);
+    for environment in &settings(state)?.environments {
+        let request = ChangeRequest {
+            repository: event.repository.name.clone(),
+            base: event.merge_group.base_sha.clone(),
+            head: event.merge_group.head_sha.clone(),
+            environment: environment.clone(),
+            requester: None,
+            purpose: RegisterPurpose::Deploy,
+            plans: Vec::new(),
+            context: None,
+        };
+        let prepared = crate::api::prepared_for(state, request, true).await?;
+        let name = format!("merge-queue-{}", event.merge_group.head_ref);
+        let op = Op::Register { caller: "github".to_owned(), name: Some(name), prepared };
+        let row = match state.writer.submit(op).await? {
+            Outcome::Change(row) => row,
+            other => return Err(Failure::Retry(format!("registration answered {}", outcome_name(&other)), None)),
+        };
+        publish(state, &row, &event.repository.full_name, installation).await?;
+    }
+    Ok(())
+}
+
+/// The bypass detector: what a push put on the default branch is judged as a range, and
+/// recorded as a bypass when its verdict is not allowed (a direct push, an unreviewed merge, a
+/// force-push that rewrote history).
+async fn push<S: Store>(state: &Arc<AppState<S>>, event: events::PushEvent) -> Result<(), Failure> {
+    let Some(default_branch) = &event.repository.default_branch else { return Ok(()) };
+    let created_or_deleted = |sha: &str| sha.bytes().all(|byte| byte == b'0');
+    if event.reference != format!("refs/heads/{default_branch}") || created_or_deleted(&event.after) {
+        return Ok(());
+    }
+    if created_or_deleted(&event.before) {
+        return Ok(());
+    }
+    for environment in &settings(state)?.environments {
+        let request = ChangeRequest {
+            repository: event.repository.name.clone(),
+            base: event.before.clone(),
+            head: event.after.clone(),
+            environment: environment.clone(),
+            requester: None,
+            purpose: RegisterPurpose::Deploy,
+            plans: Vec::new(),
+            context: None,
+        };
+        let prepared = crate::api::prepared_for(state, request, true).await?;
+        let op = Op::Register { caller: "github".to_owned(), name: Some(format!("push-{default_branch}")), prepared };
+        let row = match state.writer.submit(op).await? {
+            Outcome::Change(row) => row,
+            other => return Err(Failure::Retry(format!("registration answered {}", outcome_name(&other)), None)),
+        };
+        let decision: Decision = serde_json::from_str(&row.decision).map_err(|error| {
+            Failure::Permanent(format!("the stored decision of change {} is unreadable: {error}", row.id))
+        })?;
+        if decision.verdict == GateVerdict::Allowed && !event.forced {
+            continue;
+        }
+        let unmet: Vec<&str> = decision
+            .rules
+            .iter()
+            .filter(|rule| rule.applies && !rule.satisfied)
+            .map(|rule| rule.name.as_str())
+            .collect();
+        let detail = json!({
+            "repository": event.repository.full_name,
+            "branch": default_branch,
+            "before": event.before,
+            "after": event.after,
+            "forced": event.forced,
+            "pusher": event.pusher.as_ref().map(|pusher| pusher.name.clone()),
+            "environment": environment,
+            "verdict": decision.verdict,
+            "unmet": unmet,
+        });
+        state.writer.submit(Op::Bypass { change_id: row.id, detail }).await?;
+        metrics::counter!(crate::metrics_names::BYPASSES).increment(1);
+    }
+    Ok(())
 }
 
 /// Asks for the deploy verdict of a gate's change and answers GitHub when it is final: allowed

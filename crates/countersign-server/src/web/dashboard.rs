@@ -107,6 +107,20 @@ pub async fn build<S: Store>(state: &AppState<S>, nav: Nav) -> Result<DashboardP
     let assignments = state.store.assignments_since(since).await.map_err(PageError::store)?;
     let overrides = state.store.overrides_since(since).await.map_err(PageError::store)?;
     let depths = state.store.queue_depths().await.map_err(PageError::store)?;
+    let bypass_filter = countersign_store::AuditFilter {
+        action: Some(countersign_core::lifecycle::AuditAction::BypassDetected.as_str().to_owned()),
+        limit: 10_000,
+        ..countersign_store::AuditFilter::default()
+    };
+    let bypasses: Vec<i64> = state
+        .store
+        .audit_search(&bypass_filter)
+        .await
+        .map_err(PageError::store)?
+        .into_iter()
+        .map(|entry| entry.at)
+        .filter(|at| *at >= since)
+        .collect();
     let pending = state.store.pending_reviews().await.map_err(PageError::store)?;
     let decisions: Vec<Option<Decision>> =
         changes.iter().map(|row| serde_json::from_str::<Decision>(&row.decision).ok()).collect();
@@ -300,13 +314,20 @@ pub async fn build<S: Store>(state: &AppState<S>, nav: Nav) -> Result<DashboardP
         }
         unallowed.push((row.id, format!("{} · {}", row.repository, row.environment), when(at)));
     }
+    let mut pushed_per_week = vec![0.0; WEEKS as usize];
+    for at in &bypasses {
+        if let Some(week) = week_of(*at) {
+            pushed_per_week[week] += 1.0;
+        }
+    }
     let bypass = chart(
         "bypass",
-        "Break-glass overrides and deployments without an allowed decision, per week",
+        "Break-glass overrides, deployments and pushes without an allowed decision, per week",
         week_labels,
         vec![
             Series { name: "overrides".to_owned(), values: glass },
             Series { name: "deployed without an allowed decision".to_owned(), values: unallowed_per_week },
+            Series { name: "pushed to a default branch without one".to_owned(), values: pushed_per_week },
         ],
         "changes",
     );
@@ -338,6 +359,11 @@ pub async fn build<S: Store>(state: &AppState<S>, nav: Nav) -> Result<DashboardP
             label: "deployed without an allowed decision",
             value: unallowed.len().to_string(),
             alarm: !unallowed.is_empty(),
+        },
+        Figure {
+            label: "pushed to a default branch without an allowed decision",
+            value: bypasses.len().to_string(),
+            alarm: !bypasses.is_empty(),
         },
     ];
     Ok(DashboardPage {

@@ -362,4 +362,44 @@ fn pull_requests_reviews_and_deployments_through_the_github_app() {
         .filter_map(|entry| entry["actor"].as_str().map(str::to_owned))
         .collect();
     assert_eq!(approvals, ["alice"], "the review became alice's approval, and nothing else did");
+
+    // The merge queue's commit is gated by the range: the reviewed content passes.
+    let queue = json!({
+        "action": "checks_requested",
+        "merge_group": {"head_sha": merge, "head_ref": "refs/heads/gh-readonly-queue/main/pr-7", "base_sha": released, "base_ref": "refs/heads/main"},
+        "repository": repository(),
+        "installation": {"id": 42},
+    });
+    assert_eq!(signed(&server.url, "merge_group", "d-queue", &queue), 202);
+    settled(&database, "d-queue");
+    let calls = github.wait_for(6, "the merge queue's check run");
+    assert_eq!(
+        (calls[5].body["head_sha"].as_str(), calls[5].body["conclusion"].as_str()),
+        (Some(merge.as_str()), Some("success"))
+    );
+
+    // The bypass detector: the reviewed merge reached main lawfully; a direct push did not.
+    let push = |delivery: &str, before: &str, after: &str| {
+        let payload = json!({
+            "ref": "refs/heads/main",
+            "before": before,
+            "after": after,
+            "forced": false,
+            "repository": {"name": "shop", "full_name": "octo-shop/shop", "default_branch": "main"},
+            "pusher": {"name": "dave-gh"},
+        });
+        assert_eq!(signed(&server.url, "push", delivery, &payload), 202);
+        settled(&database, delivery);
+    };
+    push("d-push-merge", &released, &merge);
+    let bypasses = || audit_entries(&database).into_iter().filter(|entry| entry["action"] == "bypass.detected").count();
+    assert_eq!(bypasses(), 0, "reviewed content is no bypass");
+    let direct =
+        fixture.repo.commit_as("dave", "services/checkout/cart.py", "def total(items):\n    return 0\n", "Hotfix");
+    push("d-push-direct", &merge, &direct);
+    let flagged: Vec<Value> =
+        audit_entries(&database).into_iter().filter(|entry| entry["action"] == "bypass.detected").collect();
+    assert_eq!(flagged.len(), 1, "a direct push to main is flagged");
+    let detail: Value = serde_json::from_str(flagged[0]["detail"].as_str().expect("detail")).expect("json");
+    assert_eq!((detail["after"].as_str(), detail["pusher"].as_str()), (Some(direct.as_str()), Some("dave-gh")));
 }
