@@ -51,7 +51,7 @@ fn fixture(dir: &Path, reviewers: usize, changes: usize) {
     std::fs::create_dir_all(repo.join(".countersign")).expect("dirs");
     git(&repo, &["init", "-q", "-b", "main"]);
     let mut people = String::from(
-        "levels = [\"junior\", \"senior\"]\n\n[[person]]\nid = \"dev\"\nemails = [\"dev@shop.example\"]\nlevel = \"junior\"\n",
+        "levels = [\"junior\", \"senior\"]\n\n[[person]]\nid = \"dev\"\nemails = [\"dev@shop.example\"]\ngithub = \"dev-gh\"\nlevel = \"junior\"\n",
     );
     for index in 0..reviewers {
         people.push_str(&format!(
@@ -72,6 +72,15 @@ fn fixture(dir: &Path, reviewers: usize, changes: usize) {
         git(&repo, &["add", "-A"]);
         git(&repo, &["commit", "-q", "-m", &format!("Change {index}")]);
     }
+    // Pull requests of 50 commits each, for the GitHub App's webhook-to-check-run latency.
+    for pull in 0..PULLS {
+        git(&repo, &["checkout", "-q", "-b", &format!("pull-{pull}"), "main"]);
+        for commit in 0..50 {
+            std::fs::write(repo.join(format!("pull-{pull}-{commit}.txt")), format!("line {commit}\n")).expect("file");
+            git(&repo, &["add", "-A"]);
+            git(&repo, &["commit", "-q", "-m", &format!("Pull {pull}, step {commit}")]);
+        }
+    }
     git(&repo, &["checkout", "-q", "main"]);
     std::fs::create_dir_all(dir.join("repos")).expect("repos");
     let output = Command::new("git")
@@ -83,6 +92,109 @@ fn fixture(dir: &Path, reviewers: usize, changes: usize) {
     assert!(output.status.success());
 }
 
+/// Pull requests the GitHub phases open.
+const PULLS: usize = 20;
+
+const WEBHOOK_SECRET: &str = "bench secret";
+
+/// GitHub's API on loopback: check runs are answered at once, and when each head's arrived is kept.
+struct MockGithub {
+    url: String,
+    arrived: std::sync::Arc<std::sync::Mutex<Vec<(String, Instant)>>>,
+}
+
+fn mock_github() -> MockGithub {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let arrived = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = std::sync::Arc::clone(&arrived);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let kept = std::sync::Arc::clone(&kept);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                loop {
+                    let mut request_line = String::new();
+                    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut length = 0;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                            break;
+                        }
+                        if let Some((name, value)) = line.split_once(':')
+                            && name.eq_ignore_ascii_case("content-length")
+                        {
+                            length = value.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    if let Some(head) = body["head_sha"].as_str() {
+                        kept.lock().expect("lock").push((head.to_owned(), Instant::now()));
+                    }
+                    let answer = r#"{"id":1}"#;
+                    let written = write!(
+                        stream,
+                        "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                    if written.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    MockGithub { url, arrived }
+}
+
+fn signature(body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).expect("any key length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn pull_request(number: usize, action: &str, head: &str, base: &str) -> String {
+    json!({
+        "action": action,
+        "number": number,
+        "pull_request": {
+            "number": number,
+            "title": format!("Pull {number}"),
+            "body": "",
+            "head": {"sha": head, "ref": format!("pull-{number}")},
+            "base": {"sha": base, "ref": "main"},
+            "user": {"login": "dev-gh", "type": "User"},
+        },
+        "repository": {"name": "shop", "full_name": "bench/shop"},
+    })
+    .to_string()
+}
+
+fn deliver(agent: &ureq::Agent, server: &str, delivery: &str, body: &str) -> bool {
+    agent
+        .post(format!("{server}/webhooks/github"))
+        .header("X-GitHub-Event", "pull_request")
+        .header("X-GitHub-Delivery", delivery)
+        .header("X-Hub-Signature-256", &signature(body.as_bytes()))
+        .send(body.as_bytes())
+        .is_ok_and(|response| response.status().as_u16() == 202)
+}
+
+fn rev_parse(dir: &Path, rev: &str) -> String {
+    let output = Command::new("git").arg("-C").arg(dir).args(["rev-parse", rev]).output().expect("git runs");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
 struct Server(Child, String);
 
 impl Drop for Server {
@@ -92,9 +204,15 @@ impl Drop for Server {
     }
 }
 
-fn serve(dir: &Path, database_url: &str) -> Server {
+fn serve(dir: &Path, database_url: &str, github: &str) -> Server {
+    std::fs::write(dir.join("webhook-secret"), WEBHOOK_SECRET).expect("secret");
+    std::fs::write(dir.join("github-token"), "bench-token").expect("token");
     let mut child = Command::new(env!("CARGO_BIN_EXE_countersign"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url])
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url, "--github-api-url", github])
+        .arg("--github-webhook-secret")
+        .arg(dir.join("webhook-secret"))
+        .arg("--github-token-file")
+        .arg(dir.join("github-token"))
         .arg("--checkpoints")
         .arg(dir.join("checkpoints.jsonl"))
         .arg("--repos")
@@ -228,7 +346,8 @@ fn main() {
         }
         other => panic!("LOAD_BACKEND must be sqlite or postgres, not {other}"),
     };
-    let server = serve(temp.path(), &database_url);
+    let github = mock_github();
+    let server = serve(temp.path(), &database_url, &github.url);
     let pipeline = countersign(&["token", "create", "--database-url", &database_url, "--person", "ci", "--pipeline"]);
     let people = temp.path().join("origin/.countersign/people.toml").display().to_string();
     let tokens: Vec<String> = (0..clients)
@@ -293,6 +412,51 @@ fn main() {
         )
     });
     report(&backend, "web change pages", clients, &pages);
+
+    // The GitHub App: a pull request of 50 commits is opened; how long until its check run is
+    // posted, one at a time (fetch, read, analyse, decide, record, post).
+    let origin = temp.path().join("origin");
+    let base = rev_parse(&origin, "main");
+    let mut latencies = Vec::new();
+    for pull in 0..PULLS {
+        let head = rev_parse(&origin, &format!("pull-{pull}"));
+        let sent = Instant::now();
+        assert!(deliver(&setup, &server.1, &format!("open-{pull}"), &pull_request(pull, "opened", &head, &base)));
+        let deadline = sent + Duration::from_secs(30);
+        loop {
+            if let Some((_, at)) = github.arrived.lock().expect("lock").iter().find(|(sha, _)| *sha == head) {
+                latencies.push(at.duration_since(sent));
+                break;
+            }
+            assert!(Instant::now() < deadline, "no check run for pull {pull}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    latencies.sort();
+    report(&backend, "webhook to check run", 1, &Phase { latencies, errors: 0, elapsed: Duration::from_secs(1) });
+
+    // Sustained: clients send signed deliveries (an edited description, each a new delivery);
+    // how many are accepted per second, and how fast the queue is worked off.
+    let before = github.arrived.lock().expect("lock").len();
+    let heads: Vec<String> = (0..PULLS).map(|pull| rev_parse(&origin, &format!("pull-{pull}"))).collect();
+    let started = Instant::now();
+    let intake = phase(clients, seconds, |agent, client, n| {
+        let pull = (client + n) % PULLS;
+        let body = pull_request(pull, "edited", &heads[pull], &base);
+        deliver(agent, &server.1, &format!("edit-{client}-{n}"), &body)
+    });
+    report(&backend, "webhooks accepted", clients, &intake);
+    let accepted = intake.latencies.len();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while github.arrived.lock().expect("lock").len() < before + accepted && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let processed = github.arrived.lock().expect("lock").len() - before;
+    println!(
+        "{backend:<8} webhooks processed {processed} of {accepted} in {:.1} s: {:.0}/s sustained",
+        started.elapsed().as_secs_f64(),
+        processed as f64 / started.elapsed().as_secs_f64()
+    );
     drop(server);
     let checkpoints = temp.path().join("checkpoints.jsonl").display().to_string();
     let key = temp.path().join("server.key").display().to_string();

@@ -3,9 +3,16 @@
 
 use serde::Deserialize;
 
+/// The numeric ids of Copilot code review (175728472) and the Copilot coding agent (198982749):
+/// a login can be renamed or shown differently (`Copilot`, `copilot-pull-request-reviewer[bot]`,
+/// `copilot-swe-agent[bot]`), the id stays.
+const COPILOT_IDS: [u64; 2] = [175_728_472, 198_982_749];
+
 #[derive(Clone, Debug, Deserialize)]
 pub struct User {
     pub login: String,
+    #[serde(default)]
+    pub id: u64,
     /// `User`, `Bot` or `Organization`.
     #[serde(default, rename = "type")]
     pub kind: String,
@@ -20,6 +27,7 @@ impl User {
             || login.ends_with("[bot]")
             || login == "copilot"
             || login.starts_with("copilot-")
+            || COPILOT_IDS.contains(&self.id)
     }
 }
 
@@ -94,7 +102,11 @@ pub struct ProtectionRuleEvent {
     pub action: String,
     pub environment: String,
     pub deployment_callback_url: String,
-    pub deployment: Deployment,
+    /// Null in some deliveries; newer ones also carry the commit at the top level.
+    #[serde(default)]
+    pub deployment: Option<Deployment>,
+    #[serde(default)]
+    pub sha: Option<String>,
     pub repository: Repository,
     #[serde(default)]
     pub installation: Option<Installation>,

@@ -148,7 +148,9 @@ impl From<ApiFailure> for Failure {
     }
 }
 
-/// Processes queued deliveries while the server runs.
+/// Processes queued deliveries while the server runs. Deliveries name commits by id, so a change
+/// already read is taken from memory, and the analyser fetches only when its clone lacks a
+/// commit (`prepared_for` with `fetch` off).
 pub fn spawn_worker<S: Store>(state: Arc<AppState<S>>) {
     if state.settings.github.is_none() {
         return;
@@ -238,7 +240,7 @@ async fn pull_request<S: Store>(state: &Arc<AppState<S>>, event: events::PullReq
             plans: Vec::new(),
             context: Some(context.clone()),
         };
-        let prepared = match crate::api::prepared_for(state, request, true).await {
+        let prepared = match crate::api::prepared_for(state, request, false).await {
             Ok(prepared) => prepared,
             Err(error) => return Err(Failure::Retry(error.message().to_owned(), None)),
         };
@@ -465,6 +467,10 @@ async fn protection_rule<S: Store>(
     }
     let installation = event.installation.as_ref().map(|i| i.id);
     let environment = event.environment.clone();
+    let Some(sha) = event.deployment.as_ref().map(|deployment| deployment.sha.clone()).or(event.sha.clone()) else {
+        let comment = "countersign: the request names no commit to deploy";
+        return answer_gate(state, installation, &event.deployment_callback_url, &environment, false, comment).await;
+    };
     let last = state.store.last_deployed(&event.repository.name, &environment).await?;
     let Some(base) = last.map(|row| row.head) else {
         let comment = format!(
@@ -477,14 +483,14 @@ async fn protection_rule<S: Store>(
     let request = ChangeRequest {
         repository: event.repository.name.clone(),
         base,
-        head: event.deployment.sha.clone(),
+        head: sha,
         environment: environment.clone(),
         requester: None,
         purpose: RegisterPurpose::Deploy,
         plans: Vec::new(),
         context: None,
     };
-    let prepared = crate::api::prepared_for(state, request, true).await?;
+    let prepared = crate::api::prepared_for(state, request, false).await?;
     let op = Op::Register { caller: "github".to_owned(), name: Some(format!("deploy-{environment}")), prepared };
     let row = match state.writer.submit(op).await? {
         Outcome::Change(row) => row,
@@ -524,7 +530,7 @@ async fn merge_group<S: Store>(state: &Arc<AppState<S>>, event: events::MergeGro
             plans: Vec::new(),
             context: None,
         };
-        let prepared = crate::api::prepared_for(state, request, true).await?;
+        let prepared = crate::api::prepared_for(state, request, false).await?;
         let name = format!("merge-queue-{}", event.merge_group.head_ref);
         let op = Op::Register { caller: "github".to_owned(), name: Some(name), prepared };
         let row = match state.writer.submit(op).await? {
@@ -559,7 +565,7 @@ async fn push<S: Store>(state: &Arc<AppState<S>>, event: events::PushEvent) -> R
             plans: Vec::new(),
             context: None,
         };
-        let prepared = crate::api::prepared_for(state, request, true).await?;
+        let prepared = crate::api::prepared_for(state, request, false).await?;
         let op = Op::Register { caller: "github".to_owned(), name: Some(format!("push-{default_branch}")), prepared };
         let row = match state.writer.submit(op).await? {
             Outcome::Change(row) => row,

@@ -153,11 +153,15 @@ fn pull_request(action: &str, head: &str, base: &str) -> Value {
 }
 
 fn review(login: &str, kind: &str, commit: &str, head: &str, base: &str) -> Value {
+    review_by(login, kind, 9, commit, head, base)
+}
+
+fn review_by(login: &str, kind: &str, id: u64, commit: &str, head: &str, base: &str) -> Value {
     json!({
         "action": "submitted",
         "review": {
             "id": 80,
-            "user": {"login": login, "id": 9, "type": kind},
+            "user": {"login": login, "id": id, "type": kind},
             "state": "approved",
             "body": "Looks right.",
             "commit_id": commit,
@@ -297,6 +301,10 @@ fn pull_requests_reviews_and_deployments_through_the_github_app() {
     let copilot = review("copilot-pull-request-reviewer[bot]", "Bot", &second, &second, &released);
     assert_eq!(signed(&server.url, "pull_request_review", "d-copilot", &copilot), 202);
     settled(&database, "d-copilot");
+    // Copilot's coding agent under another login, known by its numeric id.
+    let renamed = review_by("helpful-reviewer", "User", 198_982_749, &second, &second, &released);
+    assert_eq!(signed(&server.url, "pull_request_review", "d-renamed", &renamed), 202);
+    settled(&database, "d-renamed");
     let stale = review("alice-gh", "User", &first, &second, &released);
     assert_eq!(signed(&server.url, "pull_request_review", "d-stale", &stale), 202);
     settled(&database, "d-stale");
@@ -315,6 +323,7 @@ fn pull_requests_reviews_and_deployments_through_the_github_app() {
         refusals,
         [
             "github:copilot-pull-request-reviewer[bot] bot-review",
+            "github:helpful-reviewer bot-review",
             "github:alice-gh older-commit",
             "github:mallory-gh unknown-login"
         ]
