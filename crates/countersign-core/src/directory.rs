@@ -546,3 +546,60 @@ pub fn is_simple_name(name: &str) -> bool {
         && !name.starts_with('.')
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
+
+/// A person proposed for `people.toml` by an import from GitHub.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proposed {
+    pub login: String,
+    pub name: Option<String>,
+    pub emails: Vec<String>,
+    pub teams: Vec<String>,
+}
+
+/// A TOML basic string.
+fn toml_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The text of a proposed `people.toml`: every person with `level = "?"`, which does not load
+/// until someone who knows sets each level (nobody becomes senior by an import).
+pub fn proposal(org: &str, people: &[Proposed]) -> String {
+    let mut text = format!(
+        "# Proposed from the members and teams of the GitHub organisation {org}.\n\
+         # Set each person's level (one of `levels`) and review the e-mail addresses; agents go in\n\
+         # [[agent]] entries. This file does not load while a level is \"?\".\n\
+         levels = [\"intern\", \"junior\", \"mid\", \"senior\", \"staff\", \"principal\"]\n"
+    );
+    let mut people: Vec<&Proposed> = people.iter().collect();
+    people.sort_by(|one, other| one.login.to_ascii_lowercase().cmp(&other.login.to_ascii_lowercase()));
+    for person in people {
+        let id: String = person
+            .login
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c.to_ascii_lowercase() } else { '-' })
+            .collect();
+        text.push_str(&format!("\n[[person]]\nid = {}\n", toml_string(&id)));
+        if let Some(name) = &person.name {
+            text.push_str(&format!("name = {}\n", toml_string(name)));
+        }
+        text.push_str(&format!("github = {}\n", toml_string(&person.login)));
+        let emails: Vec<String> = person.emails.iter().map(|email| toml_string(email)).collect();
+        text.push_str(&format!("emails = [{}]\n", emails.join(", ")));
+        text.push_str("level = \"?\"\n");
+        if !person.teams.is_empty() {
+            let teams: Vec<String> = person.teams.iter().map(|team| toml_string(team)).collect();
+            text.push_str(&format!("teams = [{}]\n", teams.join(", ")));
+        }
+    }
+    text
+}

@@ -170,6 +170,8 @@ pub struct AppState<S: Store> {
     prepared: Mutex<HashMap<ChangeRequest, Arc<Prepared>>>,
     /// Diffs shown by the web interface, by repository, base and head.
     diffs: Mutex<HashMap<(String, String, String), Diff>>,
+    /// Wakes the GitHub worker when a delivery is queued.
+    github_wakeup: tokio::sync::Notify,
     /// The audit page's last verification of the whole chain: when, at which head, and its result.
     chain_status: Mutex<Option<(std::time::Instant, i64, web::ChainStatus)>>,
     recent: Mutex<api::Recent>,
@@ -220,6 +222,7 @@ impl<S: Store> AppState<S> {
             prepared: Mutex::new(HashMap::new()),
             diffs: Mutex::new(HashMap::new()),
             chain_status: Mutex::new(None),
+            github_wakeup: tokio::sync::Notify::new(),
             recent: Mutex::new(HashMap::new()),
             live_tokens: Mutex::new(HashMap::new()),
             metrics,

@@ -167,6 +167,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::serve::AuditCommand,
     },
+    /// Work with the directory of people: propose one from a GitHub organisation.
+    Directory {
+        #[command(subcommand)]
+        command: commands::directory::DirectoryCommand,
+    },
     /// Build a sample repository and walk through a blocked and an approved deployment.
     Demo {
         /// Keep the sample repository here instead of a temporary folder.
@@ -246,6 +251,7 @@ fn run(command: Command) -> u8 {
         Command::Away(args) => commands::service::away(&args),
         Command::Token { command } => commands::serve::token(&command),
         Command::Audit { command } => commands::serve::audit(&command),
+        Command::Directory { command } => commands::directory::run(&command),
         Command::Demo { keep } => commands::demo::run(keep.as_deref()),
     }
 }

@@ -120,7 +120,7 @@ impl Client {
         };
         let Some(installation) = installation else {
             return Err(ApiFailure {
-                message: "the delivery names no installation, so the app cannot act for it".to_owned(),
+                message: "no installation is named, so the app cannot act (give a token for this)".to_owned(),
                 retry_at: None,
                 permanent: true,
             });
@@ -157,6 +157,63 @@ impl Client {
 
     /// One call; GitHub's rate limits become a `retry_at`.
     fn call(&self, method: &str, url: &str, token: &str, body: Option<&Value>) -> Result<Value, ApiFailure> {
+        self.call_paged(method, url, token, body).map(|(value, _)| value)
+    }
+
+    /// Every page of a listing, following the `Link` header's `rel="next"` (at most 100 pages).
+    fn list(&self, url: &str) -> Result<Vec<Value>, ApiFailure> {
+        let token = self.token(None)?;
+        let mut items = Vec::new();
+        let mut next = Some(format!("{url}{}per_page=100", if url.contains('?') { '&' } else { '?' }));
+        for _ in 0..100 {
+            let Some(page) = next.take() else { break };
+            if !page.starts_with(&self.base) {
+                return Err(ApiFailure::transient(format!("the next page {page} is not under {}", self.base)));
+            }
+            let (value, link) = self.call_paged("GET", &page, &token, None)?;
+            items.extend(value.as_array().cloned().unwrap_or_default());
+            next = link;
+        }
+        Ok(items)
+    }
+
+    /// The organisation's members: login and numeric id.
+    pub fn org_members(&self, org: &str) -> Result<Vec<(String, u64)>, ApiFailure> {
+        let members = self.list(&format!("{}/orgs/{}/members", self.base, path_part(org)?))?;
+        Ok(members
+            .iter()
+            .filter_map(|member| Some((member["login"].as_str()?.to_owned(), member["id"].as_u64()?)))
+            .collect())
+    }
+
+    /// The organisation's teams, by slug.
+    pub fn org_teams(&self, org: &str) -> Result<Vec<String>, ApiFailure> {
+        let teams = self.list(&format!("{}/orgs/{}/teams", self.base, path_part(org)?))?;
+        Ok(teams.iter().filter_map(|team| Some(team["slug"].as_str()?.to_owned())).collect())
+    }
+
+    /// The logins of a team's members (child teams' members included).
+    pub fn team_members(&self, org: &str, team: &str) -> Result<Vec<String>, ApiFailure> {
+        let url = format!("{}/orgs/{}/teams/{}/members", self.base, path_part(org)?, path_part(team)?);
+        Ok(self.list(&url)?.iter().filter_map(|member| Some(member["login"].as_str()?.to_owned())).collect())
+    }
+
+    /// A user's public name and e-mail address.
+    pub fn user(&self, login: &str) -> Result<Profile, ApiFailure> {
+        let token = self.token(None)?;
+        let user = self.call("GET", &format!("{}/users/{}", self.base, path_part(login)?), &token, None)?;
+        let text = |field: &str| user[field].as_str().filter(|value| !value.is_empty()).map(str::to_owned);
+        Ok(Profile { name: text("name"), email: text("email") })
+    }
+
+    /// One call and the address of the next page, if the answer has one.
+    fn call_paged(
+        &self,
+        method: &str,
+        url: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> Result<(Value, Option<String>), ApiFailure> {
         let request = ureq::http::Request::builder()
             .method(method)
             .uri(url)
@@ -174,13 +231,18 @@ impl Client {
         let retry_after = header("retry-after").and_then(|value| value.parse::<i64>().ok());
         let remaining = header("x-ratelimit-remaining");
         let reset = header("x-ratelimit-reset").and_then(|value| value.parse::<i64>().ok());
+        let next = header("link").and_then(|link| {
+            link.split(',').find(|part| part.contains("rel=\"next\"")).and_then(|part| {
+                let start = part.find('<')? + 1;
+                let end = part.find('>')?;
+                Some(part[start..end].to_owned())
+            })
+        });
         let text = response.body_mut().read_to_string().unwrap_or_default();
         if (200..300).contains(&status) {
-            return Ok(if text.trim().is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).unwrap_or(Value::Null)
-            });
+            let value =
+                if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
+            return Ok((value, next));
         }
         let limited = status == 429 || (status == 403 && (retry_after.is_some() || remaining.as_deref() == Some("0")));
         let retry_at = match (limited, retry_after, reset) {
@@ -206,6 +268,22 @@ impl Client {
             "details_url": run.details_url,
             "output": {"title": run.title, "summary": run.summary},
         })
+    }
+}
+
+/// A user's public profile.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+/// One segment of an API path: a login, an organisation or a team slug.
+fn path_part(value: &str) -> Result<&str, ApiFailure> {
+    if !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && value != ".." {
+        Ok(value)
+    } else {
+        Err(ApiFailure { message: format!("`{value}` is not a GitHub name"), retry_at: None, permanent: true })
     }
 }
 

@@ -29,6 +29,7 @@ use crate::{AppState, ChangeRequest, PullContext, now_millis};
 
 pub mod api;
 mod events;
+pub mod setup;
 
 pub use api::{ApiFailure, CheckRun, Client, Credentials, GitHubApi};
 
@@ -111,7 +112,10 @@ pub async fn webhook<S: Store>(State(state): State<Arc<AppState<S>>>, headers: H
     }
     .await;
     match queued {
-        Ok(true) => (StatusCode::ACCEPTED, axum::Json(json!({"queued": delivery}))).into_response(),
+        Ok(true) => {
+            state.github_wakeup.notify_one();
+            (StatusCode::ACCEPTED, axum::Json(json!({"queued": delivery}))).into_response()
+        }
         Ok(false) => (StatusCode::OK, axum::Json(json!({"duplicate": delivery}))).into_response(),
         Err(error) => answer(StatusCode::SERVICE_UNAVAILABLE, "storage", &format!("nothing was recorded: {error}")),
     }
@@ -148,18 +152,21 @@ impl From<ApiFailure> for Failure {
     }
 }
 
-/// Processes queued deliveries while the server runs. Deliveries name commits by id, so a change
-/// already read is taken from memory, and the analyser fetches only when its clone lacks a
-/// commit (`prepared_for` with `fetch` off).
+/// Processes queued deliveries while the server runs, woken by each new one. Deliveries name
+/// commits by id, so a change already read is taken from memory, and the analyser fetches only
+/// when its clone lacks a commit (`prepared_for` with `fetch` off).
 pub fn spawn_worker<S: Store>(state: Arc<AppState<S>>) {
     if state.settings.github.is_none() {
         return;
     }
     tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(Duration::from_millis(200));
+        let mut ticker = tokio::time::interval(Duration::from_millis(500));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            ticker.tick().await;
+            tokio::select! {
+                _ = ticker.tick() => {}
+                () = state.github_wakeup.notified() => {}
+            }
             if let Err(error) = work(&state).await {
                 crate::writer::tracing_warn(&format!("GitHub deliveries: {error}"));
             }
@@ -167,16 +174,48 @@ pub fn spawn_worker<S: Store>(state: Arc<AppState<S>>) {
     });
 }
 
+/// What must be processed in order: one pull request, merge queue or repository's pushes.
+/// Different ones are processed side by side, so their writes share the writer's batches.
+fn ordering_key(event: &GithubEventRow) -> String {
+    let body: serde_json::Value = serde_json::from_str(&event.body).unwrap_or_default();
+    let repository = body["repository"]["full_name"].as_str().unwrap_or("");
+    let within = body["pull_request"]["number"]
+        .as_u64()
+        .map(|number| number.to_string())
+        .or_else(|| body["merge_group"]["head_ref"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    format!("{repository}#{within}")
+}
+
 async fn work<S: Store>(state: &Arc<AppState<S>>) -> Result<(), StoreError> {
     let now = now_millis();
     let mut tx = state.store.begin().await?;
-    let due = tx.claim_github_events(now, now + LEASE, 16).await?;
+    let due = tx.claim_github_events(now, now + LEASE, 64).await?;
     tx.commit().await?;
+    if due.is_empty() {
+        return Ok(());
+    }
+    let mut groups: Vec<(String, Vec<GithubEventRow>)> = Vec::new();
     for event in due {
+        let key = ordering_key(&event);
+        match groups.iter_mut().find(|(other, _)| *other == key) {
+            Some((_, events)) => events.push(event),
+            None => groups.push((key, vec![event])),
+        }
+    }
+    let outcomes = futures_util::future::join_all(groups.into_iter().map(|(_, events)| async move {
+        let mut outcomes = Vec::with_capacity(events.len());
+        for event in events {
+            let outcome = process(state, &event).await;
+            outcomes.push((event, outcome));
+        }
+        outcomes
+    }))
+    .await;
+    let at = now_millis();
+    let mut tx = state.store.begin().await?;
+    for (event, outcome) in outcomes.into_iter().flatten() {
         let attempts = event.attempts + 1;
-        let outcome = process(state, &event).await;
-        let at = now_millis();
-        let mut tx = state.store.begin().await?;
         match outcome {
             Ok(()) => tx.github_event_done(&event.delivery, attempts, at).await?,
             Err(Failure::Retry(error, retry_at)) if attempts < MAX_ATTEMPTS => {
@@ -188,8 +227,10 @@ async fn work<S: Store>(state: &Arc<AppState<S>>) -> Result<(), StoreError> {
                 tx.github_event_failed(&event.delivery, attempts, None, &error, at).await?;
             }
         }
-        tx.commit().await?;
     }
+    tx.commit().await?;
+    // More may be due already.
+    state.github_wakeup.notify_one();
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod demo;
 pub mod deploy;
+pub mod directory;
 pub mod owners;
 pub mod policy;
 pub mod review;

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use countersign_server::admin::{self, with_backend};
-use countersign_server::github::{Client, Credentials, GithubSettings};
 use countersign_server::notify::{Webhook, WebhookFormat};
 use countersign_server::{Analyser, RepoAnalyser, Settings};
 
@@ -95,42 +94,18 @@ pub struct ServeArgs {
     pub github_environments: Vec<String>,
 }
 
-/// The GitHub App's settings from the flags and the environment; `None` when no webhook secret
-/// is given.
-fn github_settings(args: &ServeArgs) -> Result<Option<GithubSettings>, String> {
-    let read = |path: &Path, what: &str| {
-        std::fs::read_to_string(path)
-            .map(|text| text.trim().to_owned())
-            .map_err(|error| format!("cannot read the {what} {}: {error}", path.display()))
-    };
-    let secret = match &args.github_webhook_secret {
-        Some(path) => Some(read(path, "GitHub webhook secret")?),
-        None => std::env::var("COUNTERSIGN_GITHUB_WEBHOOK_SECRET").ok(),
-    };
-    let Some(secret) = secret.filter(|secret| !secret.is_empty()) else { return Ok(None) };
-    let credentials = match (&args.github_app_id, &args.github_app_key, &args.github_token_file) {
-        (Some(app_id), Some(key), _) => {
-            let pem = read(key, "GitHub App key")?;
-            Some(
-                Credentials::app(app_id, &pem)
-                    .map_err(|error| format!("{} is not the app's private key: {error}", key.display()))?,
-            )
-        }
-        (_, _, Some(path)) => Some(Credentials::Token(read(path, "GitHub token")?)),
-        _ => std::env::var("COUNTERSIGN_GITHUB_TOKEN").ok().filter(|token| !token.is_empty()).map(Credentials::Token),
-    };
-    if !(args.github_api_url.starts_with("https://") || args.github_api_url.starts_with("http://")) {
-        return Err(format!("--github-api-url {} is not an http(s) URL", args.github_api_url));
+/// What the flags and the environment say about GitHub.
+fn github_options(args: &ServeArgs) -> countersign_server::github::setup::Options<'_> {
+    countersign_server::github::setup::Options {
+        secret_file: args.github_webhook_secret.as_deref(),
+        secret: std::env::var("COUNTERSIGN_GITHUB_WEBHOOK_SECRET").ok(),
+        api_url: &args.github_api_url,
+        app_id: args.github_app_id.as_deref(),
+        app_key: args.github_app_key.as_deref(),
+        token_file: args.github_token_file.as_deref(),
+        token: std::env::var("COUNTERSIGN_GITHUB_TOKEN").ok(),
+        environments: &args.github_environments,
     }
-    let api = credentials.map(|credentials| {
-        Arc::new(Client::new(&args.github_api_url, credentials)) as Arc<dyn countersign_server::github::GitHubApi>
-    });
-    let environments = if args.github_environments.is_empty() {
-        vec!["production".to_owned()]
-    } else {
-        args.github_environments.clone()
-    };
-    Ok(Some(GithubSettings { webhook_secret: secret.into_bytes(), api, environments }))
 }
 
 #[derive(Subcommand, Clone, Debug)]
@@ -221,7 +196,7 @@ pub fn serve(args: &ServeArgs) -> u8 {
             }
         }
     }
-    let github = match github_settings(args) {
+    let github = match countersign_server::github::setup::settings(&github_options(args)) {
         Ok(github) => github,
         Err(message) => return report(&message),
     };

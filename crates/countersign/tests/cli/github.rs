@@ -34,6 +34,7 @@ fn mock_github() -> MockGithub {
     let url = format!("http://{}", listener.local_addr().expect("address"));
     let calls = Arc::new(Mutex::new(Vec::new()));
     let kept = Arc::clone(&calls);
+    let base = url.clone();
     std::thread::spawn(move || {
         let mut next_check_run = 1000;
         for stream in listener.incoming() {
@@ -60,7 +61,23 @@ fn mock_github() -> MockGithub {
             let mut body = vec![0; length];
             let _ = reader.read_exact(&mut body);
             let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            let (status, answer) = if path.ends_with("/access_tokens") && method == "POST" {
+            let mut link = String::new();
+            let (status, answer) = if path.starts_with("/orgs/octo-shop/members") {
+                if path.contains("page=2") {
+                    (200, json!([{"login": "bob-gh", "id": 2}]))
+                } else {
+                    link = format!("link: <{base}/orgs/octo-shop/members?per_page=100&page=2>; rel=\"next\"\r\n");
+                    (200, json!([{"login": "alice-gh", "id": 1}]))
+                }
+            } else if path.starts_with("/orgs/octo-shop/teams/checkout/members") {
+                (200, json!([{"login": "alice-gh", "id": 1}]))
+            } else if path.starts_with("/orgs/octo-shop/teams") {
+                (200, json!([{"slug": "checkout", "name": "Checkout"}]))
+            } else if path == "/users/alice-gh" {
+                (200, json!({"login": "alice-gh", "name": "Alice \"Al\" Moreau", "email": "alice@shop.example"}))
+            } else if path == "/users/bob-gh" {
+                (200, json!({"login": "bob-gh", "name": null, "email": null}))
+            } else if path.ends_with("/access_tokens") && method == "POST" {
                 (201, json!({"token": "ghs_installation", "expires_at": "2099-01-01T00:00:00Z"}))
             } else if path.ends_with("/check-runs") && method == "POST" {
                 next_check_run += 1;
@@ -76,7 +93,7 @@ fn mock_github() -> MockGithub {
             let text = if answer.is_null() { String::new() } else { answer.to_string() };
             let _ = write!(
                 stream,
-                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n{link}content-length: {}\r\nconnection: close\r\n\r\n{text}",
                 text.len()
             );
         }
@@ -411,4 +428,46 @@ fn pull_requests_reviews_and_deployments_through_the_github_app() {
     assert_eq!(flagged.len(), 1, "a direct push to main is flagged");
     let detail: Value = serde_json::from_str(flagged[0]["detail"].as_str().expect("detail")).expect("json");
     assert_eq!((detail["after"].as_str(), detail["pusher"].as_str()), (Some(direct.as_str()), Some("dave-gh")));
+}
+
+#[test]
+fn an_organisation_becomes_a_proposed_directory_with_levels_left_open() {
+    let github = mock_github();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "ghp_reader\n").expect("token");
+    let output = dir.path().join("people.toml");
+    let args = |output: &std::path::Path| {
+        crate::server::countersign(&[
+            "directory",
+            "import",
+            "--github-org",
+            "octo-shop",
+            "--github-api-url",
+            &github.url,
+            "--github-token-file",
+            token.to_str().expect("UTF-8"),
+            "--output",
+            output.to_str().expect("UTF-8"),
+        ])
+    };
+    let run = args(&output);
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    let text = std::fs::read_to_string(&output).expect("written");
+    insta::assert_snapshot!("proposed_directory", text);
+    assert!(github.calls().iter().all(|call| call.authorization == "Bearer ghp_reader"));
+    // An existing file is never overwritten.
+    std::fs::write(&output, "kept\n").expect("overwrite the proposal");
+    let again = args(&output);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("never overwritten"));
+    assert_eq!(std::fs::read_to_string(&output).expect("kept"), "kept\n");
+    // The proposal does not load until a person sets the levels.
+    let config = dir.path().join("config");
+    std::fs::create_dir_all(&config).expect("config");
+    std::fs::write(config.join("people.toml"), &text).expect("people");
+    std::fs::write(config.join("policy.toml"), "version = 1\n[[rule]]\nname = \"r\"\nrequires = { count = 1 }\n")
+        .expect("policy");
+    let check = crate::server::countersign(&["policy", "check", "--config", config.to_str().expect("UTF-8")]);
+    assert_eq!(check.status.code(), Some(2), "{}", String::from_utf8_lossy(&check.stdout));
 }
