@@ -581,7 +581,7 @@ pub fn proposal(org: &str, people: &[Proposed]) -> String {
          levels = [\"intern\", \"junior\", \"mid\", \"senior\", \"staff\", \"principal\"]\n"
     );
     let mut people: Vec<&Proposed> = people.iter().collect();
-    people.sort_by(|one, other| one.login.to_ascii_lowercase().cmp(&other.login.to_ascii_lowercase()));
+    people.sort_by_key(|person| person.login.to_ascii_lowercase());
     for person in people {
         let id: String = person
             .login

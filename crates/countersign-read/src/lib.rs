@@ -619,3 +619,15 @@ pub fn record_deployment(
     let text = serde_json::to_string_pretty(record).map_err(|error| ReadError::input(error.to_string()))?;
     Ok(repo.record_deployment(&record.environment, &text, signer, record.time)?)
 }
+
+/// Whether `id` is a person or an agent of the people.toml at `people`.
+pub fn known_id(id: &str, people: &std::path::Path) -> Result<(), String> {
+    let text = crate::bounded::read_text(people, crate::bounded::MAX_CONFIG_BYTES, "").map_err(|error| {
+        format!("cannot check that `{id}` is in people.toml ({error}); pass --people with the people.toml of your repositories")
+    })?;
+    let source = countersign_core::diagnostic::SourceFile::new(people.display().to_string(), text);
+    let directory = countersign_core::directory::Directory::parse(&source).map_err(|errors| {
+        format!("{} has {} mistake(s); `countersign policy check` shows them", people.display(), errors.len())
+    })?;
+    directory.known_id(id, &people.display().to_string()).map_err(|unknown| unknown.to_string())
+}

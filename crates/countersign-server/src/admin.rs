@@ -228,12 +228,16 @@ impl Backend {
         self,
         analyser: std::sync::Arc<dyn crate::Analyser>,
         key: ssh_key::PrivateKey,
-        settings: crate::Settings,
+        mut settings: crate::Settings,
         listener: tokio::net::TcpListener,
         ready: impl FnOnce(std::net::SocketAddr, &str),
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), String> {
         let address = listener.local_addr().map_err(|error| error.to_string())?;
+        // Links in notifications point at the listening address unless told otherwise.
+        if settings.public_url.is_empty() {
+            settings.public_url = format!("http://{address}");
+        }
         let app = dispatch!(self, store => {
             let state = crate::AppState::start(store, analyser, key, settings);
             ready(address, state.public_key());
@@ -243,5 +247,22 @@ impl Backend {
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(|error| format!("the server stopped: {error}"))
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM: the server finishes what it answers, then stops.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        () = terminate => {},
     }
 }

@@ -53,6 +53,13 @@ impl Webhook {
     }
 }
 
+/// The webhooks of `--notify` (countersign JSON) and `--notify-slack` URLs.
+pub fn webhooks(json: &[String], slack: &[String]) -> Result<Vec<Webhook>, String> {
+    let json = json.iter().map(|url| Webhook::parse(url, WebhookFormat::Json));
+    let slack = slack.iter().map(|url| Webhook::parse(url, WebhookFormat::Slack));
+    json.chain(slack).collect()
+}
+
 /// The link to a change's page.
 pub fn change_url(settings: &Settings, change_id: i64) -> String {
     format!("{}/changes/{change_id}", settings.public_url.trim_end_matches('/'))

@@ -104,3 +104,19 @@ pub fn tokens(rows: &[TokenRow]) -> String {
     };
     rows.iter().map(line).collect()
 }
+
+/// The verdict of `audit verify`, as JSON.
+pub fn audit_json(verified: &Result<(u64, String), countersign_core::audit::Broken>) -> serde_json::Value {
+    match verified {
+        Ok((entries, head)) => serde_json::json!({"intact": true, "entries": entries, "head": head}),
+        Err(broken) => serde_json::json!({"intact": false, "first_bad_entry": broken.seq, "problem": broken.problem}),
+    }
+}
+
+/// The verdict of `audit verify`, for people.
+pub fn audit_verified(verified: &Result<(u64, String), countersign_core::audit::Broken>) -> String {
+    match verified {
+        Ok((entries, head)) => format!("audit chain intact: {entries} entries, head {head}\n"),
+        Err(broken) => format!("audit chain BROKEN: {broken}\n"),
+    }
+}

@@ -20,6 +20,22 @@ pub struct Options<'a> {
     pub environments: &'a [String],
 }
 
+impl<'a> Options<'a> {
+    /// Only the API: its address and a token (a file, else the environment's value).
+    pub fn api(api_url: &'a str, token_file: Option<&'a Path>, token: Option<String>) -> Options<'a> {
+        Options {
+            secret_file: None,
+            secret: None,
+            api_url,
+            app_id: None,
+            app_key: None,
+            token_file,
+            token,
+            environments: &[],
+        }
+    }
+}
+
 fn read(path: &Path, what: &str) -> Result<String, String> {
     std::fs::read_to_string(path)
         .map(|text| text.trim().to_owned())

@@ -14,13 +14,8 @@ pub enum DirectoryCommand {
     Import {
         #[arg(long, value_name = "ORG")]
         github_org: String,
-        /// GitHub's API: https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server.
-        #[arg(long, default_value = "https://api.github.com")]
-        github_api_url: String,
-        /// A file holding a token that may read the organisation's members (else
-        /// COUNTERSIGN_GITHUB_TOKEN).
-        #[arg(long, value_name = "FILE")]
-        github_token_file: Option<PathBuf>,
+        #[command(flatten)]
+        github: super::serve::GithubApiArgs,
         /// Write here instead of standard output; an existing file is never overwritten.
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
@@ -28,42 +23,27 @@ pub enum DirectoryCommand {
 }
 
 pub fn run(command: &DirectoryCommand) -> u8 {
-    let DirectoryCommand::Import { github_org, github_api_url, github_token_file, output } = command;
-    let options = countersign_server::github::setup::Options {
-        secret_file: None,
-        secret: None,
-        api_url: github_api_url,
-        app_id: None,
-        app_key: None,
-        token_file: github_token_file.as_deref(),
-        token: std::env::var("COUNTERSIGN_GITHUB_TOKEN").ok(),
-        environments: &[],
-    };
-    let proposal = countersign_server::github::setup::client(&options).and_then(|client| {
-        let client = client.ok_or(
-            "give a token that may read the organisation: --github-token-file FILE or COUNTERSIGN_GITHUB_TOKEN",
-        )?;
-        countersign_server::github::setup::propose_directory(&client, github_org)
-    });
-    let text = match proposal {
-        Ok(text) => text,
-        Err(message) => {
-            errln!("countersign: error: {message}");
-            return EXIT_BAD_INPUT;
-        }
-    };
-    let written = match output {
-        None => std::io::stdout().write_all(text.as_bytes()).map_err(|error| error.to_string()),
-        Some(path) => std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .and_then(|mut file| file.write_all(text.as_bytes()))
-            .map_err(|error| {
-                format!("cannot write {} (an existing file is never overwritten): {error}", path.display())
-            }),
-    };
-    match written {
+    let DirectoryCommand::Import { github_org, github, output } = command;
+    let result = countersign_server::github::setup::client(&github.options())
+        .and_then(|client| {
+            client.ok_or_else(|| {
+                "give a token that may read the organisation: --github-token-file FILE or COUNTERSIGN_GITHUB_TOKEN"
+                    .to_owned()
+            })
+        })
+        .and_then(|client| countersign_server::github::setup::propose_directory(&client, github_org))
+        .and_then(|text| match output {
+            None => std::io::stdout().write_all(text.as_bytes()).map_err(|error| error.to_string()),
+            Some(path) => std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .and_then(|mut file| file.write_all(text.as_bytes()))
+                .map_err(|error| {
+                    format!("cannot write {} (an existing file is never overwritten): {error}", path.display())
+                }),
+        });
+    match result {
         Ok(()) => EXIT_ALLOWED,
         Err(message) => {
             errln!("countersign: error: {message}");

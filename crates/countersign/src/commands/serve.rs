@@ -2,13 +2,12 @@
 //! the server crate's [`admin::Backend`].
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use countersign_server::admin::{self, with_backend};
-use countersign_server::notify::{Webhook, WebhookFormat};
 use countersign_server::{Analyser, RepoAnalyser, Settings};
 
 use crate::{EXIT_ALLOWED, EXIT_BAD_INPUT, EXIT_BLOCKED, Format, duration};
@@ -72,26 +71,38 @@ pub struct ServeArgs {
     /// The first retry's delay after a failed delivery; each later retry doubles it (at most 1h).
     #[arg(long, default_value = "10s", value_parser = duration)]
     pub notify_retry_after: Duration,
-    /// A file holding the GitHub webhook secret (else COUNTERSIGN_GITHUB_WEBHOOK_SECRET); with
-    /// it, `POST /webhooks/github` accepts deliveries signed with it.
+    /// A file holding the GitHub webhook secret (else COUNTERSIGN_GITHUB_WEBHOOK_SECRET).
     #[arg(long, value_name = "FILE")]
     pub github_webhook_secret: Option<PathBuf>,
-    /// GitHub's API: https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server.
-    #[arg(long, default_value = "https://api.github.com")]
-    pub github_api_url: String,
+    #[command(flatten)]
+    pub github: GithubApiArgs,
     /// The GitHub App's id; with --github-app-key it acts as the app's installations.
-    #[arg(long, requires = "github_app_key")]
+    #[arg(long, requires = "github_app_key", conflicts_with = "github_token_file")]
     pub github_app_id: Option<String>,
     /// The GitHub App's private key (PEM).
     #[arg(long, value_name = "FILE", requires = "github_app_id")]
     pub github_app_key: Option<PathBuf>,
-    /// A file holding a token for the repositories (else COUNTERSIGN_GITHUB_TOKEN), instead of
-    /// an app.
-    #[arg(long, value_name = "FILE", conflicts_with = "github_app_id")]
-    pub github_token_file: Option<PathBuf>,
     /// An environment pull requests get a check run for; repeatable (default: production).
     #[arg(long = "github-environment", value_name = "ENV")]
     pub github_environments: Vec<String>,
+}
+
+/// How to reach GitHub's API.
+#[derive(Args, Clone, Debug)]
+pub struct GithubApiArgs {
+    /// https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server.
+    #[arg(long, default_value = "https://api.github.com")]
+    pub github_api_url: String,
+    /// A file holding a token (else COUNTERSIGN_GITHUB_TOKEN), instead of an app.
+    #[arg(long, value_name = "FILE")]
+    pub github_token_file: Option<PathBuf>,
+}
+
+impl GithubApiArgs {
+    pub fn options(&self) -> countersign_server::github::setup::Options<'_> {
+        let token = std::env::var("COUNTERSIGN_GITHUB_TOKEN").ok();
+        countersign_server::github::setup::Options::api(&self.github_api_url, self.github_token_file.as_deref(), token)
+    }
 }
 
 /// What the flags and the environment say about GitHub.
@@ -99,12 +110,10 @@ fn github_options(args: &ServeArgs) -> countersign_server::github::setup::Option
     countersign_server::github::setup::Options {
         secret_file: args.github_webhook_secret.as_deref(),
         secret: std::env::var("COUNTERSIGN_GITHUB_WEBHOOK_SECRET").ok(),
-        api_url: &args.github_api_url,
         app_id: args.github_app_id.as_deref(),
         app_key: args.github_app_key.as_deref(),
-        token_file: args.github_token_file.as_deref(),
-        token: std::env::var("COUNTERSIGN_GITHUB_TOKEN").ok(),
         environments: &args.github_environments,
+        ..args.github.options()
     }
 }
 
@@ -187,15 +196,10 @@ pub fn serve(args: &ServeArgs) -> u8 {
         Ok(key) => key,
         Err(message) => return report(&message),
     };
-    let mut webhooks = Vec::new();
-    for (urls, format) in [(&args.notify, WebhookFormat::Json), (&args.notify_slack, WebhookFormat::Slack)] {
-        for url in urls {
-            match Webhook::parse(url, format) {
-                Ok(webhook) => webhooks.push(webhook),
-                Err(message) => return report(&format!("--notify: {message}")),
-            }
-        }
-    }
+    let webhooks = match countersign_server::notify::webhooks(&args.notify, &args.notify_slack) {
+        Ok(webhooks) => webhooks,
+        Err(message) => return report(&format!("--notify: {message}")),
+    };
     let github = match countersign_server::github::setup::settings(&github_options(args)) {
         Ok(github) => github,
         Err(message) => return report(&message),
@@ -217,39 +221,17 @@ pub fn serve(args: &ServeArgs) -> u8 {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .map_err(|error| format!("cannot listen on {}: {error}", args.listen))?;
-        let mut settings = settings.clone();
-        if settings.public_url.is_empty() {
-            let address =
-                listener.local_addr().map_err(|error| format!("cannot read the listening address: {error}"))?;
-            settings.public_url = format!("http://{address}");
-        }
+        let settings = settings.clone();
         let ready = |address: std::net::SocketAddr, public_key: &str| {
             errln!("countersign: listening on http://{address}");
             errln!("countersign: attestations are signed with this key; list it in policy.toml:");
             errln!("[server]\nkeys = [\"{public_key}\"]");
         };
-        backend.serve(analyser, key, settings, listener, ready, shutdown()).await
+        backend.serve(analyser, key, settings, listener, ready, admin::shutdown_signal()).await
     });
     match result {
         Ok(()) => EXIT_ALLOWED,
         Err(message) => report(&message),
-    }
-}
-
-/// Completes on Ctrl-C or SIGTERM: the server finishes what it answers, then stops.
-async fn shutdown() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let terminate = async {
-        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            signal.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => {},
-        () = terminate => {},
     }
 }
 
@@ -280,7 +262,7 @@ pub fn token(command: &TokenCommand) -> u8 {
             if !countersign_core::directory::is_simple_name(person) {
                 return report(&format!("`{person}` is not a directory id (letters, digits, `.`, `_`, `-`)"));
             }
-            if !pipeline && let Err(problem) = known_id(person, people) {
+            if !pipeline && let Err(problem) = countersign_read::known_id(person, people) {
                 return report(&format!("{problem}; for a pipeline's token pass --pipeline"));
             }
             let created = with_backend(&database.database_url, true, async |backend| {
@@ -321,18 +303,6 @@ pub fn token(command: &TokenCommand) -> u8 {
     }
 }
 
-/// Whether `id` is a person or an agent of the people.toml at `people`.
-fn known_id(id: &str, people: &Path) -> Result<(), String> {
-    let text = countersign_read::bounded::read_text(people, countersign_read::bounded::MAX_CONFIG_BYTES, "").map_err(|error| {
-        format!("cannot check that `{id}` is in people.toml ({error}); pass --people with the people.toml of your repositories")
-    })?;
-    let source = countersign_core::diagnostic::SourceFile::new(people.display().to_string(), text);
-    let directory = countersign_core::directory::Directory::parse(&source).map_err(|errors| {
-        format!("{} has {} mistake(s); `countersign policy check` shows them", people.display(), errors.len())
-    })?;
-    directory.known_id(id, &people.display().to_string()).map_err(|unknown| unknown.to_string())
-}
-
 pub fn audit(command: &AuditCommand) -> u8 {
     match command {
         AuditCommand::Verify { database, signing_key, server_key, no_checkpoints, format } => {
@@ -347,16 +317,7 @@ pub fn audit(command: &AuditCommand) -> u8 {
                     backend.verify_audit(&checkpoints, key.as_ref()).await.map_err(|error| error.to_string())
                 })
             });
-            let json = |verified: &Result<(u64, String), countersign_core::audit::Broken>| match verified {
-                Ok((entries, head)) => serde_json::json!({"intact": true, "entries": entries, "head": head}),
-                Err(broken) => {
-                    serde_json::json!({"intact": false, "first_bad_entry": broken.seq, "problem": broken.problem})
-                }
-            };
-            let text = |verified: &Result<(u64, String), countersign_core::audit::Broken>| match verified {
-                Ok((entries, head)) => format!("audit chain intact: {entries} entries, head {head}\n"),
-                Err(broken) => format!("audit chain BROKEN: {broken}\n"),
-            };
+            let (json, text) = (countersign_server::text::audit_json, countersign_server::text::audit_verified);
             finish(*format, verified, json, text, |verified| if verified.is_ok() { EXIT_ALLOWED } else { EXIT_BLOCKED })
         }
         AuditCommand::Export { database, output } => {
