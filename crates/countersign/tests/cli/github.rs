@@ -30,6 +30,11 @@ struct MockGithub {
 }
 
 fn mock_github() -> MockGithub {
+    mock_github_limited(0)
+}
+
+/// A mock whose first `limited` check runs are refused with a secondary rate limit.
+fn mock_github_limited(limited: usize) -> MockGithub {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("address"));
     let calls = Arc::new(Mutex::new(Vec::new()));
@@ -37,6 +42,7 @@ fn mock_github() -> MockGithub {
     let base = url.clone();
     std::thread::spawn(move || {
         let mut next_check_run = 1000;
+        let mut limited = limited;
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
             let mut reader = BufReader::new(stream.try_clone().expect("clone"));
@@ -79,6 +85,10 @@ fn mock_github() -> MockGithub {
                 (200, json!({"login": "bob-gh", "name": null, "email": null}))
             } else if path.ends_with("/access_tokens") && method == "POST" {
                 (201, json!({"token": "ghs_installation", "expires_at": "2099-01-01T00:00:00Z"}))
+            } else if path.ends_with("/check-runs") && method == "POST" && limited > 0 {
+                limited -= 1;
+                link = "retry-after: 1\r\n".to_owned();
+                (429, json!({"message": "You have exceeded a secondary rate limit."}))
             } else if path.ends_with("/check-runs") && method == "POST" {
                 next_check_run += 1;
                 (201, json!({"id": next_check_run}))
@@ -470,4 +480,30 @@ fn an_organisation_becomes_a_proposed_directory_with_levels_left_open() {
         .expect("policy");
     let check = crate::server::countersign(&["policy", "check", "--config", config.to_str().expect("UTF-8")]);
     assert_eq!(check.status.code(), Some(2), "{}", String::from_utf8_lossy(&check.stdout));
+}
+
+#[test]
+fn a_rate_limited_call_is_retried_when_github_says() {
+    let fixture = Fixture::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = Database::sqlite(dir.path());
+    let github = mock_github_limited(1);
+    let secret = dir.path().join("webhook-secret");
+    std::fs::write(&secret, SECRET).expect("secret");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "ghp_repository\n").expect("token");
+    let (secret, token) = (secret.display().to_string(), token.display().to_string());
+    let flags = ["--github-webhook-secret", &secret, "--github-api-url", &github.url, "--github-token-file", &token];
+    let server = fixture.start(&database, &flags);
+    let base = git(&fixture, &["rev-parse", "main"]);
+    let head = fixture.bob_change("feature", "def total(items):\n    return 12\n");
+    assert_eq!(signed(&server.url, "pull_request", "d-limited", &pull_request("opened", &head, &base)), 202);
+    let calls = github.wait_for(2, "the check run, after the rate limit");
+    let posts: Vec<&Call> = calls.iter().filter(|call| call.path.ends_with("/check-runs")).collect();
+    assert_eq!(posts.len(), 2, "{calls:#?}");
+    assert!(calls.iter().all(|call| call.authorization == "Bearer ghp_repository"), "the token is used as given");
+    let (done, failed, error) = settled(&database, "d-limited");
+    assert!(done.is_some() && failed.is_none(), "{error:?}");
+    let attempts = events(&database).into_iter().find(|(id, ..)| id == "d-limited").map(|(.., error)| error);
+    assert!(attempts.flatten().is_some_and(|error| error.contains("429")), "the first attempt's answer is kept");
 }
