@@ -1356,13 +1356,16 @@ macro_rules! backend {
             }
 
             async fn insert_github_event(&mut self, delivery: &str, event: &str, body: &str, at: i64) -> Result<bool> {
+                use sha2::Digest as _;
+                let digest = hex::encode(sha2::Sha256::digest(body.as_bytes()));
                 let done = sqlx::query::<$db>(
-                    "INSERT INTO github_events (delivery, event, body, received_at, next_at) VALUES ($1, $2, $3, $4, $4) \
-                     ON CONFLICT (delivery) DO NOTHING",
+                    "INSERT INTO github_events (delivery, event, body, digest, received_at, next_at) \
+                     VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT DO NOTHING",
                 )
                 .bind(delivery)
                 .bind(event)
                 .bind(body)
+                .bind(digest)
                 .bind(at)
                 .execute(&mut *self.tx)
                 .await?;

@@ -526,7 +526,8 @@ pub trait WriteTx: Send {
     fn mark_overdue_announced(&mut self, id: i64, at: i64) -> impl Future<Output = Result<()>> + Send;
     /// Replaces a registration's context (a pull request's edited description).
     fn set_change_context(&mut self, id: i64, context: &str) -> impl Future<Output = Result<()>> + Send;
-    /// Queues a webhook delivery; `false` when this delivery id was received before.
+    /// Queues a webhook delivery; `false` when this delivery id, or the same body under another
+    /// id, was received before.
     fn insert_github_event(
         &mut self,
         delivery: &str,

@@ -1,10 +1,13 @@
 -- The GitHub App: webhook deliveries queued before they are processed, the check run posted for
 -- each change, deployment protection rules waiting for an answer, and the pull request a change
 -- was registered from (its branch and description are contextual AI signals).
+-- The body's SHA-256 is unique too: the signature covers the body, not the delivery id, so a
+-- captured delivery resent under a new id is still the same delivery.
 CREATE TABLE github_events (
     delivery TEXT PRIMARY KEY,
     event TEXT NOT NULL,
     body TEXT NOT NULL,
+    digest TEXT NOT NULL UNIQUE,
     received_at BIGINT NOT NULL,
     attempts BIGINT NOT NULL DEFAULT 0,
     next_at BIGINT NOT NULL,

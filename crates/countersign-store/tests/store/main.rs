@@ -267,7 +267,8 @@ async fn github<S: Store>(store: &S, change_id: i64) {
     let mut tx = store.begin().await.expect("begin");
     assert!(tx.insert_github_event("d1", "pull_request", "{}", 10_000).await.expect("queue"));
     assert!(!tx.insert_github_event("d1", "pull_request", "{\"other\":1}", 10_100).await.expect("a replay"));
-    assert!(tx.insert_github_event("d2", "ping", "{}", 10_200).await.expect("queue"));
+    assert!(!tx.insert_github_event("d9", "pull_request", "{}", 10_150).await.expect("the same body, another id"));
+    assert!(tx.insert_github_event("d2", "ping", "{\"zen\":1}", 10_200).await.expect("queue"));
     let claimed: Vec<String> =
         tx.claim_github_events(10_500, 70_000, 10).await.expect("claim").into_iter().map(|row| row.delivery).collect();
     assert_eq!(claimed, ["d1", "d2"]);

@@ -286,6 +286,7 @@ fn pull_requests_reviews_and_deployments_through_the_github_app() {
     assert!(events(&database).is_empty(), "a delivery without a valid signature records nothing");
     assert_eq!(signed(&server.url, "ping", "d-ping", &ping), 202);
     assert_eq!(signed(&server.url, "ping", "d-ping", &ping), 200, "a replay is recognised");
+    assert_eq!(signed(&server.url, "ping", "d-ping-again", &ping), 200, "so is the same body under a new delivery id");
     let truncated = &pull_request("opened", &released, &released).to_string()[..200];
     assert_eq!(
         deliver(&server.url, "pull_request", "d-cut", truncated.as_bytes(), Some(sign(SECRET, truncated.as_bytes()))),
@@ -438,6 +439,21 @@ fn pull_requests_reviews_and_deployments_through_the_github_app() {
     assert_eq!(flagged.len(), 1, "a direct push to main is flagged");
     let detail: Value = serde_json::from_str(flagged[0]["detail"].as_str().expect("detail")).expect("json");
     assert_eq!((detail["after"].as_str(), detail["pusher"].as_str()), (Some(direct.as_str()), Some("dave-gh")));
+
+    // Alice then requests changes; her earlier approval, captured and resent under a new
+    // delivery id, does not bring it back.
+    let mut rejection = review("alice-gh", "User", &second, &second, &released);
+    rejection["review"]["state"] = json!("changes_requested");
+    rejection["review"]["id"] = json!(81);
+    assert_eq!(signed(&server.url, "pull_request_review", "d-alice-rejects", &rejection), 202);
+    settled(&database, "d-alice-rejects");
+    assert_eq!(signed(&server.url, "pull_request_review", "d-alice-replayed", &approval), 200);
+    let latest: Vec<String> = audit_entries(&database)
+        .iter()
+        .filter(|entry| ["approval.recorded", "rejection.recorded"].contains(&entry["action"].as_str().unwrap_or("")))
+        .filter_map(|entry| entry["action"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(latest, ["approval.recorded", "rejection.recorded"], "the replay recorded nothing");
 }
 
 #[test]
