@@ -187,10 +187,6 @@ fn report(message: &str) -> u8 {
     EXIT_BAD_INPUT
 }
 
-fn now_millis() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
-}
-
 pub fn serve(args: &ServeArgs) -> u8 {
     let key = match countersign_server::load_or_create_key(&args.signing_key) {
         Ok(key) => key,
@@ -243,20 +239,11 @@ fn finish<T>(
     text: impl Fn(&T) -> String,
     code: impl Fn(&T) -> u8,
 ) -> u8 {
-    match result {
-        Ok(value) => {
-            match format {
-                Format::Json => outln!("{}", serde_json::to_string_pretty(&json(&value)).unwrap_or_default()),
-                Format::Text => out!("{}", text(&value)),
-            }
-            code(&value)
-        }
-        Err(message) => report(&message),
-    }
+    super::service::answer_as(format, result.map_err(crate::failure::input), json, text, code)
 }
 
 pub fn token(command: &TokenCommand) -> u8 {
-    let at = now_millis();
+    let at = jiff::Timestamp::now().as_millisecond();
     match command {
         TokenCommand::Create { database, person, people, pipeline, label, format } => {
             if !countersign_core::directory::is_simple_name(person) {

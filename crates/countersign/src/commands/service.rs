@@ -52,10 +52,21 @@ fn answer<T: Serialize>(
     text: impl FnOnce(&T) -> String,
     exit: impl FnOnce(&T) -> u8,
 ) -> u8 {
+    answer_as(format, result, |answer| serde_json::to_value(answer).unwrap_or_default(), text, exit)
+}
+
+/// [`answer`], with the JSON made by `json`.
+pub fn answer_as<T>(
+    format: Format,
+    result: Result<T, Failure>,
+    json: impl FnOnce(&T) -> serde_json::Value,
+    text: impl FnOnce(&T) -> String,
+    exit: impl FnOnce(&T) -> u8,
+) -> u8 {
     match result {
         Ok(answer) => {
             match format {
-                Format::Json => outln!("{}", serde_json::to_string_pretty(&answer).unwrap_or_default()),
+                Format::Json => outln!("{}", serde_json::to_string_pretty(&json(&answer)).unwrap_or_default()),
                 Format::Text => out!("{}", text(&answer)),
             }
             exit(&answer)
