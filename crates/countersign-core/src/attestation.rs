@@ -22,6 +22,9 @@ named! {
         Reject = "reject",
         /// Break-glass: the person lets a blocked change through; the comment is the reason.
         Override = "override",
+        /// The person's earlier approvals no longer count (their review was dismissed on
+        /// GitHub); their rejections stand, as only their own approval withdraws one.
+        Withdraw = "withdraw",
     }
 }
 

@@ -59,6 +59,7 @@ named! {
         ChangeEvaluated = "change.evaluated",
         ApprovalRecorded = "approval.recorded",
         RejectionRecorded = "rejection.recorded",
+        ApprovalWithdrawn = "approval.withdrawn",
         OverrideRecorded = "override.recorded",
         OverrideReviewed = "override.reviewed",
         ReviewAssigned = "review.assigned",

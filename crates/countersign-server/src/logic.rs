@@ -489,10 +489,12 @@ async fn review<T: WriteTx>(
 ) -> Result<Outcome, StoreError> {
     let attempt = review_attempt(verdict);
     let detail = json!({"fingerprint": row.fingerprint, "environment": row.environment, "head": row.head});
-    if let Some(refusal) = reviewer_refusal(prepared, caller) {
+    // A withdrawal only ever takes an approval away: whoever it names, whatever the change's state.
+    let withdrawal = verdict == Verdict::Withdraw;
+    if let Some(refusal) = reviewer_refusal(prepared, caller).filter(|_| !withdrawal) {
         return refuse(tx, cx, caller, attempt, &subject(row.id), refusal, detail).await;
     }
-    if row.state != ChangeState::Open {
+    if row.state != ChangeState::Open && !withdrawal {
         let refusal = Refusal {
             code: "superseded",
             message: format!("change {} was superseded by a newer head; review that one", row.id),
@@ -532,8 +534,11 @@ async fn review<T: WriteTx>(
         "comment": comment,
         "opened": opened.len(),
     });
-    let recorded =
-        if verdict == Verdict::Approve { AuditAction::ApprovalRecorded } else { AuditAction::RejectionRecorded };
+    let recorded = match verdict {
+        Verdict::Approve => AuditAction::ApprovalRecorded,
+        Verdict::Withdraw => AuditAction::ApprovalWithdrawn,
+        Verdict::Reject | Verdict::Override => AuditAction::RejectionRecorded,
+    };
     tx.audit(caller, recorded, &subject(row.id), &detail.to_string(), cx.now).await?;
     cx.events.push(Event::Statement(verdict.as_str()));
     if row.first_review_at.is_none() {

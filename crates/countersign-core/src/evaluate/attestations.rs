@@ -223,6 +223,17 @@ pub(super) fn accepted_attestations<'a>(
     by_person.sort_by_key(|(idx, _)| *idx);
     for (idx, mut statements) in by_person {
         statements.sort_by_key(|(statement, _, current, _)| (statement.time, *current));
+        // A withdrawal cancels the person's approvals before it; their rejections stand.
+        if let Some(last) = statements.iter().rposition(|(statement, ..)| statement.verdict == Verdict::Withdraw) {
+            let mut position = 0;
+            statements.retain(|(statement, ..)| {
+                position += 1;
+                position > last + 1 || statement.verdict == Verdict::Reject
+            });
+        }
+        if statements.is_empty() {
+            continue;
+        }
         let since_rejection = statements.iter().rposition(|(statement, ..)| statement.verdict == Verdict::Reject);
         if let Some(last) = since_rejection.filter(|position| *position == statements.len() - 1) {
             let (statement, origin, current, _) = statements[last];

@@ -695,6 +695,22 @@ fn informed_reviews() {
     case("uninformed_rule_takes_any_approval", "allowed", &uninformed, change(), &[approve("alice")]);
 }
 
+/// A review dismissed on GitHub: the approval service withdraws the approval; a rejection stands.
+#[test]
+fn withdrawn_approvals() {
+    let policy = format!("{}{}", requires("count = 1"), server_keys());
+    let withdraw =
+        |person: &'static str, age: i64| statement(person, Verdict::Withdraw, "").aged(age).signed_by(SERVER);
+    let approved_then_withdrawn = [approve("alice").aged(7_200), withdraw("alice", 3_600)];
+    case("withdrawn_approval_no_longer_counts", "blocked", &policy, human("dave", DOCS), &approved_then_withdrawn);
+    let approved_again = [approve("alice").aged(7_200), withdraw("alice", 3_600), approve("alice").aged(60)];
+    case("approval_after_a_withdrawal_counts", "allowed", &policy, human("dave", DOCS), &approved_again);
+    let rejected = [reject("alice", "no").aged(7_200), withdraw("alice", 3_600), approve("carol")];
+    case("withdrawal_leaves_a_rejection_standing", "blocked", &policy, human("dave", DOCS), &rejected);
+    let others = [approve("alice").aged(7_200), withdraw("carol", 3_600)];
+    case("withdrawal_touches_only_its_person", "allowed", &policy, human("dave", DOCS), &others);
+}
+
 #[test]
 fn owners() {
     let owners = requires("count = 1, owners = true");

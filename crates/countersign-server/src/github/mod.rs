@@ -398,12 +398,12 @@ fn check_run<S: Store>(state: &AppState<S>, row: &ChangeRow, decision: &Decision
 }
 
 async fn review<S: Store>(state: &Arc<AppState<S>>, event: events::ReviewEvent) -> Result<(), Failure> {
-    if event.action != "submitted" {
-        return Ok(());
-    }
-    let verdict = match event.review.state.to_ascii_lowercase().as_str() {
-        "approved" => Verdict::Approve,
-        "changes_requested" => Verdict::Reject,
+    // A dismissed review no longer counts: the reviewer's approval is withdrawn (a rejection
+    // stands until its author approves, as everywhere).
+    let verdict = match (event.action.as_str(), event.review.state.to_ascii_lowercase().as_str()) {
+        ("dismissed", _) => Verdict::Withdraw,
+        ("submitted", "approved") => Verdict::Approve,
+        ("submitted", "changes_requested") => Verdict::Reject,
         _ => return Ok(()),
     };
     let github = settings(state)?;
@@ -427,7 +427,7 @@ async fn review<S: Store>(state: &Arc<AppState<S>>, event: events::ReviewEvent) 
             refuse(state, &actor, attempt, &format!("pull/{}", event.pull_request.number), detail).await?;
             continue;
         };
-        if row.state != ChangeState::Open {
+        if row.state != ChangeState::Open && verdict != Verdict::Withdraw {
             let detail = json!({
                 "reason": "older-commit",
                 "review": event.review.id,

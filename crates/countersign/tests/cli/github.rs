@@ -440,6 +440,21 @@ fn pull_requests_reviews_and_deployments_through_the_github_app() {
     let detail: Value = serde_json::from_str(flagged[0]["detail"].as_str().expect("detail")).expect("json");
     assert_eq!((detail["after"].as_str(), detail["pusher"].as_str()), (Some(direct.as_str()), Some("dave-gh")));
 
+    // An admin dismisses alice's review on GitHub: her approval no longer counts.
+    let mut dismissed = review("alice-gh", "User", &second, &second, &released);
+    dismissed["action"] = json!("dismissed");
+    dismissed["review"]["state"] = json!("dismissed");
+    assert_eq!(signed(&server.url, "pull_request_review", "d-dismissed", &dismissed), 202);
+    settled(&database, "d-dismissed");
+    let last_patch = github.calls().into_iter().rev().find(|call| call.method == "PATCH").expect("updated");
+    assert_eq!(last_patch.body["conclusion"], "failure", "the check run fails again");
+    assert!(audit_entries(&database).iter().any(|entry| entry["action"] == "approval.withdrawn"));
+    // She approves again, so that the replay below has something to undo.
+    let mut again = review("alice-gh", "User", &second, &second, &released);
+    again["review"]["id"] = json!(82);
+    assert_eq!(signed(&server.url, "pull_request_review", "d-alice-again", &again), 202);
+    settled(&database, "d-alice-again");
+
     // Alice then requests changes; her earlier approval, captured and resent under a new
     // delivery id, does not bring it back.
     let mut rejection = review("alice-gh", "User", &second, &second, &released);
@@ -453,7 +468,7 @@ fn pull_requests_reviews_and_deployments_through_the_github_app() {
         .filter(|entry| ["approval.recorded", "rejection.recorded"].contains(&entry["action"].as_str().unwrap_or("")))
         .filter_map(|entry| entry["action"].as_str().map(str::to_owned))
         .collect();
-    assert_eq!(latest, ["approval.recorded", "rejection.recorded"], "the replay recorded nothing");
+    assert_eq!(latest, ["approval.recorded", "approval.recorded", "rejection.recorded"], "the replay recorded nothing");
 }
 
 #[test]
