@@ -355,9 +355,15 @@ fn check_run<S: Store>(state: &AppState<S>, row: &ChangeRow, decision: &Decision
     for rejection in &decision.rejections {
         summary.push_str(&format!("- rejected by **{}**: {}\n", rejection.person, rejection.comment));
     }
-    if decision.ai_assisted {
-        summary.push_str("\nAI evidence:\n");
-        for commit in decision.commits.iter().filter(|commit| commit.ai_assisted) {
+    let evidence =
+        decision.commits.iter().any(|commit| !commit.signals.is_empty()) || !decision.change_signals.is_empty();
+    if evidence {
+        summary.push_str(if decision.ai_assisted {
+            "\nAI evidence:\n"
+        } else {
+            "\nAI evidence, not enough to count as AI-assisted under this policy:\n"
+        });
+        for commit in &decision.commits {
             for signal in &commit.signals {
                 summary.push_str(&format!(
                     "- `{}` {}: `{}`\n",

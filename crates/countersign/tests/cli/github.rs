@@ -527,12 +527,21 @@ fn a_rate_limited_call_is_retried_when_github_says() {
     let flags = ["--github-webhook-secret", &secret, "--github-api-url", &github.url, "--github-token-file", &token];
     let server = fixture.start(&database, &flags);
     let base = git(&fixture, &["rev-parse", "main"]);
-    let head = fixture.bob_change("feature", "def total(items):\n    return 12\n");
-    assert_eq!(signed(&server.url, "pull_request", "d-limited", &pull_request("opened", &head, &base)), 202);
+    // A human commit on an agent's branch, with the agent named in the description: both are
+    // contextual signals the delivery carries.
+    git(&fixture, &["checkout", "-q", "-b", "claude/fix-cart", "main"]);
+    let head = fixture.repo.commit_as("dave", "docs/cart.md", "Totals include quantities.\n", "Document totals");
+    let mut opened = pull_request("opened", &head, &base);
+    opened["pull_request"]["head"]["ref"] = json!("claude/fix-cart");
+    opened["pull_request"]["body"] = json!("🤖 Generated with [Claude Code](https://claude.com/claude-code)");
+    assert_eq!(signed(&server.url, "pull_request", "d-limited", &opened), 202);
     let calls = github.wait_for(2, "the check run, after the rate limit");
     let posts: Vec<&Call> = calls.iter().filter(|call| call.path.ends_with("/check-runs")).collect();
     assert_eq!(posts.len(), 2, "{calls:#?}");
     assert!(calls.iter().all(|call| call.authorization == "Bearer ghp_repository"), "the token is used as given");
+    let summary = posts[1].body["output"]["summary"].as_str().expect("summary");
+    assert!(summary.contains("change branch: `branch claude/fix-cart`"), "{summary}");
+    assert!(summary.contains("Generated with [Claude Code]"), "{summary}");
     let (done, failed, error) = settled(&database, "d-limited");
     assert!(done.is_some() && failed.is_none(), "{error:?}");
     let attempts = events(&database).into_iter().find(|(id, ..)| id == "d-limited").map(|(.., error)| error);
