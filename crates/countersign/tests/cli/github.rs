@@ -208,12 +208,19 @@ type Queued = (String, Option<i64>, Option<i64>, Option<String>);
 
 /// Reads what the store queued, as an operator would.
 fn events(database: &Database) -> Vec<Queued> {
-    let url = database.url();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         use countersign_store::Store;
-        let store = countersign_store::SqliteStore::open(std::path::Path::new(&url)).await.expect("open");
-        let mut rows = store.github_events(100).await.expect("events");
+        let mut rows = match database {
+            Database::Sqlite(path) => {
+                let store = countersign_store::SqliteStore::open(path).await.expect("open");
+                store.github_events(100).await.expect("events")
+            }
+            Database::Postgres(..) => {
+                let store = countersign_store::PostgresStore::open(&database.url()).await.expect("open");
+                store.github_events(100).await.expect("events")
+            }
+        };
         rows.sort_by(|one, other| one.delivery.cmp(&other.delivery));
         rows.into_iter().map(|row| (row.delivery, row.done_at, row.failed_at, row.last_error)).collect()
     })
@@ -233,7 +240,19 @@ fn settled(database: &Database, delivery: &str) -> (Option<i64>, Option<i64>, Op
 }
 
 #[test]
-fn pull_requests_reviews_and_deployments_through_the_github_app() {
+fn the_github_app_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    the_github_app(&Database::sqlite(dir.path()));
+}
+
+#[test]
+fn the_github_app_on_postgres() {
+    the_github_app(&Database::postgres("github"));
+}
+
+/// From a pull request to an approved deployment protection rule, with every way a delivery can
+/// fail to count on the way.
+fn the_github_app(database: &Database) {
     let fixture = Fixture::new();
     // GitHub logins for the people: alice reviews as alice-gh, bob opens pull requests as bob-gh.
     let people = std::fs::read_to_string(fixture.repo.path().join(".countersign/people.toml")).expect("people");
@@ -244,7 +263,6 @@ fn pull_requests_reviews_and_deployments_through_the_github_app() {
     let released = git(&fixture, &["rev-parse", "main"]);
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let database = Database::sqlite(dir.path());
     let github = mock_github();
     let secret = dir.path().join("webhook-secret");
     std::fs::write(&secret, format!("{SECRET}\n")).expect("secret");
@@ -258,7 +276,7 @@ fn pull_requests_reviews_and_deployments_through_the_github_app() {
     let secret = secret.display().to_string();
     let key = key.display().to_string();
     let server = fixture.start(
-        &database,
+        database,
         &[
             "--github-webhook-secret",
             &secret,
@@ -270,7 +288,7 @@ fn pull_requests_reviews_and_deployments_through_the_github_app() {
             &key,
         ],
     );
-    let ci = fixture.token(&database, "ci-bot");
+    let ci = fixture.token(database, "ci-bot");
 
     // What ran in production before: a registration of main, standing in for an earlier
     // allowed deployment.
@@ -283,7 +301,7 @@ fn pull_requests_reviews_and_deployments_through_the_github_app() {
     let body = ping.to_string();
     assert_eq!(deliver(&server.url, "ping", "d-bad", body.as_bytes(), Some(sign("wrong", body.as_bytes()))), 401);
     assert_eq!(deliver(&server.url, "ping", "d-none", body.as_bytes(), None), 401);
-    assert!(events(&database).is_empty(), "a delivery without a valid signature records nothing");
+    assert!(events(database).is_empty(), "a delivery without a valid signature records nothing");
     assert_eq!(signed(&server.url, "ping", "d-ping", &ping), 202);
     assert_eq!(signed(&server.url, "ping", "d-ping", &ping), 200, "a replay is recognised");
     assert_eq!(signed(&server.url, "ping", "d-ping-again", &ping), 200, "so is the same body under a new delivery id");
@@ -292,8 +310,8 @@ fn pull_requests_reviews_and_deployments_through_the_github_app() {
         deliver(&server.url, "pull_request", "d-cut", truncated.as_bytes(), Some(sign(SECRET, truncated.as_bytes()))),
         202
     );
-    assert!(settled(&database, "d-ping").0.is_some(), "an unknown event is done with");
-    let (_, failed, error) = settled(&database, "d-cut");
+    assert!(settled(database, "d-ping").0.is_some(), "an unknown event is done with");
+    let (_, failed, error) = settled(database, "d-cut");
     assert!(failed.is_some() && error.is_some_and(|error| error.contains("unreadable")), "a truncated body fails");
     let oversized = vec![b' '; 26 * 1024 * 1024];
     assert_eq!(deliver(&server.url, "ping", "d-big", &oversized, Some(sign(SECRET, &oversized))), 413);
@@ -302,7 +320,7 @@ fn pull_requests_reviews_and_deployments_through_the_github_app() {
     let first =
         fixture.bob_change("feature", "def total(items):\n    return sum(i.price * i.quantity for i in items)\n");
     assert_eq!(signed(&server.url, "pull_request", "d-open", &pull_request("opened", &first, &released)), 202);
-    settled(&database, "d-open");
+    settled(database, "d-open");
     let calls = github.wait_for(2, "a token exchange and a check run");
     assert_eq!((calls[0].method.as_str(), calls[0].path.as_str()), ("POST", "/app/installations/42/access_tokens"));
     assert_eq!(calls[0].authorization.split('.').count(), 3, "the app authenticates with a JWT");
@@ -321,25 +339,25 @@ fn pull_requests_reviews_and_deployments_through_the_github_app() {
     let second =
         fixture.bob_change_more("def total(items):\n    return sum(i.price * i.quantity for i in items) or 0\n");
     assert_eq!(signed(&server.url, "pull_request", "d-push", &pull_request("synchronize", &second, &released)), 202);
-    settled(&database, "d-push");
+    settled(database, "d-push");
     let calls = github.wait_for(3, "the second check run");
     assert_eq!((calls[2].method.as_str(), calls[2].body["head_sha"].as_str()), ("POST", Some(second.as_str())));
 
     // Copilot's approval and an approval of the older commit never count.
     let copilot = review("copilot-pull-request-reviewer[bot]", "Bot", &second, &second, &released);
     assert_eq!(signed(&server.url, "pull_request_review", "d-copilot", &copilot), 202);
-    settled(&database, "d-copilot");
+    settled(database, "d-copilot");
     // Copilot's coding agent under another login, known by its numeric id.
     let renamed = review_by("helpful-reviewer", "User", 198_982_749, &second, &second, &released);
     assert_eq!(signed(&server.url, "pull_request_review", "d-renamed", &renamed), 202);
-    settled(&database, "d-renamed");
+    settled(database, "d-renamed");
     let stale = review("alice-gh", "User", &first, &second, &released);
     assert_eq!(signed(&server.url, "pull_request_review", "d-stale", &stale), 202);
-    settled(&database, "d-stale");
+    settled(database, "d-stale");
     let stranger = review("mallory-gh", "User", &second, &second, &released);
     assert_eq!(signed(&server.url, "pull_request_review", "d-stranger", &stranger), 202);
-    settled(&database, "d-stranger");
-    let refusals: Vec<String> = audit_entries(&database)
+    settled(database, "d-stranger");
+    let refusals: Vec<String> = audit_entries(database)
         .iter()
         .filter(|entry| entry["action"] == "approval.refused")
         .filter_map(|entry| {
@@ -376,13 +394,13 @@ fn pull_requests_reviews_and_deployments_through_the_github_app() {
         "installation": {"id": 42},
     });
     assert_eq!(signed(&server.url, "deployment_protection_rule", "d-deploy", &rule), 202);
-    settled(&database, "d-deploy");
+    settled(database, "d-deploy");
     assert_eq!(github.calls().len(), 3, "a deployment waiting for approvals is not answered yet");
 
     // Alice approves the reviewed head: the check run passes and the deployment is approved.
     let approval = review("alice-gh", "User", &second, &second, &released);
     assert_eq!(signed(&server.url, "pull_request_review", "d-alice", &approval), 202);
-    settled(&database, "d-alice");
+    settled(database, "d-alice");
     let calls = github.wait_for(5, "the updated check run and the protection rule's answer");
     let patch = calls.iter().find(|call| call.method == "PATCH").expect("the check run is updated");
     assert_eq!(patch.body["conclusion"], "success");
@@ -393,7 +411,7 @@ fn pull_requests_reviews_and_deployments_through_the_github_app() {
     assert!(
         answer.body["comment"].as_str().is_some_and(|comment| comment.len() <= 1024 && comment.contains("/changes/"))
     );
-    let approvals: Vec<String> = audit_entries(&database)
+    let approvals: Vec<String> = audit_entries(database)
         .iter()
         .filter(|entry| entry["action"] == "approval.recorded")
         .filter_map(|entry| entry["actor"].as_str().map(str::to_owned))
@@ -408,7 +426,7 @@ fn pull_requests_reviews_and_deployments_through_the_github_app() {
         "installation": {"id": 42},
     });
     assert_eq!(signed(&server.url, "merge_group", "d-queue", &queue), 202);
-    settled(&database, "d-queue");
+    settled(database, "d-queue");
     let calls = github.wait_for(6, "the merge queue's check run");
     assert_eq!(
         (calls[5].body["head_sha"].as_str(), calls[5].body["conclusion"].as_str()),
@@ -426,16 +444,16 @@ fn pull_requests_reviews_and_deployments_through_the_github_app() {
             "pusher": {"name": "dave-gh"},
         });
         assert_eq!(signed(&server.url, "push", delivery, &payload), 202);
-        settled(&database, delivery);
+        settled(database, delivery);
     };
     push("d-push-merge", &released, &merge);
-    let bypasses = || audit_entries(&database).into_iter().filter(|entry| entry["action"] == "bypass.detected").count();
+    let bypasses = || audit_entries(database).into_iter().filter(|entry| entry["action"] == "bypass.detected").count();
     assert_eq!(bypasses(), 0, "reviewed content is no bypass");
     let direct =
         fixture.repo.commit_as("dave", "services/checkout/cart.py", "def total(items):\n    return 0\n", "Hotfix");
     push("d-push-direct", &merge, &direct);
     let flagged: Vec<Value> =
-        audit_entries(&database).into_iter().filter(|entry| entry["action"] == "bypass.detected").collect();
+        audit_entries(database).into_iter().filter(|entry| entry["action"] == "bypass.detected").collect();
     assert_eq!(flagged.len(), 1, "a direct push to main is flagged");
     let detail: Value = serde_json::from_str(flagged[0]["detail"].as_str().expect("detail")).expect("json");
     assert_eq!((detail["after"].as_str(), detail["pusher"].as_str()), (Some(direct.as_str()), Some("dave-gh")));
@@ -445,15 +463,15 @@ fn pull_requests_reviews_and_deployments_through_the_github_app() {
     dismissed["action"] = json!("dismissed");
     dismissed["review"]["state"] = json!("dismissed");
     assert_eq!(signed(&server.url, "pull_request_review", "d-dismissed", &dismissed), 202);
-    settled(&database, "d-dismissed");
+    settled(database, "d-dismissed");
     let last_patch = github.calls().into_iter().rev().find(|call| call.method == "PATCH").expect("updated");
     assert_eq!(last_patch.body["conclusion"], "failure", "the check run fails again");
-    assert!(audit_entries(&database).iter().any(|entry| entry["action"] == "approval.withdrawn"));
+    assert!(audit_entries(database).iter().any(|entry| entry["action"] == "approval.withdrawn"));
     // She approves again, so that the replay below has something to undo.
     let mut again = review("alice-gh", "User", &second, &second, &released);
     again["review"]["id"] = json!(82);
     assert_eq!(signed(&server.url, "pull_request_review", "d-alice-again", &again), 202);
-    settled(&database, "d-alice-again");
+    settled(database, "d-alice-again");
 
     // Alice then requests changes; her earlier approval, captured and resent under a new
     // delivery id, does not bring it back.
@@ -461,9 +479,9 @@ fn pull_requests_reviews_and_deployments_through_the_github_app() {
     rejection["review"]["state"] = json!("changes_requested");
     rejection["review"]["id"] = json!(81);
     assert_eq!(signed(&server.url, "pull_request_review", "d-alice-rejects", &rejection), 202);
-    settled(&database, "d-alice-rejects");
+    settled(database, "d-alice-rejects");
     assert_eq!(signed(&server.url, "pull_request_review", "d-alice-replayed", &approval), 200);
-    let latest: Vec<String> = audit_entries(&database)
+    let latest: Vec<String> = audit_entries(database)
         .iter()
         .filter(|entry| ["approval.recorded", "rejection.recorded"].contains(&entry["action"].as_str().unwrap_or("")))
         .filter_map(|entry| entry["action"].as_str().map(str::to_owned))

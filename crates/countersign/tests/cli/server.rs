@@ -28,7 +28,7 @@ impl Database {
         Database::Sqlite(dir.join("countersign.db"))
     }
 
-    fn postgres(label: &str) -> Database {
+    pub(crate) fn postgres(label: &str) -> Database {
         let name = format!("countersign_cli_{label}_{}", std::process::id());
         execute(&countersign_testkit::postgres().admin_url(), &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         execute(&countersign_testkit::postgres().admin_url(), &format!("CREATE DATABASE {name}"));
