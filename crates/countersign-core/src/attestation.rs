@@ -62,6 +62,27 @@ pub struct Statement {
     /// requires an informed review counts the approval only when it names every changed path.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub opened: Vec<String>,
+    /// Instead of `opened`, for a change too large to list: [`paths_digest`] of every changed
+    /// path, when the reviewer opened them all.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub opened_all: String,
+}
+
+/// The paths a statement may list as opened before it names them by digest instead.
+pub const MAX_OPENED_LISTED: usize = 200;
+
+/// `sha256:<hex>` of a set of paths, in any order.
+pub fn paths_digest(paths: &[String]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut sorted: Vec<&str> = paths.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut hasher = Sha256::new();
+    for path in sorted {
+        hasher.update(path.as_bytes());
+        hasher.update([0]);
+    }
+    format!("sha256:{}", hex::encode(hasher.finalize()))
 }
 
 /// Statements list their files' digests up to this many files (the envelope must stay small).
@@ -122,6 +143,7 @@ impl Statement {
             branch: String::new(),
             files: Vec::new(),
             opened: Vec::new(),
+            opened_all: String::new(),
         }
     }
 

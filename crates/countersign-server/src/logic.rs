@@ -580,7 +580,13 @@ pub fn sign(
 ) -> Result<NewStatement, StoreError> {
     let statement = Statement::new(verdict, person, &row.fingerprint, &row.environment, &row.head, now / 1000, comment)
         .with_plans(plans.to_vec());
-    let statement = Statement { opened: opened.to_vec(), ..statement };
+    // A long list would not fit in a statement every reader accepts: beyond a few hundred
+    // paths the statement names the opened set by its digest.
+    let statement = if opened.len() > countersign_core::attestation::MAX_OPENED_LISTED {
+        Statement { opened_all: countersign_core::attestation::paths_digest(opened), ..statement }
+    } else {
+        Statement { opened: opened.to_vec(), ..statement }
+    };
     let envelope = statement.sign(key).map_err(|error| StoreError::Invalid(error.to_string()))?;
     Ok(NewStatement {
         change_id: row.id,

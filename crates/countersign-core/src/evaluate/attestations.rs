@@ -297,6 +297,9 @@ fn uninformed(analysis: &Analysis, statement: &Statement, by_server: bool) -> Op
     if !by_server {
         return Some("it was not given in the web interface, which records the files a reviewer opened".to_owned());
     }
+    if !statement.opened_all.is_empty() && statement.opened_all == crate::attestation::paths_digest(&analysis.paths) {
+        return None;
+    }
     let opened: std::collections::HashSet<&str> = statement.opened.iter().map(String::as_str).collect();
     let unopened: Vec<&str> = analysis.paths.iter().map(String::as_str).filter(|path| !opened.contains(path)).collect();
     match unopened.as_slice() {

@@ -295,6 +295,8 @@ struct Att {
     plans: &'static [&'static str],
     /// The files the web interface saw the reviewer open.
     opened: &'static [&'static str],
+    /// Names every changed file as opened by their digest, as for a large change.
+    opened_every: bool,
 }
 
 fn statement(person: &'static str, verdict: Verdict, comment: &'static str) -> Att {
@@ -309,6 +311,7 @@ fn statement(person: &'static str, verdict: Verdict, comment: &'static str) -> A
         signer: None,
         plans: &[],
         opened: &[],
+        opened_every: false,
     }
 }
 
@@ -356,6 +359,11 @@ impl Att {
         self
     }
 
+    fn opened_every_file(mut self) -> Att {
+        self.opened_every = true;
+        self
+    }
+
     fn signed_by(mut self, signer: &'static str) -> Att {
         self.signer = Some(signer);
         self
@@ -374,6 +382,10 @@ impl Att {
         )
         .with_plans(self.plans.iter().map(|plan| (*plan).to_owned()).collect());
         let statement = Statement { opened: self.opened.iter().map(|path| (*path).to_owned()).collect(), ..statement };
+        let paths: Vec<String> = change.files.iter().map(|file| file.path.clone()).collect();
+        let opened_all =
+            if self.opened_every { countersign_core::attestation::paths_digest(&paths) } else { String::new() };
+        let statement = Statement { opened_all, ..statement };
         let envelope = statement.sign(&key(seed_of(self.signer.unwrap_or(self.person)))).expect("signable statement");
         FoundAttestation::new(format!("#{}", position + 1), envelope.to_json().into_bytes())
     }
@@ -689,6 +701,8 @@ fn informed_reviews() {
     case("informed_every_file_opened", "allowed", &informed, change(), &[opened_all]);
     let opened_one = approve("alice").opened(&[CART]).signed_by(SERVER);
     case("informed_one_file_unopened", "blocked", &informed, change(), &[opened_one]);
+    let by_digest = approve("alice").opened_every_file().signed_by(SERVER);
+    case("informed_every_file_opened_by_digest", "allowed", &informed, change(), &[by_digest]);
     let claimed = approve("alice").opened(&[DOCS, CART]);
     case("informed_claimed_with_own_key", "blocked", &informed, change(), &[claimed]);
     let uninformed = format!("{}{}", requires("count = 1"), server_keys());

@@ -388,3 +388,50 @@ fn the_audit_page_says_when_the_chain_is_broken() {
     let status = html.split("id=\"chain-status\"").nth(1).and_then(|rest| rest.split("</p>").next()).expect("status");
     assert!(status.contains("BROKEN") && status.contains("2"), "{status}");
 }
+
+#[test]
+fn a_large_change_read_file_by_file_can_still_be_approved() {
+    let fixture = Fixture::with_rules(INFORMED_RULE);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = Database::sqlite(dir.path());
+    let server = fixture.start(&database, &[]);
+    let ci = fixture.token(&database, "ci-bot");
+    let carol = fixture.token(&database, "carol");
+    // More than a statement can list by name (300 paths of some 240 bytes, beyond the 64 KiB
+    // every reader accepts): documents written with an assistant.
+    fixture.repo.git(&["checkout", "-q", "-B", "docs", "main"]);
+    let folder = format!("docs/{}", "handbook-".repeat(25));
+    for index in 0..300 {
+        fixture.repo.write(&format!("{folder}/page-{index:03}.md"), &format!("Page {index}.\n"));
+    }
+    fixture.repo.commit_as("dave", "docs/index.md", "Index.\n", "Write the pages\n\nAssisted-by: Claude\n");
+    let (code, change) = fixture.register(&server, &ci, "docs");
+    assert_eq!(code, 1, "{change:#}");
+    let id = change["id"].as_i64().expect("id");
+    let agent = browser_agent();
+    let session = sign_in(&agent, &server.url, &carol);
+    let mut page = agent.get(&format!("{}/changes/{id}", server.url)).header("Cookie", &session).call().expect("page");
+    let html = page.body_mut().read_to_string().expect("html");
+    let files: std::collections::BTreeSet<String> = html
+        .split("href=\"/changes/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|link| link.contains("/file?path="))
+        .map(|link| format!("{}/changes/{}", server.url, link.replace("&amp;", "&")))
+        .collect();
+    assert_eq!(files.len(), 301, "every changed file has its page");
+    for file in &files {
+        assert_eq!(agent.get(file).header("Cookie", &session).call().expect("file").status(), 200);
+    }
+    let csrf = html.split("name=\"csrf\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("csrf");
+    let approved = agent
+        .post(&format!("{}/changes/{id}/review", server.url))
+        .header("Cookie", &session)
+        .send_form([("csrf", csrf), ("verdict", "approve"), ("comment", "read all 301")])
+        .expect("approve");
+    assert_eq!(approved.status(), 303, "the approval is recorded");
+    let (_, view) = crate::server::call(&server, "GET", &format!("/api/changes/{id}"), Some(&ci), None);
+    let informed =
+        view["decision"]["rules"].as_array().expect("rules").iter().find(|rule| rule["name"] == "informed-ai-review");
+    assert_eq!(informed.map(|rule| rule["satisfied"].clone()), Some(Value::Bool(true)), "{view:#}");
+}
