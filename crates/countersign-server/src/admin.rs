@@ -266,3 +266,67 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
 }
+
+/// `token create`: checks the id (a person or agent of `people`, unless it names a pipeline),
+/// then stores the token; returns the secret, shown once.
+pub fn new_person_token(
+    database_url: &str,
+    person: &str,
+    people: Option<&Path>,
+    label: &str,
+    at: i64,
+) -> Result<(String, TokenRow), String> {
+    if !countersign_core::directory::is_simple_name(person) {
+        return Err(format!("`{person}` is not a directory id (letters, digits, `.`, `_`, `-`)"));
+    }
+    if let Some(people) = people {
+        countersign_read::known_id(person, people)
+            .map_err(|problem| format!("{problem}; for a pipeline's token pass --pipeline"))?;
+    }
+    with_backend(database_url, true, async |backend| {
+        backend.create_token(person, label, at).await.map_err(|e| e.to_string())
+    })
+}
+
+/// `token revoke`: takes the id or the whole token; returns the id revoked.
+pub fn revoke(database_url: &str, token: &str, at: i64) -> Result<String, String> {
+    let id = token.strip_prefix(crate::TOKEN_PREFIX).unwrap_or(token);
+    let id = id.split('_').next().unwrap_or(id).to_owned();
+    let revoked = with_backend(database_url, false, async |backend| {
+        backend.revoke_token(&id, at).await.map_err(|error| error.to_string())
+    })?;
+    if revoked { Ok(id) } else { Err(format!("no live token {id}; `countersign token list` shows the ids")) }
+}
+
+/// `audit verify`: the chain, then the checkpoints (unless there are none to read).
+pub fn verify(
+    database_url: &str,
+    checkpoints: Option<(&Path, &Path, Option<&str>)>,
+) -> Result<Result<(u64, String), Broken>, String> {
+    let (checkpoints, key) = match checkpoints {
+        None => (Vec::new(), None),
+        Some((path, signing_key, server_key)) => {
+            let (checkpoints, key) = read_checkpoints(path, signing_key, server_key)?;
+            (checkpoints, Some(key))
+        }
+    };
+    with_backend(database_url, false, async |backend| {
+        backend.verify_audit(&checkpoints, key.as_ref()).await.map_err(|error| error.to_string())
+    })
+}
+
+/// `audit export`: JSON lines to standard output, or to a file written whole or not at all.
+pub fn export(database_url: &str, output: Option<&Path>) -> Result<u64, String> {
+    match output {
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            with_backend(database_url, false, async |backend| backend.export_audit(&mut out).await)
+                .and_then(|count| out.flush().map(|()| count).map_err(|error| error.to_string()))
+        }
+        Some(path) => countersign_read::write_atomically(path, false, |out| {
+            with_backend(database_url, false, async |backend| backend.export_audit(out).await)
+        })
+        .map_err(|failure| failure.to_string()),
+    }
+}

@@ -1,7 +1,6 @@
 //! `countersign serve`, `token` and `audit`: the approval service and its administration, over
 //! the server crate's [`admin::Backend`].
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -246,15 +245,8 @@ pub fn token(command: &TokenCommand) -> u8 {
     let at = jiff::Timestamp::now().as_millisecond();
     match command {
         TokenCommand::Create { database, person, people, pipeline, label, format } => {
-            if !countersign_core::directory::is_simple_name(person) {
-                return report(&format!("`{person}` is not a directory id (letters, digits, `.`, `_`, `-`)"));
-            }
-            if !pipeline && let Err(problem) = countersign_read::known_id(person, people) {
-                return report(&format!("{problem}; for a pipeline's token pass --pipeline"));
-            }
-            let created = with_backend(&database.database_url, true, async |backend| {
-                backend.create_token(person, label, at).await.map_err(|error| error.to_string())
-            });
+            let people = (!pipeline).then_some(people.as_path());
+            let created = admin::new_person_token(&database.database_url, person, people, label, at);
             if created.is_ok() && *format == Format::Text {
                 errln!("countersign: token for {person} created; it is shown only this once");
             }
@@ -262,21 +254,12 @@ pub fn token(command: &TokenCommand) -> u8 {
             finish(*format, created, json, |(secret, _)| format!("{secret}\n"), |_| EXIT_ALLOWED)
         }
         TokenCommand::Revoke { database, id } => {
-            let id = id.strip_prefix(countersign_server::TOKEN_PREFIX).unwrap_or(id);
-            let id = id.split('_').next().unwrap_or(id);
-            let revoked = with_backend(&database.database_url, false, async |backend| {
-                backend.revoke_token(id, at).await.map_err(|error| error.to_string())
-            })
-            .and_then(|revoked| {
-                revoked
-                    .then_some(())
-                    .ok_or_else(|| format!("no live token {id}; `countersign token list` shows the ids"))
-            });
+            let revoked = admin::revoke(&database.database_url, id, at);
             finish(
                 Format::Text,
                 revoked,
                 |_| serde_json::Value::Null,
-                |()| format!("token {id} revoked\n"),
+                |id| format!("token {id} revoked\n"),
                 |_| EXIT_ALLOWED,
             )
         }
@@ -293,40 +276,19 @@ pub fn token(command: &TokenCommand) -> u8 {
 pub fn audit(command: &AuditCommand) -> u8 {
     match command {
         AuditCommand::Verify { database, signing_key, server_key, no_checkpoints, format } => {
-            let checked = if *no_checkpoints {
-                Ok((Vec::new(), None))
-            } else {
-                admin::read_checkpoints(&database.checkpoints(), signing_key, server_key.as_deref())
-                    .map(|(checkpoints, key)| (checkpoints, Some(key)))
-            };
-            let verified = checked.and_then(|(checkpoints, key)| {
-                with_backend(&database.database_url, false, async |backend| {
-                    backend.verify_audit(&checkpoints, key.as_ref()).await.map_err(|error| error.to_string())
-                })
-            });
+            let checkpoints = database.checkpoints();
+            let with =
+                (!no_checkpoints).then_some((checkpoints.as_path(), signing_key.as_path(), server_key.as_deref()));
+            let verified = admin::verify(&database.database_url, with);
             let (json, text) = (countersign_server::text::audit_json, countersign_server::text::audit_verified);
             finish(*format, verified, json, text, |verified| if verified.is_ok() { EXIT_ALLOWED } else { EXIT_BLOCKED })
         }
-        AuditCommand::Export { database, output } => {
-            let result = match output {
-                None => {
-                    let stdout = std::io::stdout();
-                    let mut out = std::io::BufWriter::new(stdout.lock());
-                    with_backend(&database.database_url, false, async |backend| backend.export_audit(&mut out).await)
-                        .and_then(|count| out.flush().map(|()| count).map_err(|error| error.to_string()))
-                }
-                Some(path) => countersign_read::write_atomically(path, false, |out| {
-                    with_backend(&database.database_url, false, async |backend| backend.export_audit(out).await)
-                })
-                .map_err(|failure| failure.to_string()),
-            };
-            match result {
-                Ok(count) => {
-                    errln!("countersign: exported {count} audit entries");
-                    EXIT_ALLOWED
-                }
-                Err(message) => report(&message),
+        AuditCommand::Export { database, output } => match admin::export(&database.database_url, output.as_deref()) {
+            Ok(count) => {
+                errln!("countersign: exported {count} audit entries");
+                EXIT_ALLOWED
             }
-        }
+            Err(message) => report(&message),
+        },
     }
 }
