@@ -89,6 +89,82 @@ pub struct PolicyReport {
     pub delay: Delay,
     pub reviewers: Vec<ReviewerLoad>,
     pub weeks: Vec<Week>,
+    /// What the policy would have caught: of the changes history shows needed a later fix.
+    pub efficacy: Efficacy,
+}
+
+/// How the reviews a policy asks for fall on the changes that later needed a fix.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Efficacy {
+    /// Over every change.
+    pub all: Caught,
+    /// Over the AI-assisted changes.
+    pub ai_assisted: Caught,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Caught {
+    /// Changes a later revert undid.
+    pub later_fixed: u64,
+    /// Of those, how many the policy gave a senior review, any review, or none.
+    pub fixed_with_senior: u64,
+    pub fixed_with_review: u64,
+    pub fixed_without_review: u64,
+    /// Changes that needed a senior and never needed a fix.
+    pub senior_on_never_fixed: u64,
+}
+
+/// The changes a history shows needed a later fix: reverted ones, named by git's
+/// `This reverts commit <id>` line or by GitHub's `Revert "<subject>"` squash. Each label keeps
+/// its evidence, the reverting commit. (Fixes traced by blame are not read yet.)
+#[derive(Clone, Debug, Default)]
+pub struct LaterFixes {
+    by_id: HashMap<String, String>,
+    by_subject: HashMap<String, String>,
+}
+
+/// A subject without GitHub's ` (#123)` pull request suffix.
+fn bare_subject(subject: &str) -> &str {
+    let subject = subject.trim();
+    match subject.rsplit_once(" (#") {
+        Some((bare, number)) if number.strip_suffix(')').is_some_and(|n| n.chars().all(|c| c.is_ascii_digit())) => bare,
+        _ => subject,
+    }
+}
+
+impl LaterFixes {
+    /// Reads the revert markers of a commit of the history.
+    pub fn observe(&mut self, commit: &Commit) {
+        for line in commit.message.lines() {
+            if let Some(rest) = line.trim().strip_prefix("This reverts commit ") {
+                let id: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
+                if id.len() >= 7 {
+                    self.by_id.insert(id.to_ascii_lowercase(), commit.id.clone());
+                }
+            }
+        }
+        let subject = bare_subject(commit.message.lines().next().unwrap_or(""));
+        if let Some(title) = subject.strip_prefix("Revert \"").and_then(|rest| rest.strip_suffix('"')) {
+            self.by_subject.insert(bare_subject(title).to_owned(), commit.id.clone());
+        }
+    }
+
+    /// The commit that reverted this one, if one did.
+    pub fn fixed_by(&self, id: &str, subject: &str) -> Option<&str> {
+        let id = id.to_ascii_lowercase();
+        (7..=id.len())
+            .find_map(|length| self.by_id.get(&id[..length]))
+            .or_else(|| self.by_subject.get(bare_subject(subject)).filter(|by| **by != id))
+            .map(String::as_str)
+    }
+}
+
+/// What a replayed change needed, kept until the history's later fixes are known.
+struct Seen {
+    commits: Vec<(String, String)>,
+    ai_assisted: bool,
+    review: bool,
+    senior: bool,
 }
 
 /// What `simulate` reports: its JSON output.
@@ -117,6 +193,7 @@ pub struct Simulation<'a> {
     /// Per person: changes whose last review was theirs, and the seconds those changes waited.
     held_up: Vec<(u64, i64)>,
     weeks: Vec<(Week, i64, u64)>,
+    seen: Vec<Seen>,
     report: PolicyReport,
 }
 
@@ -137,6 +214,7 @@ impl<'a> Simulation<'a> {
             delays: Vec::new(),
             held_up: vec![(0, 0); people.len()],
             weeks: Vec::new(),
+            seen: Vec::new(),
             report: PolicyReport {
                 name,
                 changes: 0,
@@ -166,12 +244,28 @@ impl<'a> Simulation<'a> {
                 },
                 reviewers: Vec::new(),
                 weeks: Vec::new(),
+                efficacy: Efficacy::default(),
             },
         }
     }
 
-    /// Records the decision a change would have got at `time`, without any approval.
-    pub fn record(&mut self, decision: &Decision, time: i64) {
+    /// Records the decision a change of these commits would have got at `time`, without any
+    /// approval.
+    pub fn record(&mut self, decision: &Decision, time: i64, commits: &[Commit]) {
+        let mut seen = Seen {
+            commits: commits
+                .iter()
+                .map(|commit| (commit.id.clone(), commit.message.lines().next().unwrap_or("").to_owned()))
+                .collect(),
+            ai_assisted: decision.ai_assisted,
+            review: false,
+            senior: false,
+        };
+        self.record_needs(decision, time, &mut seen);
+        self.seen.push(seen);
+    }
+
+    fn record_needs(&mut self, decision: &Decision, time: i64, seen: &mut Seen) {
         let first = *self.first.get_or_insert(time);
         let week = usize::try_from((time - first).max(0) / WEEK_SECS).unwrap_or(0);
         while self.weeks.len() <= week {
@@ -196,6 +290,7 @@ impl<'a> Simulation<'a> {
             return;
         }
         report.need_review += 1;
+        seen.review = true;
         self.weeks[week].0.need_review += 1;
         let rule_needs_senior = |eligible: &[String]| {
             !eligible.is_empty()
@@ -203,6 +298,7 @@ impl<'a> Simulation<'a> {
         };
         if unmet.iter().any(|rule| rule_needs_senior(&rule.eligible)) {
             report.need_senior += 1;
+            seen.senior = true;
         }
         if unmet.iter().any(|rule| rule.missing > 0 && rule.eligible.is_empty()) {
             report.unapprovable += 1;
@@ -258,7 +354,24 @@ impl<'a> Simulation<'a> {
         self.weeks[week].2 += 1;
     }
 
-    pub fn finish(mut self) -> PolicyReport {
+    /// The report, with what the policy caught of the changes `fixes` shows needed a fix.
+    pub fn finish(mut self, fixes: &LaterFixes) -> PolicyReport {
+        for seen in &self.seen {
+            let fixed = seen.commits.iter().any(|(id, subject)| fixes.fixed_by(id, subject).is_some());
+            let efficacy = &mut self.report.efficacy;
+            for caught in
+                std::iter::once(&mut efficacy.all).chain(seen.ai_assisted.then_some(&mut efficacy.ai_assisted))
+            {
+                match (fixed, seen.senior, seen.review) {
+                    (true, true, _) => caught.fixed_with_senior += 1,
+                    (true, false, true) => caught.fixed_with_review += 1,
+                    (true, false, false) => caught.fixed_without_review += 1,
+                    (false, true, _) => caught.senior_on_never_fixed += 1,
+                    (false, false, _) => {}
+                }
+                caught.later_fixed += u64::from(fixed);
+            }
+        }
         let directory = &self.config.directory;
         let people = directory.people();
         let report = &mut self.report;

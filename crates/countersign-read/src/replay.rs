@@ -92,10 +92,15 @@ pub fn replay(spec: &ReplaySpec, progress: &mut dyn FnMut(Progress)) -> Result<R
     let mut workers: Vec<Repo> = (0..threads).map(|_| repo.clone()).collect();
     let primary_config = replays[0].config;
     let (mut first, mut last) = (None, None);
+    // Reverts come after what they undo: read them all, then label the changes at the end.
+    let mut fixes = countersign_core::simulate::LaterFixes::default();
     for ids in chain.chunks(CHUNK) {
         for (change, time) in read_merged_changes(&mut workers, primary_config, ids, &context)? {
             first.get_or_insert(time);
             last = Some(time);
+            for commit in &change.commits {
+                fixes.observe(commit);
+            }
             decide_everywhere(&mut replays, change, time);
         }
         progress(Progress::Read(ids.len()));
@@ -111,7 +116,7 @@ pub fn replay(spec: &ReplaySpec, progress: &mut dyn FnMut(Progress)) -> Result<R
         last: date(last),
         reviews_per_reviewer_per_day: spec.reviews_per_day,
         senior_level: spec.senior_level.clone(),
-        policies: replays.into_iter().map(|replay| replay.simulation.finish()).collect(),
+        policies: replays.into_iter().map(|replay| replay.simulation.finish(&fixes)).collect(),
     })
 }
 
@@ -130,7 +135,7 @@ fn decide_everywhere(replays: &mut [Replay<'_>], mut change: ChangeInput, time: 
         change.history = Some(replay.experience.history_for(replay.config, &change, time));
         let analysis = evaluate::analyze(replay.config, &change);
         let decision = evaluate::decide(replay.config, &analysis, &replay.no_attestations, time);
-        replay.simulation.record(&decision, time);
+        replay.simulation.record(&decision, time, &change.commits);
         for commit in change.commits.iter().rev() {
             replay.experience.add(replay.config, commit);
         }

@@ -6,6 +6,11 @@ use std::fmt::Write;
 use crate::simulate::{PolicyReport, ReplayReport};
 
 /// The policies side by side, one row per measure; `chart` is where the SVG chart was written.
+/// `senior/other/none` for the later-fixed changes.
+fn caught(caught: &crate::simulate::Caught) -> String {
+    format!("{}/{}/{}", caught.fixed_with_senior, caught.fixed_with_review, caught.fixed_without_review)
+}
+
 pub fn simulation(output: &ReplayReport, chart: Option<&str>) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -36,6 +41,11 @@ pub fn simulation(output: &ReplayReport, chart: Option<&str>) -> String {
         row("need a senior", &|policy| share(policy.need_senior, policy)),
         row("no one could approve", &|policy| policy.unapprovable.to_string()),
         row("risk low/med/high/crit", &|policy| policy.risk.iter().map(u64::to_string).collect::<Vec<_>>().join("/")),
+        row("later reverted", &|policy| policy.efficacy.all.later_fixed.to_string()),
+        row("  senior/other/no review", &|policy| caught(&policy.efficacy.all)),
+        row("senior on never-reverted", &|policy| policy.efficacy.all.senior_on_never_fixed.to_string()),
+        row("AI-assisted later reverted", &|policy| policy.efficacy.ai_assisted.later_fixed.to_string()),
+        row("  senior/other/no review", &|policy| caught(&policy.efficacy.ai_assisted)),
     ];
     let mut rule_names: Vec<&str> = Vec::new();
     for rule in policies.iter().flat_map(|policy| &policy.rules) {

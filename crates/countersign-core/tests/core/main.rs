@@ -1,6 +1,7 @@
 mod codeowners;
 mod decision;
 mod detect;
+mod later_fixes;
 mod notes;
 mod policy;
 mod pull_request;
