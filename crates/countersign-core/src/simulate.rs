@@ -104,7 +104,7 @@ pub struct Efficacy {
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Caught {
-    /// Changes a later revert undid.
+    /// Changes a later revert undid or a later fix repaired.
     pub later_fixed: u64,
     /// Of those, how many the policy gave a senior review, any review, or none.
     pub fixed_with_senior: u64,
@@ -115,12 +115,23 @@ pub struct Caught {
 }
 
 /// The changes a history shows needed a later fix: reverted ones, named by git's
-/// `This reverts commit <id>` line or by GitHub's `Revert "<subject>"` squash. Each label keeps
-/// its evidence, the reverting commit. (Fixes traced by blame are not read yet.)
+/// `This reverts commit <id>` line or by GitHub's `Revert "<subject>"` squash, and those whose
+/// lines a later fix changed (traced by the adapter, see [`LaterFixes::traced`]). Each label
+/// keeps its evidence: the reverting or fixing commit.
 #[derive(Clone, Debug, Default)]
 pub struct LaterFixes {
     by_id: HashMap<String, String>,
     by_subject: HashMap<String, String>,
+}
+
+/// Whether a commit says it fixes something: its subject names a fix, a bug, a hotfix or a
+/// regression (a revert is read by [`LaterFixes::observe`] instead).
+pub fn looks_like_fix(commit: &Commit) -> bool {
+    let subject = commit.message.lines().next().unwrap_or("").to_ascii_lowercase();
+    !subject.starts_with("revert")
+        && subject.split(|c: char| !c.is_ascii_alphanumeric()).any(|word| {
+            matches!(word, "fix" | "fixes" | "fixed" | "fixing" | "bug" | "bugfix" | "hotfix" | "regression")
+        })
 }
 
 /// A subject without GitHub's ` (#123)` pull request suffix.
@@ -149,7 +160,14 @@ impl LaterFixes {
         }
     }
 
-    /// The commit that reverted this one, if one did.
+    /// Records that `fix` changed lines `introducer` wrote (SZZ).
+    pub fn traced(&mut self, introducer: &str, fix: &str) {
+        if introducer != fix {
+            self.by_id.entry(introducer.to_ascii_lowercase()).or_insert_with(|| fix.to_owned());
+        }
+    }
+
+    /// The commit that reverted or fixed this one, if one did.
     pub fn fixed_by(&self, id: &str, subject: &str) -> Option<&str> {
         let id = id.to_ascii_lowercase();
         (7..=id.len())

@@ -16,6 +16,8 @@ use gix::diff::tree::recorder::Change;
 
 mod attribution;
 pub mod patch;
+mod szz;
+pub use szz::Introduced;
 
 /// The ref that carries attestations, so they travel with `git push` and `git fetch`.
 pub const ATTESTATION_REF: &str = "refs/countersign/attestations";

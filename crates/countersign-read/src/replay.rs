@@ -27,6 +27,8 @@ pub struct ReplaySpec {
     pub reviews_per_day: f64,
     pub senior_level: String,
     pub environment: String,
+    /// How far back a fix's removed lines are traced (SZZ).
+    pub fix_window_days: u32,
 }
 
 struct Replay<'a> {
@@ -94,16 +96,28 @@ pub fn replay(spec: &ReplaySpec, progress: &mut dyn FnMut(Progress)) -> Result<R
     let (mut first, mut last) = (None, None);
     // Reverts come after what they undo: read them all, then label the changes at the end.
     let mut fixes = countersign_core::simulate::LaterFixes::default();
+    let mut fix_commits: Vec<String> = Vec::new();
     for ids in chain.chunks(CHUNK) {
         for (change, time) in read_merged_changes(&mut workers, primary_config, ids, &context)? {
             first.get_or_insert(time);
             last = Some(time);
             for commit in &change.commits {
                 fixes.observe(commit);
+                if countersign_core::simulate::looks_like_fix(commit) && fix_commits.len() < MAX_TRACED_FIXES {
+                    fix_commits.push(commit.id.clone());
+                }
             }
             decide_everywhere(&mut replays, change, time);
         }
         progress(Progress::Read(ids.len()));
+    }
+    // Each fix's removed lines, blamed at its parent within the window, name what it repaired.
+    for fix in &fix_commits {
+        let id =
+            ObjectId::from_hex(fix.as_bytes()).map_err(|_| ReadError::input(format!("`{fix}` is not a commit id")))?;
+        for introduced in repo.fixed_lines(id, spec.fix_window_days)? {
+            fixes.traced(&introduced.commit, fix);
+        }
     }
     let date = |time: Option<i64>| {
         time.and_then(|time| jiff::Timestamp::from_second(time).ok()).map(|at| at.strftime("%Y-%m-%d").to_string())
@@ -119,6 +133,9 @@ pub fn replay(spec: &ReplaySpec, progress: &mut dyn FnMut(Progress)) -> Result<R
         policies: replays.into_iter().map(|replay| replay.simulation.finish(&fixes)).collect(),
     })
 }
+
+/// The most fix commits traced back in one replay.
+const MAX_TRACED_FIXES: usize = 50_000;
 
 /// How far a replay got.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -41,10 +41,10 @@ pub fn simulation(output: &ReplayReport, chart: Option<&str>) -> String {
         row("need a senior", &|policy| share(policy.need_senior, policy)),
         row("no one could approve", &|policy| policy.unapprovable.to_string()),
         row("risk low/med/high/crit", &|policy| policy.risk.iter().map(u64::to_string).collect::<Vec<_>>().join("/")),
-        row("later reverted", &|policy| policy.efficacy.all.later_fixed.to_string()),
+        row("later fixed", &|policy| policy.efficacy.all.later_fixed.to_string()),
         row("  senior/other/no review", &|policy| caught(&policy.efficacy.all)),
-        row("senior on never-reverted", &|policy| policy.efficacy.all.senior_on_never_fixed.to_string()),
-        row("AI-assisted later reverted", &|policy| policy.efficacy.ai_assisted.later_fixed.to_string()),
+        row("senior on never-fixed", &|policy| policy.efficacy.all.senior_on_never_fixed.to_string()),
+        row("AI-assisted later fixed", &|policy| policy.efficacy.ai_assisted.later_fixed.to_string()),
         row("  senior/other/no review", &|policy| caught(&policy.efficacy.ai_assisted)),
     ];
     let mut rule_names: Vec<&str> = Vec::new();

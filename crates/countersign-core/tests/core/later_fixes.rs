@@ -43,3 +43,16 @@ fn revert_markers() {
     // A revert does not label itself.
     check(&[("r2", "Revert \"Add d\"")], ("r2", "Add d"), None);
 }
+
+#[test]
+fn fix_subjects() {
+    let fix = |message: &str| countersign_core::simulate::looks_like_fix(&commit("f", message));
+    for message in
+        ["Fix the cart total", "fix: empty cart", "Hotfix for checkout", "Bug 1234: totals", "cart: fixes rounding"]
+    {
+        assert!(fix(message), "{message}");
+    }
+    for message in ["Add a prefix option", "Revert \"Fix the cart total\"", "Document the debugger", "Fixture data"] {
+        assert!(!fix(message), "{message}");
+    }
+}

@@ -9,8 +9,7 @@ use crate::{EXIT_ALLOWED, EXIT_BAD_INPUT};
 
 #[derive(Subcommand, Clone, Debug)]
 pub enum DirectoryCommand {
-    /// Propose a people.toml from a GitHub organisation's members and teams; each level is left
-    /// as "?" for a person to fill in (the file does not load until then).
+    /// Propose a people.toml from a GitHub organisation's members and teams, levels left as "?" to fill in.
     Import {
         #[arg(long, value_name = "ORG")]
         github_org: String,

@@ -53,15 +53,13 @@ pub struct ServeArgs {
     /// How long reading one registered change may take before it fails closed (HTTP 422).
     #[arg(long, default_value = "2m", value_parser = duration)]
     pub analysis_budget: Duration,
-    /// The address people reach the web interface at, for links in notifications (default: the
-    /// listening address). An https:// address marks the session cookie Secure.
+    /// Where people reach the web interface, for links (default: the listening address); https marks cookies Secure.
     #[arg(long)]
     pub public_url: Option<String>,
     /// How long a web sign-in lasts.
     #[arg(long, default_value = "12h", value_parser = duration)]
     pub session_ttl: Duration,
-    /// Post notifications (review assigned or escalated, break-glass, overdue after-the-fact
-    /// review) as countersign JSON to this URL; repeatable.
+    /// Post notifications (reviews assigned or escalated, break-glass, overdue reviews) as JSON here; repeatable.
     #[arg(long = "notify", value_name = "URL")]
     pub notify: Vec<String>,
     /// Post notifications as Slack-compatible incoming-webhook JSON to this URL; repeatable.

@@ -14,8 +14,7 @@ use crate::failure::{self};
 pub struct SimulateArgs {
     #[arg(long, default_value = ".")]
     pub repo: PathBuf,
-    /// The changes to replay: `A..B` (each commit of B's first-parent line after A), or one
-    /// revision for its whole first-parent history.
+    /// `A..B` (each commit of B's first-parent line after A), or one revision's whole history.
     #[arg(long)]
     pub range: String,
     /// Folder with the policy to replay (default: `.countersign/` at the range's tip).
@@ -35,6 +34,9 @@ pub struct SimulateArgs {
     /// Write an SVG chart of weekly senior reviews and queue delay here.
     #[arg(long, value_name = "FILE")]
     pub chart: Option<PathBuf>,
+    /// How far back a fix's removed lines are traced to the changes that wrote them.
+    #[arg(long, value_name = "DAYS", default_value_t = 180)]
+    pub fix_window_days: u32,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }
@@ -48,6 +50,7 @@ pub fn run(args: &SimulateArgs) -> u8 {
         reviews_per_day: args.reviews_per_day,
         senior_level: args.senior_level.clone(),
         environment: args.environment.clone(),
+        fix_window_days: args.fix_window_days,
     };
     let bar = std::io::stderr().is_terminal().then(|| {
         indicatif::ProgressBar::new(0).with_style(

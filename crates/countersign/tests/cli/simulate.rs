@@ -117,10 +117,12 @@ fn unknown_senior_level_is_bad_input() {
     assert!(stderr(&output).contains("--senior-level `wizard` is not a level"), "{}", stderr(&output));
 }
 
-/// Reverted changes are the later-fixed ones; the policy's reviews are counted against them.
+/// Reverted and fixed changes are the later-fixed ones; the policy's reviews are counted
+/// against them.
 /// 1. bob's AI-assisted checkout change (needs a senior), later reverted with `git revert`;
 /// 2. dave's docs change, later reverted as GitHub squashes it: `Revert "Document z (#12)"`;
-/// 3. alice's docs change, never reverted.
+/// 3. alice's docs change, whose line a later fix corrects (traced by blame);
+/// 4. carol's docs change, which a later "fix" only re-indents: no evidence.
 #[test]
 fn efficacy_counts_the_reviews_of_changes_later_reverted() {
     let repo = TestRepo::new();
@@ -133,15 +135,21 @@ fn efficacy_counts_the_reviews_of_changes_later_reverted() {
         &format!("Add d\n\n{CLAUDE}\n"),
     );
     repo.commit_at("dave", "2026-11-02T10:00:00Z", "docs/z.md", "# Z\n", "Document z (#12)");
-    repo.commit_at("alice", "2026-11-03T09:00:00Z", "docs/w.md", "# W\n", "Document w");
+    repo.commit_at("alice", "2026-11-03T09:00:00Z", "docs/w.md", "# W\nSee the wiki.\n", "Document w");
+    repo.commit_at("carol", "2026-11-03T10:00:00Z", "docs/v.md", "# V\n", "Document v");
     repo.commit_at("carol", "2026-11-04T09:00:00Z", "docs/z.md", "", "Revert \"Document z (#12)\" (#13)");
     let message = format!("Revert \"Add d\"\n\nThis reverts commit {}.\n", &ai[..12]);
     repo.commit_at("carol", "2026-11-05T09:00:00Z", "services/checkout/d.py", "", &message);
+    repo.commit_at("erin", "2026-11-06T09:00:00Z", "docs/w.md", "# W\nSee the handbook.\n", "Fix the pointer in w");
+    repo.commit_at("erin", "2026-11-06T10:00:00Z", "docs/v.md", "  # V\n", "Fix the spacing of v");
     let report = simulate(&repo, &["--range", &format!("{start}..main")]);
     let efficacy = &report["policies"][0]["efficacy"];
-    assert_eq!(efficacy["all"]["later_fixed"], 2, "{efficacy:#}");
+    assert_eq!(efficacy["all"]["later_fixed"], 3, "{efficacy:#}");
     assert_eq!(efficacy["all"]["fixed_with_senior"], 1, "the AI-assisted change needed a senior: {efficacy:#}");
-    assert_eq!(efficacy["all"]["fixed_with_review"], 1, "dave's docs change needed a review: {efficacy:#}");
+    assert_eq!(
+        efficacy["all"]["fixed_with_review"], 2,
+        "dave's and alice's docs changes needed a review: {efficacy:#}"
+    );
     assert_eq!(efficacy["all"]["fixed_without_review"], 0);
     assert_eq!(efficacy["ai_assisted"]["later_fixed"], 1);
     assert_eq!(efficacy["ai_assisted"]["fixed_with_senior"], 1);
