@@ -907,6 +907,21 @@ impl Repo {
         Ok(out)
     }
 
+    /// What changed from an earlier version's head `then` to `head`: the paths of this change
+    /// (`ours`) and of the earlier one (from its merge base with `base`), hunk by hunk.
+    pub fn changed_since(
+        &self,
+        then: ObjectId,
+        base: ObjectId,
+        head: ObjectId,
+        mut ours: std::collections::BTreeSet<String>,
+        max_lines: usize,
+    ) -> Result<Vec<countersign_core::evaluate::Interdiff>> {
+        let fork = self.merge_base(then, base)?;
+        ours.extend(self.tree_changes(fork, then)?.into_iter().map(|change| change.path));
+        self.interdiff(then, head, &ours, max_lines)
+    }
+
     fn attestation_tip(&self) -> Result<Option<ObjectId>> {
         let reference = self.repo.try_find_reference(ATTESTATION_REF).map_err(git_error("read attestation ref"))?;
         let Some(mut reference) = reference else { return Ok(None) };

@@ -363,10 +363,7 @@ impl Judge<'_> {
             else {
                 continue;
             };
-            let mut paths = ours.clone();
-            let fork = self.repo.merge_base(then, base)?;
-            paths.extend(self.repo.tree_changes(fork, then)?.into_iter().map(|change| change.path));
-            let mut interdiff = self.repo.interdiff(then, head, &paths, MAX_INTERDIFF_LINES)?;
+            let mut interdiff = self.repo.changed_since(then, base, head, ours.clone(), MAX_INTERDIFF_LINES)?;
             interdiff.truncate(MAX_INTERDIFF_FILES);
             done.insert(earlier.head.clone(), interdiff.clone());
             earlier.changed_since = interdiff;

@@ -106,6 +106,24 @@ impl RepoAnalyser {
     }
 }
 
+/// A git failure of an analysed change: it can no longer be judged from the clone.
+fn failed(error: countersign_git::Error) -> AnalysisFailure {
+    AnalysisFailure::Unjudgeable(error.to_string())
+}
+
+impl RepoAnalyser {
+    /// The request's clone with its base and head resolved.
+    fn open_at(
+        &self,
+        request: &ChangeRequest,
+    ) -> Result<(countersign_git::Repo, countersign_git::ObjectId, countersign_git::ObjectId), AnalysisFailure> {
+        let repo = countersign_git::Repo::open(&self.clone_of(&request.repository)?).map_err(failed)?;
+        let base = repo.resolve(&request.base).map_err(failed)?;
+        let head = repo.resolve(&request.head).map_err(failed)?;
+        Ok((repo, base, head))
+    }
+}
+
 fn describe(failure: &ReadError) -> AnalysisFailure {
     match failure {
         ReadError::Config(errors) => AnalysisFailure::Unjudgeable(format!(
@@ -149,11 +167,7 @@ impl Analyser for RepoAnalyser {
         request: &ChangeRequest,
         paths: &[String],
     ) -> Result<Vec<countersign_core::evaluate::Interdiff>, AnalysisFailure> {
-        let path = self.clone_of(&request.repository)?;
-        let failed = |error: countersign_git::Error| AnalysisFailure::Unjudgeable(error.to_string());
-        let repo = countersign_git::Repo::open(&path).map_err(failed)?;
-        let base = repo.resolve(&request.base).map_err(failed)?;
-        let head = repo.resolve(&request.head).map_err(failed)?;
+        let (repo, base, head) = self.open_at(request)?;
         let fork = repo.merge_base(base, head).map_err(failed)?.unwrap_or(base);
         let paths = paths.iter().cloned().collect();
         repo.interdiff(fork, head, &paths, MAX_DIFF_LINES).map_err(failed)
@@ -165,16 +179,10 @@ impl Analyser for RepoAnalyser {
         earlier_head: &str,
         paths: &[String],
     ) -> Result<Vec<countersign_core::evaluate::Interdiff>, AnalysisFailure> {
-        let path = self.clone_of(&request.repository)?;
-        let failed = |error: countersign_git::Error| AnalysisFailure::Unjudgeable(error.to_string());
-        let repo = countersign_git::Repo::open(&path).map_err(failed)?;
-        let base = repo.resolve(&request.base).map_err(failed)?;
-        let head = repo.resolve(&request.head).map_err(failed)?;
+        let (repo, base, head) = self.open_at(request)?;
         let then = repo.resolve(earlier_head).map_err(failed)?;
-        let fork = repo.merge_base(then, base).map_err(failed)?;
-        let mut paths: std::collections::BTreeSet<String> = paths.iter().cloned().collect();
-        paths.extend(repo.tree_changes(fork, then).map_err(failed)?.into_iter().map(|change| change.path));
-        let mut changed = repo.interdiff(then, head, &paths, MAX_DIFF_LINES).map_err(failed)?;
+        let paths = paths.iter().cloned().collect();
+        let mut changed = repo.changed_since(then, base, head, paths, MAX_DIFF_LINES).map_err(failed)?;
         changed.truncate(MAX_CHANGED_FILES);
         Ok(changed)
     }

@@ -281,18 +281,25 @@ async fn pull_request<S: Store>(state: &Arc<AppState<S>>, event: events::PullReq
             plans: Vec::new(),
             context: Some(context.clone()),
         };
-        let prepared = match crate::api::prepared_for(state, request, false).await {
-            Ok(prepared) => prepared,
-            Err(error) => return Err(Failure::Retry(error.message().to_owned(), None)),
-        };
-        let op = Op::Register { caller: "github".to_owned(), name: Some(pull_name(pull.number)), prepared };
-        let row = match state.writer.submit(op).await? {
-            Outcome::Change(row) => row,
-            other => return Err(Failure::Retry(format!("registration answered {}", outcome_name(&other)), None)),
-        };
+        let row = register(state, request, pull_name(pull.number)).await?;
         publish(state, &row, &event.repository.full_name, event.installation.as_ref().map(|i| i.id)).await?;
     }
     Ok(())
+}
+
+/// Reads a change GitHub named (from the analysis cache when it was read before) and registers
+/// it under `name`, which a later registration under the same name supersedes.
+async fn register<S: Store>(
+    state: &Arc<AppState<S>>,
+    request: ChangeRequest,
+    name: String,
+) -> Result<ChangeRow, Failure> {
+    let prepared = crate::api::prepared_for(state, request, false).await?;
+    let op = Op::Register { caller: "github".to_owned(), name: Some(name), prepared };
+    match state.writer.submit(op).await? {
+        Outcome::Change(row) => Ok(row),
+        other => Err(Failure::Retry(format!("registration answered {}", outcome_name(&other)), None)),
+    }
 }
 
 fn outcome_name(outcome: &Outcome) -> &'static str {
@@ -537,12 +544,7 @@ async fn protection_rule<S: Store>(
         plans: Vec::new(),
         context: None,
     };
-    let prepared = crate::api::prepared_for(state, request, false).await?;
-    let op = Op::Register { caller: "github".to_owned(), name: Some(format!("deploy-{environment}")), prepared };
-    let row = match state.writer.submit(op).await? {
-        Outcome::Change(row) => row,
-        other => return Err(Failure::Retry(format!("registration answered {}", outcome_name(&other)), None)),
-    };
+    let row = register(state, request, format!("deploy-{environment}")).await?;
     let gate = GateRow {
         callback_url: event.deployment_callback_url.clone(),
         change_id: row.id,
@@ -577,13 +579,7 @@ async fn merge_group<S: Store>(state: &Arc<AppState<S>>, event: events::MergeGro
             plans: Vec::new(),
             context: None,
         };
-        let prepared = crate::api::prepared_for(state, request, false).await?;
-        let name = format!("merge-queue-{}", event.merge_group.head_ref);
-        let op = Op::Register { caller: "github".to_owned(), name: Some(name), prepared };
-        let row = match state.writer.submit(op).await? {
-            Outcome::Change(row) => row,
-            other => return Err(Failure::Retry(format!("registration answered {}", outcome_name(&other)), None)),
-        };
+        let row = register(state, request, format!("merge-queue-{}", event.merge_group.head_ref)).await?;
         publish(state, &row, &event.repository.full_name, installation).await?;
     }
     Ok(())
@@ -612,12 +608,7 @@ async fn push<S: Store>(state: &Arc<AppState<S>>, event: events::PushEvent) -> R
             plans: Vec::new(),
             context: None,
         };
-        let prepared = crate::api::prepared_for(state, request, false).await?;
-        let op = Op::Register { caller: "github".to_owned(), name: Some(format!("push-{default_branch}")), prepared };
-        let row = match state.writer.submit(op).await? {
-            Outcome::Change(row) => row,
-            other => return Err(Failure::Retry(format!("registration answered {}", outcome_name(&other)), None)),
-        };
+        let row = register(state, request, format!("push-{default_branch}")).await?;
         let decision: Decision = serde_json::from_str(&row.decision).map_err(|error| {
             Failure::Permanent(format!("the stored decision of change {} is unreadable: {error}", row.id))
         })?;
