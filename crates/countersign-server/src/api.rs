@@ -118,6 +118,11 @@ impl ApiError {
         &self.message
     }
 
+    /// Whether the change itself cannot be read or judged (so asking again will not help).
+    pub fn is_bad_change(&self) -> bool {
+        matches!(self.code, "bad-change" | "cannot-evaluate")
+    }
+
     pub fn unauthenticated(message: &str) -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
     }

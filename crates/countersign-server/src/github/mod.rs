@@ -128,6 +128,9 @@ enum Failure {
     Retry(String, Option<i64>),
     /// It will never work: recorded and given up.
     Permanent(String),
+    /// The change named cannot be read or judged: GitHub is told so (a failing check run, a
+    /// rejected deployment), then the delivery is given up.
+    Unjudgeable(String),
 }
 
 impl From<StoreError> for Failure {
@@ -223,7 +226,7 @@ async fn work<S: Store>(state: &Arc<AppState<S>>) -> Result<(), StoreError> {
                 let next = retry_at.unwrap_or(at + backoff).max(at + 100);
                 tx.github_event_failed(&event.delivery, attempts, Some(next), &error, at).await?;
             }
-            Err(Failure::Retry(error, _) | Failure::Permanent(error)) => {
+            Err(Failure::Retry(error, _) | Failure::Permanent(error) | Failure::Unjudgeable(error)) => {
                 tx.github_event_failed(&event.delivery, attempts, None, &error, at).await?;
             }
         }
@@ -281,8 +284,23 @@ async fn pull_request<S: Store>(state: &Arc<AppState<S>>, event: events::PullReq
             plans: Vec::new(),
             context: Some(context.clone()),
         };
-        let row = register(state, request, pull_name(pull.number)).await?;
-        publish(state, &row, &event.repository.full_name, event.installation.as_ref().map(|i| i.id)).await?;
+        let installation = event.installation.as_ref().map(|i| i.id);
+        let row = match register(state, request, pull_name(pull.number)).await {
+            Err(Failure::Unjudgeable(reason)) => {
+                let run = CheckRun {
+                    name: format!("countersign / {environment}"),
+                    head_sha: pull.head.sha.clone(),
+                    conclusion: "failure",
+                    title: "blocked: the change cannot be judged".to_owned(),
+                    summary: reason.chars().take(60_000).collect(),
+                    details_url: state.settings.public_url.clone(),
+                };
+                post_unjudged(state, installation, &event.repository.full_name, run).await?;
+                return Err(Failure::Unjudgeable(reason));
+            }
+            other => other?,
+        };
+        publish(state, &row, &event.repository.full_name, installation).await?;
     }
     Ok(())
 }
@@ -294,7 +312,9 @@ async fn register<S: Store>(
     request: ChangeRequest,
     name: String,
 ) -> Result<ChangeRow, Failure> {
-    let prepared = crate::api::prepared_for(state, request, false).await?;
+    let prepared = crate::api::prepared_for(state, request, false).await.map_err(|error| {
+        if error.is_bad_change() { Failure::Unjudgeable(error.message().to_owned()) } else { Failure::from(error) }
+    })?;
     let op = Op::Register { caller: "github".to_owned(), name: Some(name), prepared };
     match state.writer.submit(op).await? {
         Outcome::Change(row) => Ok(row),
@@ -309,6 +329,21 @@ fn outcome_name(outcome: &Outcome) -> &'static str {
         Outcome::Stale(_) => "a moved change",
         _ => "something unexpected",
     }
+}
+
+/// Posts a check run for a change that could not be registered.
+async fn post_unjudged<S: Store>(
+    state: &Arc<AppState<S>>,
+    installation: Option<i64>,
+    repository: &str,
+    run: CheckRun,
+) -> Result<(), Failure> {
+    let Some(api) = settings(state)?.api.clone() else { return Ok(()) };
+    let repository = repository.to_owned();
+    tokio::task::spawn_blocking(move || api.create_check_run(installation, &repository, &run))
+        .await
+        .map_err(|error| Failure::Retry(format!("the GitHub call stopped: {error}"), None))??;
+    Ok(())
 }
 
 /// Posts or updates the change's check run.
@@ -544,7 +579,14 @@ async fn protection_rule<S: Store>(
         plans: Vec::new(),
         context: None,
     };
-    let row = register(state, request, format!("deploy-{environment}")).await?;
+    let row = match register(state, request, format!("deploy-{environment}")).await {
+        Err(Failure::Unjudgeable(reason)) => {
+            let comment = format!("countersign cannot judge this deployment, so it is rejected: {reason}");
+            answer_gate(state, installation, &event.deployment_callback_url, &environment, false, &comment).await?;
+            return Err(Failure::Unjudgeable(reason));
+        }
+        other => other?,
+    };
     let gate = GateRow {
         callback_url: event.deployment_callback_url.clone(),
         change_id: row.id,

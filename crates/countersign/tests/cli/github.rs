@@ -565,3 +565,47 @@ fn a_rate_limited_call_is_retried_when_github_says() {
     let attempts = events(&database).into_iter().find(|(id, ..)| id == "d-limited").map(|(.., error)| error);
     assert!(attempts.flatten().is_some_and(|error| error.contains("429")), "the first attempt's answer is kept");
 }
+
+#[test]
+fn a_change_that_cannot_be_judged_fails_its_check_and_its_deployment() {
+    let fixture = Fixture::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = Database::sqlite(dir.path());
+    let github = mock_github();
+    let secret = dir.path().join("webhook-secret");
+    std::fs::write(&secret, SECRET).expect("secret");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "ghp_repository\n").expect("token");
+    let (secret, token) = (secret.display().to_string(), token.display().to_string());
+    let flags = ["--github-webhook-secret", &secret, "--github-api-url", &github.url, "--github-token-file", &token];
+    let server = fixture.start(&database, &flags);
+    let ci = fixture.token(&database, "ci-bot");
+    let base = git(&fixture, &["rev-parse", "main"]);
+    let (_, deployed) =
+        fixture.cli(&server, &ci, &["register", "--repository", "shop", "--base", "main~1", "--head", "main"]);
+    database.execute(&format!("UPDATE changes SET deployed_at = 1 WHERE id = {}", deployed["id"]));
+    // A head no clone has (a force-push GitHub saw first, or a forged id): nothing to read.
+    let missing = "0123456789abcdef0123456789abcdef01234567";
+    assert_eq!(signed(&server.url, "pull_request", "d-missing", &pull_request("opened", missing, &base)), 202);
+    let (_, failed, _) = settled(&database, "d-missing");
+    assert!(failed.is_some(), "given up, not retried for ever");
+    let calls = github.wait_for(1, "a failing check run");
+    assert_eq!(
+        (calls[0].body["head_sha"].as_str(), calls[0].body["conclusion"].as_str()),
+        (Some(missing), Some("failure"))
+    );
+    assert!(calls[0].body["output"]["title"].as_str().is_some_and(|title| title.contains("cannot be judged")));
+    let callback = format!("{}/repos/octo-shop/shop/actions/runs/7/deployment_protection_rule", github.url);
+    let rule = json!({
+        "action": "requested",
+        "environment": "production",
+        "deployment_callback_url": callback,
+        "deployment": {"sha": missing},
+        "repository": repository(),
+    });
+    assert_eq!(signed(&server.url, "deployment_protection_rule", "d-rule", &rule), 202);
+    settled(&database, "d-rule");
+    let calls = github.wait_for(2, "the rule's answer");
+    assert_eq!(calls[1].body["state"], "rejected", "{:#?}", calls[1]);
+    assert!(calls[1].body["comment"].as_str().is_some_and(|comment| comment.contains("cannot judge")));
+}
