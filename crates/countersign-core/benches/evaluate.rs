@@ -87,6 +87,7 @@ fn change() -> ChangeInput {
         config_origin: None,
         added_lines: Vec::new(),
         notes: Vec::new(),
+        recent_fixes: None,
     }
 }
 

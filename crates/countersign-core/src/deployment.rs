@@ -42,8 +42,13 @@ impl Deployment {
         }
     }
 
-    /// Says that this deployment, `recorded` where it says, is the base of the change judged.
-    pub fn as_base(&self, recorded: &str) -> Finding {
+    /// Says that this deployment, recorded by the approval service `server` or else in the
+    /// repository's deployments ref, is the base of the change judged.
+    pub fn as_base(&self, server: Option<&str>) -> Finding {
+        let recorded = match server {
+            Some(server) => format!("by the approval service {server}"),
+            None => format!("in {}", deployments_ref(&self.environment)),
+        };
         Finding::new(
             Severity::Info,
             "base-from-deployments",
@@ -74,4 +79,9 @@ impl NothingToDeploy {
     pub fn new(environment: String, head: String, deployed: Option<Deployment>) -> NothingToDeploy {
         NothingToDeploy { verdict: GateVerdict::Allowed, nothing_to_deploy: true, environment, head, deployed }
     }
+}
+
+/// The ref that records an environment's deployments in the gated repository.
+pub fn deployments_ref(environment: &str) -> String {
+    format!("refs/countersign/deployments/{environment}")
 }

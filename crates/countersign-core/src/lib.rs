@@ -42,6 +42,7 @@ macro_rules! named {
 
 pub mod attestation;
 pub mod audit;
+pub mod calibrate;
 pub mod chart;
 pub mod codeowners;
 pub mod config;

@@ -132,6 +132,18 @@ pub struct ChangeInput {
     pub added_lines: Vec<AddedLines>,
     /// git-ai notes of the change's commits.
     pub notes: Vec<CommitNote>,
+    /// Fix and revert commits of the base's recent history that touched the change's files;
+    /// `None` when not read.
+    pub recent_fixes: Option<RecentFixes>,
+}
+
+/// The fixes counted for a change's `recent_fixes` risk factor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecentFixes {
+    pub count: u32,
+    /// False when the history was cut short (shallow clone, too many commits): the count is
+    /// then only a lower bound.
+    pub complete: bool,
 }
 
 impl ChangeInput {

@@ -56,6 +56,10 @@ struct RawRisk {
     experience_days: Option<Spanned<i64>>,
     experience_min_commits: Option<Spanned<i64>>,
     inexperienced: Option<Spanned<String>>,
+    ai_share: Option<Spanned<RawThresholds>>,
+    recent_fixes: Option<Spanned<RawThresholds>>,
+    recent_fixes_days: Option<Spanned<i64>>,
+    untested: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -155,6 +159,8 @@ struct RawWhen {
     ai_lines_over: Option<Spanned<i64>>,
     ai_share_over: Option<Spanned<f64>>,
     ai_lines_tier_at_most: Option<Spanned<i64>>,
+    recent_fixes_at_least: Option<Spanned<i64>>,
+    untested: Option<bool>,
     environments: Option<Vec<Spanned<String>>>,
     target_branches: Option<Vec<Spanned<String>>>,
     rollback: Option<bool>,
@@ -284,6 +290,13 @@ impl Policy {
     pub fn rollout_for(&self, level: RiskLevel) -> &Rollout {
         &self.rollout[level as usize]
     }
+
+    /// Whether deciding needs the recent fixes of the changed files: the `[risk]` factor or a
+    /// rule's `recent_fixes_at_least`.
+    pub fn reads_recent_fixes(&self) -> bool {
+        self.risk.counts_recent_fixes()
+            || self.rules.iter().filter_map(|rule| rule.when.as_ref()).any(Predicate::mentions_recent_fixes)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -344,6 +357,11 @@ pub enum Predicate {
     /// A larger share (0 to 1) of the added lines written by AI-assisted commits, within
     /// services of at most the tier when one is given.
     AiShareOver(f64, Option<u32>),
+    /// At least this many fix or revert commits touched the changed files within the
+    /// `[risk] recent_fixes_days`.
+    RecentFixesAtLeast(u32),
+    /// The change changes code and no test.
+    Untested(bool),
     Environments(Vec<String>),
     TargetBranches(Globs),
     /// The head drops commits of the base: deploying it reverts them.
@@ -351,6 +369,15 @@ pub enum Predicate {
 }
 
 impl Predicate {
+    fn mentions_recent_fixes(&self) -> bool {
+        match self {
+            Predicate::RecentFixesAtLeast(_) => true,
+            Predicate::All(inner) | Predicate::Any(inner) => inner.iter().any(Predicate::mentions_recent_fixes),
+            Predicate::Not(inner) => inner.mentions_recent_fixes(),
+            _ => false,
+        }
+    }
+
     /// Whether the predicate asks for `rollback = true` where it must hold (not under `not`):
     /// such a rule is the policy's explicit permission, with its own requirement, to roll back.
     pub fn allows_rollback(&self) -> bool {
@@ -677,6 +704,12 @@ impl Validator<'_> {
                 "it narrows `ai_lines_over` or `ai_share_over` in the same `when` to services of at most that tier",
             );
         }
+        if let Some(count) = &raw.recent_fixes_at_least {
+            all.push(Predicate::RecentFixesAtLeast(self.non_negative(count, "recent_fixes_at_least") as u32));
+        }
+        if let Some(value) = raw.untested {
+            all.push(Predicate::Untested(value));
+        }
         if let Some(environments) = &raw.environments {
             all.push(Predicate::Environments(environments.iter().map(|env| env.get_ref().clone()).collect()));
         }
@@ -835,7 +868,29 @@ impl Validator<'_> {
                 None => default.inexperienced,
                 Some(value) => self.risk_level(value, true),
             },
+            ai_share: self.share_thresholds(raw.ai_share.as_ref()),
+            recent_fixes: self.thresholds(raw.recent_fixes.as_ref(), default.recent_fixes),
+            recent_fixes_days: raw
+                .recent_fixes_days
+                .as_ref()
+                .map_or(default.recent_fixes_days, |days| self.non_negative(days, "recent_fixes_days") as u32),
+            untested: raw.untested.as_ref().and_then(|value| self.risk_level(value, true)),
         }
+    }
+
+    /// Thresholds on a share of the added lines: each from 0 to 1.
+    fn share_thresholds(&mut self, raw: Option<&Spanned<RawThresholds>>) -> Thresholds {
+        let thresholds = self.thresholds(raw, Thresholds::OFF);
+        if let Some(raw) = raw
+            && [thresholds.medium, thresholds.high, thresholds.critical].into_iter().flatten().any(|share| share > 1.0)
+        {
+            self.error(
+                raw.span(),
+                "`ai_share` thresholds are shares of the added lines".to_owned(),
+                "use numbers from 0 to 1, e.g. { high = 0.8 } for four fifths",
+            );
+        }
+        thresholds
     }
 
     fn rollout(&mut self, level: RiskLevel, raw: Option<&Spanned<RawRollout>>) -> Rollout {

@@ -56,6 +56,9 @@ pub struct Thresholds {
 }
 
 impl Thresholds {
+    /// Never raises the level.
+    pub const OFF: Thresholds = Thresholds { medium: None, high: None, critical: None };
+
     pub const fn new(medium: f64, high: f64) -> Thresholds {
         Thresholds { medium: Some(medium), high: Some(high), critical: None }
     }
@@ -87,6 +90,20 @@ pub struct RiskSettings {
     /// Fewer commits than this in the touched directories within `experience_days` is inexperience.
     pub experience_min_commits: u32,
     pub inexperienced: Option<RiskLevel>,
+    /// Share (0 to 1) of the added lines AI wrote; off unless set.
+    pub ai_share: Thresholds,
+    /// Fix commits of the last `recent_fixes_days` that touched the change's files; off unless set.
+    pub recent_fixes: Thresholds,
+    pub recent_fixes_days: u32,
+    /// Level given by changing code without changing any test; off unless set.
+    pub untested: Option<RiskLevel>,
+}
+
+impl RiskSettings {
+    /// Whether a change needs its files' recent fixes read.
+    pub fn counts_recent_fixes(&self) -> bool {
+        self.recent_fixes != Thresholds::OFF
+    }
 }
 
 impl Default for RiskSettings {
@@ -104,6 +121,10 @@ impl Default for RiskSettings {
             experience_days: 90,
             experience_min_commits: 1,
             inexperienced: Some(RiskLevel::Medium),
+            ai_share: Thresholds::OFF,
+            recent_fixes: Thresholds::OFF,
+            recent_fixes_days: 90,
+            untested: None,
         }
     }
 }
@@ -112,7 +133,7 @@ impl Default for RiskSettings {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RiskFactor {
     /// `tier`, `destructive`, `hazard`, `gate-config`, `lines`, `files`, `directories`, `services`,
-    /// `entropy` or `experience`.
+    /// `entropy`, `experience`, `ai-share`, `recent-fixes` or `untested`.
     pub factor: std::borrow::Cow<'static, str>,
     pub level: RiskLevel,
     pub reason: String,
@@ -130,6 +151,15 @@ pub struct RiskMetrics {
     /// it could not be counted. `check` stops counting once every author has
     /// `experience_min_commits`, so a count at that number means "at least".
     pub experience: Vec<Experience>,
+    /// Share of the added lines AI wrote, when `[risk] ai_share` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_share: Option<f64>,
+    /// Fix commits that touched the change's files recently, when `[risk] recent_fixes` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recent_fixes: Option<u32>,
+    /// Whether the change changes code and no test, when `[risk] untested` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub untested: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -161,6 +191,11 @@ pub struct RiskInput<'a> {
     pub files: &'a [(&'a str, u64)],
     /// Each responsible author and their commit count in the touched directories.
     pub experience: Vec<Experience>,
+    /// Share of the added lines AI wrote, and whether it is estimated from the files AI-assisted
+    /// commits touched rather than read line by line.
+    pub ai_share: Option<(f64, bool)>,
+    /// Recent fix commits on the change's files: `Err` says why they are unknown.
+    pub recent_fixes: Result<u32, String>,
 }
 
 /// Each factor raises the level to at least its own; the level is the highest factor.
@@ -245,6 +280,48 @@ pub fn assess(settings: &RiskSettings, input: &RiskInput<'_>) -> Risk {
         }
     }
 
+    if settings.ai_share != Thresholds::OFF
+        && let Some((share, estimated)) = input.ai_share
+        && let Some((level, threshold)) = settings.ai_share.level_of(share)
+    {
+        let how = if estimated { " (estimated from the files AI-assisted commits touched)" } else { "" };
+        push(
+            "ai-share",
+            level,
+            format!(
+                "AI wrote {:.0}% of the added lines{how}, at least {:.0}% for {level}",
+                share * 100.0,
+                threshold * 100.0
+            ),
+        );
+    }
+    let days = settings.recent_fixes_days;
+    if settings.counts_recent_fixes() {
+        match &input.recent_fixes {
+            Ok(count) => {
+                if let Some((level, threshold)) = settings.recent_fixes.level_of(f64::from(*count)) {
+                    push(
+                        "recent-fixes",
+                        level,
+                        format!(
+                            "{count} fixes touched these files in the last {days} days, at least {threshold} for {level}"
+                        ),
+                    );
+                }
+            }
+            Err(why) => {
+                if let Some((level, _)) = settings.recent_fixes.level_of(f64::INFINITY) {
+                    push("recent-fixes", level, format!("recent fixes of these files are unknown: {why}"));
+                }
+            }
+        }
+    }
+    let paths: Vec<&str> = input.files.iter().map(|(path, _)| *path).collect();
+    let untested = settings.untested.map(|level| (level, untested_code(&paths)));
+    if let Some((level, true)) = untested {
+        push("untested", level, "changes code and no test".to_owned());
+    }
+
     factors.sort_by_key(|factor| std::cmp::Reverse(factor.level));
     let level = factors.first().map_or(RiskLevel::Low, |factor| factor.level);
     Risk {
@@ -258,7 +335,92 @@ pub fn assess(settings: &RiskSettings, input: &RiskInput<'_>) -> Risk {
             services: input.services.len(),
             entropy_bits: (entropy_bits * 100.0).round() / 100.0,
             experience: input.experience.clone(),
+            ai_share: (settings.ai_share != Thresholds::OFF)
+                .then(|| input.ai_share.map(|(share, _)| (share * 1000.0).round() / 1000.0))
+                .flatten(),
+            recent_fixes: settings.counts_recent_fixes().then(|| input.recent_fixes.clone().ok()).flatten(),
+            untested: untested.map(|(_, untested)| untested),
         },
+    }
+}
+
+/// Whether a commit says it fixes something: its subject names a fix, a bug, a hotfix or a
+/// regression. Reverts are told apart by their own markers.
+pub fn looks_like_fix(message: &str) -> bool {
+    let subject = message.lines().next().unwrap_or("").to_ascii_lowercase();
+    !subject.starts_with("revert")
+        && subject.split(|c: char| !c.is_ascii_alphanumeric()).any(|word| {
+            matches!(word, "fix" | "fixes" | "fixed" | "fixing" | "bug" | "bugfix" | "hotfix" | "regression")
+        })
+}
+
+/// Whether a commit fixes or reverts something: what `recent_fixes` counts.
+pub fn fixes_or_reverts(message: &str) -> bool {
+    looks_like_fix(message)
+        || message.lines().next().is_some_and(|subject| subject.trim_start().starts_with("Revert "))
+        || message.lines().any(|line| line.trim().starts_with("This reverts commit "))
+}
+
+/// Extensions of source code; anything else (documents, data, configuration) is not code.
+const CODE_EXTENSIONS: &[&str] = &[
+    "c", "cc", "cpp", "cs", "cxx", "go", "h", "hpp", "java", "js", "jsx", "kt", "m", "mjs", "php", "py", "rb", "rs",
+    "scala", "sh", "swift", "ts", "tsx", "vue",
+];
+
+/// Whether a path is a test: under a `test`, `tests`, `__tests__`, `spec` or `testdata`
+/// directory, or named `test_*`, `*_test.*`, `*.test.*`, `*_spec.*` or `*.spec.*`.
+pub fn is_test_path(path: &str) -> bool {
+    let mut parts = path.split('/').rev();
+    let name = parts.next().unwrap_or("").to_ascii_lowercase();
+    let stem = name.split('.').next().unwrap_or("");
+    parts.any(|dir| matches!(dir, "test" | "tests" | "__tests__" | "spec" | "testdata" | "testing"))
+        || stem.starts_with("test_")
+        || stem.ends_with("_test")
+        || stem.ends_with("_spec")
+        || name.contains(".test.")
+        || name.contains(".spec.")
+}
+
+/// Whether the paths change code and no test.
+pub fn untested_code(paths: &[&str]) -> bool {
+    let is_code = |path: &&str| {
+        path.rsplit_once('.')
+            .is_some_and(|(_, extension)| CODE_EXTENSIONS.contains(&extension.to_ascii_lowercase().as_str()))
+    };
+    paths.iter().any(|path| is_code(path) && !is_test_path(path)) && !paths.iter().any(|path| is_test_path(path))
+}
+
+/// Fix and revert commits by the paths they touched, to count each change's recent fixes.
+#[derive(Default)]
+pub struct FixHistory {
+    by_path: std::collections::HashMap<String, Vec<(i64, u32)>>,
+    fixes: u32,
+}
+
+impl FixHistory {
+    /// Remembers a commit, if it fixes or reverts something. Feed commits oldest first.
+    pub fn add(&mut self, commit: &crate::model::Commit) {
+        if !fixes_or_reverts(&commit.message) {
+            return;
+        }
+        self.fixes += 1;
+        for file in &commit.files {
+            self.by_path.entry(file.path.clone()).or_default().push((commit.time, self.fixes));
+        }
+    }
+
+    /// The distinct fixes that touched any of `paths` in the `days` before `time`.
+    pub fn count<'a>(&self, paths: impl IntoIterator<Item = &'a str>, time: i64, days: u32) -> u32 {
+        let since = time - i64::from(days) * 86_400;
+        let mut seen: Vec<u32> = Vec::new();
+        for path in paths {
+            let Some(fixes) = self.by_path.get(path) else { continue };
+            // Author times need not grow along the history: no binary search.
+            seen.extend(fixes.iter().filter(|(at, _)| (since..time).contains(at)).map(|(_, id)| *id));
+        }
+        seen.sort_unstable();
+        seen.dedup();
+        seen.len() as u32
     }
 }
 

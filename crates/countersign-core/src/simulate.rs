@@ -117,21 +117,52 @@ pub struct Caught {
 /// The changes a history shows needed a later fix: reverted ones, named by git's
 /// `This reverts commit <id>` line or by GitHub's `Revert "<subject>"` squash, and those whose
 /// lines a later fix changed (traced by the adapter, see [`LaterFixes::traced`]). Each label
-/// keeps its evidence: the reverting or fixing commit.
+/// keeps its evidence.
 #[derive(Clone, Debug, Default)]
 pub struct LaterFixes {
-    by_id: HashMap<String, String>,
-    by_subject: HashMap<String, String>,
+    by_id: HashMap<String, FixEvidence>,
+    by_subject: HashMap<String, FixEvidence>,
 }
 
-/// Whether a commit says it fixes something: its subject names a fix, a bug, a hotfix or a
-/// regression (a revert is read by [`LaterFixes::observe`] instead).
+/// Why a change is labelled as having needed a later fix.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FixEvidence {
+    /// The reverting or fixing commit.
+    pub by: String,
+    pub how: FixKind,
+    /// For a fix: the lines it removed or changed that the change had written, as `path:line`
+    /// in the fix's parent (at most [`MAX_EVIDENCE_LINES`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FixKind {
+    /// `This reverts commit <id>`.
+    Revert,
+    /// GitHub's `Revert "<subject>"`, matched by subject.
+    RevertedSubject,
+    /// A later fix changed its lines (SZZ).
+    Fix,
+}
+
+/// Lines kept as one label's evidence.
+pub const MAX_EVIDENCE_LINES: usize = 20;
+
+/// A replayed change that needed a later fix, with the evidence.
+#[derive(Clone, Debug, Serialize)]
+pub struct LaterFixed {
+    /// The change's first-parent commit.
+    pub change: String,
+    pub subject: String,
+    pub ai_assisted: bool,
+    pub fixed_by: FixEvidence,
+}
+
+/// Whether a commit says it fixes something (see [`risk::looks_like_fix`]).
 pub fn looks_like_fix(commit: &Commit) -> bool {
-    let subject = commit.message.lines().next().unwrap_or("").to_ascii_lowercase();
-    !subject.starts_with("revert")
-        && subject.split(|c: char| !c.is_ascii_alphanumeric()).any(|word| {
-            matches!(word, "fix" | "fixes" | "fixed" | "fixing" | "bug" | "bugfix" | "hotfix" | "regression")
-        })
+    risk::looks_like_fix(&commit.message)
 }
 
 /// A subject without GitHub's ` (#123)` pull request suffix.
@@ -146,34 +177,49 @@ fn bare_subject(subject: &str) -> &str {
 impl LaterFixes {
     /// Reads the revert markers of a commit of the history.
     pub fn observe(&mut self, commit: &Commit) {
+        let evidence = |how| FixEvidence { by: commit.id.clone(), how, lines: Vec::new() };
         for line in commit.message.lines() {
             if let Some(rest) = line.trim().strip_prefix("This reverts commit ") {
                 let id: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
                 if id.len() >= 7 {
-                    self.by_id.insert(id.to_ascii_lowercase(), commit.id.clone());
+                    self.by_id.insert(id.to_ascii_lowercase(), evidence(FixKind::Revert));
                 }
             }
         }
         let subject = bare_subject(commit.message.lines().next().unwrap_or(""));
         if let Some(title) = subject.strip_prefix("Revert \"").and_then(|rest| rest.strip_suffix('"')) {
-            self.by_subject.insert(bare_subject(title).to_owned(), commit.id.clone());
+            self.by_subject.insert(bare_subject(title).to_owned(), evidence(FixKind::RevertedSubject));
         }
     }
 
-    /// Records that `fix` changed lines `introducer` wrote (SZZ).
-    pub fn traced(&mut self, introducer: &str, fix: &str) {
-        if introducer != fix {
-            self.by_id.entry(introducer.to_ascii_lowercase()).or_insert_with(|| fix.to_owned());
+    /// Records that `fix` changed line `line` of `path`, which the change `introducer` wrote
+    /// (SZZ). The first fix traced to a change is its label; its lines are the evidence.
+    pub fn traced(&mut self, introducer: &str, fix: &str, path: &str, line: u32) {
+        if introducer == fix {
+            return;
+        }
+        let evidence = self.by_id.entry(introducer.to_ascii_lowercase()).or_insert_with(|| FixEvidence {
+            by: fix.to_owned(),
+            how: FixKind::Fix,
+            lines: Vec::new(),
+        });
+        if evidence.by == fix && evidence.lines.len() < MAX_EVIDENCE_LINES {
+            evidence.lines.push(format!("{path}:{line}"));
         }
     }
 
-    /// The commit that reverted or fixed this one, if one did.
-    pub fn fixed_by(&self, id: &str, subject: &str) -> Option<&str> {
+    /// What reverted or fixed this commit, if anything did.
+    pub fn fixed_by(&self, id: &str, subject: &str) -> Option<&FixEvidence> {
         let id = id.to_ascii_lowercase();
         (7..=id.len())
             .find_map(|length| self.by_id.get(&id[..length]))
-            .or_else(|| self.by_subject.get(bare_subject(subject)).filter(|by| **by != id))
-            .map(String::as_str)
+            .or_else(|| self.by_subject.get(bare_subject(subject)).filter(|by| by.by != id))
+    }
+
+    /// The label of a change of these commits (`(id, subject)`, any order): the first commit's
+    /// that has one.
+    pub fn of_change<'a>(&'a self, commits: &[(String, String)]) -> Option<&'a FixEvidence> {
+        commits.iter().find_map(|(id, subject)| self.fixed_by(id, subject))
     }
 }
 
@@ -196,6 +242,9 @@ pub struct ReplayReport {
     pub reviews_per_reviewer_per_day: f64,
     pub senior_level: String,
     pub policies: Vec<PolicyReport>,
+    /// The changes that later needed a fix, with the evidence (the first policy's view of which
+    /// were AI-assisted).
+    pub later_fixed: Vec<LaterFixed>,
 }
 
 /// Replays one policy. Feed decisions oldest first with [`Simulation::record`].
@@ -372,10 +421,27 @@ impl<'a> Simulation<'a> {
         self.weeks[week].2 += 1;
     }
 
+    /// The replayed changes `fixes` labels, oldest first.
+    pub fn later_fixed(&self, fixes: &LaterFixes) -> Vec<LaterFixed> {
+        self.seen
+            .iter()
+            .filter_map(|seen| {
+                let evidence = fixes.of_change(&seen.commits)?;
+                let (change, subject) = seen.commits.first()?;
+                Some(LaterFixed {
+                    change: change.clone(),
+                    subject: subject.clone(),
+                    ai_assisted: seen.ai_assisted,
+                    fixed_by: evidence.clone(),
+                })
+            })
+            .collect()
+    }
+
     /// The report, with what the policy caught of the changes `fixes` shows needed a fix.
     pub fn finish(mut self, fixes: &LaterFixes) -> PolicyReport {
         for seen in &self.seen {
-            let fixed = seen.commits.iter().any(|(id, subject)| fixes.fixed_by(id, subject).is_some());
+            let fixed = fixes.of_change(&seen.commits).is_some();
             let efficacy = &mut self.report.efficacy;
             for caught in
                 std::iter::once(&mut efficacy.all).chain(seen.ai_assisted.then_some(&mut efficacy.ai_assisted))

@@ -17,7 +17,7 @@ use gix::diff::tree::recorder::Change;
 mod attribution;
 pub mod patch;
 mod szz;
-pub use szz::Introduced;
+pub use szz::{FirstParentIndex, Introduced};
 
 /// The ref that carries attestations, so they travel with `git push` and `git fetch`.
 pub const ATTESTATION_REF: &str = "refs/countersign/attestations";
@@ -333,6 +333,7 @@ impl Repo {
             config_origin: None,
             added_lines,
             notes,
+            recent_fixes: None,
         })
     }
 
@@ -349,8 +350,8 @@ impl Repo {
         walk.map(|info| info.map(|info| info.id).map_err(git_error("walk"))).collect()
     }
 
-    /// Commits reachable from `from` with a commit time from `since` on, whose author `wanted`
-    /// accepts, each with the paths it changed against its first parent, newest first. The walk
+    /// Commits reachable from `from` with a commit time from `since` on that `wanted` accepts
+    /// (before their files are read), each with the paths it changed against its first parent, newest first. The walk
     /// ends early, complete, when `enough` says so after a wanted commit. At most `max_visited`
     /// commits are looked at; the history is incomplete when it was cut there or at a shallow
     /// boundary.
@@ -358,7 +359,7 @@ impl Repo {
         &self,
         from: ObjectId,
         since: i64,
-        wanted: impl Fn(&Identity) -> bool,
+        wanted: impl Fn(&Commit) -> bool,
         mut enough: impl FnMut(&Commit) -> bool,
         max_visited: usize,
     ) -> Result<RecentHistory> {
@@ -388,7 +389,7 @@ impl Repo {
                 history.complete = false;
             }
             let mut commit = self.read_commit(info.id)?;
-            if !wanted(&commit.author) {
+            if !wanted(&commit) {
                 continue;
             }
             let parent_tree = match commit.parents.first() {
@@ -1208,10 +1209,7 @@ impl Repo {
     }
 }
 
-/// Where the deployments of an environment are recorded.
-pub fn deployments_ref(environment: &str) -> String {
-    format!("refs/countersign/deployments/{environment}")
-}
+pub use countersign_core::deployment::deployments_ref;
 
 /// The file of a deployment record's commit.
 const DEPLOYMENT_FILE: &str = "deployment.json";

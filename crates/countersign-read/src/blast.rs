@@ -66,7 +66,40 @@ pub fn analyse(
     if change.history.is_none() {
         change.history = Some(recent_history(repo, config, change, base, deadline)?);
     }
+    if change.recent_fixes.is_none() && config.policy.reads_recent_fixes() {
+        change.recent_fixes = Some(recent_fixes(repo, config, change, base)?);
+    }
     Ok(())
+}
+
+/// Commits looked at for the recent fixes of the changed files before the count is a lower bound.
+const MAX_FIX_HISTORY_COMMITS: usize = 50_000;
+
+/// The fix and revert commits of the base's `recent_fixes_days` that touched the changed files.
+fn recent_fixes(
+    repo: &Repo,
+    config: &Config,
+    change: &ChangeInput,
+    base: Option<ObjectId>,
+) -> Result<countersign_core::model::RecentFixes, ReadError> {
+    let Some(base) = base else { return Ok(countersign_core::model::RecentFixes { count: 0, complete: true }) };
+    let days = config.policy.risk.recent_fixes_days;
+    let now = repo.commit_time(repo.resolve(&change.head)?)?;
+    let since = now - i64::from(days) * 86_400;
+    // Only fixes need their files diffed.
+    let history = repo.recent_history(
+        base,
+        since,
+        |commit| countersign_core::risk::fixes_or_reverts(&commit.message),
+        |_| false,
+        MAX_FIX_HISTORY_COMMITS,
+    )?;
+    let mut fixes = countersign_core::risk::FixHistory::default();
+    for commit in history.commits.iter().rev() {
+        fixes.add(commit);
+    }
+    let count = fixes.count(change.files.iter().map(|file| file.path.as_str()), now + 1, days);
+    Ok(countersign_core::model::RecentFixes { count, complete: history.complete })
 }
 
 fn digest_of(text: &str) -> String {
@@ -215,7 +248,7 @@ fn recent_history(
         found.values().all(|count| *count >= minimum)
     };
     let history =
-        repo.recent_history(base, since, |identity| author_of(identity).is_some(), enough, MAX_HISTORY_COMMITS)?;
+        repo.recent_history(base, since, |commit| author_of(&commit.author).is_some(), enough, MAX_HISTORY_COMMITS)?;
     if out_of_time_at.is_some() {
         return Err(countersign_git::Error::OutOfTime { what: "reading the authors' recent history".to_owned() }.into());
     }

@@ -16,10 +16,12 @@ mod range;
 mod replay;
 pub mod signing;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use countersign_core::config::Config;
 use countersign_core::deployment::Deployment;
+use countersign_core::detect;
 use countersign_core::diagnostic::ConfigError;
 use countersign_core::evaluate::{self, Decision};
 use countersign_core::finding::{Finding, Severity};
@@ -32,7 +34,7 @@ pub use config::{PresentFiles, config_files_at, config_files_in_dir, load_config
 pub use pull_request::{
     AmbientFlags, MAX_PR_BODY_BYTES, ambient_from_ci, pull_request_body, pull_request_from_github_event,
 };
-pub use replay::{Progress, ReplaySpec, replay};
+pub use replay::{Progress, ReplaySpec, calibrate, replay, replay_observed, write_chart};
 
 /// Everything that makes the read stage answer "bad input": the gate cannot decide (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -627,4 +629,34 @@ pub fn known_id(id: &str, people: &std::path::Path) -> Result<(), String> {
         format!("{} has {} mistake(s); `countersign policy check` shows them", people.display(), errors.len())
     })?;
     directory.known_id(id, &people.display().to_string()).map_err(|unknown| unknown.to_string())
+}
+
+/// The configuration for a scan, which can do without one (levels are then unknown and only the
+/// built-in markers count): `None` with the reason when it is missing.
+pub fn optional_config(
+    repo: &Repo,
+    tip: ObjectId,
+    config_dir: Option<&Path>,
+) -> Result<(Option<Config>, Option<String>), ReadError> {
+    match config_files_at(repo, tip, config_dir) {
+        Ok(files) => Ok((Some(load_config(&files)?.0), None)),
+        Err(ReadError::MissingConfig(message)) => Ok((None, Some(message))),
+        Err(other) => Err(other),
+    }
+}
+
+/// The AI signals of every authorship note (git-ai, Agent Trace), by commit id: read once, up
+/// front, because most commits have none. An unreadable note adds nothing (notes only ever add
+/// evidence).
+pub fn note_signals(repo: &Repo) -> Result<HashMap<String, Vec<detect::Signal>>, ReadError> {
+    let mut notes: HashMap<String, Vec<detect::Signal>> = HashMap::new();
+    for format in [countersign_core::notes::NoteFormat::GitAi, countersign_core::notes::NoteFormat::AgentTrace] {
+        repo.for_each_note(format.reference(), None, &mut |commit, text| {
+            let parsed = text.ok().and_then(|text| format.parse(&text).ok());
+            if let Some(signal) = parsed.as_ref().and_then(|note| detect::scan_note(note, format.reference())) {
+                notes.entry(commit).or_default().push(signal);
+            }
+        })?;
+    }
+    Ok(notes)
 }

@@ -3,11 +3,15 @@
 
 use std::path::PathBuf;
 
+use countersign_core::calibrate::{self, Calibrated, ChangeFeatures};
 use countersign_core::config::Config;
 use countersign_core::evaluate::{self, CheckedAttestations};
-use countersign_core::model::{ChangeInput, RecentHistory};
+use countersign_core::evaluate::{Analysis, Decision};
+use countersign_core::model::{ChangeInput, RecentFixes, RecentHistory};
+use countersign_core::risk::FixHistory;
+use countersign_core::risk::RiskSettings;
 use countersign_core::simulate::{ExperienceIndex, ReplayReport, Simulation};
-use countersign_git::{ChangeContext, ObjectId, Repo};
+use countersign_git::{ChangeContext, FirstParentIndex, Introduced, ObjectId, Repo};
 
 use crate::{ReadError, config_files_at, config_files_in_dir, load_config};
 
@@ -31,6 +35,55 @@ pub struct ReplaySpec {
     pub fix_window_days: u32,
 }
 
+impl ReplaySpec {
+    /// A replay of `range` under its policy at `environment`, with eight reviews a day each and
+    /// seniors from `senior` up.
+    pub fn new(
+        repo: PathBuf,
+        range: String,
+        config: Option<PathBuf>,
+        environment: String,
+        fix_window_days: u32,
+    ) -> Self {
+        let (compare, reviews_per_day, senior_level) = (None, 8.0, "senior".to_owned());
+        ReplaySpec { repo, range, config, compare, reviews_per_day, senior_level, environment, fix_window_days }
+    }
+}
+
+/// Commits in the touched directories a calibration tells apart: more changes no threshold.
+const CALIBRATION_EXPERIENCE: u32 = 10;
+
+/// Replays the range under its policy and calibrates the risk factors on its later fixes,
+/// proposing `high` for about `share` of the changes.
+pub fn calibrate(spec: &ReplaySpec, share: f64, progress: &mut dyn FnMut(Progress)) -> Result<Calibrated, ReadError> {
+    if !(share > 0.0 && share < 1.0) {
+        return Err(ReadError::input("--share must be a share of the changes between 0 and 1, e.g. 0.15"));
+    }
+    let spec = ReplaySpec { compare: None, ..spec.clone() };
+    let mut features = Vec::new();
+    let report = replay_tuned(
+        &spec,
+        progress,
+        &mut |config| {
+            let risk = &mut config.policy.risk;
+            risk.experience_min_commits = risk.experience_min_commits.max(CALIBRATION_EXPERIENCE);
+        },
+        &mut |_, analysis, _| features.push(ChangeFeatures::of(analysis)),
+    )?;
+    let fixed: std::collections::HashSet<&str> =
+        report.later_fixed.iter().map(|labelled| labelled.change.as_str()).collect();
+    for change in &mut features {
+        change.later_fixed = fixed.contains(change.change.as_str());
+    }
+    Ok(Calibrated {
+        calibration: calibrate::calibrate(&features, share, &RiskSettings::default()),
+        range: report.range,
+        first: report.first,
+        last: report.last,
+        later_fixed: report.later_fixed,
+    })
+}
+
 struct Replay<'a> {
     config: &'a Config,
     simulation: Simulation<'a>,
@@ -40,6 +93,26 @@ struct Replay<'a> {
 
 /// Replays the range; `progress` hears how many changes there are, then each chunk read.
 pub fn replay(spec: &ReplaySpec, progress: &mut dyn FnMut(Progress)) -> Result<ReplayReport, ReadError> {
+    replay_observed(spec, progress, &mut |_, _, _| {})
+}
+
+/// [`replay`], showing `observer` every change with the first policy's analysis and decision,
+/// oldest first.
+pub fn replay_observed(
+    spec: &ReplaySpec,
+    progress: &mut dyn FnMut(Progress),
+    observer: &mut dyn FnMut(&ChangeInput, &Analysis, &Decision),
+) -> Result<ReplayReport, ReadError> {
+    replay_tuned(spec, progress, &mut |_| {}, observer)
+}
+
+/// [`replay_observed`], with the first policy's configuration tuned after it is read.
+fn replay_tuned(
+    spec: &ReplaySpec,
+    progress: &mut dyn FnMut(Progress),
+    tune: &mut dyn FnMut(&mut Config),
+    observer: &mut dyn FnMut(&ChangeInput, &Analysis, &Decision),
+) -> Result<ReplayReport, ReadError> {
     if !(spec.reviews_per_day > 0.0 && spec.reviews_per_day.is_finite()) {
         return Err(ReadError::input("--reviewers-per-day must be a positive number of reviews per reviewer per day"));
     }
@@ -53,6 +126,7 @@ pub fn replay(spec: &ReplaySpec, progress: &mut dyn FnMut(Progress)) -> Result<R
             (format!(".countersign@{}", &tip.to_string()[..10]), load_config(&config_files_at(&repo, tip, None)?)?.0)
         }
     });
+    tune(&mut configs[0].1);
     if let Some(dir) = &spec.compare {
         configs.push((dir.display().to_string(), load_config(&config_files_in_dir(dir)?)?.0));
     }
@@ -73,12 +147,18 @@ pub fn replay(spec: &ReplaySpec, progress: &mut dyn FnMut(Progress)) -> Result<R
         });
     }
 
+    let mut fix_history = FixHistory::default();
     let mut chain = repo.first_parent_chain(&tips, &hidden)?;
     chain.reverse();
     progress(Progress::Total(chain.len()));
     if let Some(start) = hidden.first() {
-        let days = replays.iter().map(|replay| replay.config.policy.risk.experience_days).max().unwrap_or(0);
+        let days = replays
+            .iter()
+            .map(|replay| replay.config.policy.risk.experience_days.max(replay.config.policy.risk.recent_fixes_days))
+            .max()
+            .unwrap_or(0);
         for commit in history_before(&repo, *start, days)?.commits {
+            fix_history.add(&commit);
             for replay in &mut replays {
                 replay.experience.add(replay.config, &commit);
             }
@@ -96,29 +176,35 @@ pub fn replay(spec: &ReplaySpec, progress: &mut dyn FnMut(Progress)) -> Result<R
     let (mut first, mut last) = (None, None);
     // Reverts come after what they undo: read them all, then label the changes at the end.
     let mut fixes = countersign_core::simulate::LaterFixes::default();
-    let mut fix_commits: Vec<String> = Vec::new();
+    let mut index = FirstParentIndex::default();
+    let mut fix_commits: Vec<(ObjectId, usize)> = Vec::new();
     for ids in chain.chunks(CHUNK) {
-        for (change, time) in read_merged_changes(&mut workers, primary_config, ids, &context)? {
+        for (mut change, time) in read_merged_changes(&mut workers, primary_config, ids, &context)? {
             first.get_or_insert(time);
             last = Some(time);
+            let head = parse_commit_id(&change.head)?;
+            let base = ObjectId::from_hex(change.base.as_bytes()).ok().filter(|base| change.base != empty_tree(base));
+            let position = index.push(head, base, time, change.files.iter().map(|file| file.path.as_str()));
             for commit in &change.commits {
                 fixes.observe(commit);
                 if countersign_core::simulate::looks_like_fix(commit) && fix_commits.len() < MAX_TRACED_FIXES {
-                    fix_commits.push(commit.id.clone());
+                    fix_commits.push((parse_commit_id(&commit.id)?, position));
                 }
             }
-            decide_everywhere(&mut replays, change, time);
+            decide_everywhere(&mut replays, &fix_history, &mut change, time, &mut *observer);
+            for commit in change.commits.iter().rev() {
+                fix_history.add(commit);
+            }
         }
         progress(Progress::Read(ids.len()));
     }
-    // Each fix's removed lines, blamed at its parent within the window, name what it repaired.
-    for fix in &fix_commits {
-        let id =
-            ObjectId::from_hex(fix.as_bytes()).map_err(|_| ReadError::input(format!("`{fix}` is not a commit id")))?;
-        for introduced in repo.fixed_lines(id, spec.fix_window_days)? {
-            fixes.traced(&introduced.commit, fix);
+    // Each fix's removed lines, blamed back within the window, name the changes it repaired.
+    for (fix, found) in trace_fixes(&mut workers, &index, &fix_commits, spec.fix_window_days)? {
+        for introduced in found {
+            fixes.traced(&introduced.change, &fix.to_string(), &introduced.path, introduced.line);
         }
     }
+    let later_fixed = replays.first().map(|replay| replay.simulation.later_fixed(&fixes)).unwrap_or_default();
     let date = |time: Option<i64>| {
         time.and_then(|time| jiff::Timestamp::from_second(time).ok()).map(|at| at.strftime("%Y-%m-%d").to_string())
     };
@@ -131,7 +217,49 @@ pub fn replay(spec: &ReplaySpec, progress: &mut dyn FnMut(Progress)) -> Result<R
         reviews_per_reviewer_per_day: spec.reviews_per_day,
         senior_level: spec.senior_level.clone(),
         policies: replays.into_iter().map(|replay| replay.simulation.finish(&fixes)).collect(),
+        later_fixed,
     })
+}
+
+fn parse_commit_id(id: &str) -> Result<ObjectId, ReadError> {
+    ObjectId::from_hex(id.as_bytes()).map_err(|_| ReadError::input(format!("`{id}` is not a commit id")))
+}
+
+fn empty_tree(like: &ObjectId) -> String {
+    ObjectId::empty_tree(like.kind()).to_string()
+}
+
+/// Traces every fix on the worker repositories side by side; in the order of `fixes`.
+fn trace_fixes(
+    workers: &mut [Repo],
+    index: &FirstParentIndex,
+    fixes: &[(ObjectId, usize)],
+    window_days: u32,
+) -> Result<Vec<(ObjectId, Vec<Introduced>)>, ReadError> {
+    let per_worker = fixes.len().div_ceil(workers.len().max(1)).max(1);
+    let results: Vec<Result<Vec<_>, ReadError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = workers
+            .iter_mut()
+            .zip(fixes.chunks(per_worker))
+            .map(|(repo, fixes)| {
+                scope.spawn(move || {
+                    fixes
+                        .iter()
+                        .map(|(fix, position)| Ok((*fix, repo.fixed_lines(index, *fix, *position, window_days)?)))
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap_or_else(|_| Err(ReadError::input("a fix tracing thread panicked"))))
+            .collect()
+    });
+    let mut traced = Vec::with_capacity(fixes.len());
+    for result in results {
+        traced.extend(result?);
+    }
+    Ok(traced)
 }
 
 /// The most fix commits traced back in one replay.
@@ -146,12 +274,25 @@ pub enum Progress {
     Read(usize),
 }
 
-/// Decides one change under every policy, then remembers its commits as experience.
-fn decide_everywhere(replays: &mut [Replay<'_>], mut change: ChangeInput, time: i64) {
-    for replay in replays.iter_mut() {
-        change.history = Some(replay.experience.history_for(replay.config, &change, time));
-        let analysis = evaluate::analyze(replay.config, &change);
+/// Decides one change under every policy, then remembers its commits as experience. The
+/// observer sees the first policy's analysis of each change.
+fn decide_everywhere(
+    replays: &mut [Replay<'_>],
+    fix_history: &FixHistory,
+    change: &mut ChangeInput,
+    time: i64,
+    observer: &mut dyn FnMut(&ChangeInput, &Analysis, &Decision),
+) {
+    for (position, replay) in replays.iter_mut().enumerate() {
+        change.history = Some(replay.experience.history_for(replay.config, change, time));
+        let days = replay.config.policy.risk.recent_fixes_days;
+        let count = fix_history.count(change.files.iter().map(|file| file.path.as_str()), time, days);
+        change.recent_fixes = Some(RecentFixes { count, complete: true });
+        let analysis = evaluate::analyze(replay.config, change);
         let decision = evaluate::decide(replay.config, &analysis, &replay.no_attestations, time);
+        if position == 0 {
+            observer(change, &analysis, &decision);
+        }
         replay.simulation.record(&decision, time, &change.commits);
         for commit in change.commits.iter().rev() {
             replay.experience.add(replay.config, commit);
@@ -205,4 +346,10 @@ fn history_before(repo: &Repo, start: ObjectId, days: u32) -> Result<RecentHisto
     let mut history = repo.recent_history(start, since, |_| true, |_| false, 200_000)?;
     history.commits.sort_by_key(|commit| commit.time);
     Ok(history)
+}
+
+/// Writes the simulation's SVG chart, all or nothing.
+pub fn write_chart(path: &std::path::Path, report: &ReplayReport) -> Result<(), ReadError> {
+    let svg = countersign_core::chart::weekly(&report.policies);
+    crate::write_atomically(path, false, |out| out.write_all(svg.as_bytes()).map_err(|error| error.to_string()))
 }

@@ -257,3 +257,14 @@ impl countersign_read::RemoteStatements for Remote {
             .collect())
     }
 }
+
+/// A time, or a date meaning its start in UTC (`away --until`).
+pub fn time_or_date(text: &str) -> Result<jiff::Timestamp, String> {
+    if let Ok(at) = text.parse::<jiff::Timestamp>() {
+        return Ok(at);
+    }
+    let date: jiff::civil::Date = text
+        .parse()
+        .map_err(|_| format!("`{text}` is neither a time like 2026-12-01T09:00:00Z nor a date like 2026-12-01"))?;
+    date.to_zoned(jiff::tz::TimeZone::UTC).map(|zoned| zoned.timestamp()).map_err(|error| error.to_string())
+}

@@ -137,6 +137,11 @@ enum Command {
     /// Replay a history through a policy as if every change had been gated: what each rule
     /// would have caught, the review load on seniors and the queue delay.
     Simulate(commands::simulate::SimulateArgs),
+    /// Calibrate the risk model on the repository's own history.
+    Risk {
+        #[command(subcommand)]
+        command: commands::simulate::RiskCommand,
+    },
     /// Work with the policy.
     Policy {
         #[command(subcommand)]
@@ -241,6 +246,7 @@ fn run(command: Command) -> u8 {
         Command::Scan(args) => commands::scan::run(&args),
         Command::Owners(args) => commands::owners::run(&args),
         Command::Simulate(args) => commands::simulate::run(&args),
+        Command::Risk { command } => commands::simulate::risk(&command),
         Command::Policy { command } => commands::policy::run(&command),
         Command::Serve(args) => commands::serve::serve(&args),
         Command::Register(args) => commands::service::register(&args),

@@ -46,6 +46,12 @@ pub struct Analysis {
     pub(super) lines_changed: u64,
     /// Which added lines AI wrote; `None` when the added lines were not read.
     pub(super) attribution: Option<Attribution>,
+    /// Fix commits that recently touched the changed files; `Err` says why unknown.
+    pub(super) recent_fixes: Result<u32, String>,
+    /// The change changes code and no test.
+    pub(super) untested: bool,
+    /// Share of the added lines AI wrote, and whether it is estimated.
+    pub(super) ai_share: (f64, bool),
     pub(super) groups: Vec<Group>,
     /// Rules the gate adds itself, which approvals cannot satisfy: AI declarations, unknown
     /// people, rollbacks, a change no rule speaks about.
@@ -58,6 +64,21 @@ pub struct Analysis {
 }
 
 impl Analysis {
+    /// The share of the added lines AI wrote (estimated from files when not read line by line).
+    pub fn ai_share(&self) -> f64 {
+        self.ai_share.0
+    }
+
+    /// Fix commits that recently touched the changed files, when counted.
+    pub fn recent_fixes(&self) -> Option<u32> {
+        self.recent_fixes.as_ref().ok().copied()
+    }
+
+    /// Whether the change changes code and no test.
+    pub fn untested(&self) -> bool {
+        self.untested
+    }
+
     /// The changed paths.
     pub fn paths(&self) -> &[String] {
         &self.paths
@@ -172,6 +193,13 @@ pub fn analyze(config: &Config, change: &ChangeInput) -> Analysis {
     hazards.dedup();
     let file_lines: Vec<(&str, u64)> =
         change.files.iter().map(|file| (file.path.as_str(), u64::from(file.added) + u64::from(file.deleted))).collect();
+    let attribution = attribute(config, change, &commits, &notes);
+    let ai_share = ai_share(change, &commits, attribution.as_ref());
+    let recent_fixes = match &change.recent_fixes {
+        Some(fixes) if fixes.complete => Ok(fixes.count),
+        Some(fixes) => Err(format!("history read only in part (at least {})", fixes.count)),
+        None => Err("the history of the files was not read".to_owned()),
+    };
     let risk = risk::assess(
         &policy.risk,
         &RiskInput {
@@ -181,11 +209,13 @@ pub fn analyze(config: &Config, change: &ChangeInput) -> Analysis {
             hazards: &hazards,
             files: &file_lines,
             experience: experience(config, &responsible, &paths, change.history.as_ref()),
+            ai_share: Some(ai_share),
+            recent_fixes: recent_fixes.clone(),
         },
     );
     let groups = owner_groups(config, &paths, &path_services);
     let declaration = policy.ai.require_declaration.then(|| declaration_rule(&change.commits, &scans));
-    let attribution = attribute(config, change, &commits, &notes);
+    let untested = risk::untested_code(&paths.iter().map(String::as_str).collect::<Vec<_>>());
     let mut analysis = Analysis {
         change: ChangeSummary {
             repo: change.repo.clone(),
@@ -221,6 +251,9 @@ pub fn analyze(config: &Config, change: &ChangeInput) -> Analysis {
         target_branch: change.target_branch.clone(),
         lines_changed: lines_added + lines_deleted,
         attribution,
+        recent_fixes,
+        untested,
+        ai_share,
         groups,
         builtin: declaration.into_iter().collect(),
         rollback: change.rollback.clone(),
@@ -412,4 +445,32 @@ fn declaration_rule(commits: &[crate::model::Commit], scans: &[CommitScan]) -> R
         suggested: Vec::new(),
         owner_groups: Vec::new(),
     }
+}
+
+/// The share of the added lines AI wrote: read line by line when the attribution is there,
+/// else estimated as the added lines of the files an AI-assisted commit touched.
+pub(crate) fn ai_share(
+    change: &ChangeInput,
+    commits: &[CommitReport],
+    attribution: Option<&Attribution>,
+) -> (f64, bool) {
+    if let Some(attribution) = attribution {
+        let (ai, added) = attribution.counts(None);
+        return (if added == 0 { 0.0 } else { ai as f64 / added as f64 }, false);
+    }
+    let ai_paths: std::collections::HashSet<&str> = change
+        .commits
+        .iter()
+        .zip(commits)
+        .filter(|(_, report)| report.ai_assisted)
+        .flat_map(|(commit, _)| commit.files.iter().map(|file| file.path.as_str()))
+        .collect();
+    let added: u64 = change.files.iter().map(|file| u64::from(file.added)).sum();
+    let ai: u64 = change
+        .files
+        .iter()
+        .filter(|file| ai_paths.contains(file.path.as_str()))
+        .map(|file| u64::from(file.added))
+        .sum();
+    (if added == 0 { 0.0 } else { ai as f64 / added as f64 }, true)
 }

@@ -282,6 +282,24 @@ pub(super) fn holds(config: &Config, predicate: &Predicate, facts: &Analysis, wh
                 return Truth::Unknown;
             }
         },
+        Predicate::RecentFixesAtLeast(minimum) => match &facts.recent_fixes {
+            Ok(count) => (
+                count >= minimum,
+                format!(
+                    "{count} fixes touched these files in the last {} days ({} {minimum})",
+                    config.policy.risk.recent_fixes_days,
+                    if count >= minimum { ">=" } else { "<" }
+                ),
+            ),
+            Err(unknown) => {
+                why.push(format!("recent fixes of these files are unknown ({unknown}); rule applied"));
+                return Truth::Unknown;
+            }
+        },
+        Predicate::Untested(wanted) => (
+            facts.untested == *wanted,
+            if facts.untested { "changes code and no test" } else { "changes tests, or no code" }.to_owned(),
+        ),
         Predicate::Rollback(wanted) => {
             let rollback = facts.rollback.is_some();
             (

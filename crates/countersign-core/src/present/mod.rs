@@ -1,6 +1,7 @@
 //! The texts the CLI prints: plain strings built from the core's values, so the binary only
 //! writes them out and every word of the output can be tested without a terminal.
 
+mod calibration;
 mod csv;
 mod decision;
 mod owners;
@@ -12,6 +13,7 @@ use crate::deployment::NothingToDeploy;
 use crate::evaluate::ServiceRef;
 use crate::finding::Finding;
 
+pub use calibration::calibration;
 pub use csv::{CSV_HEADER, csv_line};
 pub use decision::{ApproveHint, decision};
 pub use owners::owners;

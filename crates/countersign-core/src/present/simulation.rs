@@ -101,6 +101,36 @@ pub fn simulation(output: &ReplayReport, chart: Option<&str>) -> String {
             if holders.is_empty() { "nobody".to_owned() } else { holders.join("; ") }
         );
     }
+    if !output.later_fixed.is_empty() {
+        let count = |how: crate::simulate::FixKind| {
+            output.later_fixed.iter().filter(|labelled| labelled.fixed_by.how == how).count()
+        };
+        let _ = writeln!(
+            out,
+            "\nlater fixed: {} changes ({} reverted, {} reverted by subject, {} whose lines a later fix changed); \
+             the evidence of each is in --format json; the latest:",
+            output.later_fixed.len(),
+            count(crate::simulate::FixKind::Revert),
+            count(crate::simulate::FixKind::RevertedSubject),
+            count(crate::simulate::FixKind::Fix),
+        );
+        for labelled in output.later_fixed.iter().rev().take(5) {
+            let short = |id: &str| id.chars().take(10).collect::<String>();
+            let lines = labelled.fixed_by.lines.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+            let _ = writeln!(
+                out,
+                "  {} {} — {} by {}{}",
+                short(&labelled.change),
+                labelled.subject,
+                match labelled.fixed_by.how {
+                    crate::simulate::FixKind::Fix => "fixed",
+                    _ => "reverted",
+                },
+                short(&labelled.fixed_by.by),
+                if lines.is_empty() { String::new() } else { format!(" ({lines})") }
+            );
+        }
+    }
     for policy in policies {
         let busiest: Vec<String> = policy
             .reviewers

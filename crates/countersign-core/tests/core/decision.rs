@@ -150,6 +150,7 @@ fn change() -> ChangeBuilder {
             config_origin: None,
             added_lines: Vec::new(),
             notes: Vec::new(),
+            recent_fixes: None,
         },
     }
 }

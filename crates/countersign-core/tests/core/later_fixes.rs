@@ -22,7 +22,11 @@ fn check(reverts: &[(&str, &str)], asked: (&str, &str), expected: Option<&str>) 
     for (id, message) in reverts {
         fixes.observe(&commit(id, message));
     }
-    assert_eq!(fixes.fixed_by(asked.0, asked.1), expected, "{reverts:?} asked about {asked:?}");
+    assert_eq!(
+        fixes.fixed_by(asked.0, asked.1).map(|evidence| evidence.by.as_str()),
+        expected,
+        "{reverts:?} asked about {asked:?}"
+    );
 }
 
 const TARGET: &str = "0123456789abcdef0123456789abcdef01234567";

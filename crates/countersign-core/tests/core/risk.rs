@@ -11,6 +11,8 @@ struct Scenario<'a> {
     hazards: &'a [Operation],
     files: Vec<(String, u64)>,
     experience: &'a [(&'a str, Option<u32>)],
+    ai_share: Option<(f64, bool)>,
+    recent_fixes: Result<u32, String>,
 }
 
 impl Default for Scenario<'_> {
@@ -22,6 +24,8 @@ impl Default for Scenario<'_> {
             hazards: &[],
             files: vec![("docs/guide.md".to_owned(), 12)],
             experience: &[("bob", Some(4))],
+            ai_share: Some((0.0, false)),
+            recent_fixes: Ok(0),
         }
     }
 }
@@ -49,6 +53,8 @@ fn check(name: &str, settings: &RiskSettings, scenario: Scenario<'_>, level: Ris
             hazards: scenario.hazards,
             files: &files,
             experience,
+            ai_share: scenario.ai_share,
+            recent_fixes: scenario.recent_fixes,
         },
     );
     assert_eq!(assessed.level, level, "{name}: {:#?}", assessed.reasons);
@@ -177,4 +183,105 @@ fn entropy_measures_spread() {
     assert!(risk::entropy_bits([1000, 1, 1, 1]) < 0.05);
     // Files without line changes count as one line each.
     assert_eq!(risk::entropy_bits([0, 0]), 1.0);
+}
+
+/// The factors calibration can switch on: AI-written share, recent fixes, code without tests. Off
+/// by default, so the same change stays low until a policy sets them.
+#[test]
+fn calibrated_factors_raise_the_level_only_when_set() {
+    let code = vec![("src/cart.rs".to_owned(), 40)];
+    let touched =
+        || Scenario { files: code.clone(), ai_share: Some((0.9, true)), recent_fixes: Ok(4), ..Scenario::default() };
+    check("calibrated_off", &RiskSettings::default(), touched(), RiskLevel::Low);
+    let settings = RiskSettings {
+        ai_share: risk::Thresholds { medium: Some(0.5), high: Some(0.8), critical: None },
+        recent_fixes: risk::Thresholds::new(2.0, 4.0),
+        untested: Some(RiskLevel::Medium),
+        ..RiskSettings::default()
+    };
+    check("calibrated_on", &settings, touched(), RiskLevel::High);
+    let tested = vec![("src/cart.rs".to_owned(), 40), ("tests/cart_test.rs".to_owned(), 10)];
+    check(
+        "calibrated_quiet",
+        &settings,
+        Scenario { files: tested, ai_share: Some((0.1, false)), recent_fixes: Ok(1), ..Scenario::default() },
+        RiskLevel::Low,
+    );
+    // Unknown recent fixes reach every threshold set: the gate fails closed.
+    check(
+        "calibrated_unknown_fixes",
+        &settings,
+        Scenario {
+            files: code.clone(),
+            ai_share: None,
+            recent_fixes: Err("history read only in part".to_owned()),
+            ..Scenario::default()
+        },
+        RiskLevel::High,
+    );
+}
+
+#[track_caller]
+fn check_untested(paths: &[&str], expected: bool) {
+    assert_eq!(risk::untested_code(paths), expected, "{paths:?}");
+}
+
+#[test]
+fn code_without_tests() {
+    check_untested(&["src/cart.rs"], true);
+    check_untested(&["src/cart.rs", "src/cart_test.go"], false);
+    check_untested(&["pkg/cart.go", "pkg/cart_test.go"], false);
+    check_untested(&["web/cart.tsx", "web/__tests__/cart.tsx"], false);
+    check_untested(&["web/cart.ts", "web/cart.spec.ts"], false);
+    check_untested(&["app/cart.py", "tests/test_cart.py"], false);
+    check_untested(&["docs/cart.md", "README.md"], false);
+    check_untested(&["tests/test_cart.py"], false);
+    check_untested(&["Cargo.toml", "src/lib.rs"], true);
+    check_untested(&["latest/cart.rs"], true);
+}
+
+#[track_caller]
+fn check_recent(fixes: &[(i64, &str, &[&str])], paths: &[&str], at: i64, days: u32, expected: u32) {
+    let mut history = risk::FixHistory::default();
+    for (time, message, files) in fixes {
+        let commit = countersign_core::model::Commit {
+            id: format!("{time}"),
+            parents: Vec::new(),
+            author: countersign_core::model::Identity::new("A".to_owned(), "a@shop.example".to_owned()),
+            committer: countersign_core::model::Identity::new("A".to_owned(), "a@shop.example".to_owned()),
+            time: *time,
+            message: (*message).to_owned(),
+            files: files
+                .iter()
+                .map(|path| countersign_core::model::FileChange {
+                    path: (*path).to_owned(),
+                    added: 1,
+                    deleted: 1,
+                    deleted_file: false,
+                })
+                .collect(),
+        };
+        history.add(&commit);
+    }
+    assert_eq!(history.count(paths.iter().copied(), at, days), expected, "{fixes:?} {paths:?}");
+}
+
+#[test]
+fn recent_fixes_count_distinct_fixes_of_the_files_within_the_window() {
+    const DAY: i64 = 86_400;
+    let fix_both: &[&str] = &["a.rs", "b.rs"];
+    check_recent(&[(10 * DAY, "Fix totals", fix_both)], &["a.rs", "b.rs"], 20 * DAY, 30, 1);
+    check_recent(&[(10 * DAY, "Add totals", fix_both)], &["a.rs"], 20 * DAY, 30, 0);
+    check_recent(&[(10 * DAY, "Revert \"Add totals\"", fix_both)], &["a.rs"], 20 * DAY, 30, 1);
+    check_recent(&[(10 * DAY, "Fix totals", fix_both)], &["a.rs"], 50 * DAY, 30, 0);
+    check_recent(&[(10 * DAY, "Fix totals", fix_both)], &["c.rs"], 20 * DAY, 30, 0);
+    // A fix after the change is not its past.
+    check_recent(&[(30 * DAY, "Fix totals", fix_both)], &["a.rs"], 20 * DAY, 30, 0);
+    check_recent(
+        &[(10 * DAY, "fix: a", &["a.rs"]), (11 * DAY, "bug 12: b", &["b.rs"]), (12 * DAY, "hotfix", &["a.rs"])],
+        &["a.rs", "b.rs"],
+        20 * DAY,
+        30,
+        3,
+    );
 }

@@ -164,11 +164,7 @@ pub fn decide(args: &CheckArgs) -> Result<Gated, Failure> {
     spec.deadline = Some(std::time::Instant::now() + args.time_budget);
     let mut decision = countersign_read::decide(&spec, args.context.ambient()?, &sources, &client::Remote, now())?;
     if let Some(last) = deployed {
-        let recorded = match &args.server {
-            Some(server) => format!("by the approval service {server}"),
-            None => format!("in {}", countersign_git::deployments_ref(&last.environment)),
-        };
-        decision.findings.insert(0, last.as_base(&recorded));
+        decision.findings.insert(0, last.as_base(args.server.as_deref()));
     }
     Ok(Gated::Decided(Box::new(decision)))
 }
@@ -183,5 +179,5 @@ pub fn base_from_server(args: &CheckArgs, server: &str) -> Result<(String, Optio
 
 /// Seconds since the epoch, for judging the age of attestations.
 pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs() as i64)
+    jiff::Timestamp::now().as_second()
 }

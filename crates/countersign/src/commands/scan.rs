@@ -4,7 +4,6 @@ use std::io::{BufWriter, IsTerminal, Write};
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use countersign_core::config::Config;
 use countersign_core::detect::{self, DetectConfig};
 use countersign_core::model::Commit;
 use countersign_core::present;
@@ -55,27 +54,13 @@ pub fn run(args: &ScanArgs) -> u8 {
     }
 }
 
-/// The configuration is optional for a scan: without it levels are unknown and only the
-/// built-in markers count.
-fn optional_config(
-    repo: &Repo,
-    tip: countersign_git::ObjectId,
-    config_dir: Option<&Path>,
-) -> Result<Option<Config>, Failure> {
-    match countersign_read::config_files_at(repo, tip, config_dir) {
-        Ok(files) => Ok(Some(countersign_read::load_config(&files)?.0)),
-        Err(Failure::MissingConfig(message)) => {
-            errln!("countersign: {message}; scanning without it: every author's level is unknown");
-            Ok(None)
-        }
-        Err(other) => Err(other),
-    }
-}
-
 fn scan(repo_path: &Path, range: &str, config_dir: Option<&Path>, format: ScanFormat) -> Result<(), Failure> {
     let repo = Repo::open(repo_path)?;
     let (tips, hidden) = repo.resolve_range(range)?;
-    let config = optional_config(&repo, tips[0], config_dir)?;
+    let (config, missing) = countersign_read::optional_config(&repo, tips[0], config_dir)?;
+    if let Some(message) = missing {
+        errln!("countersign: {message}; scanning without it: every author's level is unknown");
+    }
     let detect_config = match &config {
         Some(config) => DetectConfig::new(&config.policy.ai.trailers, &config.directory.agent_emails()),
         None => DetectConfig::default(),
@@ -91,17 +76,7 @@ fn scan(repo_path: &Path, range: &str, config_dir: Option<&Path>, format: ScanFo
         );
         bar
     });
-    // Authorship notes are read once, up front: most commits have none, and the walk's workers
-    // only look them up. An unreadable note adds nothing (notes only ever add evidence).
-    let mut notes: std::collections::HashMap<String, Vec<detect::Signal>> = std::collections::HashMap::new();
-    for format in [countersign_core::notes::NoteFormat::GitAi, countersign_core::notes::NoteFormat::AgentTrace] {
-        repo.for_each_note(format.reference(), None, &mut |commit, text| {
-            let parsed = text.ok().and_then(|text| format.parse(&text).ok());
-            if let Some(signal) = parsed.as_ref().and_then(|note| detect::scan_note(note, format.reference())) {
-                notes.entry(commit).or_default().push(signal);
-            }
-        })?;
-    }
+    let notes = countersign_read::note_signals(&repo)?;
     let scan_one = |commit: Commit| -> Scanned {
         let mut scan = detect::scan_commit(&commit, &detect_config);
         scan.signals.extend(notes.get(&commit.id).into_iter().flatten().cloned());

@@ -226,24 +226,13 @@ pub struct AwayArgs {
     pub service: ServiceArgs,
     /// Until when: an RFC 3339 time (2026-12-01T09:00:00Z) or a date (2026-12-01, midnight UTC);
     /// default until `--back`.
-    #[arg(long, value_parser = until)]
+    #[arg(long, value_parser = countersign_server::client::time_or_date)]
     pub until: Option<jiff::Timestamp>,
     #[arg(long, default_value = "")]
     pub note: String,
     /// I am back: route reviews to me again.
     #[arg(long, conflicts_with_all = ["until", "note"])]
     pub back: bool,
-}
-
-/// A time, or a date meaning its start in UTC.
-fn until(text: &str) -> Result<jiff::Timestamp, String> {
-    if let Ok(at) = text.parse::<jiff::Timestamp>() {
-        return Ok(at);
-    }
-    let date: jiff::civil::Date = text
-        .parse()
-        .map_err(|_| format!("`{text}` is neither a time like 2026-12-01T09:00:00Z nor a date like 2026-12-01"))?;
-    date.to_zoned(jiff::tz::TimeZone::UTC).map(|zoned| zoned.timestamp()).map_err(|error| error.to_string())
 }
 
 pub fn away(args: &AwayArgs) -> u8 {

@@ -154,3 +154,40 @@ fn efficacy_counts_the_reviews_of_changes_later_reverted() {
     assert_eq!(efficacy["ai_assisted"]["later_fixed"], 1);
     assert_eq!(efficacy["ai_assisted"]["fixed_with_senior"], 1);
 }
+
+/// A fix inside a merged pull request is traced through the merge's base, whitespace-only changes
+/// are looked through, and lines the pull request itself wrote before its fix are no evidence:
+/// 1. alice writes docs/u.md;
+/// 2. dave only re-indents its last line;
+/// 3. a pull request adds a line, then fixes alice's first line and its own new line.
+#[test]
+fn fixes_in_merged_pull_requests_label_the_change_that_wrote_the_line() {
+    let repo = TestRepo::new();
+    let start = repo.git(&["rev-parse", "HEAD"]);
+    let written =
+        repo.commit_at("alice", "2026-11-02T09:00:00Z", "docs/u.md", "# U\nline one\nline two\n", "Document u");
+    repo.commit_at("dave", "2026-11-03T09:00:00Z", "docs/u.md", "# U\nline one\n  line two\n", "Indent u");
+    repo.branch("topic");
+    repo.commit_at("erin", "2026-11-04T09:00:00Z", "docs/u.md", "# U\nline one\n  line two\nline three\n", "Add to u");
+    let fix = repo.commit_at(
+        "erin",
+        "2026-11-04T10:00:00Z",
+        "docs/u.md",
+        "# U\nline 1\n  line 2\nline 3\n",
+        "Fix the numbers in u",
+    );
+    repo.git(&["checkout", "-q", "main"]);
+    repo.git_at(
+        ("Carol Diaz", "carol@shop.example"),
+        "2026-11-05T09:00:00Z",
+        &["merge", "-q", "--no-ff", "-m", "Merge topic u", "topic"],
+    );
+    let report = simulate(&repo, &["--range", &format!("{start}..main")]);
+    let labelled = report["later_fixed"].as_array().expect("later_fixed");
+    assert_eq!(labelled.len(), 1, "only alice's change: {labelled:#?}");
+    assert_eq!(labelled[0]["change"], written.as_str());
+    assert_eq!(labelled[0]["fixed_by"]["how"], "fix");
+    assert_eq!(labelled[0]["fixed_by"]["by"], fix.as_str());
+    assert_eq!(labelled[0]["fixed_by"]["lines"], serde_json::json!(["docs/u.md:2", "docs/u.md:3"]));
+    assert_eq!(report["policies"][0]["efficacy"]["all"]["later_fixed"], 1, "{report:#}");
+}

@@ -1,0 +1,371 @@
+//! Calibrating the risk model on a repository's own history: how strongly each factor relates to
+//! the changes that later needed a fix, and a `[risk]` block whose `high` level covers a chosen
+//! share of changes while holding as many later-fixed ones as it can.
+//!
+//! Deterministic and explainable on purpose: every factor is tried at thresholds taken from its own
+//! distribution (quantiles), and the proposal picks thresholds greedily, each time the one whose
+//! newly covered changes were most often later fixed, while the share allows. No model to trust:
+//! each chosen threshold comes with the figures that chose it.
+
+use serde::Serialize;
+
+use crate::evaluate::Analysis;
+use crate::risk::RiskSettings;
+
+/// What calibration reads of one replayed change.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChangeFeatures {
+    pub change: String,
+    pub lines: f64,
+    pub files: f64,
+    pub directories: f64,
+    pub services: f64,
+    pub entropy_bits: f64,
+    /// The least experienced responsible author's commits in the touched directories; unknown
+    /// counts as none, as the gate counts it.
+    pub least_experience: u32,
+    pub ai_share: f64,
+    pub recent_fixes: u32,
+    pub untested: bool,
+    pub tier0: bool,
+    pub destructive: bool,
+    pub ai_assisted: bool,
+    /// Filled from the history's labels once the replay ends.
+    pub later_fixed: bool,
+}
+
+impl ChangeFeatures {
+    pub fn of(analysis: &Analysis) -> ChangeFeatures {
+        let metrics = &analysis.risk.metrics;
+        ChangeFeatures {
+            change: analysis.change.head.clone(),
+            lines: metrics.lines_changed as f64,
+            files: metrics.files as f64,
+            directories: metrics.directories as f64,
+            services: metrics.services as f64,
+            entropy_bits: metrics.entropy_bits,
+            least_experience: metrics.experience.iter().map(|seen| seen.commits.unwrap_or(0)).min().unwrap_or(u32::MAX),
+            ai_share: analysis.ai_share(),
+            recent_fixes: analysis.recent_fixes().unwrap_or(0),
+            untested: analysis.untested(),
+            tier0: analysis.change.services.iter().any(|service| service.tier == 0),
+            destructive: !analysis.destructive.is_empty(),
+            ai_assisted: analysis.ai_assisted,
+            later_fixed: false,
+        }
+    }
+}
+
+/// A factor calibration tries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Factor {
+    Lines,
+    Files,
+    Directories,
+    Services,
+    Entropy,
+    /// Fewer commits than the threshold in the touched directories.
+    Inexperience,
+    AiShare,
+    RecentFixes,
+    Untested,
+    Tier0,
+}
+
+impl Factor {
+    const ALL: [Factor; 10] = [
+        Factor::Tier0,
+        Factor::Lines,
+        Factor::Files,
+        Factor::Directories,
+        Factor::Services,
+        Factor::Entropy,
+        Factor::Inexperience,
+        Factor::AiShare,
+        Factor::RecentFixes,
+        Factor::Untested,
+    ];
+
+    /// The factor's value for a change; higher is riskier (inexperience is negated).
+    fn value(self, change: &ChangeFeatures) -> f64 {
+        match self {
+            Factor::Lines => change.lines,
+            Factor::Files => change.files,
+            Factor::Directories => change.directories,
+            Factor::Services => change.services,
+            Factor::Entropy => change.entropy_bits,
+            Factor::Inexperience => -f64::from(change.least_experience),
+            Factor::AiShare => change.ai_share,
+            Factor::RecentFixes => f64::from(change.recent_fixes),
+            Factor::Untested => f64::from(u8::from(change.untested)),
+            Factor::Tier0 => f64::from(u8::from(change.tier0)),
+        }
+    }
+
+    /// How a threshold reads.
+    fn describe(self, threshold: f64) -> String {
+        match self {
+            Factor::Lines => format!("at least {threshold} lines changed"),
+            Factor::Files => format!("at least {threshold} files changed"),
+            Factor::Directories => format!("spread over at least {threshold} directories"),
+            Factor::Services => format!("touches at least {threshold} services"),
+            Factor::Entropy => format!("changed lines spread with entropy of at least {threshold} bits"),
+            Factor::Inexperience => {
+                format!("an author with fewer than {} commits in the touched directories", -threshold + 1.0)
+            }
+            Factor::AiShare => format!("AI wrote at least {:.0}% of the added lines", threshold * 100.0),
+            Factor::RecentFixes => format!("at least {threshold} recent fixes touched the files"),
+            Factor::Untested => "changes code and no test".to_owned(),
+            Factor::Tier0 => "touches a tier-0 service".to_owned(),
+        }
+    }
+}
+
+/// One threshold of one factor, with what it would have flagged.
+#[derive(Clone, Debug, Serialize)]
+pub struct Cut {
+    pub factor: Factor,
+    pub threshold: f64,
+    pub reads: String,
+    /// Changes at or above the threshold, and how many of them were later fixed.
+    pub flagged: u64,
+    pub flagged_fixed: u64,
+    /// Their later-fix rate over the history's (1 is no better than chance).
+    pub lift: f64,
+}
+
+/// How one factor relates to later fixes.
+#[derive(Clone, Debug, Serialize)]
+pub struct FactorReport {
+    pub factor: Factor,
+    /// `strong` (lift of 1.5 or more at some threshold flagging 5–30% of changes), `weak` (1.1), `none`.
+    pub relation: &'static str,
+    pub cuts: Vec<Cut>,
+}
+
+/// The calibration: relations, the proposed thresholds, and what they cover.
+#[derive(Clone, Debug, Serialize)]
+pub struct Calibration {
+    pub changes: u64,
+    pub later_fixed: u64,
+    pub base_rate: f64,
+    pub target_share: f64,
+    pub factors: Vec<FactorReport>,
+    /// The thresholds chosen, in the order chosen, each with the changes it added.
+    pub chosen: Vec<Cut>,
+    /// Changes the proposal rates high or critical (destructive ones always), and the later-fixed among them.
+    pub high: u64,
+    pub high_fixed: u64,
+    /// The `[risk]` block to put in policy.toml.
+    pub risk_toml: String,
+}
+
+/// What `countersign risk calibrate` reports: its JSON output.
+#[derive(Clone, Debug, Serialize)]
+pub struct Calibrated {
+    pub range: String,
+    pub first: Option<String>,
+    pub last: Option<String>,
+    pub calibration: Calibration,
+    /// The labels it was calibrated on, with their evidence.
+    pub later_fixed: Vec<crate::simulate::LaterFixed>,
+}
+
+/// Quantiles a factor is cut at.
+const QUANTILES: [f64; 10] = [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.98, 0.99];
+
+/// A threshold whose newly flagged changes are not this much likelier to be fixed than any
+/// change is not worth a senior's time.
+const MIN_LIFT: f64 = 1.2;
+
+/// Calibrates on `changes` (labelled), proposing `high` for about `target_share` of them.
+pub fn calibrate(changes: &[ChangeFeatures], target_share: f64, defaults: &RiskSettings) -> Calibration {
+    let total = changes.len() as u64;
+    let fixed_total = changes.iter().filter(|change| change.later_fixed).count() as u64;
+    let base_rate = if total == 0 { 0.0 } else { fixed_total as f64 / total as f64 };
+    let lift = |flagged: u64, fixed: u64| {
+        if flagged == 0 || base_rate == 0.0 { 0.0 } else { round3(fixed as f64 / flagged as f64 / base_rate) }
+    };
+    let mut candidates: Vec<(Cut, Vec<bool>)> = Vec::new();
+    let mut factors = Vec::new();
+    for factor in Factor::ALL {
+        let mut values: Vec<f64> = changes.iter().map(|change| factor.value(change)).collect();
+        values.sort_by(f64::total_cmp);
+        let mut thresholds: Vec<f64> = QUANTILES
+            .iter()
+            .filter_map(|q| values.get(((values.len() as f64 * q) as usize).min(values.len().saturating_sub(1))))
+            .map(|value| readable(*value))
+            .collect();
+        // Sparse factors (few changes touch a tier-0 service or have recent fixes) are also cut
+        // just above their least value, which quantiles can miss.
+        let least = values.first().copied().unwrap_or(0.0);
+        thresholds.extend(values.iter().find(|value| **value > least).map(|value| readable(*value)));
+        thresholds.retain(|value| *value > least);
+        thresholds.sort_by(f64::total_cmp);
+        thresholds.dedup();
+        let mut cuts = Vec::new();
+        for threshold in thresholds {
+            let flags: Vec<bool> = changes.iter().map(|change| factor.value(change) >= threshold).collect();
+            let flagged = flags.iter().filter(|flag| **flag).count() as u64;
+            let flagged_fixed =
+                changes.iter().zip(&flags).filter(|(change, flag)| **flag && change.later_fixed).count() as u64;
+            let cut = Cut {
+                factor,
+                threshold,
+                reads: factor.describe(threshold),
+                flagged,
+                flagged_fixed,
+                lift: lift(flagged, flagged_fixed),
+            };
+            cuts.push(cut.clone());
+            candidates.push((cut, flags));
+        }
+        let in_range = |cut: &&Cut| (0.05..=0.30).contains(&(cut.flagged as f64 / total.max(1) as f64));
+        let best = cuts.iter().filter(in_range).map(|cut| cut.lift).fold(0.0, f64::max);
+        let relation = if best >= 1.5 {
+            "strong"
+        } else if best >= 1.1 {
+            "weak"
+        } else {
+            "none"
+        };
+        factors.push(FactorReport { factor, relation, cuts });
+    }
+
+    // Destructive changes are critical whatever the history says.
+    let mut covered: Vec<bool> = changes.iter().map(|change| change.destructive).collect();
+    let budget = (target_share * total as f64).floor() as u64;
+    let mut chosen: Vec<Cut> = Vec::new();
+    loop {
+        let count = |covered: &[bool]| covered.iter().filter(|flag| **flag).count() as u64;
+        let already = count(&covered);
+        let mut best: Option<(f64, u64, usize)> = None;
+        for (index, (_, flags)) in candidates.iter().enumerate() {
+            let (mut new, mut new_fixed) = (0u64, 0u64);
+            for ((flag, seen), change) in flags.iter().zip(&covered).zip(changes) {
+                if *flag && !*seen {
+                    new += 1;
+                    new_fixed += u64::from(change.later_fixed);
+                }
+            }
+            if new == 0 || already + new > budget {
+                continue;
+            }
+            let rate = new_fixed as f64 / new as f64;
+            if rate < base_rate * MIN_LIFT {
+                continue;
+            }
+            if best.is_none_or(|(best_rate, best_fixed, _)| (rate, new_fixed) > (best_rate, best_fixed)) {
+                best = Some((rate, new_fixed, index));
+            }
+        }
+        let Some((_, _, index)) = best else { break };
+        let (cut, flags) = &candidates[index];
+        let mut added = cut.clone();
+        let (mut new, mut new_fixed) = (0, 0);
+        for ((flag, seen), change) in flags.iter().zip(covered.iter_mut()).zip(changes) {
+            if *flag && !*seen {
+                *seen = true;
+                new += 1;
+                new_fixed += u64::from(change.later_fixed);
+            }
+        }
+        added.flagged = new;
+        added.flagged_fixed = new_fixed;
+        added.lift = lift(new, new_fixed);
+        chosen.push(added);
+    }
+    let high = covered.iter().filter(|flag| **flag).count() as u64;
+    let high_fixed = covered.iter().zip(changes).filter(|(flag, change)| **flag && change.later_fixed).count() as u64;
+    let risk_toml = risk_block(&chosen, defaults, total, high, high_fixed, fixed_total);
+    Calibration {
+        changes: total,
+        later_fixed: fixed_total,
+        base_rate: round3(base_rate),
+        target_share,
+        factors,
+        chosen,
+        high,
+        high_fixed,
+        risk_toml,
+    }
+}
+
+/// The lowest threshold chosen for a factor (a lower one flags every change a higher one does).
+fn lowest(chosen: &[Cut], factor: Factor) -> Option<f64> {
+    chosen.iter().filter(|cut| cut.factor == factor).map(|cut| cut.threshold).reduce(f64::min)
+}
+
+/// The `[risk]` block: chosen factors raise to `high`, the others at most to `medium`.
+fn risk_block(chosen: &[Cut], defaults: &RiskSettings, total: u64, high: u64, high_fixed: u64, fixed: u64) -> String {
+    let percent = |part: u64, whole: u64| if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 };
+    let mut out = format!(
+        "[risk]\n# Calibrated by `countersign risk calibrate`: high and critical cover {high} of {total} changes ({:.1}%)\n\
+         # and {high_fixed} of the {fixed} later-fixed ones ({:.1}%).\n",
+        percent(high, total),
+        percent(high_fixed, fixed)
+    );
+    let level = |factor| if lowest(chosen, factor).is_some() { "high" } else { "medium" };
+    out += &format!("tiers = {{ 0 = \"{}\", 1 = \"medium\" }}\n", level(Factor::Tier0));
+    out += "destructive = \"critical\"\nhazards = \"high\"\ngate_config = \"high\"\n";
+    let numeric = [
+        (Factor::Lines, "lines_changed", defaults.lines_changed.medium),
+        (Factor::Files, "files_changed", defaults.files_changed.medium),
+        (Factor::Directories, "directories", defaults.directories.medium),
+        (Factor::Services, "services", defaults.services.medium),
+        (Factor::Entropy, "entropy_bits", defaults.entropy_bits.medium),
+    ];
+    for (factor, key, medium) in numeric {
+        match (lowest(chosen, factor), medium) {
+            (Some(high), Some(medium)) if medium < high => {
+                out += &format!("{key} = {{ medium = {}, high = {} }}\n", number(medium), number(high));
+            }
+            (Some(high), _) => out += &format!("{key} = {{ high = {} }}\n", number(high)),
+            (None, Some(medium)) => out += &format!("{key} = {{ medium = {} }}\n", number(medium)),
+            (None, None) => out += &format!("{key} = {{}}\n"),
+        }
+    }
+    match lowest(chosen, Factor::Inexperience) {
+        Some(threshold) => {
+            out += &format!(
+                "experience_days = {}\nexperience_min_commits = {}\ninexperienced = \"high\"\n",
+                defaults.experience_days,
+                number(-threshold + 1.0)
+            );
+        }
+        None => {
+            out += &format!(
+                "experience_days = {}\nexperience_min_commits = {}\ninexperienced = \"medium\"\n",
+                defaults.experience_days, defaults.experience_min_commits
+            );
+        }
+    }
+    if let Some(share) = lowest(chosen, Factor::AiShare) {
+        out += &format!("ai_share = {{ high = {} }}\n", number(share));
+    }
+    if let Some(count) = lowest(chosen, Factor::RecentFixes) {
+        out += &format!(
+            "recent_fixes = {{ high = {} }}\nrecent_fixes_days = {}\n",
+            number(count),
+            defaults.recent_fixes_days
+        );
+    }
+    if lowest(chosen, Factor::Untested).is_some() {
+        out += "untested = \"high\"\n";
+    }
+    out
+}
+
+/// A threshold a person can read: integers stay integers, shares get two decimals.
+fn readable(value: f64) -> f64 {
+    if value.abs() >= 10.0 { value.round() } else { (value * 100.0).round() / 100.0 }
+}
+
+fn number(value: f64) -> String {
+    if value.fract() == 0.0 { format!("{value:.0}") } else { format!("{value}") }
+}
+
+fn round3(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}

@@ -1,0 +1,77 @@
+//! `countersign risk calibrate`: how each factor relates to later fixes, and the proposal.
+
+use std::fmt::Write;
+
+use crate::calibrate::Calibrated;
+
+pub fn calibration(calibrated: &Calibrated) -> String {
+    let (calibration, replay) = (&calibrated.calibration, calibrated);
+    let mut out = String::new();
+    let percent = |part: u64, whole: u64| if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 };
+    let _ = writeln!(
+        out,
+        "calibrated on {} changes of {} ({} to {}): {} later needed a fix ({:.1}%)\n",
+        calibration.changes,
+        replay.range,
+        replay.first.as_deref().unwrap_or("-"),
+        replay.last.as_deref().unwrap_or("-"),
+        calibration.later_fixed,
+        percent(calibration.later_fixed, calibration.changes),
+    );
+    let _ =
+        writeln!(out, "how each factor relates to later fixes (lift: later-fix rate of the flagged over all changes')");
+    for report in &calibration.factors {
+        // The cut nearest to flagging a tenth of the changes.
+        let tenth = report.cuts.iter().min_by(|a, b| {
+            let distance = |flagged: u64| (percent(flagged, calibration.changes) - 10.0).abs();
+            distance(a.flagged).total_cmp(&distance(b.flagged))
+        });
+        let detail = tenth.map_or("never varies on this history".to_owned(), |cut| {
+            format!(
+                "{}: {} changes ({:.1}%), {} later fixed, lift {:.2}",
+                cut.reads,
+                cut.flagged,
+                percent(cut.flagged, calibration.changes),
+                cut.flagged_fixed,
+                cut.lift
+            )
+        });
+        let _ = writeln!(out, "  {:<13} {:<6}  {detail}", serde_plain(&report.factor), report.relation);
+    }
+    let _ = writeln!(
+        out,
+        "\nproposal: high or critical for at most {:.0}% of changes, chosen in this order",
+        calibration.target_share * 100.0
+    );
+    if calibration.chosen.is_empty() {
+        let _ = writeln!(out, "  no threshold flags changes later fixed at least 1.2 times as often as the rest");
+    }
+    for (number, cut) in calibration.chosen.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  {}. {}: {} more changes, {} of them later fixed (lift {:.2})",
+            number + 1,
+            cut.reads,
+            cut.flagged,
+            cut.flagged_fixed,
+            cut.lift
+        );
+    }
+    let _ = writeln!(
+        out,
+        "high or critical (destructive changes always): {} of {} changes ({:.1}%), holding {} of {} later-fixed ({:.1}%)\n",
+        calibration.high,
+        calibration.changes,
+        percent(calibration.high, calibration.changes),
+        calibration.high_fixed,
+        calibration.later_fixed,
+        percent(calibration.high_fixed, calibration.later_fixed),
+    );
+    out.push_str(&calibration.risk_toml);
+    out
+}
+
+/// A factor's name as it serialises.
+fn serde_plain(factor: &crate::calibrate::Factor) -> String {
+    serde_json::to_value(factor).ok().and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_default()
+}
