@@ -111,6 +111,7 @@ impl Factor {
             Factor::Directories => format!("spread over at least {threshold} directories"),
             Factor::Services => format!("touches at least {threshold} services"),
             Factor::Entropy => format!("changed lines spread with entropy of at least {threshold} bits"),
+            Factor::Inexperience if threshold >= 0.0 => "an author new to the touched directories".to_owned(),
             Factor::Inexperience => {
                 format!("an author with fewer than {} commits in the touched directories", -threshold + 1.0)
             }
@@ -139,7 +140,8 @@ pub struct Cut {
 #[derive(Clone, Debug, Serialize)]
 pub struct FactorReport {
     pub factor: Factor,
-    /// `strong` (lift of 1.5 or more at some threshold flagging 5–30% of changes), `weak` (1.1), `none`.
+    /// `strong` (lift of 1.5 or more at some threshold flagging at least 1% and 5 of the changes,
+    /// at most 30%), `weak` (1.1), `none`.
     pub relation: &'static str,
     pub cuts: Vec<Cut>,
 }
@@ -151,10 +153,16 @@ pub struct Calibration {
     pub later_fixed: u64,
     pub base_rate: f64,
     pub target_share: f64,
+    pub critical_share: f64,
     pub factors: Vec<FactorReport>,
-    /// The thresholds chosen, in the order chosen, each with the changes it added.
+    /// The thresholds chosen for `critical`, then for `high`, in the order chosen, each with the
+    /// changes it added.
+    pub chosen_critical: Vec<Cut>,
     pub chosen: Vec<Cut>,
-    /// Changes the proposal rates high or critical (destructive ones always), and the later-fixed among them.
+    /// Changes the proposal rates critical (destructive ones always), and the later-fixed among them.
+    pub critical: u64,
+    pub critical_fixed: u64,
+    /// Changes it rates high or critical, and the later-fixed among them.
     pub high: u64,
     pub high_fixed: u64,
     /// The `[risk]` block to put in policy.toml.
@@ -179,8 +187,8 @@ const QUANTILES: [f64; 10] = [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.98, 0
 /// change is not worth a senior's time.
 const MIN_LIFT: f64 = 1.2;
 
-/// Calibrates on `changes` (labelled), proposing `high` for about `target_share` of them.
-pub fn calibrate(changes: &[ChangeFeatures], target_share: f64, defaults: &RiskSettings) -> Calibration {
+/// Calibrates on `changes` (labelled), proposing `critical` and `high` for at most these shares.
+pub fn calibrate(changes: &[ChangeFeatures], shares: Shares, defaults: &RiskSettings) -> Calibration {
     let total = changes.len() as u64;
     let fixed_total = changes.iter().filter(|change| change.later_fixed).count() as u64;
     let base_rate = if total == 0 { 0.0 } else { fixed_total as f64 / total as f64 };
@@ -221,7 +229,8 @@ pub fn calibrate(changes: &[ChangeFeatures], target_share: f64, defaults: &RiskS
             cuts.push(cut.clone());
             candidates.push((cut, flags));
         }
-        let in_range = |cut: &&Cut| (0.05..=0.30).contains(&(cut.flagged as f64 / total.max(1) as f64));
+        let in_range =
+            |cut: &&Cut| cut.flagged >= 5 && (0.01..=0.30).contains(&(cut.flagged as f64 / total.max(1) as f64));
         let best = cuts.iter().filter(in_range).map(|cut| cut.lift).fold(0.0, f64::max);
         let relation = if best >= 1.5 {
             "strong"
@@ -233,36 +242,81 @@ pub fn calibrate(changes: &[ChangeFeatures], target_share: f64, defaults: &RiskS
         factors.push(FactorReport { factor, relation, cuts });
     }
 
-    // Destructive changes are critical whatever the history says.
+    // Destructive changes are critical whatever the history says; critical thresholds are chosen
+    // first, then high ones add to what they cover.
     let mut covered: Vec<bool> = changes.iter().map(|change| change.destructive).collect();
-    let budget = (target_share * total as f64).floor() as u64;
-    let mut chosen: Vec<Cut> = Vec::new();
+    let budget = |share: f64| (share * total as f64).floor() as u64;
+    let critical_candidates: Vec<&(Cut, Vec<bool>)> =
+        candidates.iter().filter(|(cut, _)| cut.factor != Factor::Inexperience).collect();
+    let chosen_critical = choose(&critical_candidates, changes, &mut covered, budget(shares.critical), base_rate);
+    let (critical, critical_fixed) = counted(&covered, changes);
+    let all: Vec<&(Cut, Vec<bool>)> = candidates.iter().collect();
+    let chosen = choose(&all, changes, &mut covered, budget(shares.high.max(shares.critical)), base_rate);
+    let (high, high_fixed) = counted(&covered, changes);
+    let risk_toml = risk_block(&chosen_critical, &chosen, defaults, (total, fixed_total), (high, high_fixed));
+    Calibration {
+        changes: total,
+        later_fixed: fixed_total,
+        base_rate: round3(base_rate),
+        target_share: shares.high,
+        critical_share: shares.critical,
+        factors,
+        chosen_critical,
+        chosen,
+        critical,
+        critical_fixed,
+        high,
+        high_fixed,
+        risk_toml,
+    }
+}
+
+/// The shares of changes `critical` and `high` (with critical) should cover at most.
+#[derive(Clone, Copy, Debug)]
+pub struct Shares {
+    pub critical: f64,
+    pub high: f64,
+}
+
+/// How many changes are covered, and how many of those were later fixed.
+fn counted(covered: &[bool], changes: &[ChangeFeatures]) -> (u64, u64) {
+    let flagged = covered.iter().filter(|flag| **flag).count() as u64;
+    let fixed = covered.iter().zip(changes).filter(|(flag, change)| **flag && change.later_fixed).count() as u64;
+    (flagged, fixed)
+}
+
+/// Adds thresholds greedily, each time the one whose newly covered changes were most often later
+/// fixed, while the covered changes stay within `budget` and that rate beats the history's by
+/// [`MIN_LIFT`]. Each chosen cut carries what it added.
+fn choose(
+    candidates: &[&(Cut, Vec<bool>)],
+    changes: &[ChangeFeatures],
+    covered: &mut [bool],
+    budget: u64,
+    base_rate: f64,
+) -> Vec<Cut> {
+    let mut chosen = Vec::new();
     loop {
-        let count = |covered: &[bool]| covered.iter().filter(|flag| **flag).count() as u64;
-        let already = count(&covered);
+        let (already, _) = counted(covered, changes);
         let mut best: Option<(f64, u64, usize)> = None;
         for (index, (_, flags)) in candidates.iter().enumerate() {
             let (mut new, mut new_fixed) = (0u64, 0u64);
-            for ((flag, seen), change) in flags.iter().zip(&covered).zip(changes) {
+            for ((flag, seen), change) in flags.iter().zip(covered.iter()).zip(changes) {
                 if *flag && !*seen {
                     new += 1;
                     new_fixed += u64::from(change.later_fixed);
                 }
             }
-            if new == 0 || already + new > budget {
-                continue;
-            }
-            let rate = new_fixed as f64 / new as f64;
-            if rate < base_rate * MIN_LIFT {
+            let rate = new_fixed as f64 / new.max(1) as f64;
+            if new == 0 || already + new > budget || rate < base_rate * MIN_LIFT {
                 continue;
             }
             if best.is_none_or(|(best_rate, best_fixed, _)| (rate, new_fixed) > (best_rate, best_fixed)) {
                 best = Some((rate, new_fixed, index));
             }
         }
-        let Some((_, _, index)) = best else { break };
-        let (cut, flags) = &candidates[index];
-        let mut added = cut.clone();
+        let Some((_, _, index)) = best else { return chosen };
+        let (cut, flags) = candidates[index];
         let (mut new, mut new_fixed) = (0, 0);
         for ((flag, seen), change) in flags.iter().zip(covered.iter_mut()).zip(changes) {
             if *flag && !*seen {
@@ -271,24 +325,8 @@ pub fn calibrate(changes: &[ChangeFeatures], target_share: f64, defaults: &RiskS
                 new_fixed += u64::from(change.later_fixed);
             }
         }
-        added.flagged = new;
-        added.flagged_fixed = new_fixed;
-        added.lift = lift(new, new_fixed);
-        chosen.push(added);
-    }
-    let high = covered.iter().filter(|flag| **flag).count() as u64;
-    let high_fixed = covered.iter().zip(changes).filter(|(flag, change)| **flag && change.later_fixed).count() as u64;
-    let risk_toml = risk_block(&chosen, defaults, total, high, high_fixed, fixed_total);
-    Calibration {
-        changes: total,
-        later_fixed: fixed_total,
-        base_rate: round3(base_rate),
-        target_share,
-        factors,
-        chosen,
-        high,
-        high_fixed,
-        risk_toml,
+        let lift = if base_rate == 0.0 { 0.0 } else { round3(new_fixed as f64 / new as f64 / base_rate) };
+        chosen.push(Cut { flagged: new, flagged_fixed: new_fixed, lift, ..cut.clone() });
     }
 }
 
@@ -297,16 +335,31 @@ fn lowest(chosen: &[Cut], factor: Factor) -> Option<f64> {
     chosen.iter().filter(|cut| cut.factor == factor).map(|cut| cut.threshold).reduce(f64::min)
 }
 
-/// The `[risk]` block: chosen factors raise to `high`, the others at most to `medium`.
-fn risk_block(chosen: &[Cut], defaults: &RiskSettings, total: u64, high: u64, high_fixed: u64, fixed: u64) -> String {
+/// The `[risk]` block: chosen factors raise to `critical` or `high`, the others at most to `medium`.
+fn risk_block(
+    critical: &[Cut],
+    high: &[Cut],
+    defaults: &RiskSettings,
+    (total, fixed): (u64, u64),
+    (covered, covered_fixed): (u64, u64),
+) -> String {
     let percent = |part: u64, whole: u64| if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 };
     let mut out = format!(
-        "[risk]\n# Calibrated by `countersign risk calibrate`: high and critical cover {high} of {total} changes ({:.1}%)\n\
-         # and {high_fixed} of the {fixed} later-fixed ones ({:.1}%).\n",
-        percent(high, total),
-        percent(high_fixed, fixed)
+        "[risk]\n# Calibrated by `countersign risk calibrate`: high and critical cover {covered} of {total} changes \
+         ({:.1}%)\n# and {covered_fixed} of the {fixed} later-fixed ones ({:.1}%).\n",
+        percent(covered, total),
+        percent(covered_fixed, fixed)
     );
-    let level = |factor| if lowest(chosen, factor).is_some() { "high" } else { "medium" };
+    // A factor's `high` is its lowest high threshold, else its critical one.
+    let levels = |factor| {
+        let critical = lowest(critical, factor);
+        (lowest(high, factor).or(critical), critical)
+    };
+    let level = |factor| match levels(factor) {
+        (_, Some(_)) => "critical",
+        (Some(_), None) => "high",
+        (None, None) => "medium",
+    };
     out += &format!("tiers = {{ 0 = \"{}\", 1 = \"medium\" }}\n", level(Factor::Tier0));
     out += "destructive = \"critical\"\nhazards = \"high\"\ngate_config = \"high\"\n";
     let numeric = [
@@ -315,44 +368,35 @@ fn risk_block(chosen: &[Cut], defaults: &RiskSettings, total: u64, high: u64, hi
         (Factor::Directories, "directories", defaults.directories.medium),
         (Factor::Services, "services", defaults.services.medium),
         (Factor::Entropy, "entropy_bits", defaults.entropy_bits.medium),
+        (Factor::AiShare, "ai_share", None),
+        (Factor::RecentFixes, "recent_fixes", None),
     ];
     for (factor, key, medium) in numeric {
-        match (lowest(chosen, factor), medium) {
-            (Some(high), Some(medium)) if medium < high => {
-                out += &format!("{key} = {{ medium = {}, high = {} }}\n", number(medium), number(high));
-            }
-            (Some(high), _) => out += &format!("{key} = {{ high = {} }}\n", number(high)),
-            (None, Some(medium)) => out += &format!("{key} = {{ medium = {} }}\n", number(medium)),
-            (None, None) => out += &format!("{key} = {{}}\n"),
+        let (high, critical) = levels(factor);
+        let mut parts = Vec::new();
+        if let Some(medium) = medium.filter(|medium| high.is_none_or(|high| *medium < high)) {
+            parts.push(format!("medium = {}", number(medium)));
+        }
+        parts.extend(high.map(|high| format!("high = {}", number(high))));
+        parts.extend(critical.map(|critical| format!("critical = {}", number(critical))));
+        if parts.is_empty() && medium.is_none() {
+            continue;
+        }
+        out += &format!("{key} = {{ {} }}\n", parts.join(", "));
+        if factor == Factor::RecentFixes {
+            out += &format!("recent_fixes_days = {}\n", defaults.recent_fixes_days);
         }
     }
-    match lowest(chosen, Factor::Inexperience) {
-        Some(threshold) => {
-            out += &format!(
-                "experience_days = {}\nexperience_min_commits = {}\ninexperienced = \"high\"\n",
-                defaults.experience_days,
-                number(-threshold + 1.0)
-            );
-        }
-        None => {
-            out += &format!(
-                "experience_days = {}\nexperience_min_commits = {}\ninexperienced = \"medium\"\n",
-                defaults.experience_days, defaults.experience_min_commits
-            );
-        }
-    }
-    if let Some(share) = lowest(chosen, Factor::AiShare) {
-        out += &format!("ai_share = {{ high = {} }}\n", number(share));
-    }
-    if let Some(count) = lowest(chosen, Factor::RecentFixes) {
-        out += &format!(
-            "recent_fixes = {{ high = {} }}\nrecent_fixes_days = {}\n",
-            number(count),
-            defaults.recent_fixes_days
-        );
-    }
-    if lowest(chosen, Factor::Untested).is_some() {
-        out += "untested = \"high\"\n";
+    let (min_commits, inexperienced) = match lowest(high, Factor::Inexperience) {
+        Some(threshold) => (number(-threshold + 1.0), "high"),
+        None => (defaults.experience_min_commits.to_string(), "medium"),
+    };
+    out += &format!(
+        "experience_days = {}\nexperience_min_commits = {min_commits}\ninexperienced = \"{inexperienced}\"\n",
+        defaults.experience_days
+    );
+    if level(Factor::Untested) != "medium" {
+        out += &format!("untested = \"{}\"\n", level(Factor::Untested));
     }
     out
 }

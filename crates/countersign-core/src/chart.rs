@@ -14,9 +14,11 @@ const TOP: f64 = 50.0;
 const GAP: f64 = 70.0;
 const COLOURS: [&str; 2] = ["#1f6feb", "#d1242f"];
 
-/// Two panels stacked: senior reviews per week, then mean queue delay per week.
+/// Two panels stacked: senior reviews per week, then mean queue delay per week; below them what
+/// each policy's senior reviews caught of the changes later fixed.
 pub fn weekly(policies: &[PolicyReport]) -> String {
-    let height = TOP + 2.0 * PANEL_HEIGHT + GAP + 60.0;
+    let caught_top = TOP + 10.0 + 2.0 * PANEL_HEIGHT + GAP + 44.0;
+    let height = caught_top + 18.0 * policies.len() as f64 + 12.0;
     let mut svg = String::new();
     let _ = writeln!(
         svg,
@@ -45,6 +47,22 @@ pub fn weekly(policies: &[PolicyReport]) -> String {
         "mean queue delay per week (hours)",
         |week| week.mean_delay_hours,
     );
+    for (idx, policy) in policies.iter().enumerate() {
+        let y = caught_top + 18.0 * idx as f64;
+        let colour = COLOURS[idx % COLOURS.len()];
+        let (all, ai) = (&policy.efficacy.all, &policy.efficacy.ai_assisted);
+        let text = format!(
+            "{}: a senior on {} of {} later-fixed changes ({} of {} AI-assisted); {} senior sign-offs on changes never fixed",
+            policy.name,
+            all.fixed_with_senior,
+            all.later_fixed,
+            ai.fixed_with_senior,
+            ai.later_fixed,
+            all.senior_on_never_fixed
+        );
+        let _ = writeln!(svg, r#"<rect x="{LEFT}" y="{}" width="14" height="4" fill="{colour}"/>"#, y - 6.0);
+        let _ = writeln!(svg, r#"<text x="{}" y="{y}">{}</text>"#, LEFT + 20.0, escape(&text));
+    }
     svg.push_str("</svg>\n");
     svg
 }

@@ -100,6 +100,15 @@ pub struct Efficacy {
     pub all: Caught,
     /// Over the AI-assisted changes.
     pub ai_assisted: Caught,
+    /// The AI-assisted changes by people below the senior level that touch a tier-0 service or
+    /// destroy something, and how many of them the policy gave a senior: every one should get one.
+    pub ai_tier0_or_destructive: Covered,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Covered {
+    pub changes: u64,
+    pub with_senior: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -227,6 +236,8 @@ impl LaterFixes {
 struct Seen {
     commits: Vec<(String, String)>,
     ai_assisted: bool,
+    /// AI-assisted, by someone below senior, touching tier 0 or destructive.
+    critical_ai: bool,
     review: bool,
     senior: bool,
 }
@@ -325,11 +336,24 @@ impl<'a> Simulation<'a> {
                 .map(|commit| (commit.id.clone(), commit.message.lines().next().unwrap_or("").to_owned()))
                 .collect(),
             ai_assisted: decision.ai_assisted,
+            critical_ai: decision.ai_assisted
+                && self.below_senior(decision)
+                && (decision.change.services.iter().any(|service| service.tier == 0)
+                    || !decision.destructive.is_empty()),
             review: false,
             senior: false,
         };
         self.record_needs(decision, time, &mut seen);
         self.seen.push(seen);
+    }
+
+    /// Whether a responsible human is below the senior level (unknown people are).
+    fn below_senior(&self, decision: &Decision) -> bool {
+        let directory = &self.config.directory;
+        decision.responsible.iter().any(|responsible| {
+            !responsible.known
+                || directory.level_index(&responsible.level).is_none_or(|level| level < self.senior_level)
+        })
     }
 
     fn record_needs(&mut self, decision: &Decision, time: i64, seen: &mut Seen) {
@@ -443,6 +467,10 @@ impl<'a> Simulation<'a> {
         for seen in &self.seen {
             let fixed = fixes.of_change(&seen.commits).is_some();
             let efficacy = &mut self.report.efficacy;
+            if seen.critical_ai {
+                efficacy.ai_tier0_or_destructive.changes += 1;
+                efficacy.ai_tier0_or_destructive.with_senior += u64::from(seen.senior);
+            }
             for caught in
                 std::iter::once(&mut efficacy.all).chain(seen.ai_assisted.then_some(&mut efficacy.ai_assisted))
             {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use countersign_core::calibrate::{self, Calibrated, ChangeFeatures};
+use countersign_core::calibrate::{self, Calibrated, ChangeFeatures, Shares};
 use countersign_core::config::Config;
 use countersign_core::evaluate::{self, CheckedAttestations};
 use countersign_core::evaluate::{Analysis, Decision};
@@ -54,10 +54,16 @@ impl ReplaySpec {
 const CALIBRATION_EXPERIENCE: u32 = 10;
 
 /// Replays the range under its policy and calibrates the risk factors on its later fixes,
-/// proposing `high` for about `share` of the changes.
-pub fn calibrate(spec: &ReplaySpec, share: f64, progress: &mut dyn FnMut(Progress)) -> Result<Calibrated, ReadError> {
-    if !(share > 0.0 && share < 1.0) {
-        return Err(ReadError::input("--share must be a share of the changes between 0 and 1, e.g. 0.15"));
+/// proposing `critical` and `high` for at most the given shares of the changes.
+pub fn calibrate(
+    spec: &ReplaySpec,
+    shares: Shares,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Calibrated, ReadError> {
+    for (flag, share) in [("--share", shares.high), ("--critical-share", shares.critical)] {
+        if !(share > 0.0 && share < 1.0) {
+            return Err(ReadError::input(format!("{flag} must be a share of the changes between 0 and 1, e.g. 0.15")));
+        }
     }
     let spec = ReplaySpec { compare: None, ..spec.clone() };
     let mut features = Vec::new();
@@ -76,7 +82,7 @@ pub fn calibrate(spec: &ReplaySpec, share: f64, progress: &mut dyn FnMut(Progres
         change.later_fixed = fixed.contains(change.change.as_str());
     }
     Ok(Calibrated {
-        calibration: calibrate::calibrate(&features, share, &RiskSettings::default()),
+        calibration: calibrate::calibrate(&features, shares, &RiskSettings::default()),
         range: report.range,
         first: report.first,
         last: report.last,

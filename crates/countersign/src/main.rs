@@ -39,6 +39,13 @@ use countersign_core::attestation::Verdict;
 use countersign_core::deployment::Deployment;
 use countersign_read::{ChangeSpec, ConfigSource, Purpose};
 
+/// A progress bar on stderr, drawn with `template`, when stderr is a terminal.
+pub fn progress_bar(template: &str) -> Option<indicatif::ProgressBar> {
+    let style =
+        indicatif::ProgressStyle::with_template(template).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| indicatif::ProgressBar::new(0).with_style(style))
+}
+
 /// Exit codes of every command: yes/allowed, blocked, bad input.
 pub const EXIT_ALLOWED: u8 = 0;
 pub const EXIT_BLOCKED: u8 = 1;

@@ -38,35 +38,42 @@ pub fn calibration(calibrated: &Calibrated) -> String {
         });
         let _ = writeln!(out, "  {:<13} {:<6}  {detail}", serde_plain(&report.factor), report.relation);
     }
-    let _ = writeln!(
-        out,
-        "\nproposal: high or critical for at most {:.0}% of changes, chosen in this order",
-        calibration.target_share * 100.0
-    );
-    if calibration.chosen.is_empty() {
-        let _ = writeln!(out, "  no threshold flags changes later fixed at least 1.2 times as often as the rest");
-    }
-    for (number, cut) in calibration.chosen.iter().enumerate() {
+    let proposals = [
+        (
+            "critical",
+            calibration.critical_share,
+            &calibration.chosen_critical,
+            calibration.critical,
+            calibration.critical_fixed,
+        ),
+        ("high or critical", calibration.target_share, &calibration.chosen, calibration.high, calibration.high_fixed),
+    ];
+    for (level, share, chosen, covered, fixed) in proposals {
+        let _ = writeln!(out, "\nproposal: {level} for at most {:.0}% of changes, chosen in this order", share * 100.0);
+        if chosen.is_empty() {
+            let _ = writeln!(out, "  no threshold adds changes later fixed at least 1.2 times as often as all changes");
+        }
+        for (number, cut) in chosen.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "  {}. {}: {} more changes, {} of them later fixed (lift {:.2})",
+                number + 1,
+                cut.reads,
+                cut.flagged,
+                cut.flagged_fixed,
+                cut.lift
+            );
+        }
         let _ = writeln!(
             out,
-            "  {}. {}: {} more changes, {} of them later fixed (lift {:.2})",
-            number + 1,
-            cut.reads,
-            cut.flagged,
-            cut.flagged_fixed,
-            cut.lift
+            "  {level} (destructive changes always): {covered} of {} changes ({:.1}%), holding {fixed} of {} later-fixed ({:.1}%)",
+            calibration.changes,
+            percent(covered, calibration.changes),
+            calibration.later_fixed,
+            percent(fixed, calibration.later_fixed),
         );
     }
-    let _ = writeln!(
-        out,
-        "high or critical (destructive changes always): {} of {} changes ({:.1}%), holding {} of {} later-fixed ({:.1}%)\n",
-        calibration.high,
-        calibration.changes,
-        percent(calibration.high, calibration.changes),
-        calibration.high_fixed,
-        calibration.later_fixed,
-        percent(calibration.high_fixed, calibration.later_fixed),
-    );
+    out.push('\n');
     out.push_str(&calibration.risk_toml);
     out
 }

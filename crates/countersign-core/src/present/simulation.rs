@@ -46,6 +46,10 @@ pub fn simulation(output: &ReplayReport, chart: Option<&str>) -> String {
         row("senior on never-fixed", &|policy| policy.efficacy.all.senior_on_never_fixed.to_string()),
         row("AI-assisted later fixed", &|policy| policy.efficacy.ai_assisted.later_fixed.to_string()),
         row("  senior/other/no review", &|policy| caught(&policy.efficacy.ai_assisted)),
+        row("AI tier-0/destructive, senior", &|policy| {
+            let covered = &policy.efficacy.ai_tier0_or_destructive;
+            format!("{} of {}", covered.with_senior, covered.changes)
+        }),
     ];
     let mut rule_names: Vec<&str> = Vec::new();
     for rule in policies.iter().flat_map(|policy| &policy.rules) {

@@ -259,6 +259,11 @@ impl ChangeBuilder {
     }
 
     /// The change, with its tree diff derived from its files.
+    fn recent_fixes(mut self, count: u32, complete: bool) -> ChangeBuilder {
+        self.change.recent_fixes = Some(countersign_core::model::RecentFixes { count, complete });
+        self
+    }
+
     fn build(mut self) -> ChangeInput {
         self.change.tree_changes = self
             .change
@@ -633,6 +638,19 @@ fn when_size_and_risk() {
     // Lines nobody read: the rule applies (fail-safe).
     let unread = change().commit("bob", "Write the cart").file(CART, 30, 0);
     case("ai_lines_over_applies_when_unknown", "blocked", &ai_lines, unread, &[]);
+
+    // Recent fixes of the files: a count read short of the window is unknown, and the rule applies.
+    let fixed = when("recent_fixes_at_least = 3");
+    case("recent_fixes_at_least_applies_at_count", "blocked", &fixed, human("bob", CART).recent_fixes(3, true), &[]);
+    case("recent_fixes_at_least_skips_below", "allowed", &fixed, human("bob", CART).recent_fixes(2, true), &[]);
+    case("recent_fixes_applies_when_cut_short", "blocked", &fixed, human("bob", CART).recent_fixes(0, false), &[]);
+    case("recent_fixes_applies_when_unread", "blocked", &fixed, human("bob", CART), &[]);
+
+    let untested = when("untested = true");
+    case("untested_applies_to_code_alone", "blocked", &untested, human("bob", "src/cart.rs"), &[]);
+    let tested = human("bob", "src/cart.rs").file("tests/cart.rs", 5, 0);
+    case("untested_skips_code_with_tests", "allowed", &untested, tested, &[]);
+    case("untested_skips_documents", "allowed", &untested, human("bob", DOCS), &[]);
 
     let files = when("files_changed_over = 2");
     let three = human("bob", DOCS).file("docs/a.md", 1, 0).file("docs/b.md", 1, 0);

@@ -1,3 +1,4 @@
+mod calibrate;
 mod codeowners;
 mod decision;
 mod detect;

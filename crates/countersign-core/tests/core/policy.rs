@@ -92,7 +92,7 @@ fn every_predicate_and_requirement_is_accepted() {
     let policy = r#"version = 1
 [[rule]]
 name = "everything"
-when = { ai_assisted = true, agent_authored = false, author_level_below = "staff", author_level_at_least = "intern", author_in_teams = ["checkout"], paths = ["services/**"], only_paths = ["**"], services = ["checkout"], tier_at_most = 1, risk_at_least = "medium", destructive = false, lines_changed_over = 10, files_changed_over = 2, ai_lines_over = 100, ai_share_over = 0.5, ai_lines_tier_at_most = 0, environments = ["production"], target_branches = ["main", "release/*"], rollback = false, any = [{ ai_assisted = true }, { not = { paths = ["docs/**"] } }], not = { environments = ["staging"] } }
+when = { ai_assisted = true, agent_authored = false, author_level_below = "staff", author_level_at_least = "intern", author_in_teams = ["checkout"], paths = ["services/**"], only_paths = ["**"], services = ["checkout"], tier_at_most = 1, risk_at_least = "medium", destructive = false, lines_changed_over = 10, files_changed_over = 2, ai_lines_over = 100, ai_share_over = 0.5, ai_lines_tier_at_most = 0, recent_fixes_at_least = 3, untested = true, environments = ["production"], target_branches = ["main", "release/*"], rollback = false, any = [{ ai_assisted = true }, { not = { paths = ["docs/**"] } }], not = { environments = ["staging"] } }
 requires = { count = 2, min_level = "senior", teams = ["checkout"], people = ["alice"], owners = true }
 "#;
     assert_eq!(render(&files(PEOPLE, SERVICES, policy)), "ok");
@@ -123,6 +123,10 @@ entropy_bits = {{ medium = 3.5, high = 5 }}
 experience_days = 60
 experience_min_commits = 3
 inexperienced = "none"
+ai_share = {{ medium = 0.5, high = 0.9 }}
+recent_fixes = {{ high = 5, critical = 20 }}
+recent_fixes_days = 30
+untested = "medium"
 
 [rollout.high]
 strategy = "canary"
@@ -451,4 +455,25 @@ fn a_policy_without_rules_is_refused() {
         "version = 1\n[approvals]\nmax_age_days = 7\n",
         &["the policy has no rules, so it would allow every change", "policy.toml:1:11", "add at least one [[rule]]"],
     );
+}
+
+#[test]
+fn calibrated_risk_settings_are_read_and_checked() {
+    let policy =
+        format!("{POLICY}\n[risk]\nai_share = {{ high = 0.8 }}\nrecent_fixes = {{ high = 4 }}\nuntested = \"high\"\n");
+    let (config, _) = Config::load(&files(PEOPLE, SERVICES, &policy)).expect("valid");
+    let risk = &config.policy.risk;
+    assert_eq!(risk.ai_share.high, Some(0.8));
+    assert_eq!(risk.recent_fixes.high, Some(4.0));
+    assert_eq!((risk.recent_fixes_days, risk.untested), (90, Some(countersign_core::risk::RiskLevel::High)));
+    assert!(config.policy.reads_recent_fixes());
+    let (config, _) = Config::load(&files(PEOPLE, SERVICES, POLICY)).expect("valid");
+    assert!(!config.policy.reads_recent_fixes(), "off unless set");
+    let shares = format!("{POLICY}\n[risk]\nai_share = {{ high = 80 }}\n");
+    let rendered = render(&files(PEOPLE, SERVICES, &shares));
+    assert!(rendered.contains("`ai_share` thresholds are shares of the added lines"), "{rendered}");
+    let predicate = POLICY
+        .replace("name = \"two-person\"", "name = \"two-person\"\nwhen = { not = { recent_fixes_at_least = 2 } }");
+    let (config, _) = Config::load(&files(PEOPLE, SERVICES, &predicate)).expect("valid");
+    assert!(config.policy.reads_recent_fixes(), "a rule that asks, even under `not`, needs the count");
 }

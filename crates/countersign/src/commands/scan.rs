@@ -1,6 +1,6 @@
 //! `countersign scan`: every commit of a history with its AI signals, streamed.
 
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, Write};
 use std::ops::ControlFlow;
 use std::path::Path;
 
@@ -68,14 +68,7 @@ fn scan(repo_path: &Path, range: &str, config_dir: Option<&Path>, format: ScanFo
     let contextual_counts = config.as_ref().is_some_and(|config| config.policy.ai.contextual_counts);
     let directory = config.as_ref().map(|config| &config.directory);
 
-    let progress = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {pos} commits scanned ({per_sec})")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        bar
-    });
+    let progress = crate::progress_bar("{spinner} {pos} commits scanned ({per_sec})");
     let notes = countersign_read::note_signals(&repo)?;
     let scan_one = |commit: Commit| -> Scanned {
         let mut scan = detect::scan_commit(&commit, &detect_config);

@@ -2,7 +2,6 @@
 //! branch received had been gated, and reports what each policy would have cost and caught;
 //! `countersign risk calibrate` replays it once to calibrate the risk factors on its later fixes.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use countersign_core::present;
@@ -55,9 +54,12 @@ pub enum RiskCommand {
     Calibrate {
         #[command(flatten)]
         replay: ReplayArgs,
-        /// The share of changes `high` and `critical` should cover.
+        /// The share of changes `high` and `critical` should cover at most.
         #[arg(long, default_value_t = 0.15)]
         share: f64,
+        /// The share of changes `critical` should cover at most.
+        #[arg(long, default_value_t = 0.03)]
+        critical_share: f64,
     },
 }
 
@@ -68,12 +70,7 @@ fn spec(args: &ReplayArgs) -> ReplaySpec {
 
 /// Runs a replay with a progress bar on a terminal.
 fn with_progress<T>(replay: impl FnOnce(&mut dyn FnMut(Progress)) -> T) -> T {
-    let bar = std::io::stderr().is_terminal().then(|| {
-        indicatif::ProgressBar::new(0).with_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} changes {per_sec} eta {eta}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        )
-    });
+    let bar = crate::progress_bar("{bar:40} {pos}/{len} changes {per_sec} eta {eta}");
     let result = replay(&mut |step: Progress| match (&bar, step) {
         (Some(bar), Progress::Total(total)) => bar.set_length(total as u64),
         (Some(bar), Progress::Read(read)) => bar.inc(read as u64),
@@ -111,9 +108,10 @@ pub fn run(args: &SimulateArgs) -> u8 {
 }
 
 pub fn risk(command: &RiskCommand) -> u8 {
-    let RiskCommand::Calibrate { replay, share } = command;
+    let RiskCommand::Calibrate { replay, share, critical_share } = command;
+    let shares = countersign_core::calibrate::Shares { critical: *critical_share, high: *share };
     let spec = spec(replay);
-    match with_progress(|progress| countersign_read::calibrate(&spec, *share, progress)) {
+    match with_progress(|progress| countersign_read::calibrate(&spec, shares, progress)) {
         Ok(calibrated) => {
             match replay.format {
                 Format::Json => outln!("{}", serde_json::to_string_pretty(&calibrated).unwrap_or_default()),

@@ -199,6 +199,31 @@ fn experience_comes_from_the_authors_recent_history() {
     assert!(!reasons.iter().any(|reason| reason.starts_with("bob ")), "{reasons:?}");
 }
 
+/// With `[risk] recent_fixes` set, `check` counts the fix and revert commits of the base's recent
+/// history that touched the changed files; other commits and other files do not count.
+#[test]
+fn recent_fixes_of_the_changed_files_raise_the_risk() {
+    let repo = TestRepo::new();
+    let policy = format!("{}\n[risk]\nrecent_fixes = {{ high = 2 }}\n", crate::util::POLICY);
+    repo.commit_as("alice", ".countersign/policy.toml", &policy, "Count recent fixes");
+    repo.commit_as("alice", "services/checkout/cart.py", "def total(items):\n    return 1\n", "Fix the total");
+    repo.commit_as("alice", "services/checkout/tax.py", "RATE = 0.2\n", "fix: tax rate");
+    repo.commit_as("alice", "services/checkout/cart.py", "def total(items):\n    return 2\n", "Count every item");
+    repo.commit_as("alice", "docs/index.md", "# Docs\n\nFixed.\n", "Fix a typo in the docs");
+    repo.commit_as(
+        "alice",
+        "services/checkout/cart.py",
+        "def total(items):\n    return 3\n",
+        "Revert \"Count every item\"",
+    );
+    repo.branch("feature");
+    repo.commit_as("bob", "services/checkout/cart.py", "def total(items):\n    return 4\n", "Sum the items");
+    let (_, decision) = repo.check(&[]);
+    assert_eq!(decision["risk"]["metrics"]["recent_fixes"], 2, "{:#}", decision["risk"]);
+    let reasons = decision["risk"]["reasons"].to_string();
+    assert!(reasons.contains("2 fixes touched these files in the last 90 days, at least 2 for high"), "{reasons}");
+}
+
 #[test]
 fn text_output_shows_destruction_and_rollout() {
     let repo = docs_change();

@@ -87,6 +87,7 @@ fn replays_each_merged_change_and_compares_policies() {
     let svg = std::fs::read_to_string(&chart).expect("chart written");
     assert!(svg.starts_with("<svg ") && svg.trim_end().ends_with("</svg>"), "{svg}");
     assert_eq!(svg.matches("<polyline").count(), 4, "two panels, two policies");
+    assert_eq!(svg.matches("later-fixed changes (").count(), 2, "what each policy caught: {svg}");
 }
 
 #[test]
@@ -190,4 +191,58 @@ fn fixes_in_merged_pull_requests_label_the_change_that_wrote_the_line() {
     assert_eq!(labelled[0]["fixed_by"]["by"], fix.as_str());
     assert_eq!(labelled[0]["fixed_by"]["lines"], serde_json::json!(["docs/u.md:2", "docs/u.md:3"]));
     assert_eq!(report["policies"][0]["efficacy"]["all"]["later_fixed"], 1, "{report:#}");
+}
+
+/// `risk calibrate` on a history where the large checkout changes were the ones later fixed:
+/// it labels them, finds size related to fixes, and proposes a block `policy check` accepts.
+#[test]
+fn calibrate_finds_what_the_later_fixed_changes_share_and_proposes_a_valid_block() {
+    let repo = TestRepo::new();
+    let start = repo.git(&["rev-parse", "HEAD"]);
+    let mut large = Vec::new();
+    for day in 0..24 {
+        let date = |hour: u32| format!("2026-10-{:02}T{hour:02}:00:00Z", day + 1);
+        repo.commit_at("dave", &date(9), &format!("docs/page{day}.md"), "# Page\n", &format!("Document page {day}"));
+        if day % 4 == 0 {
+            let body: String = (0..40).map(|line| format!("STEP_{line} = {day}\n")).collect();
+            let path = format!("services/checkout/flow{day}.py");
+            large.push(repo.commit_at("bob", &date(10), &path, &body, &format!("Add flow {day}")));
+            let fixed = body.replace("STEP_3 =", "STEP_3 = 1 +");
+            repo.commit_at("alice", &date(11), &path, &fixed, &format!("Fix step 3 of flow {day}"));
+        }
+    }
+    let args = ["risk", "calibrate", "--repo", ".", "--range", &format!("{start}..main"), "--share", "0.2"];
+    let output = repo.countersign(&[&args[..], &["--critical-share", "0.05", "--format", "json"]].concat());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let labelled: Vec<&str> =
+        report["later_fixed"].as_array().expect("labels").iter().filter_map(|label| label["change"].as_str()).collect();
+    assert_eq!(labelled, large.iter().map(String::as_str).collect::<Vec<_>>());
+    let calibration = &report["calibration"];
+    assert_eq!((calibration["changes"].as_u64(), calibration["later_fixed"].as_u64()), (Some(36), Some(6)));
+    let lines = calibration["factors"].as_array().expect("factors").iter().find(|factor| factor["factor"] == "lines");
+    assert_eq!(lines.expect("lines")["relation"], "strong", "{calibration:#}");
+    assert!(calibration["high_fixed"].as_u64() >= Some(5), "{calibration:#}");
+
+    // The block is a policy countersign accepts.
+    let dir = repo.temp.path().join("calibrated");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("people.toml"), crate::util::people_toml()).expect("people");
+    std::fs::write(dir.join("services.toml"), crate::util::SERVICES).expect("services");
+    let block = calibration["risk_toml"].as_str().expect("block");
+    std::fs::write(dir.join("policy.toml"), format!("{POLICY}\n{block}")).expect("policy");
+    let checked = repo.countersign(&["policy", "check", "--config", dir.to_str().expect("utf-8")]);
+    assert_eq!(
+        checked.status.code(),
+        Some(0),
+        "{block}\n{}{}",
+        stderr(&checked),
+        String::from_utf8_lossy(&checked.stdout)
+    );
+
+    let text = repo.countersign(&args);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("calibrated on 36 changes"), "{text}");
+    assert!(text.contains("6 later needed a fix"), "{text}");
+    assert!(text.contains("[risk]\n"), "{text}");
 }
