@@ -180,7 +180,8 @@ fn replay_tuned(
     let mut workers: Vec<Repo> = (0..threads).map(|_| repo.clone()).collect();
     let primary_config = replays[0].config;
     let (mut first, mut last) = (None, None);
-    // Reverts come after what they undo: read them all, then label the changes at the end.
+    // Reverts come after what they undo: read them all, then label the changes at the end. Every
+    // fix is traced: with the index a fix costs a few blob reads and diffs, not a history walk.
     let mut fixes = countersign_core::simulate::LaterFixes::default();
     let mut index = FirstParentIndex::default();
     let mut fix_commits: Vec<(ObjectId, usize)> = Vec::new();
@@ -193,7 +194,7 @@ fn replay_tuned(
             let position = index.push(head, base, time, change.files.iter().map(|file| file.path.as_str()));
             for commit in &change.commits {
                 fixes.observe(commit);
-                if countersign_core::simulate::looks_like_fix(commit) && fix_commits.len() < MAX_TRACED_FIXES {
+                if countersign_core::simulate::looks_like_fix(commit) {
                     fix_commits.push((parse_commit_id(&commit.id)?, position));
                 }
             }
@@ -267,9 +268,6 @@ fn trace_fixes(
     }
     Ok(traced)
 }
-
-/// The most fix commits traced back in one replay.
-const MAX_TRACED_FIXES: usize = 50_000;
 
 /// How far a replay got.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
