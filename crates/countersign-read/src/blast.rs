@@ -67,7 +67,7 @@ pub fn analyse(
         change.history = Some(recent_history(repo, config, change, base, deadline)?);
     }
     if change.recent_fixes.is_none() && config.policy.reads_recent_fixes() {
-        change.recent_fixes = Some(recent_fixes(repo, config, change, base)?);
+        change.recent_fixes = Some(recent_fixes(repo, config, change, base, deadline)?);
     }
     Ok(())
 }
@@ -81,19 +81,26 @@ fn recent_fixes(
     config: &Config,
     change: &ChangeInput,
     base: Option<ObjectId>,
+    deadline: Option<std::time::Instant>,
 ) -> Result<countersign_core::model::RecentFixes, ReadError> {
     let Some(base) = base else { return Ok(countersign_core::model::RecentFixes { count: 0, complete: true }) };
     let days = config.policy.risk.recent_fixes_days;
     let now = repo.commit_time(repo.resolve(&change.head)?)?;
     let since = now - i64::from(days) * 86_400;
-    // Only fixes need their files diffed.
+    // Only fixes need their files diffed. Past the deadline the walk stops and the gate says so.
+    let out_of_time = || deadline.is_some_and(|deadline| std::time::Instant::now() > deadline);
     let history = repo.recent_history(
         base,
         since,
         |commit| countersign_core::risk::fixes_or_reverts(&commit.message),
-        |_| false,
+        |_| out_of_time(),
         MAX_FIX_HISTORY_COMMITS,
     )?;
+    if out_of_time() {
+        return Err(
+            countersign_git::Error::OutOfTime { what: "reading the recent fixes of the files".to_owned() }.into()
+        );
+    }
     let mut fixes = countersign_core::risk::FixHistory::default();
     for commit in history.commits.iter().rev() {
         fixes.add(commit);
