@@ -152,7 +152,7 @@ pub struct Calibration {
     pub changes: u64,
     pub later_fixed: u64,
     pub base_rate: f64,
-    pub target_share: f64,
+    pub high_share: f64,
     pub critical_share: f64,
     pub factors: Vec<FactorReport>,
     /// The thresholds chosen for `critical`, then for `high`, in the order chosen, each with the
@@ -258,7 +258,7 @@ pub fn calibrate(changes: &[ChangeFeatures], shares: Shares, defaults: &RiskSett
         changes: total,
         later_fixed: fixed_total,
         base_rate: round3(base_rate),
-        target_share: shares.high,
+        high_share: shares.high,
         critical_share: shares.critical,
         factors,
         chosen_critical,

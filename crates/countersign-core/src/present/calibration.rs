@@ -46,7 +46,7 @@ pub fn calibration(calibrated: &Calibrated) -> String {
             calibration.critical,
             calibration.critical_fixed,
         ),
-        ("high or critical", calibration.target_share, &calibration.chosen, calibration.high, calibration.high_fixed),
+        ("high or critical", calibration.high_share, &calibration.chosen, calibration.high, calibration.high_fixed),
     ];
     for (level, share, chosen, covered, fixed) in proposals {
         let _ = writeln!(out, "\nproposal: {level} for at most {:.0}% of changes, chosen in this order", share * 100.0);
