@@ -103,6 +103,17 @@ fn queue_delay_grows_when_reviewers_are_scarce() {
 }
 
 #[test]
+fn calibration_shares_outside_zero_to_one_are_bad_input() {
+    let (repo, start) = history();
+    let range = format!("{start}..main");
+    for (flag, value) in [("--share", "1.5"), ("--critical-share", "0"), ("--share", "NaN")] {
+        let output = repo.countersign(&["risk", "calibrate", "--repo", ".", "--range", &range, flag, value]);
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}");
+        assert!(stderr(&output).contains(&format!("{flag} must be a share of the changes")), "{}", stderr(&output));
+    }
+}
+
+#[test]
 fn unknown_senior_level_is_bad_input() {
     let (repo, start) = history();
     let output = repo.countersign(&[
