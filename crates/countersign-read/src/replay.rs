@@ -243,30 +243,36 @@ fn trace_fixes(
     fixes: &[(ObjectId, usize)],
     window_days: u32,
 ) -> Result<Vec<(ObjectId, Vec<Introduced>)>, ReadError> {
-    let per_worker = fixes.len().div_ceil(workers.len().max(1)).max(1);
-    let results: Vec<Result<Vec<_>, ReadError>> = std::thread::scope(|scope| {
+    on_workers(workers, fixes, |repo, (fix, position)| {
+        Ok((*fix, repo.fixed_lines(index, *fix, *position, window_days)?))
+    })
+}
+
+/// Runs `work` on each of `items`, split in order over the worker repositories, one thread each;
+/// the results in the order of `items`, or the first error.
+fn on_workers<I: Sync, T: Send>(
+    workers: &mut [Repo],
+    items: &[I],
+    work: impl Fn(&mut Repo, &I) -> Result<T, ReadError> + Sync,
+) -> Result<Vec<T>, ReadError> {
+    let per_worker = items.len().div_ceil(workers.len().max(1)).max(1);
+    let work = &work;
+    let results: Vec<Result<Vec<T>, ReadError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = workers
             .iter_mut()
-            .zip(fixes.chunks(per_worker))
-            .map(|(repo, fixes)| {
-                scope.spawn(move || {
-                    fixes
-                        .iter()
-                        .map(|(fix, position)| Ok((*fix, repo.fixed_lines(index, *fix, *position, window_days)?)))
-                        .collect()
-                })
-            })
+            .zip(items.chunks(per_worker))
+            .map(|(repo, items)| scope.spawn(move || items.iter().map(|item| work(repo, item)).collect()))
             .collect();
         handles
             .into_iter()
-            .map(|handle| handle.join().unwrap_or_else(|_| Err(ReadError::input("a fix tracing thread panicked"))))
+            .map(|handle| handle.join().unwrap_or_else(|_| Err(ReadError::input("a replay worker thread panicked"))))
             .collect()
     });
-    let mut traced = Vec::with_capacity(fixes.len());
+    let mut out = Vec::with_capacity(items.len());
     for result in results {
-        traced.extend(result?);
+        out.extend(result?);
     }
-    Ok(traced)
+    Ok(out)
 }
 
 /// How far a replay got.
@@ -312,36 +318,14 @@ fn read_merged_changes(
     ids: &[ObjectId],
     context: &ChangeContext,
 ) -> Result<Vec<(ChangeInput, i64)>, ReadError> {
-    let per_worker = ids.len().div_ceil(workers.len().max(1));
-    let results: Vec<Result<Vec<(ChangeInput, i64)>, ReadError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = workers
-            .iter_mut()
-            .zip(ids.chunks(per_worker.max(1)))
-            .map(|(repo, ids)| {
-                scope.spawn(move || {
-                    ids.iter()
-                        .map(|id| {
-                            let mut change = repo.read_merged_change(*id, context.clone())?;
-                            let base = ObjectId::from_hex(change.base.as_bytes()).ok();
-                            let found = crate::blast::changed_files(repo, config, &change, base, *id, None)?;
-                            change.blast.destructive = found.destructive;
-                            change.blast.hazards = found.hazards;
-                            Ok((change, repo.commit_time(*id)?))
-                        })
-                        .collect()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|handle| handle.join().unwrap_or_else(|_| Err(ReadError::input("a reader thread panicked"))))
-            .collect()
-    });
-    let mut changes = Vec::with_capacity(ids.len());
-    for result in results {
-        changes.extend(result?);
-    }
-    Ok(changes)
+    on_workers(workers, ids, |repo, id| {
+        let mut change = repo.read_merged_change(*id, context.clone())?;
+        let base = ObjectId::from_hex(change.base.as_bytes()).ok();
+        let found = crate::blast::changed_files(repo, config, &change, base, *id, None)?;
+        change.blast.destructive = found.destructive;
+        change.blast.hazards = found.hazards;
+        Ok((change, repo.commit_time(*id)?))
+    })
 }
 
 /// Every commit of the `days` before `start`, oldest first: the experience a replay starts with.

@@ -531,19 +531,31 @@ fn an_organisation_becomes_a_proposed_directory_with_levels_left_open() {
     assert_eq!(check.status.code(), Some(2), "{}", String::from_utf8_lossy(&check.stdout));
 }
 
+/// A server taking GitHub's deliveries and calling the mock with a token (not an App), its files
+/// in `dir`.
+fn start_with_token(
+    fixture: &Fixture,
+    database: &Database,
+    github: &MockGithub,
+    dir: &std::path::Path,
+) -> crate::server::Server {
+    let (secret, token) = (dir.join("webhook-secret"), dir.join("token"));
+    std::fs::write(&secret, SECRET).expect("secret");
+    std::fs::write(&token, "ghp_repository\n").expect("token");
+    let (secret, token) = (secret.display().to_string(), token.display().to_string());
+    fixture.start(
+        database,
+        &["--github-webhook-secret", &secret, "--github-api-url", &github.url, "--github-token-file", &token],
+    )
+}
+
 #[test]
 fn a_rate_limited_call_is_retried_when_github_says() {
     let fixture = Fixture::new();
     let dir = tempfile::tempdir().expect("temp dir");
     let database = Database::sqlite(dir.path());
     let github = mock_github_limited(1);
-    let secret = dir.path().join("webhook-secret");
-    std::fs::write(&secret, SECRET).expect("secret");
-    let token = dir.path().join("token");
-    std::fs::write(&token, "ghp_repository\n").expect("token");
-    let (secret, token) = (secret.display().to_string(), token.display().to_string());
-    let flags = ["--github-webhook-secret", &secret, "--github-api-url", &github.url, "--github-token-file", &token];
-    let server = fixture.start(&database, &flags);
+    let server = start_with_token(&fixture, &database, &github, dir.path());
     let base = git(&fixture, &["rev-parse", "main"]);
     // A human commit on an agent's branch, with the agent named in the description: both are
     // contextual signals the delivery carries.
@@ -572,13 +584,7 @@ fn a_change_that_cannot_be_judged_fails_its_check_and_its_deployment() {
     let dir = tempfile::tempdir().expect("temp dir");
     let database = Database::sqlite(dir.path());
     let github = mock_github();
-    let secret = dir.path().join("webhook-secret");
-    std::fs::write(&secret, SECRET).expect("secret");
-    let token = dir.path().join("token");
-    std::fs::write(&token, "ghp_repository\n").expect("token");
-    let (secret, token) = (secret.display().to_string(), token.display().to_string());
-    let flags = ["--github-webhook-secret", &secret, "--github-api-url", &github.url, "--github-token-file", &token];
-    let server = fixture.start(&database, &flags);
+    let server = start_with_token(&fixture, &database, &github, dir.path());
     let ci = fixture.token(&database, "ci-bot");
     let base = git(&fixture, &["rev-parse", "main"]);
     let (_, deployed) =
