@@ -75,7 +75,8 @@ pub fn analyse(
 /// Commits looked at for the recent fixes of the changed files before the count is a lower bound.
 const MAX_FIX_HISTORY_COMMITS: usize = 50_000;
 
-/// The fix and revert commits of the base's `recent_fixes_days` that touched the changed files.
+/// The fix and revert commits of the `recent_fixes_days` before the base that touched the changed
+/// files.
 fn recent_fixes(
     repo: &Repo,
     config: &Config,
@@ -85,7 +86,9 @@ fn recent_fixes(
 ) -> Result<countersign_core::model::RecentFixes, ReadError> {
     let Some(base) = base else { return Ok(countersign_core::model::RecentFixes { count: 0, complete: true }) };
     let days = config.policy.risk.recent_fixes_days;
-    let now = repo.commit_time(repo.resolve(&change.head)?)?;
+    // The window ends at the base, which the target branch vouches for: the head's dates are
+    // whatever its committer wrote, and a backdated head would see no recent fix at all.
+    let now = repo.commit_time(base)?;
     let since = now - i64::from(days) * 86_400;
     // Only fixes need their files diffed. Past the deadline the walk stops and the gate says so.
     let out_of_time = || deadline.is_some_and(|deadline| std::time::Instant::now() > deadline);
@@ -228,7 +231,9 @@ fn recent_history(
         return Ok(countersign_core::model::RecentHistory { commits: Vec::new(), complete: true });
     };
     let days = i64::from(config.policy.risk.experience_days);
-    let since = repo.commit_time(repo.resolve(&change.head)?)? - days * 86_400;
+    // From the base, not the head: a head backdated by its committer would open the window onto
+    // every old commit and make anyone look experienced.
+    let since = repo.commit_time(base)? - days * 86_400;
     let author_of = |identity: &countersign_core::model::Identity| match config.directory.by_identity(identity) {
         Some(Member::Person(person)) if authors.contains(&person.id) => Some(person.id.clone()),
         _ => None,

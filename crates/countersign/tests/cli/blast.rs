@@ -199,6 +199,26 @@ fn experience_comes_from_the_authors_recent_history() {
     assert!(!reasons.iter().any(|reason| reason.starts_with("bob ")), "{reasons:?}");
 }
 
+/// The experience window ends at the base: a head its committer dated years back does not make the
+/// author's old commits count.
+#[test]
+fn a_backdated_head_does_not_widen_the_experience_window() {
+    let repo = TestRepo::new();
+    repo.commit_at("dave", "2020-01-01T00:00:00Z", "services/checkout/legacy.py", "OLD = 1\n", "Add legacy");
+    repo.commit_as("alice", "docs/index.md", "# Docs\n\nNow.\n", "Update docs");
+    repo.branch("feature");
+    repo.commit_at(
+        "dave",
+        "2020-02-01T00:00:00Z",
+        "services/checkout/cart.py",
+        "def total(items):\n    return 9\n",
+        "Total",
+    );
+    let (_, decision) = repo.check(&[]);
+    let experience = &decision["risk"]["metrics"]["experience"];
+    assert_eq!(experience, &serde_json::json!([{"person": "dave", "commits": 0}]), "{:#}", decision["risk"]);
+}
+
 /// With `[risk] recent_fixes` set, `check` counts the fix and revert commits of the base's recent
 /// history that touched the changed files; other commits and other files do not count.
 #[test]
@@ -222,6 +242,16 @@ fn recent_fixes_of_the_changed_files_raise_the_risk() {
     assert_eq!(decision["risk"]["metrics"]["recent_fixes"], 2, "{:#}", decision["risk"]);
     let reasons = decision["risk"]["reasons"].to_string();
     assert!(reasons.contains("2 fixes touched these files in the last 90 days, at least 2 for high"), "{reasons}");
+    // A head dated years back cannot move the window away from the fixes: it ends at the base.
+    repo.commit_at(
+        "bob",
+        "2001-01-01T00:00:00Z",
+        "services/checkout/cart.py",
+        "def total(items):\n    return 5\n",
+        "Old",
+    );
+    let (_, backdated) = repo.check(&[]);
+    assert_eq!(backdated["risk"]["metrics"]["recent_fixes"], 2, "{:#}", backdated["risk"]);
 }
 
 #[test]
