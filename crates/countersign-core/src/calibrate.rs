@@ -343,12 +343,11 @@ fn risk_block(
     (total, fixed): (u64, u64),
     (covered, covered_fixed): (u64, u64),
 ) -> String {
-    let percent = |part: u64, whole: u64| if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 };
     let mut out = format!(
         "[risk]\n# Calibrated by `countersign risk calibrate`: high and critical cover {covered} of {total} changes \
          ({:.1}%)\n# and {covered_fixed} of the {fixed} later-fixed ones ({:.1}%).\n",
-        percent(covered, total),
-        percent(covered_fixed, fixed)
+        crate::present::percent(covered, total),
+        crate::present::percent(covered_fixed, fixed)
     );
     // A factor's `high` is its lowest high threshold, else its critical one.
     let levels = |factor| {

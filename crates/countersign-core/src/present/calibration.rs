@@ -7,7 +7,6 @@ use crate::calibrate::Calibrated;
 pub fn calibration(calibrated: &Calibrated) -> String {
     let (calibration, replay) = (&calibrated.calibration, calibrated);
     let mut out = String::new();
-    let percent = |part: u64, whole: u64| if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 };
     let _ = writeln!(
         out,
         "calibrated on {} changes of {} ({} to {}): {} later needed a fix ({:.1}%)\n",
@@ -16,14 +15,14 @@ pub fn calibration(calibrated: &Calibrated) -> String {
         replay.first.as_deref().unwrap_or("-"),
         replay.last.as_deref().unwrap_or("-"),
         calibration.later_fixed,
-        percent(calibration.later_fixed, calibration.changes),
+        super::percent(calibration.later_fixed, calibration.changes),
     );
     let _ =
         writeln!(out, "how each factor relates to later fixes (lift: later-fix rate of the flagged over all changes')");
     for report in &calibration.factors {
         // The cut nearest to flagging a tenth of the changes.
         let tenth = report.cuts.iter().min_by(|a, b| {
-            let distance = |flagged: u64| (percent(flagged, calibration.changes) - 10.0).abs();
+            let distance = |flagged: u64| (super::percent(flagged, calibration.changes) - 10.0).abs();
             distance(a.flagged).total_cmp(&distance(b.flagged))
         });
         let detail = tenth.map_or("never varies on this history".to_owned(), |cut| {
@@ -31,7 +30,7 @@ pub fn calibration(calibrated: &Calibrated) -> String {
                 "{}: {} changes ({:.1}%), {} later fixed, lift {:.2}",
                 cut.reads,
                 cut.flagged,
-                percent(cut.flagged, calibration.changes),
+                super::percent(cut.flagged, calibration.changes),
                 cut.flagged_fixed,
                 cut.lift
             )
@@ -68,9 +67,9 @@ pub fn calibration(calibrated: &Calibrated) -> String {
             out,
             "  {level} (destructive changes always): {covered} of {} changes ({:.1}%), holding {fixed} of {} later-fixed ({:.1}%)",
             calibration.changes,
-            percent(covered, calibration.changes),
+            super::percent(covered, calibration.changes),
             calibration.later_fixed,
-            percent(fixed, calibration.later_fixed),
+            super::percent(fixed, calibration.later_fixed),
         );
     }
     out.push('\n');

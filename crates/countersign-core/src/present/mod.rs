@@ -68,3 +68,8 @@ pub fn at_millis(millis: i64) -> String {
 pub fn short(id: &str) -> &str {
     &id[..id.len().min(10)]
 }
+
+/// `part` of `whole` in percent; 0 of nothing is 0.
+pub(crate) fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 }
+}

@@ -28,8 +28,7 @@ pub fn simulation(output: &ReplayReport, chart: Option<&str>) -> String {
         output.reviews_per_reviewer_per_day, output.senior_level
     );
     let policies = &output.policies;
-    let percent = |part: u64, whole: u64| if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 };
-    let share = |count: u64, policy: &PolicyReport| format!("{count} ({:.0}%)", percent(count, policy.changes));
+    let share = |count: u64, policy: &PolicyReport| format!("{count} ({:.0}%)", super::percent(count, policy.changes));
     let row = |label: &str, cell: &dyn Fn(&PolicyReport) -> String| {
         (label.to_owned(), policies.iter().map(cell).collect::<Vec<String>>())
     };
