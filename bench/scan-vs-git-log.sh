@@ -3,6 +3,7 @@
 #
 #   bench/scan-vs-git-log.sh            # 200,000 commits, best of 3
 #   COMMITS=20000 REPS=5 bench/scan-vs-git-log.sh
+#   REPO=/path/to/a/clone REV=HEAD bench/scan-vs-git-log.sh   # any repository, e.g. a fresh clone of git/git
 #
 # The repository is generated once by gen-history.py into bench/.cache/ (fast-import, then
 # `git repack -adf`, packed refs and a commit-graph, like a clone that `git gc` has run on) and
@@ -14,19 +15,20 @@ shopt -s inherit_errexit
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 REPS="${REPS:-3}"
 need_binary
-REPO="$(ensure_repo)"
+REV="${REV:-main}"
+if [[ -z "${REPO:-}" ]]; then REPO="$(ensure_repo)"; fi
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"; [[ -f "$REPO/objects/info/commit-graph.bench-off" ]] && mv "$REPO/objects/info/commit-graph.bench-off" "$REPO/objects/info/commit-graph"; true' EXIT
 
-GITLOG=(git -C "$REPO" --no-pager log --format='%H%x00%an%x00%ae%x00%cn%x00%ce%x00%B' main)
-SCAN_JSONL=("$COUNTERSIGN" scan --repo "$REPO" --range main --format jsonl)
-SCAN_TEXT=("$COUNTERSIGN" scan --repo "$REPO" --range main --format text)
+GITLOG=(git -C "$REPO" --no-pager log --format='%H%x00%an%x00%ae%x00%cn%x00%ce%x00%B' "$REV")
+SCAN_JSONL=("$COUNTERSIGN" scan --repo "$REPO" --range "$REV" --format jsonl)
+SCAN_TEXT=("$COUNTERSIGN" scan --repo "$REPO" --range "$REV" --format text)
 NAMES=("git log" "scan jsonl" "scan text")
 
 # Correctness first: the scan streams exactly the commits git counts.
-expected="$(git -C "$REPO" rev-list --count main)"
-scanned="$("${SCAN_JSONL[@]}" | wc -l)"
-logged="$("${GITLOG[@]:0:4}" log --format=%H main | wc -l)"
+expected="$(git -C "$REPO" rev-list --count "$REV")"
+scanned="$("${SCAN_JSONL[@]}" 2>/dev/null | wc -l)"
+logged="$("${GITLOG[@]:0:4}" log --format=%H "$REV" | wc -l)"
 if [[ "$scanned" != "$expected" || "$logged" != "$expected" ]]; then
   echo "COMMIT COUNT MISMATCH: rev-list $expected, git log $logged, scan jsonl $scanned" >&2
   exit 1
@@ -45,7 +47,7 @@ run_pass() { # LABEL
   local label="$1" i
   for i in 0 1 2; do : > "$WORK/$i"; done
   # Warm the page cache and the binaries.
-  "${GITLOG[@]}" > /dev/null; "${SCAN_JSONL[@]}" > /dev/null; "${SCAN_TEXT[@]}" > /dev/null
+  "${GITLOG[@]}" > /dev/null; "${SCAN_JSONL[@]}" > /dev/null 2>&1; "${SCAN_TEXT[@]}" > /dev/null 2>&1
   for ((rep = 0; rep < REPS; rep++)); do
     measure "$WORK/0" "${GITLOG[@]}"
     measure "$WORK/1" "${SCAN_JSONL[@]}"
@@ -69,7 +71,11 @@ run_pass() { # LABEL
 echo "repository: $REPO ($(du -sh "$REPO" | cut -f1), $(ls "$REPO"/objects/pack/*.pack | wc -l) pack)"
 echo "machine: $(nproc) cores, $(git --version), timer: $([[ -x /usr/bin/time && -z "${BENCH_PYTIMER:-}" ]] && echo /usr/bin/time || echo python3)"
 echo "commits: rev-list $expected = git log $logged = scan jsonl lines $scanned"
-run_pass "with commit-graph"
+if [[ -f "$REPO/objects/info/commit-graph" || -d "$REPO/objects/info/commit-graphs" ]]; then
+  run_pass "with commit-graph"
+else
+  run_pass "without commit-graph (fresh clone)"
+fi
 if [[ -z "${NO_GRAPH_PASS:-}" && -f "$REPO/objects/info/commit-graph" ]]; then
   mv "$REPO/objects/info/commit-graph" "$REPO/objects/info/commit-graph.bench-off"
   run_pass "without commit-graph (fresh clone)"

@@ -15,6 +15,7 @@ use gix::bstr::ByteSlice;
 use gix::diff::tree::recorder::Change;
 
 mod attribution;
+mod pack_order;
 pub mod patch;
 mod szz;
 pub use szz::{FirstParentIndex, Introduced};
@@ -441,6 +442,13 @@ impl Repo {
         // parallel. Without one the walk must inflate every commit to find its parents; then the
         // walker hands the raw commit to the workers instead of having it inflated twice.
         let has_graph = self.repo.commit_graph_if_enabled().ok().flatten().is_some();
+        // A whole history needs no walk to decode: the packs' commits are made on every core.
+        if !has_graph
+            && hidden.is_empty()
+            && let Some(order) = pack_order::PackOrder::of(&self.repo)
+        {
+            return self.walk_in_pack_order(&order, tips, threads, map, sink);
+        }
         let shared = self.repo.clone().into_sync();
         let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<(usize, Vec<WorkItem>)>(threads * 2);
         // Shared by the workers; the first worker that finds nobody listening drops it, which
@@ -478,7 +486,12 @@ impl Repo {
                             }
                         }
                     } else {
-                        walk_raw(&repo, tips, hidden, |id, data| send(WorkItem::Raw(id, data)))?;
+                        walk_by_commit_time(
+                            tips,
+                            hidden,
+                            |id| read_raw(&repo, id),
+                            |id, data| send(WorkItem::Raw(id, data)),
+                        )?;
                     }
                     if !batch.is_empty() && batch_tx.send((seq, batch)).is_ok() {
                         seq += 1;
@@ -507,15 +520,7 @@ impl Repo {
                             .into_iter()
                             .map(|item| match item {
                                 WorkItem::Id(id) => read_core_commit(&repo, id).map(map),
-                                WorkItem::Raw(id, data) => {
-                                    let decoded = gix::objs::CommitRef::from_bytes(&data, repo.object_hash()).map_err(
-                                        |error| Error::Git {
-                                            context: format!("decode commit {id}"),
-                                            message: error.to_string(),
-                                        },
-                                    )?;
-                                    Ok(map(to_core_commit(id, &decoded)))
-                                }
+                                WorkItem::Raw(id, data) => decode_commit(id, &data, repo.object_hash()).map(map),
                             })
                             .collect::<Result<Vec<T>>>();
                         if result_tx.send((seq, mapped)).is_err() {
@@ -571,6 +576,90 @@ impl Repo {
                     }
                 }),
             }
+        })
+    }
+
+    /// [`Repo::walk_map`] over a whole history without a commit-graph: workers inflate, decode
+    /// and map the packs' commits in pack order, while the walk orders what they made and reads
+    /// any commit they did not make itself.
+    fn walk_in_pack_order<T: Send>(
+        &self,
+        order: &pack_order::PackOrder,
+        tips: &[ObjectId],
+        threads: usize,
+        map: impl Fn(Commit) -> T + Sync,
+        mut sink: impl FnMut(T) -> ControlFlow<()>,
+    ) -> Result<()> {
+        const BATCH: usize = 256;
+        let workshop = pack_order::Workshop::new(order, threads);
+        let hash = self.repo.object_hash();
+        let shared = self.repo.clone().into_sync();
+        let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<Vec<T>>(4);
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                let (workshop, map) = (&workshop, &map);
+                scope.spawn(move || {
+                    let mut inflate = gix::zlib::Inflate::default();
+                    let mut buffer = Vec::new();
+                    workshop.work(|pack, offset, id| {
+                        let entry = pack.entry(offset).ok()?;
+                        let no_base = |_: &gix::hash::oid, _: &mut Vec<u8>| Ok(None);
+                        let mut no_cache = gix::odb::pack::cache::Never;
+                        let outcome =
+                            pack.decode_entry(entry, &mut buffer, &mut inflate, &no_base, &mut no_cache).ok()?;
+                        if outcome.kind != gix::objs::Kind::Commit {
+                            return None;
+                        }
+                        let decoded = gix::objs::CommitRef::from_bytes(&buffer, hash).ok()?;
+                        let time = decoded.committer().ok()?.seconds();
+                        let parents = decoded.parents().collect();
+                        Some(pack_order::Made { parents, time, value: map(to_core_commit(id, &decoded)) })
+                    });
+                });
+            }
+            // The walk has its own thread so that the sink's writing overlaps it.
+            let walker = {
+                let (workshop, shared, map) = (&workshop, &shared, &map);
+                scope.spawn(move || -> Result<()> {
+                    // However the walk ends, even in a panic, the workers stop.
+                    let _stop = workshop.stop_on_drop();
+                    let mut repo = shared.to_thread_local();
+                    repo.object_cache_size(0);
+                    let read = |id: ObjectId| -> Result<Visited<T>> {
+                        if let Some(made) = workshop.take(&id) {
+                            return Ok(Visited { parents: made.parents, time: made.time, payload: made.value });
+                        }
+                        let Visited { parents, time, payload } = read_raw(&repo, id)?;
+                        Ok(Visited { parents, time, payload: map(decode_commit(id, &payload, hash)?) })
+                    };
+                    let mut batch = Vec::with_capacity(BATCH);
+                    let walked = walk_by_commit_time(tips, &[], read, |_, value| {
+                        batch.push(value);
+                        if batch.len() == BATCH && batch_tx.send(std::mem::take(&mut batch)).is_err() {
+                            return ControlFlow::Break(());
+                        }
+                        ControlFlow::Continue(())
+                    });
+                    if walked.is_ok() && !batch.is_empty() {
+                        // A sink that stopped early has seen all it wants.
+                        let _ = batch_tx.send(batch);
+                    }
+                    walked
+                })
+            };
+            'receive: for batch in batch_rx.iter() {
+                for value in batch {
+                    if sink(value).is_break() {
+                        break 'receive;
+                    }
+                }
+            }
+            // Dropping the receiver stops the walker, which stops the workers.
+            drop(batch_rx);
+            walker.join().map_err(|_| Error::Git {
+                context: "walk".to_owned(),
+                message: "the walking thread panicked".to_owned(),
+            })?
         })
     }
 
@@ -1266,45 +1355,74 @@ enum WorkItem {
     Raw(ObjectId, Vec<u8>),
 }
 
-/// A commit waiting in [`walk_raw`]'s queue, ordered newest first, then first queued first.
-struct Queued {
+/// A commit waiting in [`walk_by_commit_time`]'s queue, ordered newest first, then first queued
+/// first.
+struct Queued<P> {
     time: i64,
     order: u64,
     id: ObjectId,
     parents: Vec<ObjectId>,
-    data: Vec<u8>,
+    payload: P,
 }
 
-impl PartialEq for Queued {
-    fn eq(&self, other: &Queued) -> bool {
+impl<P> PartialEq for Queued<P> {
+    fn eq(&self, other: &Queued<P>) -> bool {
         self.order == other.order
     }
 }
 
-impl Eq for Queued {}
+impl<P> Eq for Queued<P> {}
 
-impl PartialOrd for Queued {
-    fn partial_cmp(&self, other: &Queued) -> Option<std::cmp::Ordering> {
+impl<P> PartialOrd for Queued<P> {
+    fn partial_cmp(&self, other: &Queued<P>) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl Ord for Queued {
-    fn cmp(&self, other: &Queued) -> std::cmp::Ordering {
+impl<P> Ord for Queued<P> {
+    fn cmp(&self, other: &Queued<P>) -> std::cmp::Ordering {
         self.time.cmp(&other.time).then(other.order.cmp(&self.order))
     }
 }
 
-/// Walks commits reachable from `tips` but not from `hidden`, newest committer time first,
-/// reading each commit object once and handing its raw bytes to `emit`. Used when there is no
-/// commit-graph, where the walk has to read every commit anyway.
-fn walk_raw(
-    repo: &gix::Repository,
+/// What the walk needs to order a commit, and what it hands on once the commit's turn comes.
+struct Visited<P> {
+    parents: Vec<ObjectId>,
+    /// Committer time, what the walk orders by.
+    time: i64,
+    payload: P,
+}
+
+/// Reads a commit's raw bytes with the parents and committer time the walk orders by.
+fn read_raw(repo: &gix::Repository, id: ObjectId) -> Result<Visited<Vec<u8>>> {
+    let object = repo.find_object(id).map_err(git_error(format!("read commit {id}")))?;
+    let mut parents = Vec::new();
+    let mut time = 0;
+    for token in gix::objs::CommitRefIter::from_bytes(&object.data, repo.object_hash()) {
+        let token =
+            token.map_err(|error| Error::Git { context: format!("decode commit {id}"), message: error.to_string() })?;
+        match token {
+            gix::objs::commit::ref_iter::Token::Parent { id } => parents.push(id),
+            gix::objs::commit::ref_iter::Token::Committer { signature } => {
+                time = signature.seconds();
+                break;
+            }
+            _ => {}
+        }
+    }
+    Ok(Visited { parents, time, payload: object.detach().data })
+}
+
+/// Walks commits reachable from `tips` but not from `hidden`, newest committer time first, the
+/// order of `git rev-list`, reading each commit once with `read` and handing what it read to
+/// `emit`. Used when there is no commit-graph, where the walk has to read every commit anyway.
+fn walk_by_commit_time<P>(
     tips: &[ObjectId],
     hidden: &[ObjectId],
-    mut emit: impl FnMut(ObjectId, Vec<u8>) -> ControlFlow<()>,
+    read: impl FnMut(ObjectId) -> Result<Visited<P>>,
+    mut emit: impl FnMut(ObjectId, P) -> ControlFlow<()>,
 ) -> Result<()> {
-    let mut walk = RawWalk::new(repo);
+    let mut walk = TimeWalk::new(read);
     for id in hidden {
         walk.enqueue(*id, true)?;
     }
@@ -1322,7 +1440,7 @@ fn walk_raw(
         }
         if !is_hidden {
             walk.visible_queued -= 1;
-            if emit(commit.id, commit.data).is_break() {
+            if emit(commit.id, commit.payload).is_break() {
                 break;
             }
         }
@@ -1330,10 +1448,10 @@ fn walk_raw(
     Ok(())
 }
 
-/// The state of [`walk_raw`].
-struct RawWalk<'repo> {
-    repo: &'repo gix::Repository,
-    queue: std::collections::BinaryHeap<Queued>,
+/// The state of [`walk_by_commit_time`].
+struct TimeWalk<P, R> {
+    read: R,
+    queue: std::collections::BinaryHeap<Queued<P>>,
     /// Every commit seen so far, and whether it is still waiting in `queue`.
     queued: std::collections::HashMap<ObjectId, bool>,
     /// Commits reachable from a hidden tip.
@@ -1343,10 +1461,10 @@ struct RawWalk<'repo> {
     order: u64,
 }
 
-impl<'repo> RawWalk<'repo> {
-    fn new(repo: &'repo gix::Repository) -> RawWalk<'repo> {
-        RawWalk {
-            repo,
+impl<P, R: FnMut(ObjectId) -> Result<Visited<P>>> TimeWalk<P, R> {
+    fn new(read: R) -> TimeWalk<P, R> {
+        TimeWalk {
+            read,
             queue: std::collections::BinaryHeap::new(),
             queued: std::collections::HashMap::new(),
             hidden: std::collections::HashSet::new(),
@@ -1363,30 +1481,21 @@ impl<'repo> RawWalk<'repo> {
         if self.queued.contains_key(&id) {
             return Ok(());
         }
-        let repo = self.repo;
-        let object = repo.find_object(id).map_err(git_error(format!("read commit {id}")))?;
-        let mut parents = Vec::new();
-        let mut time = 0;
-        for token in gix::objs::CommitRefIter::from_bytes(&object.data, repo.object_hash()) {
-            let token = token
-                .map_err(|error| Error::Git { context: format!("decode commit {id}"), message: error.to_string() })?;
-            match token {
-                gix::objs::commit::ref_iter::Token::Parent { id } => parents.push(id),
-                gix::objs::commit::ref_iter::Token::Committer { signature } => {
-                    time = signature.seconds();
-                    break;
-                }
-                _ => {}
-            }
-        }
+        let Visited { parents, time, payload } = (self.read)(id)?;
         self.queued.insert(id, true);
         if !self.hidden.contains(&id) {
             self.visible_queued += 1;
         }
         self.order += 1;
-        self.queue.push(Queued { time, order: self.order, id, parents, data: object.detach().data });
+        self.queue.push(Queued { time, order: self.order, id, parents, payload });
         Ok(())
     }
+}
+
+fn decode_commit(id: ObjectId, data: &[u8], hash: gix::hash::Kind) -> Result<Commit> {
+    let decoded = gix::objs::CommitRef::from_bytes(data, hash)
+        .map_err(|error| Error::Git { context: format!("decode commit {id}"), message: error.to_string() })?;
+    Ok(to_core_commit(id, &decoded))
 }
 
 fn read_core_commit(repo: &gix::Repository, id: ObjectId) -> Result<Commit> {
@@ -1413,14 +1522,22 @@ fn parse_id(id: &str) -> Result<ObjectId> {
         .map_err(|error| Error::Git { context: format!("parse id {id}"), message: error.to_string() })
 }
 
+/// Unicode whitespace trimmed from both ends, as `SignatureRef::trim` does, without its cost for
+/// the usual field that starts and ends with a visible ASCII character.
+fn trim(field: &gix::bstr::BStr) -> &gix::bstr::BStr {
+    // Unicode whitespace is ASCII 0x09-0x0D and 0x20, or starts and ends outside ASCII.
+    let visible = |byte: Option<&u8>| byte.is_some_and(|byte| byte.is_ascii() && !matches!(byte, 0x09..=0x0D | 0x20));
+    if visible(field.first()) && visible(field.last()) { field } else { field.trim().as_bstr() }
+}
+
 fn to_core_commit(id: ObjectId, decoded: &gix::objs::CommitRef<'_>) -> Commit {
     // A malformed signature keeps its raw text as the name, so it shows up as an unknown person.
     let identity =
         |parsed: std::result::Result<gix::actor::SignatureRef<'_>, gix::Error>, raw: &gix::bstr::BStr| match parsed {
-            Ok(signature) => {
-                let trimmed = signature.trim();
-                (Identity::new(trimmed.name.to_str_lossy(), trimmed.email.to_str_lossy()), signature.seconds())
-            }
+            Ok(signature) => (
+                Identity::new(trim(signature.name).to_str_lossy(), trim(signature.email).to_str_lossy()),
+                signature.seconds(),
+            ),
             Err(_) => (Identity::new(raw.to_str_lossy(), ""), 0),
         };
     let (author, time) = identity(decoded.author(), decoded.author);

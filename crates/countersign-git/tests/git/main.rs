@@ -340,6 +340,139 @@ fn a_whole_history_without_a_commit_graph_comes_out_in_rev_list_order() {
     assert_eq!(first, expected[..3]);
 }
 
+/// The whole-history walk without a commit-graph takes the packs' order as a hint only: a pack
+/// written oldest first (as `git fast-import` writes one), loose commits, two packs, a rewritten
+/// or cut reverse index (`.rev`) and replace refs all give `git rev-list`'s order, and a sink
+/// that stops early gets exactly the first commits.
+#[test]
+fn the_pack_order_is_only_a_hint_for_the_whole_history_walk() {
+    let fixture = Fixture::new();
+    // More commits than the walk keeps made ahead of it (48 chunks of 256), so that reading a
+    // pack backwards drops made commits and reads them again; the clock goes back now and then.
+    let mut stream = String::new();
+    let mut mark = 0;
+    let mut commit = |stream: &mut String, branch: &str, from: Option<usize>, merge: Option<usize>, index: usize| {
+        mark += 1;
+        let time = 1_700_000_000 + index * 60 - if index.is_multiple_of(97) { 7_200 } else { 0 };
+        let message = format!("Change {index} on {branch}\n");
+        let content = format!("{index}\n");
+        stream.push_str(&format!("commit refs/heads/{branch}\nmark :{mark}\n"));
+        stream.push_str(&format!("author Ann <ann@shop.example> {time} +0000\n"));
+        stream.push_str(&format!("committer Ann <ann@shop.example> {time} +0000\n"));
+        stream.push_str(&format!("data {}\n{message}", message.len()));
+        if let Some(from) = from {
+            stream.push_str(&format!("from :{from}\n"));
+        }
+        if let Some(merge) = merge {
+            stream.push_str(&format!("merge :{merge}\n"));
+        }
+        stream.push_str(&format!("M 644 inline f{}\ndata {}\n{content}\n", index % 5, content.len()));
+        mark
+    };
+    let mut main = None;
+    let mut fork = 0;
+    for index in 0..13_000 {
+        main = Some(commit(&mut stream, "main", main, None, index));
+        if index == 6_000 {
+            fork = main.unwrap_or_default();
+        }
+    }
+    let mut side = Some(fork);
+    for index in 6_001..6_400 {
+        side = Some(commit(&mut stream, "side", side, None, index));
+    }
+    commit(&mut stream, "main", main, side, 13_000);
+    let mut import = Command::new("git")
+        .arg("-C")
+        .arg(fixture.path())
+        .args(["fast-import", "--quiet"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("git fast-import runs");
+    std::io::Write::write_all(&mut import.stdin.take().expect("stdin"), stream.as_bytes()).expect("stream written");
+    assert!(import.wait().expect("fast-import ends").success());
+
+    let check = |case: &str| {
+        let repo = fixture.repo();
+        let (tips, hidden) = repo.resolve_range("main").expect("main resolves");
+        let mut ours = Vec::new();
+        repo.walk_map(
+            &tips,
+            &hidden,
+            2,
+            |commit| commit.id,
+            |id| {
+                ours.push(id);
+                std::ops::ControlFlow::Continue(())
+            },
+        )
+        .expect("walks");
+        let expected: Vec<String> = fixture.git(&["rev-list", "main"]).lines().map(str::to_owned).collect();
+        assert_eq!(ours.len(), expected.len(), "{case}");
+        assert!(
+            ours == expected,
+            "{case}: first difference at {:?}",
+            ours.iter().zip(&expected).position(|(a, b)| a != b)
+        );
+        let mut first = Vec::new();
+        repo.walk_map(
+            &tips,
+            &hidden,
+            2,
+            |commit| commit.id,
+            |id| {
+                first.push(id);
+                if first.len() == 300 { std::ops::ControlFlow::Break(()) } else { std::ops::ControlFlow::Continue(()) }
+            },
+        )
+        .expect("walks");
+        assert_eq!(first, expected[..300], "{case}: stopped early");
+        expected.len()
+    };
+    assert_eq!(check("a pack written oldest first"), 13_000 + 399 + 1);
+    fixture.git(&["checkout", "-q", "main"]);
+    for index in 0..3 {
+        fixture.write("loose", format!("{index}").as_bytes());
+        fixture.commit(&format!("Loose {index}"));
+    }
+    check("loose commits on top");
+    fixture.git(&["repack", "-d", "-q"]);
+    let packs = std::fs::read_dir(fixture.path().join(".git/objects/pack"))
+        .expect("packs")
+        .filter(|entry| entry.as_ref().is_ok_and(|entry| entry.path().extension().is_some_and(|ext| ext == "pack")))
+        .count();
+    assert_eq!(packs, 2);
+    check("two packs");
+    fixture.git(&["repack", "-adf", "-q"]);
+    check("one pack as git writes it");
+
+    let reverse_index = pack_index(&fixture).with_extension("rev");
+    let written = std::fs::read(&reverse_index).expect("git writes a reverse index");
+    let count = (written.len() - 12 - 40) / 4;
+    let rewrite = |positions: &[u32]| {
+        let mut bytes = written[..12].to_vec();
+        bytes.extend(positions.iter().flat_map(|position| position.to_be_bytes()));
+        std::fs::remove_file(&reverse_index).expect("old reverse index removed");
+        std::fs::write(&reverse_index, bytes).expect("reverse index written");
+    };
+    let mut backwards: Vec<u32> = written[12..12 + 4 * count]
+        .chunks_exact(4)
+        .map(|word| u32::from_be_bytes([word[0], word[1], word[2], word[3]]))
+        .collect();
+    backwards.reverse();
+    rewrite(&backwards);
+    check("a reverse index listing the pack backwards");
+    rewrite(&[backwards[count - 1], backwards[count - 2], u32::MAX]);
+    check("a reverse index cut short by a position out of range");
+    rewrite(&backwards.iter().rev().copied().collect::<Vec<_>>());
+    check("the reverse index git wrote");
+
+    let replaced = fixture.git(&["rev-parse", "main~5"]).trim().to_owned();
+    let replacement = fixture.git(&["rev-parse", "main~7"]).trim().to_owned();
+    fixture.git(&["replace", &replaced, &replacement]);
+    check("a replace ref");
+}
+
 fn pack_index(fixture: &Fixture) -> std::path::PathBuf {
     let packs = fixture.path().join(".git/objects/pack");
     std::fs::read_dir(&packs)
