@@ -5,6 +5,7 @@
 //! store, dropped from the window) is read by the walk itself, so the output is the same.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use gix::ObjectId;
@@ -27,9 +28,8 @@ const REMAP_EVERY: usize = 4096;
 /// A commit of a pack, in the order the pack stores it.
 struct Planned {
     pack: u32,
-    /// Its entry in the pack's index.
-    entry: u32,
     offset: u64,
+    id: ObjectId,
 }
 
 struct Pack {
@@ -75,7 +75,7 @@ impl PackOrder {
             let start = order.commits.len();
             let mut mapping = Mapping::new(&data, hash);
             add_commit_region(&index, &mut mapping, &index_path, |entry, offset| {
-                order.commits.push(Planned { pack, entry, offset });
+                order.commits.push(Planned { pack, offset, id: index.oid_at_index(entry).to_owned() });
             });
             // Pack order is offset order; this only reorders anything when a reverse index lied.
             order.commits[start..].sort_unstable_by_key(|commit| commit.offset);
@@ -251,6 +251,8 @@ pub(crate) struct Workshop<'plan, T> {
     order: &'plan PackOrder,
     shelf: Mutex<Shelf<T>>,
     changed: Condvar,
+    /// Where the walk's next commit most likely is: just after the last one it took.
+    hint: AtomicUsize,
 }
 
 impl<'plan, T> Workshop<'plan, T> {
@@ -263,7 +265,7 @@ impl<'plan, T> Workshop<'plan, T> {
             workers,
             stop: false,
         };
-        Workshop { order, shelf: Mutex::new(shelf), changed: Condvar::new() }
+        Workshop { order, shelf: Mutex::new(shelf), changed: Condvar::new(), hint: AtomicUsize::new(0) }
     }
 
     fn shelf(&self) -> MutexGuard<'_, Shelf<T>> {
@@ -315,7 +317,7 @@ impl<'plan, T> Workshop<'plan, T> {
                         }
                     };
                     let file = mappings[at].1.file()?;
-                    make(file, commit.offset, pack.index.oid_at_index(commit.entry).to_owned())
+                    make(file, commit.offset, commit.id)
                 })
                 .collect();
             drop(mappings);
@@ -334,7 +336,7 @@ impl<'plan, T> Workshop<'plan, T> {
     /// The commit `id` as a worker made it, waiting for its chunk; `None` when the walk must
     /// read it itself.
     pub(crate) fn take(&self, id: &ObjectId) -> Option<Made<T>> {
-        let position = self.order.position(id)?;
+        let position = self.position(id)?;
         let (chunk, at) = (position / CHUNK, position % CHUNK);
         let mut shelf = self.shelf();
         // The walk reads a merge's parents long before it emits them; one far ahead (an old
@@ -359,6 +361,17 @@ impl<'plan, T> Workshop<'plan, T> {
             shelf.finished.remove(&chunk);
         }
         Some(made)
+    }
+
+    /// Where `id` is in pack order: usually close after the last commit taken, which spares a
+    /// search of the pack index.
+    fn position(&self, id: &ObjectId) -> Option<usize> {
+        let commits = &self.order.commits;
+        let hint = self.hint.load(Ordering::Relaxed);
+        let near = hint.saturating_sub(4)..(hint + 12).min(commits.len());
+        let position = near.into_iter().find(|at| commits[*at].id == *id).or_else(|| self.order.position(id))?;
+        self.hint.store(position + 1, Ordering::Relaxed);
+        Some(position)
     }
 
     /// Stops the workers when the returned guard is dropped: the walk is over, or it panicked.
