@@ -438,17 +438,17 @@ impl Repo {
     ) -> Result<()> {
         const BATCH: usize = 256;
         let threads = threads.max(1);
-        // With a commit-graph the walk reads no commit objects, so workers inflate them in
-        // parallel. Without one the walk must inflate every commit to find its parents; then the
-        // walker hands the raw commit to the workers instead of having it inflated twice.
-        let has_graph = self.repo.commit_graph_if_enabled().ok().flatten().is_some();
-        // A whole history needs no walk to decode: the packs' commits are made on every core.
-        if !has_graph
-            && hidden.is_empty()
+        // A whole history needs no walk to decode: the packs' commits are made on every core, in
+        // pack order. That beats even the commit-graph walk, and keeps less of the pack in memory.
+        if hidden.is_empty()
             && let Some(order) = pack_order::PackOrder::of(&self.repo)
         {
             return self.walk_in_pack_order(&order, tips, threads, map, sink);
         }
+        // With a commit-graph the walk reads no commit objects, so workers inflate them in
+        // parallel. Without one the walk must inflate every commit to find its parents; then the
+        // walker hands the raw commit to the workers instead of having it inflated twice.
+        let has_graph = self.repo.commit_graph_if_enabled().ok().flatten().is_some();
         let shared = self.repo.clone().into_sync();
         let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<(usize, Vec<WorkItem>)>(threads * 2);
         // Shared by the workers; the first worker that finds nobody listening drops it, which
@@ -579,7 +579,7 @@ impl Repo {
         })
     }
 
-    /// [`Repo::walk_map`] over a whole history without a commit-graph: workers inflate, decode
+    /// [`Repo::walk_map`] over a whole history, with or without a commit-graph: workers inflate, decode
     /// and map the packs' commits in pack order, while the walk orders what they made and reads
     /// any commit they did not make itself.
     fn walk_in_pack_order<T: Send>(

@@ -1,8 +1,8 @@
-//! A whole history without a commit-graph, read on every core. git writes a pack's commits first
-//! and newest first, nearly the order the walk emits them, so workers inflate and map the packs'
-//! commits in that order, a bounded window ahead of the walk, while the walk only orders what
-//! they made. The pack order is a hint: a commit the workers did not make (loose, in another
-//! store, dropped from the window) is read by the walk itself, so the output is the same.
+//! A whole history read on every core, with or without a commit-graph. git writes a pack's
+//! commits first and newest first, nearly the order the walk emits them, so workers inflate and
+//! map the packs' commits in that order, a bounded window ahead of the walk, while the walk only
+//! orders what they made. The pack order is a hint: a commit the workers did not make (loose, in
+//! another store, dropped from the window) is read by the walk itself, so the output is the same.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -340,10 +340,10 @@ fn a_whole_history_without_a_commit_graph_comes_out_in_rev_list_order() {
     assert_eq!(first, expected[..3]);
 }
 
-/// The whole-history walk without a commit-graph takes the packs' order as a hint only: a pack
-/// written oldest first (as `git fast-import` writes one), loose commits, two packs, a rewritten
-/// or cut reverse index (`.rev`) and replace refs all give `git rev-list`'s order, and a sink
-/// that stops early gets exactly the first commits.
+/// The whole-history walk takes the packs' order as a hint only: a pack written oldest first (as
+/// `git fast-import` writes one), loose commits, two packs, a commit-graph, a rewritten or cut
+/// reverse index (`.rev`) and replace refs all give `git rev-list`'s order, and a sink that stops
+/// early gets exactly the first commits.
 #[test]
 fn the_pack_order_is_only_a_hint_for_the_whole_history_walk() {
     let fixture = Fixture::new();
@@ -445,6 +445,8 @@ fn the_pack_order_is_only_a_hint_for_the_whole_history_walk() {
     check("two packs");
     fixture.git(&["repack", "-adf", "-q"]);
     check("one pack as git writes it");
+    fixture.git(&["commit-graph", "write", "--reachable"]);
+    check("one pack and a commit-graph");
 
     let reverse_index = pack_index(&fixture).with_extension("rev");
     let written = std::fs::read(&reverse_index).expect("git writes a reverse index");
