@@ -4,6 +4,7 @@
 mod calibration;
 mod csv;
 mod decision;
+pub mod markdown;
 mod owners;
 mod simulation;
 

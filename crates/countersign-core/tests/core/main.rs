@@ -3,6 +3,7 @@ mod codeowners;
 mod decision;
 mod detect;
 mod later_fixes;
+mod markdown;
 mod notes;
 mod policy;
 mod pull_request;

@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use countersign_core::attestation::Verdict;
 use countersign_core::evaluate::{Decision, GateVerdict};
 use countersign_core::lifecycle::{Attempt, ChangeState};
+use countersign_core::present::markdown;
 use countersign_store::{ChangeRow, CheckRunRow, GateRow, GithubEventRow, Store, StoreError, WriteTx};
 use hmac::Mac;
 use serde_json::json;
@@ -292,7 +293,7 @@ async fn pull_request<S: Store>(state: &Arc<AppState<S>>, event: events::PullReq
                     head_sha: pull.head.sha.clone(),
                     conclusion: "failure",
                     title: "blocked: the change cannot be judged".to_owned(),
-                    summary: reason.chars().take(60_000).collect(),
+                    summary: markdown::text(&reason).chars().take(60_000).collect(),
                     details_url: state.settings.public_url.clone(),
                 };
                 post_unjudged(state, installation, &event.repository.full_name, run).await?;
@@ -385,17 +386,18 @@ fn check_run<S: Store>(state: &AppState<S>, row: &ChangeRow, decision: &Decision
     let mut summary = String::new();
     let unmet: Vec<_> = decision.rules.iter().filter(|rule| rule.applies && !rule.satisfied).collect();
     for rule in &unmet {
-        summary.push_str(&format!("- **{}**: {} approval(s) missing", rule.name, rule.missing));
+        summary.push_str(&format!("- **{}**: {} approval(s) missing", markdown::text(&rule.name), rule.missing));
         if !rule.eligible.is_empty() {
-            summary.push_str(&format!(" (could approve: {})", rule.eligible.join(", ")));
+            summary.push_str(&format!(" (could approve: {})", markdown::text(&rule.eligible.join(", "))));
         }
         summary.push('\n');
         for why in &rule.why {
-            summary.push_str(&format!("  - {why}\n"));
+            summary.push_str(&format!("  - {}\n", markdown::text(why)));
         }
     }
     for rejection in &decision.rejections {
-        summary.push_str(&format!("- rejected by **{}**: {}\n", rejection.person, rejection.comment));
+        let (person, comment) = (markdown::text(&rejection.person), markdown::text(&rejection.comment));
+        summary.push_str(&format!("- rejected by **{person}**: {comment}\n"));
     }
     let evidence =
         decision.commits.iter().any(|commit| !commit.signals.is_empty()) || !decision.change_signals.is_empty();
@@ -408,15 +410,15 @@ fn check_run<S: Store>(state: &AppState<S>, row: &ChangeRow, decision: &Decision
         for commit in &decision.commits {
             for signal in &commit.signals {
                 summary.push_str(&format!(
-                    "- `{}` {}: `{}`\n",
-                    &commit.id[..commit.id.len().min(10)],
+                    "- {} {}: {}\n",
+                    markdown::code(&commit.id[..commit.id.len().min(10)]),
                     signal.kind.as_str(),
-                    signal.text
+                    markdown::code(&signal.text)
                 ));
             }
         }
         for signal in &decision.change_signals {
-            summary.push_str(&format!("- change {}: `{}`\n", signal.kind.as_str(), signal.text));
+            summary.push_str(&format!("- change {}: {}\n", signal.kind.as_str(), markdown::code(&signal.text)));
         }
         if let Some(attribution) = &decision.attribution {
             summary.push_str(&format!(

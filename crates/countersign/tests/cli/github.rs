@@ -559,10 +559,11 @@ fn a_rate_limited_call_is_retried_when_github_says() {
     let base = git(&fixture, &["rev-parse", "main"]);
     // A human commit on an agent's branch, with the agent named in the description: both are
     // contextual signals the delivery carries.
-    git(&fixture, &["checkout", "-q", "-b", "claude/fix-cart", "main"]);
+    // A branch name may hold backticks: the check run shows it whole, in a longer fence.
+    git(&fixture, &["checkout", "-q", "-b", "claude/fix-`cart`", "main"]);
     let head = fixture.repo.commit_as("dave", "docs/cart.md", "Totals include quantities.\n", "Document totals");
     let mut opened = pull_request("opened", &head, &base);
-    opened["pull_request"]["head"]["ref"] = json!("claude/fix-cart");
+    opened["pull_request"]["head"]["ref"] = json!("claude/fix-`cart`");
     opened["pull_request"]["body"] = json!("🤖 Generated with [Claude Code](https://claude.com/claude-code)");
     assert_eq!(signed(&server.url, "pull_request", "d-limited", &opened), 202);
     let calls = github.wait_for(2, "the check run, after the rate limit");
@@ -570,7 +571,7 @@ fn a_rate_limited_call_is_retried_when_github_says() {
     assert_eq!(posts.len(), 2, "{calls:#?}");
     assert!(calls.iter().all(|call| call.authorization == "Bearer ghp_repository"), "the token is used as given");
     let summary = posts[1].body["output"]["summary"].as_str().expect("summary");
-    assert!(summary.contains("change branch: `branch claude/fix-cart`"), "{summary}");
+    assert!(summary.contains("change branch: `` branch claude/fix-`cart` ``"), "{summary}");
     assert!(summary.contains("Generated with [Claude Code]"), "{summary}");
     let (done, failed, error) = settled(&database, "d-limited");
     assert!(done.is_some() && failed.is_none(), "{error:?}");
