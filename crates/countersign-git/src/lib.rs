@@ -579,9 +579,9 @@ impl Repo {
         })
     }
 
-    /// [`Repo::walk_map`] over a whole history, with or without a commit-graph: workers inflate, decode
-    /// and map the packs' commits in pack order, while the walk orders what they made and reads
-    /// any commit they did not make itself.
+    /// [`Repo::walk_map`] over a whole history, with or without a commit-graph: workers inflate,
+    /// decode and map the packs' commits in pack order, while the walk orders what they made and
+    /// reads any commit they did not make itself.
     fn walk_in_pack_order<T: Send>(
         &self,
         order: &pack_order::PackOrder,
@@ -1415,7 +1415,8 @@ fn read_raw(repo: &gix::Repository, id: ObjectId) -> Result<Visited<Vec<u8>>> {
 
 /// Walks commits reachable from `tips` but not from `hidden`, newest committer time first, the
 /// order of `git rev-list`, reading each commit once with `read` and handing what it read to
-/// `emit`. Used when there is no commit-graph, where the walk has to read every commit anyway.
+/// `emit`. Used for a whole history in pack order, and for a range without a commit-graph,
+/// where the walk has to read every commit anyway.
 fn walk_by_commit_time<P>(
     tips: &[ObjectId],
     hidden: &[ObjectId],
@@ -1522,22 +1523,14 @@ fn parse_id(id: &str) -> Result<ObjectId> {
         .map_err(|error| Error::Git { context: format!("parse id {id}"), message: error.to_string() })
 }
 
-/// Unicode whitespace trimmed from both ends, as `SignatureRef::trim` does, without its cost for
-/// the usual field that starts and ends with a visible ASCII character.
-fn trim(field: &gix::bstr::BStr) -> &gix::bstr::BStr {
-    // Unicode whitespace is ASCII 0x09-0x0D and 0x20, or starts and ends outside ASCII.
-    let visible = |byte: Option<&u8>| byte.is_some_and(|byte| byte.is_ascii() && !matches!(byte, 0x09..=0x0D | 0x20));
-    if visible(field.first()) && visible(field.last()) { field } else { field.trim().as_bstr() }
-}
-
 fn to_core_commit(id: ObjectId, decoded: &gix::objs::CommitRef<'_>) -> Commit {
     // A malformed signature keeps its raw text as the name, so it shows up as an unknown person.
+    // `author()` and `committer()` have already trimmed Unicode whitespace from both fields.
     let identity =
         |parsed: std::result::Result<gix::actor::SignatureRef<'_>, gix::Error>, raw: &gix::bstr::BStr| match parsed {
-            Ok(signature) => (
-                Identity::new(trim(signature.name).to_str_lossy(), trim(signature.email).to_str_lossy()),
-                signature.seconds(),
-            ),
+            Ok(signature) => {
+                (Identity::new(signature.name.to_str_lossy(), signature.email.to_str_lossy()), signature.seconds())
+            }
             Err(_) => (Identity::new(raw.to_str_lossy(), ""), 0),
         };
     let (author, time) = identity(decoded.author(), decoded.author);

@@ -305,39 +305,79 @@ fn a_whole_history_without_a_commit_graph_comes_out_in_rev_list_order() {
     assert!(delta_commits > 0, "no commit was stored as a delta:\n{packed}");
 
     let repo = fixture.repo();
-    let (tips, hidden) = repo.resolve_range("main").unwrap();
-    assert!(hidden.is_empty());
-    let mut ours = Vec::new();
-    repo.walk_map(
-        &tips,
-        &hidden,
-        2,
-        |commit| commit.id,
-        |id| {
-            ours.push(id);
-            std::ops::ControlFlow::Continue(())
-        },
-    )
-    .unwrap();
+    let ours = walked_ids(&repo, "main", usize::MAX);
     let expected: Vec<String> = fixture.git(&["rev-list", "main"]).lines().map(str::to_owned).collect();
     assert_eq!(ours, expected);
     assert_eq!(ours.len(), 40 + 10 + 1 + 2);
     assert!(!ours.contains(&gone));
-
     // Stopping early stops the walk.
-    let mut first = Vec::new();
+    assert_eq!(walked_ids(&repo, "main", 3), expected[..3]);
+}
+
+/// Names and e-mails are trimmed of Unicode whitespace (a no-break space, a tab, a vertical tab)
+/// and of nothing else, whether a commit is read alone, by the walk or by the pack-order workers.
+#[test]
+fn signatures_are_trimmed_of_unicode_whitespace_on_every_path() {
+    let fixture = Fixture::new();
+    let root = fixture.commit("Root");
+    let tree = fixture.git(&["rev-parse", "HEAD^{tree}"]).trim().to_owned();
+    let raw = format!(
+        "tree {tree}\nparent {root}\nauthor \u{a0}Ann \u{1f916}\u{a0} <ann@shop.example\u{b}> 1700000000 +0000\n\
+         committer Bob <bob@shop.example> 1700000000 +0000\n\nOdd spaces\n"
+    );
+    let mut written = Command::new("git")
+        .arg("-C")
+        .arg(fixture.path())
+        .args(["hash-object", "-t", "commit", "--literally", "-w", "--stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("git hash-object runs");
+    std::io::Write::write_all(&mut written.stdin.take().expect("stdin"), raw.as_bytes()).expect("commit written");
+    let output = written.wait_with_output().expect("hash-object ends");
+    let id = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    fixture.git(&["update-ref", "refs/heads/main", &id]);
+    let expected = Identity::new("Ann \u{1f916}", "ann@shop.example");
+    let walked = |fixture: &Fixture| {
+        let repo = fixture.repo();
+        let (tips, hidden) = repo.resolve_range("main").expect("main resolves");
+        let mut authors = Vec::new();
+        repo.walk_map(
+            &tips,
+            &hidden,
+            2,
+            |commit| commit.author,
+            |author| {
+                authors.push(author);
+                std::ops::ControlFlow::Continue(())
+            },
+        )
+        .expect("walks");
+        authors
+    };
+    let parsed = countersign_git::ObjectId::from_hex(id.as_bytes()).expect("an id");
+    assert_eq!(fixture.repo().read_commit(parsed).expect("reads").author, expected, "read alone");
+    assert_eq!(walked(&fixture)[0], expected, "loose, read by the walk");
+    fixture.git(&["repack", "-adf", "-q"]);
+    assert_eq!(walked(&fixture)[0], expected, "packed, made by the workers");
+}
+
+/// The ids `walk_map` streams for `range` on two workers, until the sink has `at_most`.
+fn walked_ids(repo: &Repo, range: &str, at_most: usize) -> Vec<String> {
+    let (tips, hidden) = repo.resolve_range(range).expect("the range resolves");
+    let mut ids = Vec::new();
     repo.walk_map(
         &tips,
         &hidden,
         2,
         |commit| commit.id,
         |id| {
-            first.push(id);
-            if first.len() == 3 { std::ops::ControlFlow::Break(()) } else { std::ops::ControlFlow::Continue(()) }
+            ids.push(id);
+            if ids.len() == at_most { std::ops::ControlFlow::Break(()) } else { std::ops::ControlFlow::Continue(()) }
         },
     )
-    .unwrap();
-    assert_eq!(first, expected[..3]);
+    .expect("walks");
+    ids
 }
 
 /// The whole-history walk takes the packs' order as a hint only: a pack written oldest first (as
@@ -394,19 +434,7 @@ fn the_pack_order_is_only_a_hint_for_the_whole_history_walk() {
 
     let check = |case: &str| {
         let repo = fixture.repo();
-        let (tips, hidden) = repo.resolve_range("main").expect("main resolves");
-        let mut ours = Vec::new();
-        repo.walk_map(
-            &tips,
-            &hidden,
-            2,
-            |commit| commit.id,
-            |id| {
-                ours.push(id);
-                std::ops::ControlFlow::Continue(())
-            },
-        )
-        .expect("walks");
+        let ours = walked_ids(&repo, "main", usize::MAX);
         let expected: Vec<String> = fixture.git(&["rev-list", "main"]).lines().map(str::to_owned).collect();
         assert_eq!(ours.len(), expected.len(), "{case}");
         assert!(
@@ -414,19 +442,7 @@ fn the_pack_order_is_only_a_hint_for_the_whole_history_walk() {
             "{case}: first difference at {:?}",
             ours.iter().zip(&expected).position(|(a, b)| a != b)
         );
-        let mut first = Vec::new();
-        repo.walk_map(
-            &tips,
-            &hidden,
-            2,
-            |commit| commit.id,
-            |id| {
-                first.push(id);
-                if first.len() == 300 { std::ops::ControlFlow::Break(()) } else { std::ops::ControlFlow::Continue(()) }
-            },
-        )
-        .expect("walks");
-        assert_eq!(first, expected[..300], "{case}: stopped early");
+        assert_eq!(walked_ids(&repo, "main", 300), expected[..300], "{case}: stopped early");
         expected.len()
     };
     assert_eq!(check("a pack written oldest first"), 13_000 + 399 + 1);
